@@ -1,0 +1,97 @@
+"""The in-memory data set every loader returns, and the shared split/layout helpers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..registry import DATASETS
+
+LAYOUTS = ("image", "flat", "sequence")
+
+
+@dataclass
+class Split:
+    """Inputs ``x`` (float32) and integer labels ``y`` (int64) of one split."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def to(self, device) -> "Split":
+        return Split(self.x.to(device), self.y.to(device))
+
+
+@dataclass
+class Dataset:
+    """Train/val/test splits plus what a model builder needs: input shape and class count."""
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    n_classes: int
+    classes: list[str] = field(default_factory=list)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    def to(self, device) -> "Dataset":
+        return Dataset(self.name, self.train.to(device), self.val.to(device), self.test.to(device),
+                       self.n_classes, self.classes)
+
+
+def load(name: str = "digits", **params) -> Dataset:
+    """Load a registered data set: ``load("fashion_mnist", n_train=5000)``."""
+    return DATASETS.create(name, field="data", **params)
+
+
+def stratified_split(y: np.ndarray, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
+    """Index arrays, one per fraction (the rest goes to the first), stratified by label, seeded."""
+    from sklearn.model_selection import train_test_split
+
+    rest = np.arange(len(y))
+    parts = []
+    for frac in fractions[1:]:
+        share = frac * len(y) / len(rest)
+        rest, part = train_test_split(rest, test_size=share, stratify=y[rest], random_state=seed)
+        parts.append(np.sort(part))
+    return [np.sort(rest), *parts]
+
+
+def subset(idx: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    """A stratified subset of `n` of the indices `idx` (all of them when n is None)."""
+    if n is None or n >= len(idx):
+        return idx
+    if n < len(np.unique(y[idx])):
+        raise ConfigError(f"data.n_train = {n} — must be at least the number of classes "
+                          f"({len(np.unique(y[idx]))})")
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(idx, train_size=n, stratify=y[idx], random_state=seed)
+    return np.sort(keep)
+
+
+def arrange(images: np.ndarray, layout: str) -> torch.Tensor:
+    """(N, H, W) float images → (N, 1, H, W) "image", (N, H·W) "flat" or (N, H, W) "sequence"
+    (row t of the image is time step t, for RNNs)."""
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    if layout == "image":
+        return x.unsqueeze(1)
+    if layout == "flat":
+        return x.flatten(1)
+    return x
+
+
+def make_splits(name: str, images: np.ndarray, labels: np.ndarray, parts: list[np.ndarray],
+                layout: str, n_classes: int, classes: list[str]) -> Dataset:
+    """Build a Dataset from full arrays and the (train, val, test) index arrays."""
+    y = torch.from_numpy(labels.astype(np.int64))
+    x = arrange(images, layout)
+    splits = [Split(x[torch.from_numpy(p)], y[torch.from_numpy(p)]) for p in parts]
+    return Dataset(name, *splits, n_classes=n_classes, classes=classes)

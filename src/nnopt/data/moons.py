@@ -1,0 +1,22 @@
+"""Two interleaving half-moons in 2-D (scikit-learn's make_moons): a toy for decision boundaries."""
+from __future__ import annotations
+
+from ..params import Param
+from ..registry import DATASETS
+from .dataset import Dataset, Split, stratified_split
+
+
+@DATASETS.register("moons", params={
+    "n_samples": Param(int, 1000, ge=30), "noise": Param(float, 0.2, ge=0),
+    "val_fraction": Param(float, 0.2, gt=0, lt=0.5), "test_fraction": Param(float, 0.2, gt=0, lt=0.5),
+    "split_seed": Param(int, 0, ge=0)})
+def moons(n_samples=1000, noise=0.2, val_fraction=0.2, test_fraction=0.2, split_seed=0):
+    """make_moons 2-D points, two classes, with Gaussian noise; seeded."""
+    import torch
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n_samples=n_samples, noise=noise, random_state=split_seed)
+    parts = stratified_split(y, (0.0, val_fraction, test_fraction), split_seed)
+    xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.int64)
+    splits = [Split(xt[torch.from_numpy(p)], yt[torch.from_numpy(p)]) for p in parts]
+    return Dataset("moons", *splits, n_classes=2, classes=["0", "1"])

@@ -1,0 +1,131 @@
+"""Model builders: MLP, a small CNN and an LSTM/GRU classifier, with norm/dropout hooks.
+
+Every builder takes the data set's input shape and class count, plus ``norm`` (a NORMS name placed
+after each hidden affine layer) and ``dropout`` (drop probability after each hidden activation).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..params import Param
+from ..registry import ACTIVATIONS, MODELS, NORMS
+
+COMMON = {
+    "activation": Param(str, "relu", choices=ACTIVATIONS),
+    "norm": Param(str, "none", choices=NORMS, doc="normalization after each hidden affine layer"),
+}
+
+
+def build_model(name: str, input_shape: tuple[int, ...], n_classes: int, dropout: float = 0.0,
+                **params) -> nn.Module:
+    """Build a registered model for inputs of `input_shape` (without the batch dimension)."""
+    return MODELS.create(name, tuple(input_shape), n_classes, dropout, field="model", **params)
+
+
+def hidden_block(layer: nn.Module, features: int, kind: str, norm: str, activation: str,
+                 dropout: float) -> list[nn.Module]:
+    """affine → norm → activation → dropout: the unit every builder repeats."""
+    block = [layer, NORMS.get(norm).factory(features, kind), ACTIVATIONS.get(activation).factory()]
+    if dropout > 0:
+        block.append(nn.Dropout(dropout))
+    return block
+
+
+@MODELS.register("mlp", skip=3, params={
+    **COMMON, "widths": Param(list, [128, 128], item=Param(int, ge=1), doc="hidden layer widths")})
+def mlp(input_shape, n_classes, dropout=0.0, widths=(128, 128), activation="relu", norm="none"):
+    """Multi-layer perceptron on flattened inputs: (Linear → norm → activation → dropout)* → Linear"""
+    layers: list[nn.Module] = [nn.Flatten()]
+    fan_in = math.prod(input_shape)
+    for width in widths:
+        layers += hidden_block(nn.Linear(fan_in, width), width, "dense", norm, activation, dropout)
+        fan_in = width
+    layers.append(nn.Linear(fan_in, n_classes))
+    return nn.Sequential(*layers)
+
+
+@MODELS.register("cnn", skip=3, params={
+    **COMMON,
+    "channels": Param(list, [16, 32], item=Param(int, ge=1), doc="conv channels; each block halves H, W"),
+    "kernel_size": Param(int, 3, ge=1),
+    "hidden": Param(int, 128, ge=0, doc="width of the dense layer before the output; 0 = none")})
+def cnn(input_shape, n_classes, dropout=0.0, channels=(16, 32), kernel_size=3, hidden=128,
+        activation="relu", norm="none"):
+    """Small CNN: (Conv → norm → activation → 2×2 max-pool)* → dense → output"""
+    if len(input_shape) == 2:
+        input_shape = (1, *input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(f"cnn needs image inputs (C, H, W), got shape {input_shape}; "
+                         "use data.layout = \"image\"")
+    c, h, w = input_shape
+    layers: list[nn.Module] = []
+    for out in channels:
+        if min(h, w) < 2:
+            raise ValueError(f"channels = {list(channels)} — too many pooling blocks for a "
+                             f"{input_shape[1]}×{input_shape[2]} input")
+        conv = nn.Conv2d(c, out, kernel_size, padding=kernel_size // 2)
+        layers += hidden_block(conv, out, "conv", norm, activation, 0.0)
+        layers.append(nn.MaxPool2d(2))
+        c, h, w = out, h // 2, w // 2
+    layers.append(nn.Flatten())
+    fan_in = c * h * w
+    if hidden:
+        layers += hidden_block(nn.Linear(fan_in, hidden), hidden, "dense", norm, activation, dropout)
+        fan_in = hidden
+    elif dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(fan_in, n_classes))
+    return _ImageInput(nn.Sequential(*layers))
+
+
+class _ImageInput(nn.Module):
+    """Adds the channel axis to (B, H, W) inputs so a CNN also takes sequence-layout data."""
+
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.unsqueeze(1) if x.dim() == 3 else x)
+
+
+@MODELS.register("rnn", skip=3, params={
+    "cell": Param(str, "lstm", choices=("lstm", "gru", "rnn")),
+    "hidden": Param(int, 64, ge=1), "layers": Param(int, 1, ge=1),
+    "bidirectional": Param(bool, False),
+    "norm": Param(str, "none", choices=NORMS, doc="normalization of the last hidden state")})
+def rnn(input_shape, n_classes, dropout=0.0, cell="lstm", hidden=64, layers=1, bidirectional=False,
+        norm="none"):
+    """Recurrent classifier over a sequence (B, T, F): LSTM/GRU/tanh-RNN → last state → Linear"""
+    return RecurrentClassifier(input_shape, n_classes, dropout, cell, hidden, layers, bidirectional, norm)
+
+
+class RecurrentClassifier(nn.Module):
+    """Reads (B, T, F) sequences (or (B, 1, H, W) images row by row) and classifies the last state."""
+
+    CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+    def __init__(self, input_shape, n_classes, dropout, cell, hidden, layers, bidirectional, norm):
+        super().__init__()
+        shape = tuple(input_shape)
+        if len(shape) == 3 and shape[0] == 1:
+            shape = shape[1:]
+        if len(shape) != 2:
+            raise ValueError(f"rnn needs sequence inputs (T, F), got shape {tuple(input_shape)}; "
+                             "use a *_seq data set or data.layout = \"sequence\"")
+        self.recurrent = self.CELLS[cell](shape[1], hidden, num_layers=layers, batch_first=True,
+                                          dropout=dropout if layers > 1 else 0.0,
+                                          bidirectional=bidirectional)
+        out = hidden * (2 if bidirectional else 1)
+        self.norm = NORMS.get(norm).factory(out, "dense")
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.head = nn.Linear(out, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4:
+            x = x.squeeze(1)
+        seq, _ = self.recurrent(x)
+        return self.head(self.dropout(self.norm(seq[:, -1])))

@@ -1,0 +1,238 @@
+"""Declarative parameter specs: one `Param` per field, validated into clear `ConfigError`s.
+
+A spec is a ``dict[str, Param]``. `validate_fields` checks a mapping of user values against it,
+fills in defaults and returns the resolved mapping — the same code serves recipe sections, registry
+entries (optimizer hyperparameters, model options, ...) and HPO search spaces.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from .errors import ConfigError
+
+REQUIRED = object()
+_KINDS = (float, int, bool, str, list, tuple, dict)
+
+
+def suggest(word: str, allowed: Iterable[str]) -> str:
+    """' — did you mean 'x'?' for the closest allowed word, or '' if none is close."""
+    close = difflib.get_close_matches(str(word), list(allowed), n=1, cutoff=0.6)
+    return f" — did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_name_error(field: str, value: Any, allowed: Iterable[str], what: str = "one of") -> ConfigError:
+    allowed = sorted(allowed)
+    return ConfigError(f"{field} = {value!r} — must be {what} {', '.join(map(repr, allowed))}"
+                       f"{suggest(value, allowed)}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One field: its kind, default, bounds and allowed values.
+
+    kind      float | int | bool | str | list | tuple | dict (a nested spec given as `fields`)
+    ge/gt/le/lt  numeric bounds (for list/tuple, they apply to each item via `item`)
+    choices   allowed values: a collection, or an object with ``names()`` (a Registry)
+    item      the Param of each element of a list or tuple; `length` fixes a tuple's length
+    nullable  None (written "none" in TOML) is also allowed
+    """
+
+    kind: type = float
+    default: Any = REQUIRED
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    choices: Any = None
+    item: "Param | None" = None
+    length: int | None = None
+    fields: Mapping[str, "Param"] | None = None
+    nullable: bool = False
+    doc: str = ""
+
+    def __post_init__(self):
+        if self.kind not in _KINDS:
+            raise TypeError(f"Param kind must be one of {_KINDS}, got {self.kind!r}")
+
+    # -- description -------------------------------------------------------------------------
+    def allowed(self) -> str:
+        """Human text for what this field accepts, used in error messages and `nnopt list`."""
+        if self.choices is not None:
+            return "one of " + ", ".join(map(repr, self._choice_names()))
+        text = {float: "a number", int: "an integer", bool: "true or false", str: "a string",
+                list: "a list", tuple: f"a list of {self.length} items", dict: "a table"}[self.kind]
+        bounds = self._bounds_text()
+        if bounds:
+            text += " " + bounds
+        if self.kind in (list, tuple) and self.item is not None:
+            text += f" of {self.item.allowed()}"
+        if self.nullable:
+            text += ' (or "none")'
+        return text
+
+    def _bounds_text(self) -> str:
+        lo = f"[{_fmt(self.ge)}" if self.ge is not None else (f"({_fmt(self.gt)}" if self.gt is not None else None)
+        hi = f"{_fmt(self.le)}]" if self.le is not None else (f"{_fmt(self.lt)})" if self.lt is not None else None)
+        if lo and hi:
+            return f"in {lo}, {hi}"
+        if lo:
+            return (">= " if lo[0] == "[" else "> ") + lo[1:]
+        if hi:
+            return ("<= " if hi[-1] == "]" else "< ") + hi[:-1]
+        return ""
+
+    def _choice_names(self) -> list:
+        names = self.choices.names() if hasattr(self.choices, "names") else self.choices
+        return list(names)
+
+    # -- validation --------------------------------------------------------------------------
+    def validate(self, field: str, value: Any) -> Any:
+        """Return `value` coerced to this kind, or raise ConfigError naming `field`."""
+        if value is None or (self.nullable and value == "none"):
+            if self.nullable:
+                return None
+            raise self._error(field, value)
+        if self.choices is not None:
+            names = self._choice_names()
+            if isinstance(value, bool) or value not in names:
+                raise unknown_name_error(field, value, [str(n) for n in names])
+            return value
+        if self.kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise self._error(field, value)
+            value = float(value)
+            if math.isnan(value):
+                raise self._error(field, value)
+        elif self.kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                else:
+                    raise self._error(field, value)
+        elif self.kind is bool:
+            if not isinstance(value, bool):
+                raise self._error(field, value)
+        elif self.kind is str:
+            if not isinstance(value, str):
+                raise self._error(field, value)
+        elif self.kind in (list, tuple):
+            if not isinstance(value, (list, tuple)):
+                raise self._error(field, value)
+            if self.length is not None and len(value) != self.length:
+                raise ConfigError(f"{field} = {_show(value)} — must have exactly {self.length} items")
+            if self.item is not None:
+                value = [self.item.validate(f"{field}[{i}]", v) for i, v in enumerate(value)]
+            return tuple(value) if self.kind is tuple else list(value)
+        elif self.kind is dict:
+            if not isinstance(value, Mapping):
+                raise self._error(field, value)
+            return validate_fields(field, self.fields or {}, value)
+        self._check_bounds(field, value)
+        return value
+
+    def _check_bounds(self, field: str, value) -> None:
+        if self.kind not in (int, float):
+            return
+        ok = ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+              and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+        if not ok:
+            raise ConfigError(f"{field} = {_show(value)} — must be {self._bounds_text()}")
+
+    def _error(self, field: str, value: Any) -> ConfigError:
+        return ConfigError(f"{field} = {_show(value)} — must be {self.allowed()}")
+
+
+def _fmt(x: float) -> str:
+    return repr(x) if not float(x).is_integer() else str(int(x)) if abs(x) < 1e15 else repr(x)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def validate_fields(prefix: str, spec: Mapping[str, Param], values: Mapping[str, Any],
+                    *, what: str = "") -> dict:
+    """Check `values` against `spec`: no unknown keys, every value valid, defaults filled in.
+
+    Returns a new dict in the spec's order. Errors name the field as ``prefix.key``.
+    """
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{prefix} = {_show(values)} — must be a table of {', '.join(spec) or 'no keys'}")
+    out = {}
+    for key in values:
+        if key not in spec:
+            owner = f" of {what}" if what else ""
+            allowed = ", ".join(spec) if spec else "none"
+            raise ConfigError(f"{_join(prefix, key)} is not a known field{owner} (allowed: {allowed})"
+                              f"{suggest(key, spec)}")
+    for key, param in spec.items():
+        name = _join(prefix, key)
+        if key in values:
+            out[key] = param.validate(name, values[key])
+        elif param.default is REQUIRED:
+            raise ConfigError(f"{name} is required — {param.allowed()}")
+        elif param.kind is dict:
+            out[key] = validate_fields(name, param.fields or {}, param.default or {})
+        else:
+            out[key] = _copy(param.default)
+    return out
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _copy(value):
+    return list(value) if isinstance(value, list) else value
+
+
+def spec_from_signature(fn: Callable, overrides: Mapping[str, Param] | None = None,
+                        skip: int = 0) -> dict[str, Param]:
+    """Build a spec from `fn`'s keyword parameters (their defaults give kinds), then apply overrides.
+
+    The first `skip` positional parameters (e.g. ``params`` of an optimizer) are supplied by the
+    caller, not the user, and are left out.
+    """
+    import inspect
+
+    spec: dict[str, Param] = {}
+    sig = inspect.signature(fn)
+    for i, (name, p) in enumerate(sig.parameters.items()):
+        if i < skip or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        default = REQUIRED if p.default is p.empty else p.default
+        kind = _kind_of(default, p.annotation)
+        spec[name] = Param(kind, default, length=len(default) if isinstance(default, tuple) else None,
+                           nullable=default is None)
+    for name, param in (overrides or {}).items():
+        spec[name] = param
+    return spec
+
+
+def _kind_of(default, annotation) -> type:
+    if default is not REQUIRED and default is not None:
+        return type(default) if type(default) in _KINDS else str
+    ann = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    for kind in (bool, int, float, str, list, tuple, dict):
+        if kind.__name__ in str(ann):
+            return kind
+    return str
+
+
+def describe_spec(spec: Mapping[str, Param]) -> list[str]:
+    """One line per field: ``name = default  (allowed)  doc``."""
+    lines = []
+    for key, p in spec.items():
+        default = "required" if p.default is REQUIRED else _show(p.default)
+        doc = f"  {p.doc}" if p.doc else ""
+        lines.append(f"{key} = {default}  ({p.allowed()}){doc}")
+    return lines
+
+
+__all__ = ["Param", "REQUIRED", "validate_fields", "spec_from_signature", "describe_spec",
+           "suggest", "unknown_name_error"]

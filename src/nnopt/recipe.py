@@ -1,0 +1,253 @@
+"""The Recipe: a typed, validated description of a whole run.
+
+A recipe is TOML with one table per section. Component sections (data, model, optimizer, schedule,
+clip, init, preprocess, augment) hold a registered ``name`` plus that entry's parameters; fixed
+sections (regularization, train) have their own fields. Everything is validated up front, defaults
+are filled in, and the resolved recipe written into a run directory reproduces the run.
+
+    recipe = Recipe.load("recipe.toml").override(["optimizer.name=nesterov", "train.epochs=5"])
+    recipe.optimizer["lr"], recipe.train["epochs"]
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ._compat import tomllib
+from .errors import ConfigError
+from .params import Param, REQUIRED, suggest, validate_fields
+from .registry import (AUGMENTATIONS, CLIPPING, DATASETS, INITS, MODELS, OPTIMIZERS, PREPROCESSORS,
+                       SCHEDULES, Registry)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A section naming a registered technique: ``name`` plus the entry's parameters (+ extras)."""
+
+    registry: Registry
+    default: str
+    extra: Mapping[str, Param] | None = None
+
+    def spec(self, name: str) -> dict[str, Param]:
+        return {"name": Param(str, self.default, choices=self.registry),
+                **(self.extra or {}), **self.registry.get(name).params}
+
+
+EARLY_STOPPING = {
+    "patience": Param(int, None, ge=1, nullable=True,
+                      doc="epochs without improvement before stopping; none = off"),
+    "monitor": Param(str, "val_loss", choices=("val_loss", "val_acc", "train_loss", "train_acc")),
+    "mode": Param(str, "auto", choices=("auto", "min", "max"),
+                  doc="auto: max for accuracies, min for losses"),
+    "min_delta": Param(float, 0.0, ge=0, doc="smaller changes do not count as improvement"),
+    "baseline": Param(float, None, nullable=True, doc="stop if the monitor does not beat this"),
+    "start_from_epoch": Param(int, 0, ge=0, doc="epochs before improvement is tracked"),
+    "restore_best_weights": Param(bool, False),
+}
+
+SECTIONS: dict[str, Component | dict[str, Param]] = {
+    "data": Component(DATASETS, "digits"),
+    "model": Component(MODELS, "mlp"),
+    "optimizer": Component(OPTIMIZERS, "adam"),
+    "schedule": Component(SCHEDULES, "constant", {
+        "interval": Param(str, "step", choices=("step", "epoch"),
+                          doc="t of the schedule counts optimizer steps or epochs")}),
+    "clip": Component(CLIPPING, "none"),
+    "init": Component(INITS, "default"),
+    "preprocess": Component(PREPROCESSORS, "none"),
+    "regularization": {
+        "l1": Param(float, 0.0, ge=0, doc="adds l1·Σ|w| over weights (not biases/norms)"),
+        "l2": Param(float, 0.0, ge=0, doc="adds ½·l2·Σw² over weights (gradient l2·w)"),
+        "dropout": Param(float, 0.0, ge=0, lt=1, doc="drop probability after each hidden layer"),
+        "label_smoothing": Param(float, 0.0, ge=0, lt=1),
+        "early_stopping": Param(dict, {}, fields=EARLY_STOPPING),
+    },
+    "augment": Component(AUGMENTATIONS, "none"),
+    "train": {
+        "epochs": Param(int, 20, ge=1),
+        "batch_size": Param(int, 32, ge=1),
+        "seed": Param(int, 0, ge=0),
+        "device": Param(str, "auto", choices=("auto", "cpu", "cuda"),
+                        doc="auto picks CUDA when present"),
+        "threads": Param(int, 0, ge=0, doc="torch intra-op threads; 0 = torch's default"),
+        "eval_batch_size": Param(int, 1024, ge=1),
+        "log_every": Param(int, 1, ge=1, doc="write step metrics every N steps"),
+        "checkpoint": Param(bool, True, doc="save a checkpoint at every epoch end"),
+    },
+}
+
+
+class Recipe:
+    """A validated recipe. ``recipe.raw`` is what the user wrote; ``recipe.<section>`` the resolved
+    section (a dict with every default filled in)."""
+
+    def __init__(self, raw: Mapping[str, Any] | None = None):
+        self.raw = copy.deepcopy(dict(raw or {}))
+        self.resolved = resolve(self.raw)
+
+    # -- loading and saving ------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> "Recipe":
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"recipe {str(path)!r} does not exist") from None
+        try:
+            return cls(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"recipe {str(path)!r} is not valid TOML: {exc}") from None
+
+    def to_toml(self) -> str:
+        return dump_toml(self.resolved)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_toml())
+
+    # -- access ------------------------------------------------------------------------------
+    def __getattr__(self, section: str) -> dict:
+        if section in SECTIONS:
+            return self.resolved[section]
+        raise AttributeError(section)
+
+    def params(self, section: str) -> dict:
+        """A component section's parameters without ``name`` and the section's extra keys."""
+        spec = SECTIONS[section]
+        skip = {"name", *(spec.extra or {})}
+        return {k: v for k, v in self.resolved[section].items() if k not in skip}
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self.resolved
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+    # -- overrides ---------------------------------------------------------------------------
+    def override(self, assignments: Iterable[str] | Mapping[str, Any]) -> "Recipe":
+        """A new recipe with ``section.key=value`` assignments applied (values parsed as TOML)."""
+        pairs = assignments.items() if isinstance(assignments, Mapping) else map(parse_assignment, assignments)
+        raw = copy.deepcopy(self.raw)
+        for dotted, value in pairs:
+            set_path(raw, dotted, value)
+        return Recipe(raw)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Recipe) and self.resolved == other.resolved
+
+    def __repr__(self) -> str:
+        return f"Recipe({self.resolved!r})"
+
+
+def resolve(raw: Mapping[str, Any]) -> dict:
+    """Validate a raw recipe mapping into the full resolved form."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"recipe must be a table of sections, got {type(raw).__name__}")
+    for section in raw:
+        if section not in SECTIONS:
+            raise ConfigError(f"[{section}] is not a recipe section (allowed: {', '.join(SECTIONS)})"
+                              f"{suggest(section, SECTIONS)}")
+    out = {}
+    for section, spec in SECTIONS.items():
+        values = raw.get(section, {})
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{section} = {values!r} — must be a table [{section}]")
+        if isinstance(spec, Component):
+            name = values.get("name", spec.default)
+            Param(str, choices=spec.registry).validate(f"{section}.name", name)
+            out[section] = validate_fields(section, spec.spec(name), values,
+                                           what=f"{spec.registry.family} {name!r}")
+        else:
+            out[section] = validate_fields(section, spec, values)
+    return out
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``"optimizer.lr=1e-3"`` → ``("optimizer.lr", 0.001)``; values are TOML, bare words strings."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r} — must look like section.key=value")
+    key, value = text.split("=", 1)
+    key = key.strip()
+    if "." not in key:
+        raise ConfigError(f"--set {text!r} — the key must be section.key (e.g. optimizer.lr)")
+    return key, parse_value(value.strip())
+
+
+def parse_value(text: str) -> Any:
+    """A TOML value (``0.1``, ``true``, ``[64, 64]``, ``"adam"``); anything else is a plain string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def set_path(raw: dict, dotted: str, value: Any) -> None:
+    """Assign ``raw[a][b][c] = value`` for ``a.b.c``. Changing a component's ``name`` drops the old
+    entry's parameters that still hold their defaults, so a variant never inherits them."""
+    parts = dotted.split(".")
+    if parts[0] not in SECTIONS:
+        raise ConfigError(f"{dotted}: [{parts[0]}] is not a recipe section "
+                          f"(allowed: {', '.join(SECTIONS)}){suggest(parts[0], SECTIONS)}")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{dotted}: {part} is not a table")
+        node = child
+    spec = SECTIONS[parts[0]]
+    if len(parts) == 2 and parts[1] == "name" and isinstance(spec, Component):
+        _drop_stale_defaults(node, spec, value)
+    node[parts[-1]] = value
+
+
+def _drop_stale_defaults(section: dict, spec: Component, new_name: Any) -> None:
+    old_name = section.get("name", spec.default)
+    if old_name == new_name or old_name not in spec.registry or new_name not in spec.registry:
+        return
+    old, new = spec.registry.get(old_name).params, spec.registry.get(new_name).params
+    for key in list(section):
+        if key in old and key not in new and old[key].default is not REQUIRED and \
+                _same(section[key], old[key].default):
+            del section[key]
+
+
+def _same(a, b) -> bool:
+    norm = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+    return norm(a) == norm(b)
+
+
+def dump_toml(resolved: Mapping[str, Mapping[str, Any]]) -> str:
+    """Write a resolved recipe as TOML (None as "none", tuples as arrays, sub-tables as tables)."""
+    lines: list[str] = []
+
+    def table(path: str, values: Mapping[str, Any]) -> None:
+        lines.append(f"[{path}]")
+        nested = {k: v for k, v in values.items() if isinstance(v, Mapping)}
+        for key, value in values.items():
+            if key not in nested:
+                lines.append(f"{key} = {toml_value(value)}")
+        lines.append("")
+        for key, value in nested.items():
+            table(f"{path}.{key}", value)
+
+    for section, values in resolved.items():
+        table(section, values)
+    return "\n".join(lines)
+
+
+def toml_value(value: Any) -> str:
+    if value is None:
+        return '"none"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = repr(value)
+        return {"inf": "inf", "-inf": "-inf"}.get(text, text)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")
