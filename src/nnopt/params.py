@@ -91,6 +91,7 @@ class Param:
     # -- validation --------------------------------------------------------------------------
     def validate(self, field: str, value: Any) -> Any:
         """Return `value` coerced to this kind, or raise ConfigError naming `field`."""
+        original = value
         if value is None or (self.nullable and value == "none"):
             if self.nullable:
                 return None
@@ -130,16 +131,16 @@ class Param:
             if not isinstance(value, Mapping):
                 raise self._error(field, value)
             return validate_fields(field, self.fields or {}, value)
-        self._check_bounds(field, value)
+        self._check_bounds(field, value, original)
         return value
 
-    def _check_bounds(self, field: str, value) -> None:
+    def _check_bounds(self, field: str, value, original) -> None:
         if self.kind not in (int, float):
             return
         ok = ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
               and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
         if not ok:
-            raise ConfigError(f"{field} = {_show(value)} — must be {self._bounds_text()}")
+            raise ConfigError(f"{field} = {_show(original)} — must be {self._bounds_text()}")
 
     def _error(self, field: str, value: Any) -> ConfigError:
         return ConfigError(f"{field} = {_show(value)} — must be {self.allowed()}")

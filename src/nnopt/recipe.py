@@ -66,7 +66,7 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
     },
     "augment": Component(AUGMENTATIONS, "none"),
     "train": {
-        "epochs": Param(int, 20, ge=1),
+        "epochs": Param(int, 30, ge=1),
         "batch_size": Param(int, 32, ge=1),
         "seed": Param(int, 0, ge=0),
         "device": Param(str, "auto", choices=("auto", "cpu", "cuda"),

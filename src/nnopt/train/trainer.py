@@ -11,8 +11,11 @@ bit-identical to an uninterrupted one at the same thread count.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +57,8 @@ class Trainer:
         self.elapsed = 0.0
         self.acc = self._zero_accumulators()
         self.metrics_offset = 0
+        self.pending: list[dict] = []  # metric lines not yet written
+        self.stop_requested = False  # set by Ctrl-C; honoured at the next step boundary
 
     # -- state -------------------------------------------------------------------------------
     def _zero_accumulators(self) -> dict:
@@ -118,22 +123,20 @@ class Trainer:
         correct = (out.detach().argmax(1) == y).sum()
         return loss.detach(), norm, correct
 
-    def run_epoch(self, metrics_file) -> dict:
+    def run_epoch(self, metrics_file) -> dict | None:
+        """Train one epoch from the current position; None when a stop was requested (Ctrl-C)."""
         s = self.s
         train = s.data.train
-        n = len(train)
-        order = epoch_order(n, self.seed, self.epoch).to(s.device)
+        order = epoch_order(len(train), self.seed, self.epoch).to(s.device)
         epoch_t0 = time.perf_counter()
         self.progress.start_epoch(self.epoch + 1, self.position)
         s.model.train()
         lr = self.set_lr(self.step if s.interval == "step" else self.epoch)
-        step_lines = []
-        while self.position < s.steps_per_epoch:
+        while self.position < s.steps_per_epoch and not self.stop_requested:
             if s.interval == "step":
                 lr = self.set_lr(self.step)
             idx = order[self.position * self.batch_size:(self.position + 1) * self.batch_size]
-            y = train.y[idx]
-            loss, norm, correct = self.train_step(train.x[idx], y)
+            loss, norm, correct = self.train_step(train.x[idx], train.y[idx])
             loss_value = loss.item()
             if not math.isfinite(loss_value):
                 self.diverged(loss_value, lr)
@@ -143,24 +146,32 @@ class Trainer:
             self.step += 1
             self.position += 1
             if self.step % self.log_every == 0:
-                step_lines.append({"kind": "step", "step": self.step, "epoch": self.epoch + 1,
-                                   "lr": lr, "loss": loss_value, "grad_norm": float(norm)})
+                self.pending.append({"kind": "step", "step": self.step, "epoch": self.epoch + 1,
+                                     "lr": lr, "loss": loss_value, "grad_norm": float(norm)})
             self.progress.step()
         self.elapsed += time.perf_counter() - epoch_t0
+        if self.stop_requested:
+            self.write_metrics(metrics_file)
+            return None
         val_loss, val_acc = evaluate(s.model, s.data.val, self.recipe.train["eval_batch_size"])
         self.epoch += 1
         record = {"kind": "epoch", "epoch": self.epoch, "step": self.step,
                   "train_loss": self.acc["loss_sum"] / self.acc["seen"],
                   "train_acc": self.acc["correct"] / self.acc["seen"],
                   "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "time": self.elapsed}
-        for line in step_lines + [record]:
-            metrics_file.write(json.dumps(line) + "\n")
-        metrics_file.flush()
-        self.metrics_offset = metrics_file.tell()
+        self.pending.append(record)
+        self.write_metrics(metrics_file)
         self.history.append(record)
         self.position, self.acc = 0, self._zero_accumulators()
         self.progress.end_epoch(record)
         return record
+
+    def write_metrics(self, metrics_file) -> None:
+        for line in self.pending:
+            metrics_file.write(json.dumps(line) + "\n")
+        metrics_file.flush()
+        self.pending = []
+        self.metrics_offset = metrics_file.tell()
 
     def diverged(self, loss_value: float, lr: float):
         ckpt = checkpoint.path_in(self.run_dir)
@@ -184,22 +195,21 @@ class Trainer:
             self.recipe.save(self.run_dir / "recipe.toml")
             metrics_path.write_text("")
         status = "completed"
-        with open(metrics_path, "a") as metrics_file:
-            try:
-                while self.epoch < self.epochs:
-                    record = self.run_epoch(metrics_file)
-                    stop = self.early.update(self.epoch, record, self.s.model)
-                    if self.do_checkpoint:
-                        self.save_checkpoint()
-                    if stop:
-                        status = "early_stopped"
-                        break
-            except KeyboardInterrupt:
-                path = self.save_checkpoint()
-                self.progress.line(f"interrupted at step {self.step}; saved {path}. "
-                                   f"Continue with: nnopt run --resume {self.run_dir}")
-                write_json(self.run_dir / "summary.json", self.summary("interrupted"))
-                raise
+        with open(metrics_path, "a") as metrics_file, self.stop_on_sigint():
+            while self.epoch < self.epochs:
+                record = self.run_epoch(metrics_file)
+                if record is None:
+                    path = self.save_checkpoint()
+                    self.progress.line(f"interrupted at step {self.step}; saved {path}. "
+                                       f"Continue with: nnopt run --resume {self.run_dir}")
+                    write_json(self.run_dir / "summary.json", self.summary("interrupted"))
+                    raise KeyboardInterrupt
+                stop = self.early.update(self.epoch, record, self.s.model)
+                if self.do_checkpoint:
+                    self.save_checkpoint()
+                if stop:
+                    status = "early_stopped"
+                    break
         if self.early.restore_best_weights and self.early.best_weights is not None:
             self.s.model.load_state_dict(self.early.best_weights)
         test_loss, test_acc = evaluate(self.s.model, self.s.data.test, self.recipe.train["eval_batch_size"])
@@ -207,6 +217,19 @@ class Trainer:
         summary = self.summary(status, test_loss=test_loss, test_acc=test_acc)
         write_json(self.run_dir / "summary.json", summary)
         return summary
+
+    @contextlib.contextmanager
+    def stop_on_sigint(self):
+        """While training, Ctrl-C asks the loop to stop after the current step (state stays whole)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, lambda *_: setattr(self, "stop_requested", True))
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def summary(self, status: str, **extra) -> dict:
         best = max(self.history, key=lambda r: r["val_acc"], default=None)

@@ -1,0 +1,151 @@
+"""The `nnopt` command line: run, compare, list."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import CheckpointError, ConfigError, DataError, DivergedError
+
+EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args) or 0
+    except (ConfigError, DataError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except DivergedError as exc:
+        print(f"diverged: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stdout = open(os.devnull, "w")
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nnopt", description=__doc__)
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    run = sub.add_parser("run", help="train one recipe (the default digits MLP without one)")
+    run.add_argument("recipe", nargs="?", help="recipe TOML file (default: the built-in recipe)")
+    add_common(run)
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    run.set_defaults(func=cmd_run)
+
+    cmp = sub.add_parser("compare", help="train a grid of recipe variants over seeds, tabulate")
+    cmp.add_argument("recipe", nargs="?", help="base recipe TOML file (default: the built-in recipe)")
+    add_common(cmp)
+    cmp.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
+                     help="a field and its values, e.g. optimizer.name=sgd,momentum,adam (repeatable)")
+    cmp.add_argument("--seeds", type=int, default=1, help="seeds per variant (train.seed + 0..n-1)")
+    cmp.set_defaults(func=cmd_compare)
+
+    lst = sub.add_parser("list", help="registered techniques, by family")
+    lst.add_argument("family", nargs="?", help="one family (e.g. optimizers)")
+    lst.add_argument("name", nargs="?", help="one entry: show its parameters")
+    lst.set_defaults(func=cmd_list)
+    return parser
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a recipe field (repeatable), e.g. --set optimizer.lr=0.01")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: runs/<recipe>-<time>)")
+    p.add_argument("--quiet", action="store_true", help="print only the final table")
+
+
+def load_recipe(args):
+    from .recipe import Recipe
+
+    recipe = Recipe.load(args.recipe) if args.recipe else Recipe()
+    return recipe.override(args.set)
+
+
+def out_dir(args, kind: str) -> Path:
+    if args.out:
+        path = Path(args.out)
+        if path.exists() and any(path.iterdir()):
+            raise ConfigError(f"--out {path} exists and is not empty; choose another directory"
+                              + (" or continue it with --resume" if kind == "run" else ""))
+        return path
+    stem = Path(args.recipe).stem if args.recipe else "default"
+    return Path("runs") / f"{stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def cmd_run(args) -> int:
+    from .recipe import Recipe
+    from .report.table import format_table
+    from .train import Trainer, build
+
+    if args.resume:
+        if args.recipe or args.set:
+            raise ConfigError("--resume continues a run with its own recipe.toml; "
+                              "give no recipe and no --set with it")
+        run_dir = Path(args.resume)
+        recipe = Recipe.load(run_dir / "recipe.toml")
+    else:
+        recipe = load_recipe(args)
+        run_dir = out_dir(args, "run")
+    trainer = Trainer(build(recipe), run_dir, quiet=args.quiet)
+    if not args.quiet:
+        print(f"run directory: {run_dir}", file=sys.stderr)
+    s = trainer.fit(resume=bool(args.resume))
+    rows = [["status", s["status"]], ["epochs", s["epochs"]], ["steps", s["steps"]],
+            ["final val acc", s["final_val_acc"]], ["best val acc", f"{s['best_val_acc']:.4f} (epoch {s['best_epoch']})"],
+            ["test acc", s["test_acc"]], ["test loss", s["test_loss"]],
+            ["train time (s)", round(s["time_s"], 2)], ["samples/s", round(s["samples_per_s"] or 0)],
+            ["run directory", str(run_dir)]]
+    print(format_table(["result", "value"], rows))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare, parse_vary
+
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds = {args.seeds} — must be >= 1")
+    recipe = load_recipe(args)
+    vary = parse_vary(args.vary)
+    out = out_dir(args, "compare")
+    result = compare(recipe, vary, args.seeds, out, quiet=True,
+                     log=(lambda *a: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
+    print(result["table"])
+    print(f"\nfigure: {result['figure']}\nruns:   {out}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .params import describe_spec, unknown_name_error
+    from .registry import FAMILIES
+
+    if args.family and args.family not in FAMILIES:
+        raise unknown_name_error("family", args.family, FAMILIES)
+    families = [FAMILIES[args.family]] if args.family else list(FAMILIES.values())
+    if args.name:
+        entry = families[0].get(args.name, f"{args.family} name")
+        print(f"{families[0].family} {entry.name}: {entry.description}")
+        for line in describe_spec(entry.params):
+            print(f"  {line}")
+        return 0
+    for registry in families:
+        print(f"{registry.family} — {registry.description}")
+        width = max((len(n) for n in registry.names()), default=0)
+        for entry in registry:
+            print(f"  {entry.name.ljust(width)}  {entry.description}")
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Argument checks shared by the layers: a bad value raises a ValueError naming the parameter,
+the value and what is allowed."""
+from __future__ import annotations
+
+
+def check_unit(name: str, value: float, *, closed_high: bool = False, open_low: bool = False,
+               hint: str = "") -> float:
+    """`value` must lie in [0, 1) (or the interval the flags select); returns it as a float."""
+    value = float(value)
+    low_ok = value > 0 if open_low else value >= 0
+    high_ok = value <= 1 if closed_high else value < 1
+    if not (low_ok and high_ok):
+        interval = f"{'(' if open_low else '['}0, 1{']' if closed_high else ')'}"
+        raise ValueError(f"{name} = {value!r} — must be in {interval}{hint}")
+    return value
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} = {value!r} — must be one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def check_positive(name: str, value: float) -> float:
+    if not value > 0:
+        raise ValueError(f"{name} = {value!r} — must be > 0")
+    return value
