@@ -12,12 +12,13 @@ _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read one IDX file (gzip or plain): magic 0x0000 <dtype> <ndim>, big-endian dims, data."""
+    """Read one IDX file (gzip or plain, told by content): magic 0x0000 <dtype> <ndim>,
+    big-endian dims, data."""
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as f:
-            raw = f.read()
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
     except (OSError, EOFError) as exc:
         raise DataError(f"{path} is not a readable IDX file ({exc}); re-download or reinstall it") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:

@@ -1,0 +1,114 @@
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nnopt import ConfigError, DataError
+from nnopt.data import load
+from nnopt.data.fashion_mnist import DEFAULT_PATH
+from nnopt.data.idx import read_idx
+
+
+def test_digits_split_is_fixed_stratified_and_disjoint():
+    from sklearn.datasets import load_digits
+
+    a, b = load("digits"), load("digits")
+    assert torch.equal(a.train.x, b.train.x) and torch.equal(a.test.y, b.test.y)
+    assert len(a.train) + len(a.val) + len(a.test) == len(load_digits().target) == 1797
+    assert a.input_shape == (1, 8, 8) and a.n_classes == 10
+    assert 0.0 <= float(a.train.x.min()) and float(a.train.x.max()) <= 1.0
+    # stratified: each class's share in val within one sample of its share overall
+    full = np.bincount(load_digits().target) / 1797
+    val = np.bincount(a.val.y.numpy(), minlength=10)
+    assert np.all(np.abs(val - full * len(a.val)) <= 1.0)
+    # disjoint: no training image appears in the test split
+    train_rows = {tuple(r) for r in a.train.x.flatten(1).tolist()}
+    assert sum(tuple(r) in train_rows for r in a.test.x.flatten(1).tolist()) <= 2  # digits has a few duplicates
+
+
+def test_split_seed_changes_the_split_and_subset_is_stratified():
+    a, b = load("digits"), load("digits", split_seed=1)
+    assert not torch.equal(a.val.y, b.val.y)
+    small = load("digits", n_train=100)
+    assert len(small.train) == 100 and len(torch.unique(small.train.y)) == 10
+    with pytest.raises(ConfigError, match="n_train"):
+        load("digits", n_train=5)
+
+
+def test_layouts():
+    assert load("digits", layout="flat").input_shape == (64,)
+    seq = load("digits_seq")
+    assert seq.input_shape == (8, 8)
+    img = load("digits")
+    assert torch.equal(seq.train.x, img.train.x.squeeze(1))
+
+
+def test_moons():
+    d = load("moons", n_samples=500, noise=0.1)
+    assert d.input_shape == (2,) and d.n_classes == 2
+    assert len(d.train) + len(d.val) + len(d.test) == 500
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
+    codes = {np.uint8: 0x08, np.int32: 0x0C}
+    header = bytes([0, 0, codes[array.dtype.type], array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape)
+    data = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    (gzip.open if gz else open)(path, "wb").write(data)
+
+
+def fake_mnist(directory: Path, n_train=200, n_test=50, gz=True):
+    rng = np.random.default_rng(0)
+    suffix = ".gz" if gz else ""
+    for part, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(directory / f"{part}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), gz)
+        write_idx(directory / f"{part}-labels-idx1-ubyte{suffix}", np.arange(n, dtype=np.uint8) % 10, gz)
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_reader_round_trip(tmp_path, gz):
+    arr = np.arange(2 * 3 * 4, dtype=np.int32).reshape(2, 3, 4)
+    write_idx(tmp_path / "a.idx", arr, gz=gz)
+    out = read_idx(tmp_path / "a.idx")
+    assert out.shape == (2, 3, 4) and np.array_equal(out, arr)
+
+
+def test_fashion_mnist_from_a_directory(tmp_path):
+    fake_mnist(tmp_path)
+    d = load("fashion_mnist", path=str(tmp_path), val_size=40)
+    assert (len(d.train), len(d.val), len(d.test)) == (160, 40, 50)
+    assert d.input_shape == (1, 28, 28) and d.classes[9] == "Ankle boot"
+    raw = read_idx(tmp_path / "t10k-images-idx3-ubyte.gz")
+    assert torch.allclose(d.test.x[:, 0], torch.from_numpy(raw.astype(np.float32) / 255))
+    assert load("fashion_mnist_seq", path=str(tmp_path), val_size=40).input_shape == (28, 28)
+
+
+def test_missing_and_corrupt_files_say_how_to_get_them(tmp_path):
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+        load("fashion_mnist", path=str(tmp_path / "nowhere"))
+    fake_mnist(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte"):
+        load("fashion_mnist", path=str(tmp_path))
+    fake_mnist(tmp_path)
+    images = tmp_path / "train-images-idx3-ubyte.gz"
+    images.write_bytes(gzip.compress(gzip.decompress(images.read_bytes())[:-100]))
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        load("fashion_mnist", path=str(tmp_path))
+    images.write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match="not an IDX file"):
+        load("fashion_mnist", path=str(tmp_path))
+    images.write_bytes(b"\x1f\x8b" + b"broken gzip stream")
+    with pytest.raises(DataError, match="not a readable IDX file"):
+        load("fashion_mnist", path=str(tmp_path))
+
+
+@pytest.mark.skipif(not Path(DEFAULT_PATH).is_dir(), reason="dataset-fashion-mnist not installed")
+def test_real_fashion_mnist():
+    d = load("fashion_mnist")
+    assert (len(d.train), len(d.val), len(d.test)) == (55000, 5000, 10000)
+    assert d.input_shape == (1, 28, 28)
+    assert torch.equal(torch.bincount(d.test.y), torch.full((10,), 1000))
+    assert torch.equal(torch.bincount(d.val.y), torch.full((10,), 500))
