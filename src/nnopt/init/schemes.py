@@ -49,6 +49,8 @@ def initialize(module: nn.Module, fills: dict[str, Fill | None], bias: float | N
             fill = fills[block.layer_type]
             if fill is not None:
                 fill(block.tensor, block.fan_in, block.fan_out)
+                if block.commit is not None:
+                    block.commit()
         if bias is not None:
             for _, b, _ in biases(module):
                 b.fill_(bias)
