@@ -21,6 +21,7 @@ from .nn.batchnorm import BatchNorm
 from .nn.group_rms import GroupNorm, RMSNorm
 from .nn.layernorm import LayerNorm
 from .nn.recurrent import GateNorm
+from .params import Param
 from .registry import PENALTIES
 
 SELECTIONS = ("weights", "weights_and_biases", "all")
@@ -49,7 +50,11 @@ def weights(model: nn.Module) -> list[torch.Tensor]:
     return select(model, "weights")
 
 
-@PENALTIES.register("l1", skip=1)
+COEF = Param(float, 0.0, ge=0, doc="penalty coefficient; 0 = off")
+SMOOTH = Param(float, 0.0, ge=0, doc="ε of the smooth L1 surrogate Σ(√(θ²+ε) − √ε); 0 = exact |θ|")
+
+
+@PENALTIES.register("l1", skip=1, params={"smooth": SMOOTH})
 def l1(params: list[torch.Tensor], smooth: float = 0.0) -> torch.Tensor:
     """Σ|θ|, or the smooth surrogate Σ(√(θ²+ε) − √ε) when smooth = ε > 0"""
     if smooth < 0:
@@ -70,7 +75,8 @@ def l2(params: list[torch.Tensor]) -> torch.Tensor:
     return 0.5 * torch.stack([p.pow(2).sum() for p in params]).sum()
 
 
-@PENALTIES.register("elastic_net", skip=1)
+@PENALTIES.register("elastic_net", skip=1,
+                    params={"l1_coef": COEF, "l2_coef": COEF, "l1_smooth": SMOOTH})
 def penalty(params: list[torch.Tensor], l1_coef: float = 0.0, l2_coef: float = 0.0,
             l1_smooth: float = 0.0):
     """l1·Σ|θ| + l2·½Σθ² (elastic net; L1 smoothed when l1_smooth > 0), or None when both are 0"""

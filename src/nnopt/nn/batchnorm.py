@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .checks import check_choice, check_positive, check_unit
+from .checks import check_choice, check_nonnegative, check_unit
 
 DEFAULT_MOMENTUM = {"torch": 0.1, "book": 0.9}
 
@@ -32,7 +32,7 @@ class BatchNorm(nn.Module):
         self.momentum = check_unit("momentum", momentum, closed_high=True,
                                    hint=f" (the {convention} convention's default is "
                                         f"{DEFAULT_MOMENTUM[convention]})")
-        self.eps = check_positive("eps", eps)
+        self.eps = check_nonnegative("eps", eps)
         self.features = features
         self.weight = nn.Parameter(torch.ones(features)) if affine else None
         self.bias = nn.Parameter(torch.zeros(features)) if affine else None

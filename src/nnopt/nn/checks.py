@@ -21,7 +21,7 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def check_positive(name: str, value: float) -> float:
-    if not value > 0:
-        raise ValueError(f"{name} = {value!r} — must be > 0")
+def check_nonnegative(name: str, value: float) -> float:
+    if not value >= 0:
+        raise ValueError(f"{name} = {value!r} — must be >= 0")
     return value

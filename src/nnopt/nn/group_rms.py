@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .checks import check_positive
+from .checks import check_nonnegative
 
 
 def default_groups(channels: int, most: int = 32) -> int:
@@ -28,7 +28,7 @@ class GroupNorm(nn.Module):
         if groups < 1 or channels % groups:
             raise ValueError(f"groups = {groups} — must be >= 1 and divide channels = {channels}")
         self.groups, self.channels = groups, channels
-        self.eps = check_positive("eps", eps)
+        self.eps = check_nonnegative("eps", eps)
         self.weight = nn.Parameter(torch.ones(channels)) if affine else None
         self.bias = nn.Parameter(torch.zeros(channels)) if affine else None
 
@@ -55,7 +55,7 @@ class RMSNorm(nn.Module):
     def __init__(self, features: int, eps: float = 1e-6, affine: bool = True, channel_dim: int = -1):
         super().__init__()
         self.features, self.channel_dim = features, channel_dim
-        self.eps = check_positive("eps", eps)
+        self.eps = check_nonnegative("eps", eps)
         self.weight = nn.Parameter(torch.ones(features)) if affine else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

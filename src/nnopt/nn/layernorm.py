@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from .checks import check_positive
+from .checks import check_nonnegative
 
 
 def layer_norm(x: torch.Tensor, dims: int, eps: float) -> torch.Tensor:
@@ -28,7 +28,7 @@ class LayerNorm(nn.Module):
     def __init__(self, shape: int | tuple[int, ...], eps: float = 1e-5, affine: bool = True):
         super().__init__()
         self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        self.eps = check_positive("eps", eps)
+        self.eps = check_nonnegative("eps", eps)
         self.weight = nn.Parameter(torch.ones(self.shape)) if affine else None
         self.bias = nn.Parameter(torch.zeros(self.shape)) if affine else None
 
