@@ -1,0 +1,122 @@
+"""`ChainOptimizer`: a torch.optim.Optimizer that runs a transform chain per param group.
+
+Per group and step: u = chain(g) over the parameters that have a gradient, then θ ← θ + u.
+Hyperparameters live in the param groups (as in torch), so per-group settings, schedulers and
+``state_dict`` work as torch users expect; ``optimizer.param_groups[i]["lr"]`` is the lr in use.
+Each parameter's state holds ``step`` (a float tensor, as in torch) and the chain's buffers.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import Tensor
+
+from .fused import FusedRule, apply_update
+from .groups import normalize_groups
+from .nonfinite import NONFINITE, check_finite
+from .transforms import Transform
+
+# Keys of a param group that are not hyperparameters of the chain.
+_NOT_HYPER = ("params", "param_names", "lr")
+
+
+class ChainOptimizer(torch.optim.Optimizer):
+    """Run `transform` on each param group: θ ← θ + transform(g).
+
+    transform  a Transform (the same for every group; it reads the group's lr through
+               ``scale_by_lr``), or ``build(group) -> Transform`` to build one per group from the
+               group's hyperparameters (so per-group betas, weight decay, ... work)
+    lr         the learning rate α, per group (``param_groups[i]["lr"]``)
+    nonfinite  "raise" (ValueError naming the parameter), "skip" (leave parameters and state as
+               they are, return None) or "ignore" (no check) for a NaN/inf gradient
+    fused      True: one compiled kernel per group (torch.compile); False: torch._foreach_* ops;
+               None: see `nnopt.optim.fused.FusedRule`
+    hyper      further group defaults read by `build`
+    """
+
+    def __init__(self, params: Iterable, transform: Transform | Callable[[dict], Transform], *,
+                 lr: float = 1e-3, nonfinite: str = "raise", fused: bool | None = None, **hyper: Any):
+        if lr < 0:
+            raise ValueError(f"lr = {lr!r} — must be >= 0")
+        if nonfinite not in NONFINITE:
+            raise ValueError(f"nonfinite = {nonfinite!r} — must be one of {', '.join(map(repr, NONFINITE))}")
+        if fused not in (None, True, False):
+            raise ValueError(f"fused = {fused!r} — must be true, false or none")
+        super().__init__(normalize_groups(params), dict(lr=lr, **hyper))
+        self._build = transform if callable(transform) and not hasattr(transform, "update") else None
+        self._fixed = None if self._build else transform
+        self._chains: dict[tuple, Transform] = {}
+        self.nonfinite = nonfinite
+        self.fused = fused
+        self._rule = FusedRule(fused)
+
+    # -- the chain of a group --------------------------------------------------------------
+    def transform_for(self, group: dict) -> Transform:
+        """The group's transform, rebuilt only when its hyperparameters change."""
+        if self._fixed is not None:
+            return self._fixed
+        key = tuple((k, _freeze(v)) for k, v in group.items() if k not in _NOT_HYPER)
+        if key not in self._chains:
+            self._chains[key] = self._build(group)
+        return self._chains[key]
+
+    # -- the step ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Tensor] | None = None):
+        """One update of every parameter that has a gradient. Returns closure's loss, if any;
+        with nonfinite="skip", None when the step was skipped."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        work = []
+        for index, group in enumerate(self.param_groups):
+            names = group.get("param_names")
+            chosen = [(i, p) for i, p in enumerate(group["params"]) if p.grad is not None]
+            if not chosen:
+                continue
+            params = [p for _, p in chosen]
+            grads = [p.grad for p in params]
+            if any(g.is_sparse for g in grads):
+                raise ValueError("nnopt optimizers do not support sparse gradients")
+            labels = [names[i] if names else f"param_groups[{index}]['params'][{i}]" for i, _ in chosen]
+            work.append((group, params, grads, labels))
+        if self.nonfinite != "ignore":
+            bad = check_finite([w[2] for w in work], [w[3] for w in work])
+            if bad is not None:
+                if self.nonfinite == "raise":
+                    raise ValueError(bad)
+                return None
+        if work:
+            first = self.state[work[0][1][0]]
+            done = float(first["step"]) if first else 0.0
+            fuse = self._rule.use_fused(done, sum(p.numel() for w in work for p in w[1]))
+        for group, params, grads, _ in work:
+            self._update_group(group, params, grads, fuse)
+        return loss
+
+    def _update_group(self, group: dict, params: list[Tensor], grads: list[Tensor], fuse: bool):
+        transform = self.transform_for(group)
+        for p in params:
+            if not self.state[p]:
+                self.state[p]["step"] = torch.tensor(0.0)
+                self.state[p].update({k: v[0] for k, v in transform.init([p]).items()})
+        # Parameters that missed updates have a smaller step: update each step value apart.
+        by_step: dict[float, list[int]] = {}
+        for i, p in enumerate(params):
+            by_step.setdefault(float(self.state[p]["step"]) + 1, []).append(i)
+        for step, idx in by_step.items():
+            ps = [params[i] for i in idx] if len(idx) < len(params) else params
+            gs = [grads[i] for i in idx] if len(idx) < len(params) else grads
+            torch._foreach_add_([self.state[p]["step"] for p in ps], 1.0)
+            state = {k: [self.state[p][k] for p in ps] for k in transform.slots}
+            update = self._rule.kernel(transform) if fuse and step > 1 else apply_update
+            update(transform, ps, gs, state, float(group["lr"]), step)
+
+
+def _freeze(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+__all__ = ["ChainOptimizer"]
