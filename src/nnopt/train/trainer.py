@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -200,8 +201,8 @@ class Trainer:
                 record = self.run_epoch(metrics_file)
                 if record is None:
                     path = self.save_checkpoint()
-                    self.progress.line(f"interrupted at step {self.step}; saved {path}. "
-                                       f"Continue with: nnopt run --resume {self.run_dir}")
+                    print(f"interrupted at step {self.step}; saved {path}. "
+                          f"Continue with: nnopt run --resume {self.run_dir}", file=sys.stderr)
                     write_json(self.run_dir / "summary.json", self.summary("interrupted"))
                     raise KeyboardInterrupt
                 stop = self.early.update(self.epoch, record, self.s.model)
