@@ -26,7 +26,7 @@ def _norms(grads: list[torch.Tensor], norm_type: float = 2.0) -> torch.Tensor:
     """‖g_i‖ per tensor, as one 1-D tensor."""
     if not grads:
         return torch.zeros(0)
-    return torch.stack([n.float() for n in torch._foreach_norm(grads, norm_type)])
+    return torch.stack(torch._foreach_norm(grads, norm_type))
 
 
 def _total(norms: torch.Tensor, norm_type: float = 2.0) -> torch.Tensor:

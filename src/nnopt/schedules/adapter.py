@@ -43,9 +43,8 @@ class ScheduleLR(LRScheduler):
         self.step(last_epoch + 1)
 
     def get_lr(self) -> list[float]:
-        value = self.schedule(self.last_epoch)
-        ref = self.base_lrs[0]
-        return [value * base / ref if ref else value for base in self.base_lrs]
+        value, ref = self.schedule(self.last_epoch), self.base_lrs[0]
+        return [value * (base / ref if ref else 1.0) for base in self.base_lrs]
 
     def step(self, epoch: int | None = None) -> None:
         """Advance t by one (or set t = epoch) and write the values into the param groups."""
