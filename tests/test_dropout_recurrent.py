@@ -102,15 +102,16 @@ def test_loop_rnn_bad_arguments():
 
 
 def test_rnn_loop_model_builds_from_the_registry():
-    model = MODELS.create("rnn_loop", (7, 4), 3, 0.2, field="model", cell="gru", norm="layer",
-                          variational_dropout=0.3, layers=2)
+    model = MODELS.create("rnn_loop", (7, 4), 3, 0.2, field="model", cell="gru", cell_norm=True,
+                          norm="layer", variational_dropout=0.3, layers=2)
+    assert isinstance(model.recurrent, LoopRNN) and model.recurrent.norms is not None
     out = model(torch.randn(5, 7, 4))
     assert out.shape == (5, 3)
     out.sum().backward()
     assert model(torch.randn(5, 1, 7, 4)).shape == (5, 3)  # images read row by row
     with pytest.raises(ConfigError, match="model.variational_dropout = 1.0"):
         MODELS.create("rnn_loop", (7, 4), 3, 0.0, field="model", variational_dropout=1.0)
-    with pytest.raises(ConfigError, match="model.norm = 'batch'"):
-        MODELS.create("rnn_loop", (7, 4), 3, 0.0, field="model", norm="batch")
+    with pytest.raises(ConfigError, match="model.cell_norm = 'yes'"):
+        MODELS.create("rnn_loop", (7, 4), 3, 0.0, field="model", cell_norm="yes")
     with pytest.raises(ConfigError, match="sequence inputs"):
         MODELS.create("rnn_loop", (28,), 3, 0.0, field="model")

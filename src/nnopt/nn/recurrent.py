@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from ..params import Param
-from ..registry import MODELS
-from .dropout import Dropout, drop_probability, dropout_mask
+from ..registry import MODELS, NORMS
+from .dropout import drop_probability, dropout_mask
 from .layernorm import layer_norm
+from .models import RecurrentClassifier
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -136,42 +137,28 @@ class LoopRNN(nn.Module):
         return (1 - z) * n + z * h, None
 
 
-class LoopRecurrentClassifier(nn.Module):
-    """Reads (B, T, F) sequences (or (B, 1, H, W) images row by row) with a LoopRNN and
-    classifies the last output: dropout → Linear."""
+class LoopRecurrentClassifier(RecurrentClassifier):
+    """The "rnn" classifier with its torch recurrence swapped for a LoopRNN: variational dropout
+    p on x_t, h_{t−1} and h_t, and optionally layer norm inside the cell."""
 
     def __init__(self, input_shape, n_classes: int, dropout: float, cell: str, hidden: int,
-                 layers: int, norm: str, variational_dropout: float):
-        super().__init__()
-        shape = tuple(input_shape)
-        if len(shape) == 3 and shape[0] == 1:
-            shape = shape[1:]
-        if len(shape) != 2:
-            raise ValueError(f"rnn_loop needs sequence inputs (T, F), got shape {tuple(input_shape)}; "
-                             "use a *_seq data set or data.layout = \"sequence\"")
+                 layers: int, norm: str, cell_norm: bool, variational_dropout: float):
+        super().__init__(input_shape, n_classes, dropout, cell, hidden, layers, False, norm)
         p = variational_dropout
-        self.recurrent = LoopRNN(shape[1], hidden, cell, layers, input_dropout=p, state_dropout=p,
-                                 output_dropout=p, layer_norm=norm == "layer")
-        self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.head = nn.Linear(hidden, n_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4:
-            x = x.squeeze(1)
-        seq, _ = self.recurrent(x)
-        return self.head(self.dropout(seq[:, -1]))
+        self.recurrent = LoopRNN(self.recurrent.input_size, hidden, cell, layers, input_dropout=p,
+                                 state_dropout=p, output_dropout=p, layer_norm=cell_norm)
 
 
 @MODELS.register("rnn_loop", skip=3, params={
     "cell": Param(str, "lstm", choices=tuple(GATES)),
     "hidden": Param(int, 64, ge=1), "layers": Param(int, 1, ge=1),
-    "norm": Param(str, "none", choices=("none", "layer"),
-                  doc="layer: h_t = f(LN(U h_{t-1} + W x_t)) inside the cell"),
+    "norm": Param(str, "none", choices=NORMS, doc="normalization of the last hidden state"),
+    "cell_norm": Param(bool, False, doc="layer norm inside the cell: h_t = f(LN(U h_{t-1} + W x_t))"),
     "variational_dropout": Param(float, 0.0, ge=0, lt=1,
                                  doc="one mask per sequence on inputs, recurrent state and outputs")})
 def rnn_loop(input_shape, n_classes, dropout=0.0, cell="lstm", hidden=64, layers=1, norm="none",
-             variational_dropout=0.0):
+             cell_norm=False, variational_dropout=0.0):
     """Recurrent classifier with a time-loop cell: variational dropout on x_t, h_{t−1}, h_t and
-    optional layer norm inside the cell → last output → dropout → Linear"""
+    optional layer norm inside the cell → last output → norm → dropout → Linear"""
     return LoopRecurrentClassifier(input_shape, n_classes, dropout, cell, hidden, layers, norm,
-                                   variational_dropout)
+                                   cell_norm, variational_dropout)
