@@ -4,19 +4,21 @@ written once per step instead of once per ``_foreach`` op.
 
 When is it used (``fused=``):
   True   from the second step on (the first step, which initializes momentum buffers, runs eager);
-         the compile (seconds to a minute, once per optimizer configuration) is paid at step 2.
+         the compile (seconds to a minute, once per optimizer configuration and parameter set) is
+         paid at step 2.
   False  never: torch._foreach_* ops only.
   None   (default) eager for short runs, fused for long ones, decided by a deterministic rule so a
          recipe gives the same numbers every time: fused from step `FUSE_AFTER` (2000) on when the
          optimizer updates at least `FUSE_MIN_NUMEL` (1M) elements per step. Below 1M elements an
          eager step is cheap and compiling does not pay; by step 2000 a run has spent about as long
          in eager optimizer steps (≥ 2000 × ~5 ms) as compiling costs, the break-even point of
-         renting vs buying, so the rule is never more than about 2× worse than the best choice
-         made with hindsight.
+         renting vs buying, so the rule is never much more than 2× worse than the best choice made
+         with hindsight. The fused kernel rounds differently from the eager ops (≈1e-7 relative).
 If compiling fails (no C++ compiler, say), a warning is given and the eager path is used.
 """
 from __future__ import annotations
 
+import types
 import warnings
 
 import torch
@@ -29,20 +31,21 @@ FUSE_MIN_NUMEL = 1_000_000
 
 
 def apply_update(transform: Transform, params: list[Tensor], grads: list[Tensor],
-                 state: dict[str, list[Tensor]], lr: float, step: float) -> None:
-    """θ ← c·θ + s·u/d, u = transform(g) with its pending factors c, s, d, by torch._foreach_*
-    ops (eager)."""
-    ctx = Context(params, lr, step)
+                 state: dict[str, list[Tensor]], lr, step, first: bool) -> None:
+    """θ ← c·θ + s·u/d where u = transform(g) and c, s, d are its pending factors."""
+    ctx = Context(params, lr, step, first)
     updates = transform.update(grads, state, ctx)
-    if ctx.decay != 1.0:
+    if ctx.decay is not None:
         torch._foreach_mul_(params, ctx.decay)
-    if ctx.divisor is not None:
-        torch._foreach_addcdiv_(params, updates, ctx.divisor, value=ctx.scale)
+    if isinstance(ctx.scale, Tensor):  # compiled: scalars are tensors; the compiler fuses anyway
+        ctx.divisor, divisor = None, ctx.divisor
+        updates = torch._foreach_mul(updates, ctx.scale) if divisor is None else \
+            torch._foreach_div(torch._foreach_mul(updates, ctx.scale), divisor)
+        torch._foreach_add_(params, updates)
+    elif ctx.divisor is not None:
+        torch._foreach_addcdiv_(params, updates, ctx.divisor, value=1.0 if ctx.scale is None else ctx.scale)
     else:
-        torch._foreach_add_(params, updates, alpha=ctx.scale)
-
-
-_compiled = torch.compile(apply_update, dynamic=False)
+        torch._foreach_add_(params, updates, alpha=1.0 if ctx.scale is None else ctx.scale)
 
 
 class FusedRule:
@@ -51,6 +54,7 @@ class FusedRule:
     def __init__(self, fused: bool | None):
         self.fused = fused
         self.failed = False
+        self._kernels: dict = {}
 
     def use_fused(self, steps_done: float, numel: int) -> bool:
         if self.failed or self.fused is False:
@@ -59,17 +63,25 @@ class FusedRule:
             return True
         return steps_done >= FUSE_AFTER and numel >= FUSE_MIN_NUMEL
 
-    def kernel(self, transform: Transform):
-        """The compiled update, or the eager one after a compile failure."""
-        def run(*args):
-            try:
-                _compiled(*args)
-            except Exception as exc:  # noqa: BLE001 — any backend failure falls back to eager
-                self.failed = True
-                warnings.warn(f"nnopt: compiling the optimizer update failed ({type(exc).__name__}: "
-                              f"{exc}); using the eager torch._foreach_* path", RuntimeWarning)
-                apply_update(*args)
-        return run
+    def run(self, transform: Transform, params, grads, state, lr: float, step: float) -> None:
+        """The compiled update (lr and t passed as 0-d tensors so they never trigger a
+        recompile), or the eager one after a compile failure."""
+        kernel = self._kernels.get(transform)
+        if kernel is None:
+            # A fresh code object per transform: torch.compile's cache limit is per code object.
+            code = apply_update.__code__.replace(co_name=f"update_{type(transform).__name__}")
+            fn = types.FunctionType(code, apply_update.__globals__, code.co_name)
+            kernel = self._kernels[transform] = torch.compile(fn)
+        device = params[0].device
+        scalars = torch.tensor([lr, step], dtype=torch.float64 if device.type == "cpu" else torch.float32,
+                               device=device)
+        try:
+            kernel(transform, params, grads, state, scalars[0], scalars[1], False)
+        except Exception as exc:  # noqa: BLE001 — a backend failure falls back to eager for good
+            self.failed = True
+            warnings.warn(f"nnopt: compiling the optimizer update failed ({type(exc).__name__}: "
+                          f"{exc}); using the eager torch._foreach_* path", RuntimeWarning)
+            apply_update(transform, params, grads, state, lr, step, False)
 
 
 __all__ = ["apply_update", "FusedRule", "FUSE_AFTER", "FUSE_MIN_NUMEL"]

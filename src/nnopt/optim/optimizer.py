@@ -111,8 +111,10 @@ class ChainOptimizer(torch.optim.Optimizer):
             gs = [grads[i] for i in idx] if len(idx) < len(params) else grads
             torch._foreach_add_([self.state[p]["step"] for p in ps], 1.0)
             state = {k: [self.state[p][k] for p in ps] for k in transform.slots}
-            update = self._rule.kernel(transform) if fuse and step > 1 else apply_update
-            update(transform, ps, gs, state, float(group["lr"]), step)
+            if fuse and step > 1:
+                self._rule.run(transform, ps, gs, state, float(group["lr"]), step)
+            else:
+                apply_update(transform, ps, gs, state, float(group["lr"]), step, step == 1)
 
 
 def _freeze(value):

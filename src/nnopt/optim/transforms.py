@@ -34,16 +34,18 @@ State = dict[str, Tensors]
 @dataclass
 class Context:
     """What a transform may read besides its state: the parameters θ, the current lr α, the step
-    t (1 for the first update of these parameters), whether the incoming updates are owned, and
-    the pending factors: the update is really ``scale``·u/``divisor``, and θ is to be multiplied by
-    ``decay``."""
+    t and ``first`` (t == 1), whether the incoming updates are owned, and the pending factors
+    (None: none): the update is really ``scale``·u/``divisor``, and θ is to be multiplied by
+    ``decay``. lr, step and the factors are floats, or 0-d tensors in the compiled path (so
+    Python branches only test ``first``, ``owned`` and ``is None``)."""
 
     params: Tensors
-    lr: float
-    step: float
+    lr: float | Tensor
+    step: float | Tensor
+    first: bool
     owned: bool = False
-    scale: float = 1.0
-    decay: float = 1.0
+    scale: float | Tensor | None = None
+    decay: float | Tensor | None = None
     divisor: Tensors | None = None
 
 
@@ -67,8 +69,8 @@ def materialize(updates: Tensors, ctx: Context) -> Tensors:
             torch._foreach_div_(updates, divisor)
         else:
             updates, ctx.owned = torch._foreach_div(updates, divisor), True
-    if ctx.scale != 1.0:
-        factor, ctx.scale = ctx.scale, 1.0
+    if ctx.scale is not None:
+        factor, ctx.scale = ctx.scale, None
         if ctx.owned:
             torch._foreach_mul_(updates, factor)
         else:
@@ -83,15 +85,15 @@ def _divide(updates: Tensors, denom: Tensors, ctx: Context) -> Tensors:
     return updates
 
 
-def _rsqrt_denominator(v: Tensors, eps: float, eps_inside_sqrt: bool, scale: float = 1.0) -> Tensors:
-    """√(v/scale) + ε (torch) or √(v/scale + ε) (book), as new tensors."""
+def _rsqrt_denominator(v: Tensors, eps: float, eps_inside_sqrt: bool, scale=None) -> Tensors:
+    """√(v/scale) + ε (torch) or √(v/scale + ε) (book), as new tensors (scale None: 1)."""
     if eps_inside_sqrt:
-        out = torch._foreach_div(v, scale) if scale != 1.0 else torch._foreach_mul(v, 1.0)
+        out = torch._foreach_div(v, scale) if scale is not None else torch._foreach_mul(v, 1.0)
         torch._foreach_add_(out, eps)
         torch._foreach_sqrt_(out)
         return out
     out = torch._foreach_sqrt(v)
-    if scale != 1.0:
+    if scale is not None:
         torch._foreach_div_(out, scale ** 0.5)
     torch._foreach_add_(out, eps)
     return out
@@ -148,7 +150,7 @@ class scale(Stateless):
     factor: float
 
     def update(self, updates, state, ctx):
-        ctx.scale = ctx.scale * self.factor
+        ctx.scale = self.factor if ctx.scale is None else ctx.scale * self.factor
         return updates
 
 
@@ -159,7 +161,8 @@ class scale_by_lr(Stateless):
     decay: float = 0.0
 
     def update(self, updates, state, ctx):
-        return scale(-ctx.lr / (1 + (ctx.step - 1) * self.decay)).update(updates, state, ctx)
+        lr = ctx.lr if self.decay == 0 else ctx.lr / (1 + (ctx.step - 1) * self.decay)
+        return scale(-lr).update(updates, state, ctx)
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,8 @@ class decoupled_weight_decay(Stateless):
 
     def update(self, updates, state, ctx):
         if self.weight_decay != 0:
-            ctx.decay = ctx.decay * (1 - ctx.lr * self.weight_decay)
+            factor = 1 - ctx.lr * self.weight_decay
+            ctx.decay = factor if ctx.decay is None else ctx.decay * factor
         return updates
 
 
@@ -210,7 +214,7 @@ class trace:
     def update(self, updates, state, ctx):
         updates = materialize(updates, ctx)
         buf = state["momentum_buffer"]
-        if ctx.step == 1:
+        if ctx.first:
             torch._foreach_copy_(buf, updates)
         else:
             torch._foreach_mul_(buf, self.momentum)
@@ -360,11 +364,11 @@ class scale_by_adam:
         if self.amsgrad:
             torch._foreach_maximum_(state["max_exp_avg_sq"], v)
             v = state["max_exp_avg_sq"]
-        bc1 = 1 - self.b1 ** ctx.step if self.bias_correction else 1.0
-        bc2 = 1 - self.b2 ** ctx.step if self.bias_correction else 1.0
+        bc2 = 1 - self.b2 ** ctx.step if self.bias_correction else None
         denom = _rsqrt_denominator(v, self.eps, self.eps_inside_sqrt, bc2)
         ctx.owned = False
-        ctx.scale = 1 / bc1
+        if self.bias_correction:
+            ctx.scale = 1 / (1 - self.b1 ** ctx.step)
         return _divide(m, denom, ctx)
 
 
