@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..registry import SCHEDULES
 from . import decay  # noqa: F401  (registers the decaying schedules)
 from . import cyclic  # noqa: F401  (then the cyclic ones)
-from .adapter import ScheduleLR
+from .adapter import ScheduleLR, check_drives, set_hyper
 from .batch_size import BatchSizeSchedule
 from .warmup import Schedule, join, ramp, warmup
 
@@ -25,4 +25,5 @@ def available() -> list[str]:
     return SCHEDULES.names()
 
 
-__all__ = ["create", "available", "Schedule", "join", "ramp", "warmup", "ScheduleLR", "BatchSizeSchedule"]
+__all__ = ["create", "available", "Schedule", "join", "ramp", "warmup", "ScheduleLR", "check_drives", "set_hyper",
+           "BatchSizeSchedule"]

@@ -33,11 +33,9 @@ class ScheduleLR(LRScheduler):
         self.optimizer = optimizer
         self.schedule = schedule
         self.drives = dict(getattr(schedule, "drives", {}) if drives is None else drives)
-        for i, group in enumerate(optimizer.param_groups):
+        check_drives(optimizer, self.drives)
+        for group in optimizer.param_groups:
             group.setdefault("initial_lr", float(group["lr"]))
-            for key in self.drives:
-                if _slot(group, key) is None:
-                    raise ValueError(f"drives[{key!r}]: param_groups[{i}] has no {key!r} to drive")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self._step_count = 0
         self.step(last_epoch + 1)
@@ -52,9 +50,9 @@ class ScheduleLR(LRScheduler):
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         t = self.last_epoch
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            _set(group, "lr", lr)
+            set_hyper(group, "lr", lr)
             for key, f in self.drives.items():
-                _set(group, key, f(t))
+                set_hyper(group, key, f(t))
         self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict:
@@ -78,7 +76,16 @@ def _slot(group: dict, key: str) -> str | None:
     return None
 
 
-def _set(group: dict, key: str, value: float) -> None:
+def check_drives(optimizer: torch.optim.Optimizer, drives: Mapping[str, Schedule]) -> None:
+    """ValueError unless every param group has a slot for each driven hyperparameter."""
+    for i, group in enumerate(optimizer.param_groups):
+        for key in drives:
+            if _slot(group, key) is None:
+                raise ValueError(f"drives[{key!r}]: param_groups[{i}] has no {key!r} to drive")
+
+
+def set_hyper(group: dict, key: str, value: float) -> None:
+    """group[key] = value (in place for tensor values); "momentum" sets betas[0] on Adam-likes."""
     slot = _slot(group, key)
     if slot == "betas" and key == "momentum":
         value = (value, *group["betas"][1:])

@@ -1,0 +1,4 @@
+"""Figures (matplotlib, Agg backend: no display needed)."""
+from .schedule import plot_schedules
+
+__all__ = ["plot_schedules"]

@@ -1,0 +1,52 @@
+"""The schedule figure: value against t for one or several registered schedules, one PNG."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..registry import SCHEDULES  # noqa: E402
+
+
+def plot_schedules(specs: Sequence[tuple[str, Mapping]], steps: int, path: str | Path,
+                   title: str | None = None) -> Path:
+    """Draw schedule(t) for t = 0 … steps−1 of each (name, params) into `path` (PNG).
+
+    Unset ``lr`` is 1 (the curve is then the multiple of the optimizer's lr) and unset
+    ``total_steps`` is `steps`. Bad names or params raise ConfigError before anything is drawn.
+    Driven hyperparameters (one_cycle's momentum) go on a second axis below.
+    """
+    if steps < 1:
+        raise ValueError(f"steps = {steps!r} — must be >= 1")
+    curves = []
+    for name, params in specs:
+        params = {"lr": 1.0, "total_steps": steps, **{k: v for k, v in params.items() if v is not None}}
+        f = SCHEDULES.create(name, field="schedule", **params)
+        label = name + "".join(f", {k}={v}" for k, v in params.items() if k != "total_steps")
+        curves.append((label, f))
+    drives = [(f"{label}: {k}", g) for label, f in curves for k, g in getattr(f, "drives", {}).items()]
+    ts = range(steps)
+    fig, axes = plt.subplots(2 if drives else 1, 1, figsize=(8, 6 if drives else 4), sharex=True,
+                             squeeze=False)
+    for label, f in curves:
+        axes[0, 0].plot(ts, [f(t) for t in ts], label=label)
+    axes[0, 0].set_ylabel("learning rate")
+    for label, g in drives:
+        axes[1, 0].plot(ts, [g(t) for t in ts], label=label)
+        axes[1, 0].set_ylabel("value")
+    for ax in axes[:, 0]:
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("t (step or epoch)")
+    if title:
+        axes[0, 0].set_title(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
