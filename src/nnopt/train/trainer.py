@@ -51,6 +51,7 @@ class Trainer:
         self.smoothing = self.recipe.regularization["label_smoothing"]
         reg = self.recipe.regularization
         self.l1, self.l2 = reg["l1"], reg["l2"]
+        self.params = [p for p in setup.model.parameters() if p.requires_grad]
         self.aug_gen = torch.Generator(device=setup.device).manual_seed(self.seed + 1)
         # time
         self.step, self.epoch, self.position = 0, 0, 0  # epoch = completed epochs
@@ -116,12 +117,12 @@ class Trainer:
             total = loss + extra
         s.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        params = [p for p in s.model.parameters() if p.grad is not None]
-        norm = s.clip(params) if s.clip is not None else None
+        norm = s.clip(self.params) if s.clip is not None else None
         if norm is None:
-            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in params])))
+            grads = [p.grad for p in self.params if p.grad is not None]
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
         s.optimizer.step()
-        correct = (out.detach().argmax(1) == y).sum()
+        correct = (out.argmax(1) == y).sum()
         return loss.detach(), norm, correct
 
     def run_epoch(self, metrics_file) -> dict | None:
