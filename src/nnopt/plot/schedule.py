@@ -9,7 +9,28 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..errors import ConfigError  # noqa: E402
+from ..recipe import parse_value  # noqa: E402
 from ..registry import SCHEDULES  # noqa: E402
+
+
+def specs_from_cli(names: Sequence[str], assignments: Sequence[str]) -> list[tuple[str, dict]]:
+    """``nnopt plot schedule NAME... --set k=v --set NAME.k=v``: an unscoped key goes to every
+    named schedule that has that parameter, ``NAME.k`` to that one only; values are TOML."""
+    specs = [(name, {}) for name in names]
+    for text in assignments:
+        key, sep, value = text.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {text!r} — must look like key=value or NAME.key=value")
+        scope, _, key = key.strip().rpartition(".")
+        targets = [params for name, params in specs if (scope or name) == name
+                   and (name not in SCHEDULES or key in SCHEDULES.get(name).params)]
+        if not targets:
+            raise ConfigError(f"--set {text!r} — no schedule named here ({', '.join(names)}) "
+                              f"has a parameter {key!r}" + (f" or is named {scope!r}" if scope else ""))
+        for params in targets:
+            params[key] = parse_value(value.strip())
+    return specs
 
 
 def plot_schedules(specs: Sequence[tuple[str, Mapping]], steps: int, path: str | Path,
