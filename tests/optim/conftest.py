@@ -1,0 +1,63 @@
+"""Shared pieces of the optimizer tests: a small real CNN on real data, and a training loop."""
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _data():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = torch.tensor(bunch.images[:96], dtype=torch.float32).unsqueeze(1) / 16.0
+    return x, torch.tensor(bunch.target[:96])
+
+
+X, Y = _data()
+
+
+def small_cnn(seed: int = 0) -> nn.Module:
+    """Conv → ReLU → pool → Linear → LayerNorm → ReLU → Linear: 2-D, 4-D and 1-D parameters."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(64, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 10))
+
+
+def train(model: nn.Module, opt, steps: int, lr=None, start: int = 0, loss_extra=None):
+    """`steps` mini-batch steps (batches of 32 in a fixed cycle); lr(t) sets every group's lr."""
+    for t in range(start, start + steps):
+        i = (t % 3) * 32
+        if lr is not None:
+            for g in opt.param_groups:
+                g["lr"] = lr(t)
+        opt.zero_grad()
+        loss = F.cross_entropy(model(X[i:i + 32]), Y[i:i + 32])
+        if loss_extra is not None:
+            loss = loss + loss_extra(model)
+        loss.backward()
+        opt.step()
+    return model
+
+
+def rel_err(a: nn.Module, b: nn.Module) -> float:
+    """max over parameter tensors of ‖a − b‖/‖b‖."""
+    with torch.no_grad():
+        return max(float((pa - pb).norm() / pb.norm()) for pa, pb in zip(a.parameters(), b.parameters()))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: extra threads only add overhead (and contention on a shared machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def twins():
+    """Two identical copies of the small CNN."""
+    m = small_cnn()
+    return m, copy.deepcopy(m)

@@ -1,0 +1,82 @@
+"""Bad hyperparameters name the field and the allowed range; non-finite gradients name the
+parameter (raise) or leave everything untouched (skip)."""
+import copy
+
+import pytest
+import torch
+from conftest import small_cnn, train
+
+import nnopt.optim as O
+from nnopt.errors import ConfigError
+from nnopt.recipe import Recipe
+
+
+@pytest.mark.parametrize("name, kw, message", [
+    ("adam", dict(lr=-1), "optimizer.lr = -1 — must be >= 0"),
+    ("adam", dict(betas=(0.9, 1.2)), "optimizer.betas[1] = 1.2 — must be in [0, 1)"),
+    ("adamw", dict(betas=(-0.1, 0.9)), "optimizer.betas[0] = -0.1 — must be in [0, 1)"),
+    ("rmsprop", dict(eps=0), "optimizer.eps = 0 — must be > 0"),
+    ("momentum", dict(momentum=-0.5), "optimizer.momentum = -0.5 — must be >= 0"),
+    ("nesterov", dict(momentum=0), "optimizer.momentum = 0 — must be > 0"),
+    ("sgd", dict(nesterov=True), "nesterov needs momentum > 0"),
+    ("rmsprop", dict(alpha=1.0), "optimizer.alpha = 1.0 — must be in [0, 1)"),
+    ("adadelta", dict(rho=1.5), "optimizer.rho = 1.5 — must be in [0, 1)"),
+    ("adam", dict(nonfinite="warn"), "optimizer.nonfinite = 'warn' — must be one of"),
+    ("adam", dict(beta=(0.9, 0.99)), "did you mean 'betas'"),
+    ("adamm", {}, "did you mean 'adam'"),
+])
+def test_bad_input_names_field_and_range(name, kw, message):
+    with pytest.raises(ConfigError) as err:
+        O.create(name, small_cnn().parameters(), **kw)
+    assert message in str(err.value)
+
+
+def test_recipe_validates_optimizer_fields():
+    recipe = Recipe({"optimizer": {"name": "nesterov", "lr": 0.05, "form": "book"}})
+    assert recipe.optimizer["momentum"] == 0.9
+    with pytest.raises(ConfigError, match=r"optimizer.betas\[1\] = 1.5"):
+        Recipe({"optimizer": {"name": "adam", "betas": [0.9, 1.5]}})
+
+
+def _poisoned(names: bool, nonfinite: str):
+    m = small_cnn()
+    params = m.named_parameters() if names else m.parameters()
+    opt = O.create("adam", params, nonfinite=nonfinite, no_decay_1d=False)
+    train(m, opt, 2)
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(m(torch.zeros(2, 1, 8, 8)), torch.tensor([0, 1])).backward()
+    m[4].weight.grad[1, 2] = float("nan")
+    return m, opt
+
+
+def test_nonfinite_gradient_raises_with_parameter_name():
+    m, opt = _poisoned(True, "raise")
+    with pytest.raises(ValueError, match=r"gradient of '4.weight' is not finite \(1 NaN, 0 inf"):
+        opt.step()
+    m, opt = _poisoned(False, "raise")
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\['params'\]\[2\]"):
+        opt.step()
+
+
+def test_nonfinite_gradient_skip_leaves_everything():
+    m, opt = _poisoned(True, "skip")
+    params, state = copy.deepcopy(list(m.parameters())), copy.deepcopy(opt.state_dict())
+    assert opt.step() is None
+    assert all(torch.equal(a, b) for a, b in zip(params, m.parameters()))
+    assert all(torch.equal(v, opt.state_dict()["state"][i][k]) for i, s in state["state"].items() for k, v in s.items())
+
+
+def test_nonfinite_ignore_is_torchs_behaviour():
+    m, opt = _poisoned(False, "ignore")
+    opt.step()
+    assert torch.isnan(m[4].weight).any()
+
+
+def test_chain_optimizer_rejects_bad_arguments():
+    p = [torch.nn.Parameter(torch.ones(2))]
+    with pytest.raises(ValueError, match="lr = -0.1"):
+        O.ChainOptimizer(p, O.transforms.scale_by_lr(), lr=-0.1)
+    with pytest.raises(ValueError, match="fused = 'yes'"):
+        O.ChainOptimizer(p, O.transforms.scale_by_lr(), fused="yes")
+    with pytest.raises(ValueError, match="params is empty"):
+        O.create("sgd", [])
