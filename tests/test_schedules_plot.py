@@ -19,6 +19,8 @@ def test_bad_schedule_raises_config_error_and_writes_nothing(tmp_path):
         plot_schedules([("step", {"rate": -1})], 50, tmp_path / "s.png")
     with pytest.raises(ConfigError, match="schedule.name = 'cosin'.*did you mean 'cosine'"):
         plot_schedules([("cosin", {})], 50, tmp_path / "s.png")
+    with pytest.raises(ConfigError, match="--steps = 0"):
+        plot_schedules([("cosine", {})], 0, tmp_path / "s.png")
     assert not (tmp_path / "s.png").exists()
 
 

@@ -42,7 +42,7 @@ def plot_schedules(specs: Sequence[tuple[str, Mapping]], steps: int, path: str |
     Driven hyperparameters (one_cycle's momentum) go on a second axis below.
     """
     if steps < 1:
-        raise ValueError(f"steps = {steps!r} — must be >= 1")
+        raise ConfigError(f"--steps = {steps!r} — must be >= 1")
     curves = []
     for name, params in specs:
         params = {"lr": 1.0, "total_steps": steps, **{k: v for k, v in params.items() if v is not None}}
