@@ -1,4 +1,4 @@
-"""The `nnopt` command line: run, compare, list."""
+"""The `nnopt` command line: run, compare, plot, diagnose, list."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from .diagnose.command import add_arguments as diagnose_arguments, run as cmd_diagnose
 from .errors import CheckpointError, ConfigError, DataError, DivergedError
 
 EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
@@ -50,6 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a field and its values, e.g. optimizer.name=sgd,momentum,adam (repeatable)")
     cmp.add_argument("--seeds", type=int, default=1, help="seeds per variant (train.seed + 0..n-1)")
     cmp.set_defaults(func=cmd_compare)
+
+    plot = sub.add_parser("plot", help="figures")
+    figures = plot.add_subparsers(metavar="FIGURE")
+    ps = figures.add_parser("schedule", help="draw one or several schedules against t")
+    ps.add_argument("names", nargs="+", metavar="NAME", help="registered schedule names")
+    ps.add_argument("--set", action="append", default=[], metavar="[NAME.]KEY=VALUE",
+                    help="a schedule parameter (repeatable); without NAME. it goes to every named "
+                         "schedule that has it")
+    ps.add_argument("--steps", type=int, default=1000, help="t = 0..steps-1; also total_steps unless set")
+    ps.add_argument("-o", "--out", default="schedule.png", metavar="FILE.png")
+    ps.add_argument("--title")
+    ps.set_defaults(func=cmd_plot_schedule)
+
+    diag = sub.add_parser("diagnose", help="signal propagation: Var z and ‖δ‖ by depth per init × activation")
+    diagnose_arguments(diag)
+    diag.set_defaults(func=cmd_diagnose)
 
     lst = sub.add_parser("list", help="registered techniques, by family")
     lst.add_argument("family", nargs="?", help="one family (e.g. optimizers)")
@@ -122,6 +139,13 @@ def cmd_compare(args) -> int:
                      log=(lambda *a: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
     print(result["table"])
     print(f"\nfigure: {result['figure']}\nruns:   {out}")
+    return 0
+
+
+def cmd_plot_schedule(args) -> int:
+    from .plot import plot_schedules, specs_from_cli
+
+    print(plot_schedules(specs_from_cli(args.names, args.set), args.steps, args.out, title=args.title))
     return 0
 
 

@@ -19,3 +19,7 @@ class CheckpointError(RuntimeError):
 
 class DivergedError(RuntimeError):
     """Training produced a non-finite loss."""
+
+
+class NonFiniteGradientError(DivergedError, ValueError):
+    """An optimizer met a NaN/inf gradient; the message names the parameter."""

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 from ._compat import tomllib
 from .errors import ConfigError
 from .params import Param, REQUIRED, suggest, validate_fields
+from .schedules.batch_size import PARAMS as BATCH_SIZE_PARAMS
 from .registry import (AUGMENTATIONS, CLIPPING, DATASETS, INITS, MODELS, OPTIMIZERS, PREPROCESSORS,
                        SCHEDULES, Registry)
 
@@ -60,14 +61,22 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
     "regularization": {
         "l1": Param(float, 0.0, ge=0, doc="adds l1·Σ|w| over weights (not biases/norms)"),
         "l2": Param(float, 0.0, ge=0, doc="adds ½·l2·Σw² over weights (gradient l2·w)"),
+        "l1_smooth": Param(float, 0.0, ge=0, doc="ε of the smooth L1 Σ(√(θ²+ε)−√ε); 0 = exact |θ|"),
+        "penalize": Param(str, "weights", choices=("weights", "weights_and_biases", "all"),
+                          doc="which parameters l1/l2 apply to"),
         "dropout": Param(float, 0.0, ge=0, lt=1, doc="drop probability after each hidden layer"),
-        "label_smoothing": Param(float, 0.0, ge=0, lt=1),
+        "variational_dropout": Param(float, 0.0, ge=0, lt=1,
+                                     doc='one mask per sequence on x_t, h_{t-1}, h_t; needs model.name = "rnn_loop"'),
+        "label_smoothing": Param(float, 0.0, ge=0, lt=1, doc="ε, the probability mass moved off the true class"),
+        "label_smoothing_convention": Param(str, "book", choices=("book", "torch"),
+                                            doc="book: 1−ε and ε/(K−1); torch: the ε/K mixture"),
         "early_stopping": Param(dict, {}, fields=EARLY_STOPPING),
     },
     "augment": Component(AUGMENTATIONS, "none"),
     "train": {
         "epochs": Param(int, 30, ge=1),
-        "batch_size": Param(int, 32, ge=1),
+        "batch_size": Param(int, 32, ge=1, doc="the (initial) mini-batch size B0"),
+        **BATCH_SIZE_PARAMS,
         "seed": Param(int, 0, ge=0),
         "device": Param(str, "auto", choices=("auto", "cpu", "cuda"),
                         doc="auto picks CUDA when present"),

@@ -1,5 +1,15 @@
 """Layers and model builders."""
-from . import activations, norms, models  # noqa: F401  (registrations)
+from . import activations, norms, models, recurrent  # noqa: F401  (registrations; recurrent after models)
+from .batchnorm import BatchNorm
+from .dropout import Dropout, KeepDropout, VariationalDropout
+from .group_rms import GroupNorm, RMSNorm
+from .layernorm import LayerNorm
+from .losses import LabelSmoothingLoss, label_smoothing_cross_entropy
+from .lrn import LocalResponseNorm
 from .models import build_model
+from .recurrent import LoopRNN
+from .weightnorm import weight_norm
 
-__all__ = ["build_model"]
+__all__ = ["build_model", "BatchNorm", "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm",
+           "weight_norm", "Dropout", "KeepDropout", "VariationalDropout", "LoopRNN",
+           "LabelSmoothingLoss", "label_smoothing_cross_entropy"]

@@ -12,6 +12,8 @@ from torch import nn
 
 from ..params import Param
 from ..registry import ACTIVATIONS, MODELS, NORMS
+from .norms import place_norm
+from .weightnorm import weight_norm
 
 COMMON = {
     "activation": Param(str, "relu", choices=ACTIVATIONS),
@@ -28,7 +30,7 @@ def build_model(name: str, input_shape: tuple[int, ...], n_classes: int, dropout
 def hidden_block(layer: nn.Module, features: int, kind: str, norm: str, activation: str,
                  dropout: float) -> list[nn.Module]:
     """affine → norm → activation → dropout: the unit every builder repeats."""
-    block = [layer, NORMS.get(norm).factory(features, kind), ACTIVATIONS.get(activation).factory()]
+    block = [*place_norm(layer, features, kind, norm), ACTIVATIONS.get(activation).factory()]
     if dropout > 0:
         block.append(nn.Dropout(dropout))
     return block
@@ -120,9 +122,11 @@ class RecurrentClassifier(nn.Module):
                                           dropout=dropout if layers > 1 else 0.0,
                                           bidirectional=bidirectional)
         out = hidden * (2 if bidirectional else 1)
-        self.norm = NORMS.get(norm).factory(out, "dense")
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.head = nn.Linear(out, n_classes)
+        if NORMS.get(norm).meta.get("reparametrizes"):  # weight norm: on the output layer
+            self.norm, self.head = nn.Identity(), weight_norm(nn.Linear(out, n_classes))
+        else:
+            self.norm, self.head = NORMS.get(norm).factory(out, "dense"), nn.Linear(out, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:

@@ -4,7 +4,6 @@ Everything that can fail on bad input fails here, before a run directory exists.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,14 +14,18 @@ from ..data import Dataset, load
 from ..errors import ConfigError
 from ..nn import build_model
 from ..recipe import Recipe
-from ..registry import AUGMENTATIONS, CLIPPING, INITS, OPTIMIZERS, PREPROCESSORS, SCHEDULES
-from ..regularize import weights
+from ..nn.losses import torch_label_smoothing
+from ..registry import AUGMENTATIONS, CLIPPING, INITS, MODELS, OPTIMIZERS, PREPROCESSORS, SCHEDULES
+from ..regularize import select
+from ..schedules import BatchSizeSchedule, check_drives
+from ..schedules.batch_size import from_train
 
 
 @dataclass
 class Setup:
     """The built run. ``schedule(t)`` gives the lr at step/epoch t (per ``interval``); each param
-    group's lr is that value times ``lr_scales[i]`` (its own initial lr over the base lr)."""
+    group's lr is that value times ``lr_scales[i]`` (its own initial lr over the base lr);
+    ``batches(epoch)`` the batch size of an epoch."""
 
     recipe: Recipe
     device: torch.device
@@ -36,11 +39,17 @@ class Setup:
     augment: Callable | None
     preprocessor: Any
     penalized: list[torch.Tensor]
-    steps_per_epoch: int
+    label_smoothing: float  # F.cross_entropy's argument (torch convention) for the recipe's ε
+    batches: BatchSizeSchedule  # batch size as a function of the epoch
 
     @property
     def total_steps(self) -> int:
-        return self.steps_per_epoch * self.recipe.train["epochs"]
+        return self.batches.steps_before(self.recipe.train["epochs"], len(self.data.train))
+
+
+def schedule_drives(schedule) -> dict:
+    """Hyperparameters other than lr a schedule moves (e.g. one-cycle's momentum): name → t → value."""
+    return getattr(schedule, "drives", {})
 
 
 def resolve_device(name: str) -> torch.device:
@@ -69,8 +78,27 @@ def build(recipe: Recipe) -> Setup:
             split.x = preprocessor.transform(split.x)
     data = data.to(device)
 
+    reg = recipe.regularization
+    model_params = recipe.params("model")
+    if reg["variational_dropout"] > 0:
+        if "variational_dropout" not in MODELS.get(recipe.model["name"]).params:
+            raise ConfigError(f"regularization.variational_dropout = {reg['variational_dropout']} — needs "
+                              'a time-loop recurrent model: model.name = "rnn_loop"')
+        model_params["variational_dropout"] = reg["variational_dropout"]
+    batches = from_train(train)
+    n_train = len(data.train)
+    sizes = sorted({batches(e) for e in range(train["epochs"])})
+    if recipe.model.get("norm") == "batch" and any(b == 1 or n_train % b == 1 for b in sizes):
+        raise ConfigError(f"train.batch_size = {train['batch_size']} — batch norm needs at least 2 samples in "
+                          f"every training batch (batch sizes {sizes} over {n_train} samples leave a batch "
+                          "of 1); change the batch size or use model.norm = \"layer\"")
+    try:
+        smoothing = torch_label_smoothing(reg["label_smoothing"], data.n_classes,
+                                          reg["label_smoothing_convention"])
+    except ValueError as exc:
+        raise ConfigError(f"regularization.label_smoothing: {exc}") from None
     model = build_model(recipe.model["name"], data.input_shape, data.n_classes,
-                        dropout=recipe.regularization["dropout"], **recipe.params("model"))
+                        dropout=reg["dropout"], **model_params)
     INITS.create(recipe.init["name"], model, field="init", **recipe.params("init"))
     model.to(device)
 
@@ -79,17 +107,20 @@ def build(recipe: Recipe) -> Setup:
     base_lr = recipe.optimizer.get("lr", optimizer.param_groups[0]["lr"])
     lr_scales = [g["lr"] / base_lr if base_lr else 1.0 for g in optimizer.param_groups]
 
-    steps_per_epoch = math.ceil(len(data.train) / train["batch_size"])
     interval = recipe.schedule["interval"]
-    horizon = steps_per_epoch * train["epochs"] if interval == "step" else train["epochs"]
+    horizon = batches.steps_before(train["epochs"], n_train) if interval == "step" else train["epochs"]
     sched_params = recipe.params("schedule")
     if sched_params.get("lr", 0) is None:
         sched_params["lr"] = base_lr
     if "total_steps" in sched_params and sched_params["total_steps"] is None:
         sched_params["total_steps"] = horizon
     schedule = SCHEDULES.create(recipe.schedule["name"], field="schedule", **sched_params)
+    try:
+        check_drives(optimizer, schedule_drives(schedule))
+    except ValueError as exc:
+        raise ConfigError(f"schedule.cycle_momentum: {exc}") from None
 
     clip = CLIPPING.create(recipe.clip["name"], field="clip", **recipe.params("clip"))
     augment = AUGMENTATIONS.create(recipe.augment["name"], field="augment", **recipe.params("augment"))
     return Setup(recipe, device, data, model, optimizer, schedule, interval, lr_scales, clip, augment,
-                 preprocessor, weights(model), steps_per_epoch)
+                 preprocessor, select(model, reg["penalize"]), smoothing, batches)

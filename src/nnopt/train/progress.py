@@ -5,19 +5,18 @@ import sys
 
 
 class Progress:
-    def __init__(self, total_epochs: int, steps_per_epoch: int, quiet: bool = False, stream=None):
+    def __init__(self, total_epochs: int, quiet: bool = False, stream=None):
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.total_epochs = total_epochs
-        self.steps_per_epoch = steps_per_epoch
         self.bar = None
         self.tty = not quiet and hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def start_epoch(self, epoch: int, position: int) -> None:
+    def start_epoch(self, epoch: int, position: int, steps: int) -> None:
         if self.tty:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.steps_per_epoch, initial=position, file=self.stream,
+            self.bar = tqdm(total=steps, initial=position, file=self.stream,
                             desc=f"epoch {epoch}/{self.total_epochs}", leave=False, unit="step")
 
     def step(self) -> None:

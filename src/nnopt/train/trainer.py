@@ -23,11 +23,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..errors import CheckpointError, DivergedError
+from ..errors import CheckpointError, DivergedError, NonFiniteGradientError
 from ..recipe import Recipe
 from ..regularize import penalty
 from . import checkpoint
-from .builder import Setup, build
+from ..schedules import set_hyper
+from .builder import Setup, build, schedule_drives
 from .early_stopping import EarlyStopping
 from .progress import Progress
 
@@ -44,17 +45,18 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.recipe = setup.recipe
         cfg = self.recipe.train
-        self.epochs, self.batch_size, self.seed = cfg["epochs"], cfg["batch_size"], cfg["seed"]
+        self.epochs, self.seed = cfg["epochs"], cfg["seed"]
         self.log_every, self.do_checkpoint = cfg["log_every"], cfg["checkpoint"]
-        self.progress = Progress(self.epochs, setup.steps_per_epoch, quiet)
+        self.progress = Progress(self.epochs, quiet)
         self.early = EarlyStopping(**self.recipe.regularization["early_stopping"])
-        self.smoothing = self.recipe.regularization["label_smoothing"]
         reg = self.recipe.regularization
-        self.l1, self.l2 = reg["l1"], reg["l2"]
+        self.l1, self.l2, self.l1_smooth = reg["l1"], reg["l2"], reg["l1_smooth"]
         self.params = [p for p in setup.model.parameters() if p.requires_grad]
+        self.drives = schedule_drives(setup.schedule)
         self.aug_gen = torch.Generator(device=setup.device).manual_seed(self.seed + 1)
         # time
         self.step, self.epoch, self.position = 0, 0, 0  # epoch = completed epochs
+        self.samples = 0  # training samples seen
         self.history: list[dict] = []
         self.elapsed = 0.0
         self.acc = self._zero_accumulators()
@@ -70,7 +72,7 @@ class Trainer:
         s = self.s
         return {
             "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
-            "step": self.step, "epoch": self.epoch, "position": self.position,
+            "step": self.step, "epoch": self.epoch, "position": self.position, "samples": self.samples,
             "accumulators": dict(self.acc), "history": list(self.history), "elapsed": self.elapsed,
             "metrics_offset": self.metrics_offset, "early_stopping": self.early.state_dict(),
             "rng_cpu": torch.get_rng_state(), "aug_gen": self.aug_gen.get_state(),
@@ -87,6 +89,7 @@ class Trainer:
         except (RuntimeError, KeyError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not fit this run's model/optimizer: {exc}") from None
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
+        self.samples = state["samples"]
         self.acc, self.history, self.elapsed = state["accumulators"], state["history"], state["elapsed"]
         self.metrics_offset = state["metrics_offset"]
         self.early.load_state_dict(state["early_stopping"])
@@ -100,51 +103,57 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------
     def set_lr(self, t: int) -> float:
+        """Each group's lr ← schedule(t)·scale, and any other hyperparameter the schedule drives."""
         lr = self.s.schedule(t)
         for group, scale in zip(self.s.optimizer.param_groups, self.s.lr_scales):
             group["lr"] = lr * scale
+            for key, value_at in self.drives.items():
+                set_hyper(group, key, value_at(t))
         return lr
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """One optimizer step on a batch; returns (loss, pre-clip global grad norm, #correct).
+        A non-finite loss stops the run before the update touches the parameters."""
         s = self.s
         if s.augment is not None:
             x = s.augment(x, self.aug_gen)
         out = s.model(x)
-        loss = F.cross_entropy(out, y, label_smoothing=self.smoothing)
-        total = loss
-        extra = penalty(s.penalized, self.l1, self.l2)
-        if extra is not None:
-            total = loss + extra
+        loss = F.cross_entropy(out, y, label_smoothing=s.label_smoothing)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            self.diverged(f"loss became {loss_value}", lr)
+        extra = penalty(s.penalized, self.l1, self.l2, self.l1_smooth)
         s.optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        (loss if extra is None else loss + extra).backward()
         norm = s.clip(self.params) if s.clip is not None else None
         if norm is None:
             grads = [p.grad for p in self.params if p.grad is not None]
             norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        s.optimizer.step()
-        correct = (out.argmax(1) == y).sum()
-        return loss.detach(), norm, correct
+        try:
+            s.optimizer.step()
+        except NonFiniteGradientError as exc:
+            self.diverged(str(exc), lr)
+        return loss_value, norm, (out.argmax(1) == y).sum()
 
     def run_epoch(self, metrics_file) -> dict | None:
         """Train one epoch from the current position; None when a stop was requested (Ctrl-C)."""
         s = self.s
         train = s.data.train
         order = epoch_order(len(train), self.seed, self.epoch).to(s.device)
+        bs, steps = s.batches(self.epoch), s.batches.steps(self.epoch, len(train))
         epoch_t0 = time.perf_counter()
-        self.progress.start_epoch(self.epoch + 1, self.position)
+        self.progress.start_epoch(self.epoch + 1, self.position, steps)
         s.model.train()
         lr = self.set_lr(self.step if s.interval == "step" else self.epoch)
-        while self.position < s.steps_per_epoch and not self.stop_requested:
+        while self.position < steps and not self.stop_requested:
             if s.interval == "step":
                 lr = self.set_lr(self.step)
-            idx = order[self.position * self.batch_size:(self.position + 1) * self.batch_size]
-            loss, norm, correct = self.train_step(train.x[idx], train.y[idx])
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                self.diverged(loss_value, lr)
+            idx = order[self.position * bs:(self.position + 1) * bs]
+            loss_value, norm, correct = self.train_step(train.x[idx], train.y[idx], lr)
             self.acc["loss_sum"] += loss_value * len(idx)
             self.acc["correct"] += int(correct)
             self.acc["seen"] += len(idx)
+            self.samples += len(idx)
             self.step += 1
             self.position += 1
             if self.step % self.log_every == 0:
@@ -160,7 +169,8 @@ class Trainer:
         record = {"kind": "epoch", "epoch": self.epoch, "step": self.step,
                   "train_loss": self.acc["loss_sum"] / self.acc["seen"],
                   "train_acc": self.acc["correct"] / self.acc["seen"],
-                  "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "time": self.elapsed}
+                  "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "batch_size": bs,
+                  "time": self.elapsed}
         self.pending.append(record)
         self.write_metrics(metrics_file)
         self.history.append(record)
@@ -175,13 +185,13 @@ class Trainer:
         self.pending = []
         self.metrics_offset = metrics_file.tell()
 
-    def diverged(self, loss_value: float, lr: float):
+    def diverged(self, what: str, lr: float):
         ckpt = checkpoint.path_in(self.run_dir)
         last = f"{ckpt} (after epoch {self.epoch})" if self.do_checkpoint and ckpt.exists() else "none"
         summary = self.summary("diverged", diverged_at_step=self.step + 1, last_good_checkpoint=last)
         write_json(self.run_dir / "summary.json", summary)
         raise DivergedError(
-            f"loss became {loss_value} at step {self.step + 1} (epoch {self.epoch + 1}); "
+            f"{what} at step {self.step + 1} (epoch {self.epoch + 1}); "
             f"last good checkpoint: {last}. Try a lower optimizer.lr (it was {lr:.3g}), gradient "
             f"clipping (--set clip.name=global_norm), or a variance-preserving init.")
 
@@ -236,7 +246,6 @@ class Trainer:
     def summary(self, status: str, **extra) -> dict:
         best = max(self.history, key=lambda r: r["val_acc"], default=None)
         last = self.history[-1] if self.history else {}
-        samples = self.step * self.batch_size
         return {
             "status": status, "epochs": self.epoch, "steps": self.step,
             "final_val_acc": last.get("val_acc"), "final_val_loss": last.get("val_loss"),
@@ -246,7 +255,8 @@ class Trainer:
             "stopped_epoch": self.epoch if status == "early_stopped" else None,
             "early_stopping_best_epoch": self.early.best_epoch,
             "time_s": self.elapsed,
-            "samples_per_s": samples / self.elapsed if self.elapsed else None,
+            "samples": self.samples,
+            "samples_per_s": self.samples / self.elapsed if self.elapsed else None,
             "device": str(self.s.device), **extra,
         }
 
