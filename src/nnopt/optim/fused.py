@@ -31,13 +31,13 @@ FUSE_MIN_NUMEL = 1_000_000
 
 
 def apply_update(transform: Transform, params: list[Tensor], grads: list[Tensor],
-                 state: dict[str, list[Tensor]], lr, step, first: bool) -> None:
+                 state: dict[str, list[Tensor]], lr, step, first: bool, powers=None) -> None:
     """θ ← c·θ + s·u/d where u = transform(g) and c, s, d are its pending factors."""
-    ctx = Context(params, lr, step, first)
+    ctx = Context(params, lr, step, first, powers=powers)
     updates = transform.update(grads, state, ctx)
     if ctx.decay is not None:
         torch._foreach_mul_(params, ctx.decay)
-    if isinstance(ctx.scale, Tensor):  # compiled: scalars are tensors; the compiler fuses anyway
+    if isinstance(ctx.scale, Tensor):  # compiled: scalars are 0-d tensors
         ctx.divisor, divisor = None, ctx.divisor
         updates = torch._foreach_mul(updates, ctx.scale) if divisor is None else \
             torch._foreach_div(torch._foreach_mul(updates, ctx.scale), divisor)
@@ -72,11 +72,12 @@ class FusedRule:
             code = apply_update.__code__.replace(co_name=f"update_{type(transform).__name__}")
             fn = types.FunctionType(code, apply_update.__globals__, code.co_name)
             kernel = self._kernels[transform] = torch.compile(fn)
-        device = params[0].device
-        scalars = torch.tensor([lr, step], dtype=torch.float64 if device.type == "cpu" else torch.float32,
-                               device=device)
+        # βᵗ computed here, once: inside the kernel it would be recomputed for every element.
+        bases = getattr(transform, "powers", ())
+        scalars = torch.tensor([lr, step, *(b ** step for b in bases)], dtype=torch.float64)
+        powers = dict(zip(bases, scalars[2:]))
         try:
-            kernel(transform, params, grads, state, scalars[0], scalars[1], False)
+            kernel(transform, params, grads, state, scalars[0], scalars[1], False, powers)
         except Exception as exc:  # noqa: BLE001 — a backend failure falls back to eager for good
             self.failed = True
             warnings.warn(f"nnopt: compiling the optimizer update failed ({type(exc).__name__}: "

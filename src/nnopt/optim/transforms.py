@@ -46,7 +46,13 @@ class Context:
     owned: bool = False
     scale: float | Tensor | None = None
     decay: float | Tensor | None = None
+    powers: dict | None = None
     divisor: Tensors | None = None
+
+    def power(self, base: float):
+        """baseᵗ; precomputed (``powers``) in the compiled path for the bases a transform lists
+        in its ``powers`` attribute."""
+        return self.powers[base] if self.powers is not None else base ** self.step
 
 
 class Transform(Protocol):
@@ -117,6 +123,10 @@ class Chain:
     @property
     def slots(self) -> tuple[str, ...]:
         return tuple(n for t in self.transforms for n in getattr(t, "slots", ()))
+
+    @property
+    def powers(self) -> tuple[float, ...]:
+        return tuple(dict.fromkeys(b for t in self.transforms for b in getattr(t, "powers", ())))
 
     def init(self, params: Tensors) -> State:
         state: State = {}
@@ -352,6 +362,10 @@ class scale_by_adam:
     def slots(self):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
+    @property
+    def powers(self):
+        return (self.b1, self.b2) if self.bias_correction else ()
+
     def init(self, params):
         return _zeros(params, *self.slots)
 
@@ -364,11 +378,11 @@ class scale_by_adam:
         if self.amsgrad:
             torch._foreach_maximum_(state["max_exp_avg_sq"], v)
             v = state["max_exp_avg_sq"]
-        bc2 = 1 - self.b2 ** ctx.step if self.bias_correction else None
+        bc2 = 1 - ctx.power(self.b2) if self.bias_correction else None
         denom = _rsqrt_denominator(v, self.eps, self.eps_inside_sqrt, bc2)
         ctx.owned = False
         if self.bias_correction:
-            ctx.scale = 1 / (1 - self.b1 ** ctx.step)
+            ctx.scale = 1 / (1 - ctx.power(self.b1))
         return _divide(m, denom, ctx)
 
 
