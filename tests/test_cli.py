@@ -5,7 +5,7 @@ from nnopt.cli import main
 from nnopt.compare import parse_vary, split_values, variants
 from nnopt.registry import FAMILIES
 
-from conftest import run_cli
+from cli_subprocess import run_cli
 
 FAST = ["--set", "train.epochs=2", "--set", "model.widths=[16]", "--set", "train.threads=1"]
 

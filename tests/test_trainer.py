@@ -12,7 +12,7 @@ from nnopt import CheckpointError, ConfigError, DivergedError, Recipe
 from nnopt.train import Trainer, build, train
 from nnopt.train.checkpoint import path_in
 
-from conftest import run_cli
+from cli_subprocess import run_cli
 
 
 def read_metrics(run_dir, drop_time=True):
