@@ -38,6 +38,11 @@ def bernoulli_mask(n: int, p: float, generator, device) -> torch.Tensor:
     return uniform(n, 0.0, 1.0, generator, device) < p
 
 
+def per_sample(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A (B,) mask viewed as (B, 1, ..., 1) to broadcast over the sample axes of x."""
+    return mask.view(-1, *[1] * (x.dim() - 1))
+
+
 def rotation_matrix(degrees: torch.Tensor) -> torch.Tensor:
     """(B, 3, 3) counter-clockwise rotation on screen (rows point down): [[c, s], [−s, c]]."""
     t = torch.deg2rad(degrees)
@@ -128,8 +133,8 @@ class Flip:
     p: float = 0.5
 
     def __call__(self, x: torch.Tensor, generator=None) -> torch.Tensor:
-        mask = bernoulli_mask(len(x), self.p, generator, x.device)
-        return torch.where(mask.view(-1, *[1] * (x.dim() - 1)), x.flip(self.axis), x)
+        return torch.where(per_sample(bernoulli_mask(len(x), self.p, generator, x.device), x),
+                           x.flip(self.axis), x)
 
 
 def HFlip(p: float = 0.5) -> Flip:  # noqa: N802 (reads like the other op classes)
@@ -151,7 +156,7 @@ class GaussianNoise:
         mask = bernoulli_mask(len(x), self.p, generator, x.device)
         gen_device = generator.device if generator is not None else x.device
         eps = torch.randn(x.shape, generator=generator, device=gen_device, dtype=x.dtype).to(x.device)
-        return x + self.sigma * eps * mask.view(-1, *[1] * (x.dim() - 1))
+        return x + self.sigma * eps * per_sample(mask, x)
 
 
 class Compose:
@@ -186,7 +191,7 @@ class Compose:
         if matrix is not None:
             out = warp(out, matrix, self.mode, self.padding)
         if self.p < 1:
-            keep = bernoulli_mask(n, self.p, generator, x.device).view(-1, 1, 1, 1)
+            keep = per_sample(bernoulli_mask(n, self.p, generator, x.device), out)
             out = torch.where(keep, out, x.unsqueeze(1) if squeeze else x)
         return out.squeeze(1) if squeeze else out
 
