@@ -1,0 +1,70 @@
+"""`nnopt tune` (also ``python -m nnopt.tune``): search a recipe's knobs with Optuna.
+
+    nnopt tune recipe.toml --space examples/spaces/mlp.toml --method hyperband --trials 40
+    nnopt tune --space space.toml --method random --trials 100 --workers 4
+    nnopt tune --space space.toml --method bayes --trials 200 --storage postgresql://u@db/hpo --study s1
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recipe", nargs="?", help="base recipe TOML file (default: the built-in recipe)")
+    p.add_argument("--space", required=True, metavar="SPACE.toml", help="the search space")
+    p.add_argument("--method", default="bayes", choices=("grid", "random", "bayes", "hyperband", "asha"),
+                   help="search method (default bayes = TPE; hyperband/asha prune over epochs)")
+    p.add_argument("--model", default="tpe", choices=("tpe", "gp"), help="bayes: TPE or Gaussian process")
+    p.add_argument("--trials", type=int, metavar="N",
+                   help="complete + pruned trials the study should hold (grid: default the whole grid)")
+    p.add_argument("--workers", type=int, default=1, metavar="K", help="worker processes on this machine")
+    p.add_argument("--storage", metavar="URL",
+                   help="sqlite:///FILE, postgresql://user@host:port/db, or a journal FILE.log "
+                        "(default: study.db in the study directory; journal.log with --workers > 1)")
+    p.add_argument("--study", metavar="NAME", help="study name (default: from the recipe and space files)")
+    p.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed")
+    p.add_argument("--heartbeat", type=float, default=10.0, metavar="S",
+                   help="database storages: heartbeat period; a trial silent for 3·S is marked failed")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a base recipe field (repeatable)")
+    p.add_argument("--out", metavar="DIR", help="study directory (default runs/tune-<study>); "
+                                                "rerunning with the same one continues the study")
+    p.add_argument("--quiet", action="store_true", help="no per-trial lines")
+
+
+def study_name(args) -> str:
+    if args.study:
+        return args.study
+    stem = Path(args.recipe).stem if args.recipe else "default"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{stem}-{Path(args.space).stem}-{args.method}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..recipe import Recipe
+    from .space import load_space
+    from .study import tune
+
+    recipe = (Recipe.load(args.recipe) if args.recipe else Recipe()).override(args.set)
+    space = load_space(args.space, recipe)
+    result = tune(recipe, space, method=args.method, trials=args.trials, workers=args.workers,
+                  storage=args.storage, study=study_name(args), timeout=args.timeout, out=args.out,
+                  seed=args.seed, model=args.model, heartbeat=args.heartbeat, quiet=args.quiet)
+    print(result["table"])
+    return 0
+
+
+def main(argv=None) -> int:
+    from ..errors import ConfigError, DataError
+
+    parser = argparse.ArgumentParser(prog="nnopt tune", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (ConfigError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

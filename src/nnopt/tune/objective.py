@@ -1,0 +1,66 @@
+"""One trial: sample the space → Recipe → train with nnopt's Trainer, reporting val_acc each epoch.
+
+The trial's value is the run's best validation accuracy (summary.json's ``best_val_acc``), so
+``nnopt run best.toml`` reproduces it. After every epoch the epoch's val_acc is reported at step =
+epoch and the pruner asked; a pruned trial stops at once. A diverged run ends the trial with the
+best val_acc it reached (0 before the first epoch) and the error in user attribute ``diverged``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import optuna
+
+from ..errors import DivergedError
+from ..train import Trainer, build
+from .space import Space
+from .storage import WORKER_ATTR, worker_id
+
+
+class ReportingTrainer(Trainer):
+    """A Trainer that hands each finished epoch's record to `on_epoch` (which may raise to stop)."""
+
+    def __init__(self, setup, run_dir, on_epoch: Callable[[dict], None], quiet: bool = True):
+        super().__init__(setup, run_dir, quiet)
+        self.on_epoch = on_epoch
+
+    def run_epoch(self, metrics_file):
+        record = super().run_epoch(metrics_file)
+        if record is not None:
+            self.on_epoch(record)
+        return record
+
+
+class Objective:
+    """``objective(trial) -> best val_acc``; trial run directories go to ``study_dir/trials/NNNNN``."""
+
+    def __init__(self, space: Space, study_dir: str | Path):
+        self.space = space
+        self.study_dir = Path(study_dir)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        trial.set_user_attr(WORKER_ATTR, worker_id())
+        assigned = self.space.sample(trial)
+        trial.set_user_attr("assigned", assigned)
+        recipe = self.space.recipe(assigned)
+        trial.set_user_attr("recipe", recipe.to_toml())
+        best = [0.0]
+
+        def on_epoch(record: dict) -> None:
+            best[0] = max(best[0], record["val_acc"])
+            trial.report(record["val_acc"], record["epoch"])
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {record['epoch']}")
+
+        trainer = ReportingTrainer(build(recipe), self.study_dir / "trials" / f"{trial.number:05d}", on_epoch)
+        try:
+            return trainer.fit()["best_val_acc"]
+        except DivergedError as exc:
+            trial.set_user_attr("diverged", str(exc))
+            return best[0]
+
+
+def epochs_of(trial: optuna.trial.FrozenTrial) -> int:
+    """Epochs a trial consumed: the epochs it reported (its resource use)."""
+    return len(trial.intermediate_values)

@@ -1,0 +1,100 @@
+"""Where a study lives, and cleaning up after workers that died.
+
+    default           SQLite file ``study.db`` in the study directory (one process)
+    --workers K       Optuna's journal file ``journal.log`` in the study directory (one machine)
+    --storage URL     any SQLAlchemy URL Optuna accepts: ``postgresql://user@host:port/db`` lets
+                      workers on many machines (each running the same command) join one study;
+                      a path ending in ``.log`` is a journal file
+
+Relational storages run Optuna's heartbeat: a worker records one every ``heartbeat`` seconds while
+its trial runs; a trial whose last heartbeat is older than ``grace`` is marked FAIL by the next
+worker to start a trial. Journal files have no heartbeat, so a trial stays RUNNING when its worker
+dies; each worker records ``host:pid`` on its trials and, on start, fails the RUNNING trials of
+processes that no longer exist on its host.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from ..errors import ConfigError
+
+WORKER_ATTR = "worker"
+
+
+def storage_url(url: str | None, study_dir: Path, workers: int) -> str:
+    """The storage a study uses: `url` as given, else the default for the worker count."""
+    if url:
+        if workers > 1 and url.startswith("sqlite"):
+            raise ConfigError(f"--storage {url} with --workers {workers} — SQLite locks under concurrent "
+                              "writers; leave --storage out (a journal file) or use postgresql://...")
+        return url
+    return str(study_dir / "journal.log") if workers > 1 else f"sqlite:///{study_dir / 'study.db'}"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``postgresql://`` with psycopg2 when psycopg (3), SQLAlchemy 2.1's default driver, is absent."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix) and importlib.util.find_spec("psycopg") is None \
+                and importlib.util.find_spec("psycopg2") is not None:
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def open_storage(url: str, heartbeat: float = 10.0) -> BaseStorage:
+    if "://" not in url:
+        if not url.endswith(".log"):
+            raise ConfigError(f"--storage {url!r} — must be a URL (sqlite:///FILE, postgresql://...) "
+                              "or a journal file path ending in .log")
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(url))
+    try:
+        with warnings.catch_warnings():  # heartbeat_interval is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(sqlalchemy_url(url), heartbeat_interval=max(1, round(heartbeat)),
+                              grace_period=max(2, round(3 * heartbeat)),
+                              engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else {})
+    except Exception as exc:  # SQLAlchemy / driver errors: bad URL, server down, missing driver
+        raise ConfigError(f"--storage {url} — cannot open it: {type(exc).__name__}: {exc}") from None
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def fail_dead_workers(study: optuna.Study) -> list[int]:
+    """Mark FAIL the RUNNING trials left by dead workers; returns their numbers.
+    Relational storages: Optuna's stale-heartbeat check. Journal files: same-host dead pids."""
+    storage = study._storage
+    if isinstance(storage, RDBStorage):
+        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        optuna.storages.fail_stale_trials(study)
+        after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        return sorted(before - after)
+    failed = []
+    host = socket.gethostname()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = t.user_attrs.get(WORKER_ATTR, "")
+        name, _, pid = owner.rpartition(":")
+        if name == host and pid.isdigit() and not _alive(int(pid)):
+            if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+                failed.append(t.number)
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,150 @@
+"""`tune()`: create or continue a study, run K workers on it, write the study directory.
+
+    from nnopt import Recipe
+    from nnopt.tune import load_space, tune
+    recipe = Recipe.load("recipe.toml")
+    result = tune(recipe, load_space("space.toml", recipe), method="hyperband", trials=30, out="runs/hb")
+
+``trials`` counts complete + pruned (+ running) trials of the whole study, over all workers and
+reruns: a rerun after a crash runs only what is missing (up to workers − 1 extra trials can start
+when workers race for the last slots). Failed trials do not count.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from ..errors import ConfigError
+from ..recipe import Recipe
+from .objective import Objective
+from .report import best_trial, trial_line, write_report
+from .sampler import METHODS, ConfigGridSampler, make_pruner, make_sampler
+from .space import Space, parse_space
+from .storage import fail_dead_workers, open_storage, storage_url
+
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker process needs (picklable)."""
+
+    recipe: dict
+    space: str
+    method: str
+    model: str
+    trials: int
+    storage: str
+    study: str
+    study_dir: str
+    seed: int
+    heartbeat: float
+    deadline: float | None
+    quiet: bool
+    worker: int = 0
+    tag: str = ""  # progress-line prefix
+
+
+def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | None = None, workers: int = 1,
+         storage: str | None = None, study: str = "nnopt", timeout: float | None = None,
+         out: str | Path | None = None, seed: int = 0, model: str = "tpe", heartbeat: float = 10.0,
+         quiet: bool = False) -> dict:
+    """Run (or continue) the study; returns write_report's dict plus ``storage`` and ``study_dir``."""
+    if method not in METHODS:
+        raise ConfigError(f"--method {method!r} — must be one of {', '.join(METHODS)}")
+    if workers < 1:
+        raise ConfigError(f"--workers = {workers} — must be >= 1")
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"--timeout = {timeout} — must be > 0 seconds")
+    if method in ("hyperband", "asha") and any(k.key == "train.epochs" for k in space.searched()):
+        raise ConfigError(f"train.epochs is the resource {method} allocates — fix it (to the most epochs "
+                          "a trial may get) instead of searching it")
+    if method == "grid":
+        size = len(space.grid())
+        trials = min(trials or size, size)
+    if trials is None or trials < 1:
+        raise ConfigError(f"--trials = {trials} — must be >= 1 (only grid search may leave it out)")
+    if workers > 1 and recipe.train["threads"] == 0:  # one intra-op thread pool per worker, not K
+        recipe = recipe.override({"train.threads": max(1, (os.cpu_count() or 1) // workers)})
+        space = parse_space(space.text, recipe)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study_dir = Path(out or Path("runs") / f"tune-{study}")
+    study_dir.mkdir(parents=True, exist_ok=True)
+    url = storage_url(storage, study_dir, workers)
+    handle = optuna.create_study(storage=open_storage(url, heartbeat), study_name=study,
+                                 direction="maximize", load_if_exists=True)
+    _check_same_study(handle, {"space": space.text, "method": method, "recipe": recipe.to_toml()}, url)
+    (study_dir / "space.toml").write_text(space.text)
+    recipe.save(study_dir / "recipe.toml")
+    job = Job(recipe.raw, space.text, method, model, trials, url, study, str(study_dir), seed, heartbeat,
+              time.time() + timeout if timeout else None, quiet)
+    if workers == 1:
+        run_worker(job)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=run_worker, args=(Job(**{**job.__dict__, "worker": i, "tag": f"[w{i}] "}),))
+                 for i in range(workers)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        bad = [f"worker {i} exit code {p.exitcode}" for i, p in enumerate(procs) if p.exitcode]
+        if bad:
+            print(f"warning: {', '.join(bad)}; rerun the same command to continue the study", file=sys.stderr)
+    final = optuna.load_study(study_name=study, storage=open_storage(url, heartbeat))
+    return {**write_report(final, study_dir, method, url), "storage": url, "study_dir": study_dir}
+
+
+def _check_same_study(study: optuna.Study, fingerprint: dict, url: str) -> None:
+    """A rerun continues a study only with the same space, method and base recipe."""
+    old = study.user_attrs.get("nnopt")
+    if old is None:
+        study.set_user_attr("nnopt", fingerprint)
+        return
+    changed = [k for k in fingerprint if old.get(k) != fingerprint[k]]
+    if changed:
+        raise ConfigError(f"study {study.study_name!r} in {url} was started with a different "
+                          f"{' and '.join(changed)}; give another --study or --out to start a new one")
+
+
+def run_worker(job: Job) -> None:
+    """One worker: start trials until the study holds `job.trials` counted trials (or the deadline)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    base = Recipe(job.recipe)
+    space = parse_space(job.space, base)
+    storage = open_storage(job.storage, job.heartbeat)
+    study = optuna.load_study(study_name=job.study, storage=storage)
+    dead = fail_dead_workers(study)
+    if dead and not job.quiet:
+        print(f"{job.tag}marked FAIL the trials of dead workers: {dead}", file=sys.stderr)
+    worker_seed = job.seed + 7919 * job.worker + len(study.get_trials(deepcopy=False))
+    sampler = make_sampler(job.method, space, worker_seed, job.model)
+    study = optuna.load_study(study_name=job.study, storage=storage, sampler=sampler,
+                              pruner=make_pruner(job.method, base.train["epochs"]))
+    objective = Objective(space, job.study_dir)
+
+    failures = [0]
+
+    def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        failures[0] += trial.state == TrialState.FAIL
+        if not job.quiet:
+            done = len(study.get_trials(deepcopy=False, states=COUNTED[:2]))
+            print(job.tag + trial_line(trial, best_trial(study), done, job.trials), file=sys.stderr, flush=True)
+
+    while job.deadline is None or time.time() < job.deadline:
+        if len(study.get_trials(deepcopy=False, states=COUNTED)) >= job.trials:
+            break
+        if isinstance(sampler, ConfigGridSampler) and not sampler.unvisited(study):
+            break
+        study.optimize(objective, n_trials=1, catch=(ConfigError,), callbacks=[progress],
+                       gc_after_trial=False)
+        if failures[0] >= max(3, job.trials):
+            print(f"{job.tag}stopping: {failures[0]} trials failed", file=sys.stderr)
+            break
