@@ -103,6 +103,8 @@ def main(argv=None):
             first.setdefault(label, r)
             rows.append([label, seed, r["train_acc"], r["val_acc"], r["best_val_acc"], r["test_acc"],
                          r["train_acc"] - r["val_acc"], r["val_loss"]])
+            print(f"  {label}, seed {seed}: train {r['train_acc']:.4f}, val {r['val_acc']:.4f}, "
+                  f"test {r['test_acc']:.4f}", flush=True)
     if len(args.seeds) > 1:
         for label in arms:
             mine = [row for row in rows if row[0] == label]
