@@ -21,7 +21,7 @@ def trial_line(trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial |
     secs = trial.duration.total_seconds() if trial.duration else 0.0
     state = "PRUNED" if trial.state == TrialState.PRUNED else trial.state.name
     best_text = f"best {best.value:.4f} (#{best.number})" if best is not None else "best -"
-    knobs = " ".join(f"{k}={_text(v)}" for k, v in trial.user_attrs.get("assigned", {}).items())
+    knobs = " ".join(f"{k}={_text(v, short=True)}" for k, v in trial.user_attrs.get("assigned", {}).items())
     reason = trial.system_attrs.get("fail_reason", "") if trial.state == TrialState.FAIL else ""
     return (f"[{done}/{total}] trial {trial.number:<4} {state:<8}  {value:<14}  epochs {epochs_of(trial):>3}  "
             f"{secs:6.1f}s  {best_text}  {knobs}{('  ' + reason) if reason else ''}")
@@ -32,7 +32,9 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     return max(done, key=lambda t: (t.value, -t.number), default=None)
 
 
-def _text(value) -> str:
+def _text(value, short: bool = False) -> str:
+    if short and isinstance(value, float):
+        return f"{value:.4g}"
     return value if isinstance(value, str) else toml_value(value)
 
 
@@ -120,7 +122,8 @@ def write_report(study: optuna.Study, study_dir: Path, method: str, storage: str
         rows += [["best val acc", f"{best.value:.4f} (trial {best.number})"],
                  *([f"  {k}", _text(v)] for k, v in best.user_attrs.get("assigned", {}).items()),
                  ["best recipe", str(study_dir / "best.toml")]]
-    rows += [["importance", ", ".join(f"{k} {v:.2f}" for k, v in importance.items()) or "-"],
+    top = list(importance.items())[:5]
+    rows += [["importance (top 5)", ", ".join(f"{k} {v:.2f}" for k, v in top) or "-"],
              ["study directory", str(study_dir)]]
     return {"table": format_table(["study", "value"], rows), "best": best, "importance": importance,
             "trials": trials}

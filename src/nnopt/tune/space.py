@@ -239,7 +239,10 @@ def build_knobs(raw: Mapping[str, Any], base: Recipe) -> list[Knob]:
         if not isinstance(table, Mapping):
             raise ConfigError(f"{section} = {table!r} — must be a table [{section}]")
         entries += _walk(section, (), table)
-    return [_knob(key, spec, raw, base) for key, spec in entries]
+    knobs = [_knob(key, spec, raw, base) for key, spec in entries]
+    if not any(k.dist is not None for k in knobs):
+        raise ConfigError("the search space searches nothing — give at least one field a range or choices")
+    return knobs
 
 
 def _walk(section: str, path: tuple[str, ...], table: Mapping[str, Any]) -> list[tuple[str, Any]]:
