@@ -2,7 +2,7 @@
 
 The trial's value is the run's best validation accuracy (summary.json's ``best_val_acc``), so
 ``nnopt run best.toml`` reproduces it. After every epoch the epoch's val_acc is reported at step =
-epoch and the pruner asked; a pruned trial stops at once. A diverged run ends the trial with the
+epoch and the pruner asked (before the last epoch); a pruned trial stops at once. A diverged run ends the trial with the
 best val_acc it reached (0 before the first epoch) and the error in user attribute ``diverged``.
 """
 from __future__ import annotations
@@ -45,12 +45,12 @@ class Objective:
         trial.set_user_attr("assigned", assigned)
         recipe = self.space.recipe(assigned)
         trial.set_user_attr("recipe", recipe.to_toml())
-        best = [0.0]
+        best, epochs = [0.0], recipe.train["epochs"]
 
         def on_epoch(record: dict) -> None:
             best[0] = max(best[0], record["val_acc"])
             trial.report(record["val_acc"], record["epoch"])
-            if trial.should_prune():
+            if record["epoch"] < epochs and trial.should_prune():  # a finished run stays complete
                 raise optuna.TrialPruned(f"pruned after epoch {record['epoch']}")
 
         trainer = ReportingTrainer(build(recipe), self.study_dir / "trials" / f"{trial.number:05d}", on_epoch)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import optuna
@@ -82,10 +83,12 @@ def plot_history(trials: list[optuna.trial.FrozenTrial], path: Path, title: str)
 
 
 def plot_importance(study: optuna.Study, path: Path) -> dict[str, float]:
-    """fANOVA importance of each parameter for val_acc (Optuna's evaluator); {} when it cannot be
+    """Optuna's default importance of each parameter for val_acc (Optuna's evaluator); {} when it cannot be
     computed (fewer than two complete trials, or no parameter common to them)."""
     try:
-        importance = optuna.importance.get_param_importances(study)
+        with warnings.catch_warnings():  # "few trials per regime": expected on small studies
+            warnings.simplefilter("ignore", UserWarning)
+            importance = optuna.importance.get_param_importances(study)
     except (RuntimeError, ValueError):
         return {}
     if not importance:
@@ -98,7 +101,7 @@ def plot_importance(study: optuna.Study, path: Path) -> dict[str, float]:
     names = list(importance)[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
     ax.barh(names, [importance[n] for n in names])
-    ax.set(xlabel="importance (fANOVA share of val_acc variance)", title="parameter importance")
+    ax.set(xlabel="importance (Optuna's default evaluator)", title="parameter importance")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import optuna
 from optuna.samplers import BaseSampler
@@ -33,8 +35,9 @@ def make_sampler(method: str, space: Space, seed: int, model: str = "tpe") -> Ba
             raise ConfigError(f"--model {model!r} — must be one of {', '.join(MODELS)}")
         if model == "gp":
             return optuna.samplers.GPSampler(seed=seed, n_startup_trials=5)
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, n_startup_trials=5,
-                                          warn_independent_sampling=False)
+        with warnings.catch_warnings():  # multivariate/group are marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, n_startup_trials=5)
     return optuna.samplers.RandomSampler(seed=seed)
 
 
