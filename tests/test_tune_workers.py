@@ -1,0 +1,83 @@
+"""Worker processes against a real database: two workers on PostgreSQL share one study, and a
+worker killed with SIGKILL mid-trial leaves its trial FAILED (heartbeat) while a rerun continues.
+
+PostgreSQL tests need NNOPT_TEST_POSTGRES_URL (CI: ``eval "$(bash scripts/postgres.sh start)"``);
+without it the kill test runs on SQLite, which has the same heartbeat.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from nnopt.tune.storage import open_storage
+
+PG = os.environ.get("NNOPT_TEST_POSTGRES_URL")
+SPACE = '[optimizer]\nname = ["sgd", "adam"]\nlr = { low = 1e-3, high = 0.3, log = true }\n'
+BASE_SET = ["--set", "model.widths=[16]", "--set", "train.threads=1", "--set", "train.checkpoint=false",
+            "--set", "train.batch_size=64"]
+
+
+def command(tmp_path, storage, study, trials, *extra):
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    return [sys.executable, "-m", "nnopt.tune", "--space", str(space), "--method", "random",
+            "--trials", str(trials), "--storage", storage, "--study", study, "--out", str(tmp_path / "study"),
+            "--heartbeat", "1", *BASE_SET, *extra]
+
+
+def trials_of(storage, study):
+    return optuna.load_study(study_name=study, storage=open_storage(storage)).get_trials()
+
+
+@pytest.mark.skipif(not PG, reason="NNOPT_TEST_POSTGRES_URL is not set (scripts/postgres.sh start)")
+def test_two_worker_processes_share_a_postgres_study(tmp_path):
+    study = f"two-{uuid.uuid4().hex[:8]}"
+    cmd = command(tmp_path, PG, study, 8, "--set", "train.epochs=2", "--set", "data.n_train=300", "--quiet")
+    workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outs = [w.communicate(timeout=120) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outs
+    trials = trials_of(PG, study)
+    numbers = [t.number for t in trials]
+    assert sorted(numbers) == list(range(len(numbers)))  # no duplicated or missing numbers
+    assert 8 <= len(trials) <= 9  # both may claim the last slot
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both did work
+
+
+def test_killed_worker_trial_fails_and_rerun_continues(tmp_path):
+    storage = PG or f"sqlite:///{tmp_path}/kill.db"
+    study = f"kill-{uuid.uuid4().hex[:8]}"
+    slow = ["--set", "train.epochs=40", "--set", "data.n_train=400", "--set", "train.batch_size=16"]
+    worker = subprocess.Popen(command(tmp_path, storage, study, 2, *slow), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    victim = None
+    while time.time() < deadline and worker.poll() is None:  # kill during the second trial
+        try:
+            trials = trials_of(storage, study)
+        except KeyError:  # study not created yet
+            trials = []
+        running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
+        if any(t.state == TrialState.COMPLETE for t in trials) and running:
+            victim = running[0].number
+            os.kill(worker.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    worker.wait(timeout=30)
+    assert victim == 1, worker.stderr.read()
+    completed = {t.number: t.value for t in trials_of(storage, study) if t.state == TrialState.COMPLETE}
+    time.sleep(3.5)  # past the grace period (3 heartbeats of 1 s)
+    rerun = subprocess.run(command(tmp_path, storage, study, 2, *slow), capture_output=True, text=True,
+                           timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "marked FAIL the trials of dead workers: [1]" in rerun.stderr
+    final = trials_of(storage, study)
+    assert [t.state for t in final] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert {t.number: t.value for t in final if t.number in completed} == completed  # nothing lost
