@@ -102,7 +102,7 @@ def build(recipe: Recipe) -> Setup:
     INITS.create(recipe.init["name"], model, field="init", **recipe.params("init"))
     model.to(device)
 
-    optimizer = OPTIMIZERS.create(recipe.optimizer["name"], model.parameters(), field="optimizer",
+    optimizer = OPTIMIZERS.create(recipe.optimizer["name"], model.named_parameters(), field="optimizer",
                                   **recipe.params("optimizer"))
     base_lr = recipe.optimizer.get("lr", optimizer.param_groups[0]["lr"])
     lr_scales = [g["lr"] / base_lr if base_lr else 1.0 for g in optimizer.param_groups]
