@@ -203,13 +203,16 @@ def test_registry_entries_and_validation():
 
 def test_trainer_applies_the_recipe_augmentation(tmp_path):
     import nnopt
-    from nnopt.train import build
+    from nnopt.train import Trainer, build
 
-    recipe = nnopt.Recipe({"augment": {"name": "image", "rotation": 10.0, "hflip": 0.5},
-                           "train": {"epochs": 1, "threads": 1, "device": "cpu"}})
+    train = {"epochs": 1, "threads": 1, "device": "cpu", "checkpoint": False}
+    recipe = nnopt.Recipe({"augment": {"name": "image", "rotation": 10.0, "hflip": 0.5}, "train": train})
     setup = build(recipe)
     x = setup.data.train.x[:8]
     assert setup.augment(x, gen()).shape == x.shape
+    augmented = Trainer(setup, tmp_path / "aug", quiet=True).fit()
+    plain = Trainer(build(nnopt.Recipe({"train": train})), tmp_path / "plain", quiet=True).fit()
+    assert augmented["final_val_loss"] != plain["final_val_loss"]  # same seed, different batches
     with pytest.raises(ConfigError, match="augment.rotation"):
         nnopt.Recipe({"augment": {"name": "image", "rotation": -1.0}})
 

@@ -184,7 +184,7 @@ def _register(name: str, ops: tuple[str, ...], doc: str) -> None:
     TEXT_AUGMENTATIONS.register(name, params={"alpha": _ALPHA})(factory)
 
 
-TEXT_AUGMENTATIONS.register("none")(lambda: None)
+TEXT_AUGMENTATIONS.register("none", description="Leave the documents as they are")(lambda: None)
 _register("eda", tuple(WORD_EDITS), "One of synonym replacement, insertion, swap, deletion per variant")
 _register("synonym", ("synonym",), "Synonym replacement of n = max(1, ⌊α·L⌋) non-stop words")
 _register("insert", ("insert",), "Random insertion of synonyms, n = max(1, ⌊α·L⌋) times")
