@@ -208,3 +208,17 @@ def test_schedule_drives_lr_and_momentum_every_step(tmp_path, small_recipe):
 def test_batch_norm_with_a_batch_of_one_is_refused():
     with pytest.raises(ConfigError, match="train.batch_size = 1 — batch norm"):
         build(Recipe({"model": {"norm": "batch"}, "train": {"batch_size": 1}}))
+
+
+def test_augmentation_that_cannot_take_the_inputs_fails_at_build():
+    with pytest.raises(ConfigError, match="augment.name = 'image' cannot take"):
+        build(Recipe({"augment": {"name": "image", "hflip": 0.5}, "data": {"layout": "flat"}}))
+
+
+@pytest.mark.skipif(not os.path.isdir("/usr/share/wordnet"), reason="wordnet-base not installed")
+def test_text_model_takes_its_vocabulary_size_from_the_data():
+    recipe = Recipe({"data": {"name": "wordnet_topics", "per_class": 40}, "model": {"name": "text_rnn"}})
+    setup = build(recipe)
+    assert setup.model.embedding.num_embeddings == len(setup.data.vocabulary)
+    with pytest.raises(ConfigError, match="model.vocab_size = 5 — must be at least"):
+        build(recipe.override({"model.vocab_size": 5}))

@@ -83,4 +83,4 @@ def test_text_rnn_learns_the_task(tmp_path):
     summary = train(recipe, tmp_path, quiet=True)
     assert summary["final_train_acc"] > 0.8  # chance is 1/3
     with pytest.raises(ValueError, match="integer token ids"):
-        nnopt.nn.text_models.text_rnn((5,), 2)(torch.zeros(1, 5))
+        nnopt.nn.text_models.text_rnn((5,), 2, vocab_size=10)(torch.zeros(1, 5))

@@ -1,5 +1,5 @@
 """Data sets: in-memory tensors split into train/val/test, registered by name."""
 from .dataset import Dataset, Split, load
-from . import digits, fashion_mnist, moons  # noqa: F401  (registrations)
+from . import digits, fashion_mnist, moons, wordnet_topics  # noqa: F401  (registrations)
 
 __all__ = ["Dataset", "Split", "load"]

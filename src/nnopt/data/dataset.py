@@ -36,6 +36,7 @@ class Dataset:
     test: Split
     n_classes: int
     classes: list[str] = field(default_factory=list)
+    vocabulary: list[str] | None = None  # token of each id, for token-id data sets
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -43,7 +44,7 @@ class Dataset:
 
     def to(self, device) -> "Dataset":
         return Dataset(self.name, self.train.to(device), self.val.to(device), self.test.to(device),
-                       self.n_classes, self.classes)
+                       self.n_classes, self.classes, self.vocabulary)
 
 
 def load(name: str = "digits", **params) -> Dataset:

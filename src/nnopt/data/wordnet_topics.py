@@ -92,8 +92,8 @@ def wordnet_topics(classes=tuple(DEFAULT_CLASSES), per_class=1000, val_fraction=
     for idx in (val, test):
         splits.append(Split(encode(tokens([texts[i] for i in idx]), vocabulary, max_len),
                             torch.from_numpy(y[idx].astype(np.int64))))
-    data = Dataset("wordnet_topics", *splits, n_classes=len(classes), classes=list(classes))
-    data.vocabulary = vocabulary
+    data = Dataset("wordnet_topics", *splits, n_classes=len(classes), classes=list(classes),
+                   vocabulary=vocabulary)
     return data
 
 

@@ -47,6 +47,15 @@ class Setup:
         return self.batches.steps_before(self.recipe.train["epochs"], len(self.data.train))
 
 
+def check_augment(augment: Callable, name: str, data: Dataset, device: torch.device) -> None:
+    """Run the augmentation once on two training samples so a shape it cannot take fails now."""
+    try:
+        augment(data.train.x[:2], torch.Generator(device=device).manual_seed(0))
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"augment.name = {name!r} cannot take this data set's inputs "
+                          f"{tuple(data.input_shape)}: {exc}") from None
+
+
 def schedule_drives(schedule) -> dict:
     """Hyperparameters other than lr a schedule moves (e.g. one-cycle's momentum): name → t → value."""
     return getattr(schedule, "drives", {})
@@ -80,6 +89,12 @@ def build(recipe: Recipe) -> Setup:
 
     reg = recipe.regularization
     model_params = recipe.params("model")
+    if data.vocabulary is not None and "vocab_size" in model_params:
+        if model_params["vocab_size"] is None:
+            model_params["vocab_size"] = len(data.vocabulary)
+        elif model_params["vocab_size"] < len(data.vocabulary):
+            raise ConfigError(f"model.vocab_size = {model_params['vocab_size']} — must be at least the data "
+                              f"set's vocabulary size {len(data.vocabulary)} (or none)")
     if reg["variational_dropout"] > 0:
         if "variational_dropout" not in MODELS.get(recipe.model["name"]).params:
             raise ConfigError(f"regularization.variational_dropout = {reg['variational_dropout']} — needs "
@@ -122,5 +137,7 @@ def build(recipe: Recipe) -> Setup:
 
     clip = CLIPPING.create(recipe.clip["name"], field="clip", **recipe.params("clip"))
     augment = AUGMENTATIONS.create(recipe.augment["name"], field="augment", **recipe.params("augment"))
+    if augment is not None:
+        check_augment(augment, recipe.augment["name"], data, device)
     return Setup(recipe, device, data, model, optimizer, schedule, interval, lr_scales, clip, augment,
                  preprocessor, select(model, reg["penalize"]), smoothing, batches)
