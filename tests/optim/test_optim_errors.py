@@ -7,7 +7,7 @@ import torch
 from conftest import small_cnn, train
 
 import nnopt.optim as O
-from nnopt.errors import ConfigError
+from nnopt.errors import ConfigError, DivergedError, NonFiniteGradientError
 from nnopt.recipe import Recipe
 
 
@@ -51,8 +51,9 @@ def _poisoned(names: bool, nonfinite: str):
 
 def test_nonfinite_gradient_raises_with_parameter_name():
     m, opt = _poisoned(True, "raise")
-    with pytest.raises(ValueError, match=r"gradient of '4.weight' is not finite \(1 NaN, 0 inf"):
+    with pytest.raises(NonFiniteGradientError, match=r"gradient of '4.weight' is not finite \(1 NaN, 0 inf") as err:
         opt.step()
+    assert isinstance(err.value, DivergedError) and isinstance(err.value, ValueError)
     m, opt = _poisoned(False, "raise")
     with pytest.raises(ValueError, match=r"param_groups\[0\]\['params'\]\[2\]"):
         opt.step()

@@ -1,5 +1,7 @@
 """Every optimizer torch has, against torch.optim: 50 steps on a small CNN, hypothesis-generated
-hyperparameters and param groups, parameters equal to ≤ 1e-6 relative."""
+hyperparameters and param groups, parameters equal to ≤ 1e-6 relative. The transforms
+(fused=False) against torch's foreach implementation; where torch has a fused kernel, nnopt's
+default (which runs that kernel on nnopt's state) against torch's fused=True as well."""
 import torch
 from conftest import rel_err, small_cnn, train
 from hypothesis import given, settings, strategies as st
@@ -34,6 +36,7 @@ CASES = {
          "weight_decay": st.sampled_from([0.0, 1e-2, 0.1]), "amsgrad": st.booleans()})),
 }
 TORCH_EXTRA = {"nesterov": {"nesterov": True}}
+NATIVE = ("sgd", "momentum", "nesterov", "adagrad", "adam", "adamw")
 
 
 def _groups(model, split, scale):
@@ -46,17 +49,19 @@ def _groups(model, split, scale):
 
 def _check(name, hyper, split, scale):
     torch_cls, _ = CASES[name]
-    a, b = small_cnn(), small_cnn()
-    ga, gb = _groups(a, split, scale), _groups(b, split, scale)
-    for groups in (ga, gb):
-        if split:
-            groups[1]["lr"] = hyper["lr"] * groups[1].pop("lr_scale")
-    ours = O.create(name, ga, no_decay_1d=False, **hyper)
-    theirs = torch_cls(gb, **hyper, **TORCH_EXTRA.get(name, {}))
-    train(a, ours, 50)
-    train(b, theirs, 50)
-    assert all(torch.isfinite(p).all() for p in b.parameters())
-    assert rel_err(a, b) <= 1e-6
+    paths = [(False, {"foreach": True})] + ([(None, {"fused": True})] if name in NATIVE else [])
+    for fused, impl in paths:
+        a, b = small_cnn(), small_cnn()
+        ga, gb = _groups(a, split, scale), _groups(b, split, scale)
+        for groups in (ga, gb):
+            if split:
+                groups[1]["lr"] = hyper["lr"] * groups[1].pop("lr_scale")
+        ours = O.create(name, ga, no_decay_1d=False, fused=fused, **hyper)
+        theirs = torch_cls(gb, **hyper, **TORCH_EXTRA.get(name, {}), **impl)
+        train(a, ours, 50)
+        train(b, theirs, 50)
+        assert all(torch.isfinite(p).all() for p in b.parameters())
+        assert rel_err(a, b) <= 1e-6, impl
 
 
 def _test(name):
@@ -78,8 +83,9 @@ def test_defaults_equal_torch():
         if name in ("momentum", "nesterov"):
             continue
         a, b = small_cnn(), small_cnn()
+        fused = {"fused": True} if name in NATIVE else {}
         train(a, O.create(name, a.parameters(), no_decay_1d=False), 20)
-        train(b, torch_cls(b.parameters()), 20)
+        train(b, torch_cls(b.parameters(), **fused), 20)
         assert rel_err(a, b) <= 1e-6, name
 
 
@@ -89,6 +95,7 @@ def test_scheduled_lr_matches_torch():
         torch_cls, _ = CASES[name]
         kw = {"momentum": {"lr": 0.01, "momentum": 0.9}}.get(name, {"lr": 0.01})
         a, b = small_cnn(), small_cnn()
+        fused = {"fused": True} if name in NATIVE else {}
         train(a, O.create(name, a.parameters(), **kw), 30, lr=lambda t: 0.01 / (1 + t))
-        train(b, torch_cls(b.parameters(), **kw), 30, lr=lambda t: 0.01 / (1 + t))
+        train(b, torch_cls(b.parameters(), **kw, **fused), 30, lr=lambda t: 0.01 / (1 + t))
         assert rel_err(a, b) <= 1e-6, name

@@ -5,12 +5,15 @@ torch.optim is a change of import. Every entry also takes:
   no_decay_1d  when weight_decay > 0, put 1-D parameters (biases, norm weights) in a group with no
                weight decay (timm's default); false decays every parameter, as torch does
   nonfinite    "raise" | "skip" | "ignore" for a NaN/inf gradient (see ChainOptimizer)
-  fused        None | true | false: the compiled single-kernel update (see nnopt.optim.fused)
+  fused        None | true | false: torch's fused kernel or the compiled update (see nnopt.optim.fused)
+The chain builders of sgd/momentum/nesterov, adagrad, adam and adamw carry a ``native`` attribute:
+torch's fused kernel for the same update when the group uses torch's form (see nnopt.optim.native).
 """
 from __future__ import annotations
 
 from ..params import Param
 from ..registry import OPTIMIZERS
+from . import native
 from .groups import split_no_decay
 from .nonfinite import NONFINITE
 from .optimizer import ChainOptimizer
@@ -48,6 +51,9 @@ def _sgd_chain(g: dict):
         velocity = book_nesterov(rho) if g["nesterov"] else trace(rho, g["dampening"])
         return chain(l2, scale_by_lr(), velocity)
     return chain(l2, trace(rho, g["dampening"], g["nesterov"]), scale_by_lr())
+
+
+_sgd_chain.native = native.sgd_kernel
 
 
 def _sgd_family(params, lr, momentum, dampening, weight_decay, nesterov, form, **common):
@@ -96,6 +102,9 @@ def _adagrad_chain(g: dict):
     return chain(add_l2(g["weight_decay"]),
                  scale_by_sum_sq(g["eps"], g["initial_accumulator_value"], g["eps_inside_sqrt"]),
                  scale_by_lr(g["lr_decay"]))
+
+
+_adagrad_chain.native = native.adagrad_kernel
 
 
 @OPTIMIZERS.register("adagrad", skip=1, params={
@@ -158,6 +167,9 @@ def _adam_chain(g: dict):
 
 def _adamw_chain(g: dict):
     return chain(_adam_core(g), scale_by_lr(), decoupled_weight_decay(g["weight_decay"]))
+
+
+_adam_chain.native, _adamw_chain.native = native.adam_kernel, native.adamw_kernel
 
 
 ADAM = {"betas": Param(tuple, (0.9, 0.999), length=2, item=Param(float, ge=0, lt=1),

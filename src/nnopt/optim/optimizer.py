@@ -4,6 +4,8 @@ Per group and step: u = chain(g) over the parameters that have a gradient, then 
 Hyperparameters live in the param groups (as in torch), so per-group settings, schedulers and
 ``state_dict`` work as torch users expect; ``optimizer.param_groups[i]["lr"]`` is the lr in use.
 Each parameter's state holds ``step`` (a float tensor, as in torch) and the chain's buffers.
+When ``build`` has a ``native(group)`` (see `nnopt.optim.native`) that gives torch's own fused
+kernel for the group's algorithm, that kernel updates the same state instead of the transforms.
 """
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import Tensor
 
+from ..errors import NonFiniteGradientError
 from .fused import FusedRule, apply_update
 from .groups import normalize_groups
+from .native import Update, applicable
 from .nonfinite import NONFINITE, check_finite
 from .transforms import Transform
 
@@ -26,12 +30,13 @@ class ChainOptimizer(torch.optim.Optimizer):
 
     transform  a Transform (the same for every group; it reads the group's lr through
                ``scale_by_lr``), or ``build(group) -> Transform`` to build one per group from the
-               group's hyperparameters (so per-group betas, weight decay, ... work)
+               group's hyperparameters (so per-group betas, weight decay, ... work); a
+               ``build.native(group) -> update | None`` attribute offers torch's fused kernel
     lr         the learning rate α, per group (``param_groups[i]["lr"]``)
-    nonfinite  "raise" (ValueError naming the parameter), "skip" (leave parameters and state as
-               they are, return None) or "ignore" (no check) for a NaN/inf gradient
-    fused      True: one compiled kernel per group (torch.compile); False: torch._foreach_* ops;
-               None: see `nnopt.optim.fused.FusedRule`
+    nonfinite  "raise" (NonFiniteGradientError, a ValueError, naming the parameter), "skip"
+               (leave parameters and state as they are, return None) or "ignore" (no check)
+    fused      True: torch's fused kernel, else one compiled kernel per group (torch.compile);
+               False: the transforms' torch._foreach_* ops; None: see `nnopt.optim.fused`
     hyper      further group defaults read by `build`
     """
 
@@ -46,7 +51,8 @@ class ChainOptimizer(torch.optim.Optimizer):
         super().__init__(normalize_groups(params), dict(lr=lr, **hyper))
         self._build = transform if callable(transform) and not hasattr(transform, "update") else None
         self._fixed = None if self._build else transform
-        self._chains: dict[tuple, Transform] = {}
+        self._native = getattr(self._build, "native", None)
+        self._chains: dict[tuple, tuple[Transform, Update | None]] = {}
         self.nonfinite = nonfinite
         self.fused = fused
         self._rule = FusedRule(fused)
@@ -54,11 +60,15 @@ class ChainOptimizer(torch.optim.Optimizer):
     # -- the chain of a group --------------------------------------------------------------
     def transform_for(self, group: dict) -> Transform:
         """The group's transform, rebuilt only when its hyperparameters change."""
+        return self._rules_for(group)[0]
+
+    def _rules_for(self, group: dict) -> tuple[Transform, Update | None]:
+        """(transform, torch's fused kernel for it or None), cached by hyperparameters."""
         if self._fixed is not None:
-            return self._fixed
+            return self._fixed, None
         key = tuple((k, _freeze(v)) for k, v in group.items() if k not in _NOT_HYPER)
         if key not in self._chains:
-            self._chains[key] = self._build(group)
+            self._chains[key] = (self._build(group), self._native(group) if self._native else None)
         return self._chains[key]
 
     # -- the step ----------------------------------------------------------------------------
@@ -86,7 +96,7 @@ class ChainOptimizer(torch.optim.Optimizer):
             bad = check_finite([w[2] for w in work], [w[3] for w in work])
             if bad is not None:
                 if self.nonfinite == "raise":
-                    raise ValueError(bad)
+                    raise NonFiniteGradientError(bad)
                 return None
         if work:
             first = self.state[work[0][1][0]]
@@ -97,7 +107,8 @@ class ChainOptimizer(torch.optim.Optimizer):
         return loss
 
     def _update_group(self, group: dict, params: list[Tensor], grads: list[Tensor], fuse: bool):
-        transform = self.transform_for(group)
+        transform, native = self._rules_for(group)
+        native = native if self.fused is not False and applicable(params) else None
         for p in params:
             if not self.state[p]:
                 self.state[p]["step"] = torch.tensor(0.0)
@@ -111,7 +122,9 @@ class ChainOptimizer(torch.optim.Optimizer):
             gs = [grads[i] for i in idx] if len(idx) < len(params) else grads
             torch._foreach_add_([self.state[p]["step"] for p in ps], 1.0)
             state = {k: [self.state[p][k] for p in ps] for k in transform.slots}
-            if fuse and step > 1:
+            if native is not None:
+                native(ps, gs, state, float(group["lr"]), step)
+            elif fuse and step > 1:
                 self._rule.run(transform, ps, gs, state, float(group["lr"]), step)
             else:
                 apply_update(transform, ps, gs, state, float(group["lr"]), step, step == 1)

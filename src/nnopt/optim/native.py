@@ -1,0 +1,80 @@
+"""torch's own fused kernels (``torch._fused_sgd_``, ``_fused_adagrad_``, ``_fused_adam_``,
+``_fused_adamw_``) for the chains that are exactly torch's algorithm, run on the optimizer's own
+state (same slot names, so ``state_dict`` is the same whichever path runs, and switching mid-run
+is seamless).
+
+Each ``*_kernel(group)`` returns ``update(params, grads, state, lr, step)`` when the group's
+hyperparameters are torch's form of the algorithm, else None (book forms, ε inside the square
+root, Adam without bias correction: those run through the transforms). The transforms stay the
+definition; a test checks each kernel against them. The caller has already incremented the step
+counters, as torch does before calling its kernels; every parameter passed has the same step t.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+Update = Callable[[list[Tensor], list[Tensor], dict[str, list[Tensor]], float, float], None]
+DEVICES = ("cpu", "cuda", "mps")
+
+
+def applicable(params: list[Tensor]) -> bool:
+    """torch's fused kernels need the tensors on one supported device, of one floating dtype."""
+    first = params[0]
+    return (first.device.type in DEVICES and first.is_floating_point()
+            and all(p.device == first.device and p.dtype == first.dtype for p in params))
+
+
+def _steps(params: list[Tensor], step: float) -> list[Tensor]:
+    """t as the float32 tensors on the params' device that the kernels read (one, shared)."""
+    return [torch.tensor(step, dtype=torch.float32, device=params[0].device)] * len(params)
+
+
+def sgd_kernel(group: dict) -> Update | None:
+    """torch SGD (momentum, dampening, nesterov, L2): θ ← θ − α·b, b ← ρb + (1−d)(g + λθ)."""
+    if group["momentum"] > 0 and group["form"] != "torch":
+        return None
+    rho = group["momentum"]
+
+    def update(params, grads, state, lr, step):
+        torch._fused_sgd_(params, grads, state.get("momentum_buffer", []),
+                          weight_decay=group["weight_decay"], momentum=rho, lr=lr,
+                          dampening=group["dampening"], nesterov=group["nesterov"], maximize=False,
+                          is_first_step=rho > 0 and step == 1)
+    return update
+
+
+def adagrad_kernel(group: dict) -> Update | None:
+    """torch Adagrad: r ← r + g²; θ ← θ − α/(1 + (t−1)·lr_decay)·g/(√r + ε)."""
+    if group["eps_inside_sqrt"]:
+        return None
+
+    def update(params, grads, state, lr, step):
+        torch._fused_adagrad_(params, grads, state["sum"], _steps(params, step), lr=lr,
+                              lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+                              eps=group["eps"], maximize=False)
+    return update
+
+
+def _adam(op) -> Callable[[dict], Update | None]:
+    def kernel(group: dict) -> Update | None:
+        if not group["bias_correction"] or group["eps_inside_sqrt"]:
+            return None
+        b1, b2 = group["betas"]
+
+        def update(params, grads, state, lr, step):
+            op(params, grads, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq", []),
+               _steps(params, step), amsgrad=group["amsgrad"], lr=lr, beta1=b1, beta2=b2,
+               weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
+        return update
+    return kernel
+
+
+adam_kernel = _adam(torch._fused_adam_)
+adam_kernel.__doc__ = "torch Adam (L2 on the gradient, amsgrad): θ ← θ − α·m̂/(√v̂ + ε)."
+adamw_kernel = _adam(torch._fused_adamw_)
+adamw_kernel.__doc__ = "torch AdamW: θ ← (1 − αλ)θ − α·m̂/(√v̂ + ε)."
+
+__all__ = ["Update", "applicable", "sgd_kernel", "adagrad_kernel", "adam_kernel", "adamw_kernel"]

@@ -1,0 +1,96 @@
+"""The native path (torch's fused kernels on nnopt's state) against the transforms (the
+definition) and against torch's fused optimizers; mixed step counts, skipped steps, lr changes,
+param groups, and switching paths mid-run through state_dict."""
+import copy
+
+import pytest
+import torch
+from conftest import X, Y, rel_err, small_cnn
+from torch.nn import functional as F
+
+import nnopt.optim as O
+from nnopt.optim import native
+
+# name → (nnopt hyperparameters, torch class, torch hyperparameters); weight decay > 0 and the
+# default no_decay_1d=True give two param groups with different settings.
+CASES = {
+    "sgd": (dict(lr=0.05, weight_decay=1e-3), torch.optim.SGD, {}),
+    "momentum": (dict(lr=0.05, momentum=0.8, dampening=0.1, weight_decay=1e-3), torch.optim.SGD, {}),
+    "nesterov": (dict(lr=0.05, momentum=0.9, weight_decay=1e-3), torch.optim.SGD, {"nesterov": True}),
+    "adagrad": (dict(lr=0.05, lr_decay=0.01, weight_decay=1e-3, initial_accumulator_value=0.1),
+                torch.optim.Adagrad, {}),
+    "adam": (dict(lr=3e-3, weight_decay=1e-2, amsgrad=True), torch.optim.Adam, {}),
+    "adamw": (dict(lr=3e-3, weight_decay=0.1, betas=(0.8, 0.99)), torch.optim.AdamW, {}),
+}
+
+
+def _run(model, opt, steps, start=0):
+    """Mini-batch steps with a decaying lr; the first parameter has no gradient on steps 3–5
+    (its step count lags), and every 7th step is skipped as a GradScaler skips an inf step."""
+    first = next(model.parameters())
+    for t in range(start, start + steps):
+        for g in opt.param_groups:
+            g["lr"] = g.setdefault("base_lr", g["lr"]) / (1 + 0.05 * t)
+        opt.zero_grad()
+        i = (t % 3) * 32
+        F.cross_entropy(model(X[i:i + 32]), Y[i:i + 32]).backward()
+        if 3 <= t <= 5:
+            first.grad = None
+        if t % 7 != 6:
+            opt.step()
+
+
+def _torch_groups(model, wd):
+    """torch's param groups matching nnopt's no_decay_1d split."""
+    params = list(model.parameters())
+    return [{"params": [p for p in params if p.ndim > 1]},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}] if wd else params
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_native_equals_transforms_and_torch_fused(name):
+    hyper, torch_cls, extra = CASES[name]
+    a, b, c = small_cnn(), small_cnn(), small_cnn()
+    ours = O.create(name, a.named_parameters(), **hyper)                 # fused=None: native
+    eager = O.create(name, b.named_parameters(), fused=False, **hyper)   # the transforms
+    theirs = torch_cls(_torch_groups(c, hyper.get("weight_decay")), fused=True,
+                       **{k: v for k, v in hyper.items()}, **extra)
+    for model, opt in ((a, ours), (b, eager), (c, theirs)):
+        _run(model, opt, 50)
+    assert rel_err(a, c) == 0          # the very kernel torch runs
+    assert rel_err(a, b) <= 1e-6       # the definition
+    sa, sb = ours.state_dict(), eager.state_dict()
+    assert sa["param_groups"] == sb["param_groups"]
+    for i in sb["state"]:
+        assert sa["state"][i].keys() == sb["state"][i].keys()
+        for k, v in sb["state"][i].items():
+            assert float((sa["state"][i][k] - v).norm()) <= 1e-5 * float(v.norm()), (i, k)
+
+
+@pytest.mark.parametrize("name", ["nesterov", "adam"])
+def test_switching_paths_mid_run_through_state_dict(name):
+    hyper = CASES[name][0]
+    a, b = small_cnn(), small_cnn()
+    native_opt = O.create(name, a.parameters(), **hyper)
+    _run(a, native_opt, 20)
+    b.load_state_dict(a.state_dict())
+    eager = O.create(name, b.parameters(), fused=False, **hyper)
+    eager.load_state_dict(copy.deepcopy(native_opt.state_dict()))  # torch would share the tensors
+    _run(a, native_opt, 20, start=20)
+    _run(b, eager, 20, start=20)
+    assert rel_err(a, b) <= 1e-6
+
+
+def test_native_only_for_torch_forms():
+    sgd = dict(momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0, form="torch")
+    assert native.sgd_kernel(sgd) is not None
+    assert native.sgd_kernel({**sgd, "form": "book"}) is None
+    assert native.sgd_kernel({**sgd, "momentum": 0.0, "form": "book"}) is not None  # plain SGD
+    adam = dict(betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, bias_correction=True,
+                eps_inside_sqrt=False)
+    assert native.adam_kernel(adam) is not None and native.adamw_kernel(adam) is not None
+    assert native.adam_kernel({**adam, "bias_correction": False}) is None
+    assert native.adamw_kernel({**adam, "eps_inside_sqrt": True}) is None
+    assert native.adagrad_kernel(dict(lr_decay=0.0, weight_decay=0.0, eps=1e-10, eps_inside_sqrt=True)) is None
+    assert not native.applicable([torch.zeros(2), torch.zeros(2, dtype=torch.float64)])
+    assert not native.applicable([torch.zeros(2, dtype=torch.int64)])
