@@ -1,5 +1,5 @@
 # `make run`: set up and train the default recipe on the embedded digits data.
-# `make test`: set up and run the whole test suite.
+# `make test`: set up and run the whole test suite (with a throwaway PostgreSQL server).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -21,7 +21,7 @@ run: setup
 	$(BIN)/nnopt run
 
 test: setup system
-	$(BIN)/python -m pytest
+	bash scripts/test.sh
 
 bench: setup
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -1,4 +1,4 @@
-"""The `nnopt` command line: run, compare, plot, diagnose, list."""
+"""The `nnopt` command line: run, compare, tune, plot, diagnose, list."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .diagnose.command import add_arguments as diagnose_arguments, run as cmd_diagnose
 from .errors import CheckpointError, ConfigError, DataError, DivergedError
+from .tune.command import add_arguments as tune_arguments, run as cmd_tune
 
 EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -67,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     diag = sub.add_parser("diagnose", help="signal propagation: Var z and ‖δ‖ by depth per init × activation")
     diagnose_arguments(diag)
     diag.set_defaults(func=cmd_diagnose)
+
+    tune = sub.add_parser("tune", help="hyperparameter search / small NAS over recipe fields (Optuna)")
+    tune_arguments(tune)
+    tune.set_defaults(func=cmd_tune)
 
     lst = sub.add_parser("list", help="registered techniques, by family")
     lst.add_argument("family", nargs="?", help="one family (e.g. optimizers)")

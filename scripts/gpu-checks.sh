@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The GPU checks the issues name, as one script for a machine with CUDA and torch installed
+# (nnopt itself runs from the checkout). Writes logs under ${OUT:-gpu-out}.
+#   bash scripts/gpu-checks.sh
+set -uo pipefail
+out=${OUT:-gpu-out}
+mkdir -p "$out"
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+step() { echo "== $*"; }
+
+step "device"
+$py -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"
+
+step "nnopt run: train.device = auto picks CUDA"
+$py -m nnopt.cli run --quiet --out "$out/run-auto" | tee "$out/run-auto.txt"
+grep -q '"device": "cuda' "$out/run-auto/summary.json" && echo "device: cuda (ok)"
+
+step "trainer tests on CUDA (resume after SIGKILL / Ctrl-C bit-identical, divergence, ...)"
+$py -m pytest -q -p no:cacheprovider tests/test_trainer.py 2>&1 | tail -15
+
+step "optimizer step benchmark, CUDA"
+$py bench/optim_step.py --device cuda 2>&1 | tee "$out/optim_step_cuda.txt"
+
+step "augmentation benchmark, CUDA"
+$py bench/augment.py --device cuda 2>&1 | tee "$out/augment_cuda.txt"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: starts a throwaway PostgreSQL server for the distributed-HPO tests
+# (skipped without one, except under CI, where a server that cannot start fails the run),
+# runs pytest with the project's venv, stops the server.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if pg_env=$(bash scripts/postgres.sh start); then
+  eval "$pg_env"
+  trap 'bash scripts/postgres.sh stop "$NNOPT_PG_DIR"' EXIT
+elif [ -n "${CI:-}" ]; then
+  echo "error: PostgreSQL could not be started; CI runs the PostgreSQL tests" >&2
+  exit 1
+else
+  echo "note: PostgreSQL could not be started; its tests are skipped" >&2
+fi
+.venv/bin/python -m pytest "$@"
