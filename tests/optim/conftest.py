@@ -26,14 +26,16 @@ def small_cnn(seed: int = 0) -> nn.Module:
 
 
 def train(model: nn.Module, opt, steps: int, lr=None, start: int = 0, loss_extra=None):
-    """`steps` mini-batch steps (batches of 32 in a fixed cycle); lr(t) sets every group's lr."""
+    """`steps` mini-batch steps (batches of 32 in a fixed cycle, in the model's dtype); lr(t) sets
+    every group's lr."""
+    x = X.to(next(model.parameters()).dtype)
     for t in range(start, start + steps):
         i = (t % 3) * 32
         if lr is not None:
             for g in opt.param_groups:
                 g["lr"] = lr(t)
         opt.zero_grad()
-        loss = F.cross_entropy(model(X[i:i + 32]), Y[i:i + 32])
+        loss = F.cross_entropy(model(x[i:i + 32]), Y[i:i + 32])
         if loss_extra is not None:
             loss = loss + loss_extra(model)
         loss.backward()

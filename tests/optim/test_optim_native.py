@@ -1,6 +1,7 @@
 """The native path (torch's fused kernels on nnopt's state) against the transforms (the
 definition) and against torch's fused optimizers; mixed step counts, skipped steps, lr changes,
-param groups, and switching paths mid-run through state_dict."""
+param groups, and switching paths mid-run through state_dict. Cache blocking of the eager path
+against the unblocked one."""
 import copy
 
 import pytest
@@ -12,15 +13,19 @@ import nnopt.optim as O
 from nnopt.optim import native
 
 # name → (nnopt hyperparameters, torch class, torch hyperparameters); weight decay > 0 and the
-# default no_decay_1d=True give two param groups with different settings.
+# default no_decay_1d=True give two param groups with different settings. Torch runs fused (the
+# very kernel nnopt's default runs), RMSprop (no torch kernel) foreach.
+FUSED = {"fused": True}
 CASES = {
-    "sgd": (dict(lr=0.05, weight_decay=1e-3), torch.optim.SGD, {}),
-    "momentum": (dict(lr=0.05, momentum=0.8, dampening=0.1, weight_decay=1e-3), torch.optim.SGD, {}),
-    "nesterov": (dict(lr=0.05, momentum=0.9, weight_decay=1e-3), torch.optim.SGD, {"nesterov": True}),
+    "sgd": (dict(lr=0.05, weight_decay=1e-3), torch.optim.SGD, FUSED),
+    "momentum": (dict(lr=0.05, momentum=0.8, dampening=0.1, weight_decay=1e-3), torch.optim.SGD, FUSED),
+    "nesterov": (dict(lr=0.05, momentum=0.9, weight_decay=1e-3), torch.optim.SGD,
+                 {"nesterov": True, **FUSED}),
     "adagrad": (dict(lr=0.05, lr_decay=0.01, weight_decay=1e-3, initial_accumulator_value=0.1),
-                torch.optim.Adagrad, {}),
-    "adam": (dict(lr=3e-3, weight_decay=1e-2, amsgrad=True), torch.optim.Adam, {}),
-    "adamw": (dict(lr=3e-3, weight_decay=0.1, betas=(0.8, 0.99)), torch.optim.AdamW, {}),
+                torch.optim.Adagrad, FUSED),
+    "rmsprop": (dict(lr=1e-3, alpha=0.9), torch.optim.RMSprop, {"foreach": True}),
+    "adam": (dict(lr=3e-3, weight_decay=1e-2, amsgrad=True), torch.optim.Adam, FUSED),
+    "adamw": (dict(lr=3e-3, weight_decay=0.1, betas=(0.8, 0.99)), torch.optim.AdamW, FUSED),
 }
 
 
@@ -53,11 +58,10 @@ def test_native_equals_transforms_and_torch_fused(name):
     a, b, c = small_cnn(), small_cnn(), small_cnn()
     ours = O.create(name, a.named_parameters(), **hyper)                 # fused=None: native
     eager = O.create(name, b.named_parameters(), fused=False, **hyper)   # the transforms
-    theirs = torch_cls(_torch_groups(c, hyper.get("weight_decay")), fused=True,
-                       **{k: v for k, v in hyper.items()}, **extra)
+    theirs = torch_cls(_torch_groups(c, hyper.get("weight_decay")), **hyper, **extra)
     for model, opt in ((a, ours), (b, eager), (c, theirs)):
         _run(model, opt, 50)
-    assert rel_err(a, c) == 0          # the very kernel torch runs
+    assert rel_err(a, c) <= (0 if extra.get("fused") else 1e-6)  # 0: the very kernel torch runs
     assert rel_err(a, b) <= 1e-6       # the definition
     sa, sb = ours.state_dict(), eager.state_dict()
     assert sa["param_groups"] == sb["param_groups"]
@@ -94,3 +98,41 @@ def test_native_only_for_torch_forms():
     assert native.adagrad_kernel(dict(lr_decay=0.0, weight_decay=0.0, eps=1e-10, eps_inside_sqrt=True)) is None
     assert not native.applicable([torch.zeros(2), torch.zeros(2, dtype=torch.float64)])
     assert not native.applicable([torch.zeros(2, dtype=torch.int64)])
+
+
+def test_rmsprop_kernel_leaves_the_gradient_as_it_was():
+    """The Adam kernel writes its m (β₁ = 0) into the gradient: m = 0·g + 1·g = g, bit for bit."""
+    m = small_cnn()
+    opt = O.create("rmsprop", m.parameters())
+    F.cross_entropy(m(X[:32]), Y[:32]).backward()
+    before = [p.grad.clone() for p in m.parameters()]
+    opt.step()
+    assert all(torch.equal(b, p.grad) for b, p in zip(before, m.parameters()))
+    assert native.rmsprop_kernel(dict(momentum=0.0, centered=False, weight_decay=0.0, alpha=0.99,
+                                      eps=1e-8, eps_inside_sqrt=False)) is not None
+    for other in (dict(momentum=0.5), dict(centered=True), dict(weight_decay=1e-4)):
+        assert native.rmsprop_kernel(dict(dict(momentum=0.0, centered=False, weight_decay=0.0,
+                                               eps_inside_sqrt=False), **other)) is None
+
+
+BLOCKED = [("rmsprop", dict(momentum=0.9, centered=True, weight_decay=1e-3)), ("adadelta", dict(weight_decay=1e-3)),
+           ("adadelta", dict(eps_inside_sqrt=False)), ("adam", dict(amsgrad=True, eps_inside_sqrt=True)),
+           ("adamw", {}), ("momentum", dict(form="book")), ("nesterov", dict(form="book")), ("adagrad", {})]
+
+
+@pytest.mark.parametrize("name,hyper", BLOCKED)
+def test_cache_blocking_gives_the_same_numbers(name, hyper, monkeypatch):
+    """Cut into blocks of 100 elements (large tensors into flat pieces, small ones grouped), the
+    eager update gives bit for bit the unblocked trajectory."""
+    from nnopt.optim import blocks
+
+    a, b = small_cnn(), small_cnn()
+    unblocked = O.create(name, a.parameters(), fused=False, **hyper)
+    _run(a, unblocked, 12)
+    monkeypatch.setattr(blocks, "BLOCK", 100)
+    cut = O.create(name, b.parameters(), fused=False, **hyper)
+    pieces = list(blocks.blocks(cut.transform_for(cut.param_groups[0]), list(b.parameters()),
+                                [torch.zeros_like(p) for p in b.parameters()], {}))
+    assert len(pieces) > 5 and max(sum(p.numel() for p in ps) for ps, _, _ in pieces) < 200
+    _run(b, cut, 12)
+    assert rel_err(a, b) == 0

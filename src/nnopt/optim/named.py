@@ -6,7 +6,7 @@ torch.optim is a change of import. Every entry also takes:
                weight decay (timm's default); false decays every parameter, as torch does
   nonfinite    "raise" | "skip" | "ignore" for a NaN/inf gradient (see ChainOptimizer)
   fused        None | true | false: torch's fused kernel or the compiled update (see nnopt.optim.fused)
-The chain builders of sgd/momentum/nesterov, adagrad, adam and adamw carry a ``native`` attribute:
+The chain builders of sgd/momentum/nesterov, adagrad, rmsprop, adam and adamw carry a ``native`` attribute:
 torch's fused kernel for the same update when the group uses torch's form (see nnopt.optim.native).
 """
 from __future__ import annotations
@@ -124,6 +124,9 @@ def _rmsprop_chain(g: dict):
     rms = scale_by_rms(g["alpha"], g["eps"], g["centered"], g["eps_inside_sqrt"])
     velocity = (trace(g["momentum"]),) if g["momentum"] > 0 else ()
     return chain(add_l2(g["weight_decay"]), rms, *velocity, scale_by_lr())
+
+
+_rmsprop_chain.native = native.rmsprop_kernel
 
 
 @OPTIMIZERS.register("rmsprop", skip=1, params={

@@ -1,7 +1,8 @@
 """torch's own fused kernels (``torch._fused_sgd_``, ``_fused_adagrad_``, ``_fused_adam_``,
 ``_fused_adamw_``) for the chains that are exactly torch's algorithm, run on the optimizer's own
 state (same slot names, so ``state_dict`` is the same whichever path runs, and switching mid-run
-is seamless).
+is seamless). RMSprop, which torch does not fuse, is Adam's kernel with β₁ = 0 and t = ∞: then
+m = g, both bias corrections are 1 − 0 = 1, and θ ← θ − α·g/(√r + ε) with r ← βr + (1−β)g².
 
 Each ``*_kernel(group)`` returns ``update(params, grads, state, lr, step)`` when the group's
 hyperparameters are torch's form of the algorithm, else None (book forms, ε inside the square
@@ -58,6 +59,20 @@ def adagrad_kernel(group: dict) -> Update | None:
     return update
 
 
+def rmsprop_kernel(group: dict) -> Update | None:
+    """torch RMSprop without momentum, centering and weight decay, through ``_fused_adam_`` with
+    β₁ = 0, β₂ = `alpha`, t = ∞. The kernel's m is the gradient itself: it writes m ← 0·m + 1·g,
+    which leaves a finite gradient bit for bit as it was (tested)."""
+    if group["momentum"] > 0 or group["centered"] or group["weight_decay"] > 0 or group["eps_inside_sqrt"]:
+        return None
+
+    def update(params, grads, state, lr, step):
+        torch._fused_adam_(params, grads, grads, state["square_avg"], [], _steps(params, float("inf")),
+                           amsgrad=False, lr=lr, beta1=0.0, beta2=group["alpha"], weight_decay=0.0,
+                           eps=group["eps"], maximize=False)
+    return update
+
+
 def _adam(op) -> Callable[[dict], Update | None]:
     def kernel(group: dict) -> Update | None:
         if not group["bias_correction"] or group["eps_inside_sqrt"]:
@@ -77,4 +92,5 @@ adam_kernel.__doc__ = "torch Adam (L2 on the gradient, amsgrad): θ ← θ − �
 adamw_kernel = _adam(torch._fused_adamw_)
 adamw_kernel.__doc__ = "torch AdamW: θ ← (1 − αλ)θ − α·m̂/(√v̂ + ε)."
 
-__all__ = ["Update", "applicable", "sgd_kernel", "adagrad_kernel", "adam_kernel", "adamw_kernel"]
+__all__ = ["Update", "applicable", "sgd_kernel", "adagrad_kernel", "rmsprop_kernel", "adam_kernel",
+           "adamw_kernel"]

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ..errors import NonFiniteGradientError
+from .blocks import blocks
 from .fused import FusedRule, apply_update
 from .groups import normalize_groups
 from .native import Update, applicable
@@ -82,52 +83,61 @@ class ChainOptimizer(torch.optim.Optimizer):
                 loss = closure()
         work = []
         for index, group in enumerate(self.param_groups):
-            names = group.get("param_names")
-            chosen = [(i, p) for i, p in enumerate(group["params"]) if p.grad is not None]
+            chosen = [i for i, p in enumerate(group["params"]) if p.grad is not None]
             if not chosen:
                 continue
-            params = [p for _, p in chosen]
+            params = [group["params"][i] for i in chosen]
             grads = [p.grad for p in params]
             if any(g.is_sparse for g in grads):
                 raise ValueError("nnopt optimizers do not support sparse gradients")
-            labels = [names[i] if names else f"param_groups[{index}]['params'][{i}]" for i, _ in chosen]
-            work.append((group, params, grads, labels))
+            work.append((index, chosen, group, params, grads))
         if self.nonfinite != "ignore":
-            bad = check_finite([w[2] for w in work], [w[3] for w in work])
+            labels = [(index, group.get("param_names"), i) for index, chosen, group, *_ in work for i in chosen]
+            bad = check_finite([g for w in work for g in w[4]], lambda k: _label(*labels[k]))
             if bad is not None:
                 if self.nonfinite == "raise":
                     raise NonFiniteGradientError(bad)
                 return None
         if work:
-            first = self.state[work[0][1][0]]
+            first = self.state[work[0][3][0]]
             done = float(first["step"]) if first else 0.0
-            fuse = self._rule.use_fused(done, sum(p.numel() for w in work for p in w[1]))
-        for group, params, grads, _ in work:
+            fuse = self._rule.use_fused(done, sum(p.numel() for w in work for p in w[3]))
+        for *_, group, params, grads in work:
             self._update_group(group, params, grads, fuse)
         return loss
 
     def _update_group(self, group: dict, params: list[Tensor], grads: list[Tensor], fuse: bool):
         transform, native = self._rules_for(group)
         native = native if self.fused is not False and applicable(params) else None
-        for p in params:
-            if not self.state[p]:
-                self.state[p]["step"] = torch.tensor(0.0)
-                self.state[p].update({k: v[0] for k, v in transform.init([p]).items()})
+        states = [self.state[p] for p in params]
+        for p, st in zip(params, states):
+            if not st:
+                st["step"] = torch.tensor(0.0)
+                st.update({k: v[0] for k, v in transform.init([p]).items()})
+        counters = [st["step"] for st in states]
+        # One op for all counters (a tensor list is the fast path for 0-d tensors).
+        torch._foreach_add_(counters, [counters[0].new_ones(())] * len(counters))
         # Parameters that missed updates have a smaller step: update each step value apart.
         by_step: dict[float, list[int]] = {}
-        for i, p in enumerate(params):
-            by_step.setdefault(float(self.state[p]["step"]) + 1, []).append(i)
+        for i, c in enumerate(counters):
+            by_step.setdefault(c.item(), []).append(i)
+        lr = float(group["lr"])
         for step, idx in by_step.items():
-            ps = [params[i] for i in idx] if len(idx) < len(params) else params
-            gs = [grads[i] for i in idx] if len(idx) < len(params) else grads
-            torch._foreach_add_([self.state[p]["step"] for p in ps], 1.0)
-            state = {k: [self.state[p][k] for p in ps] for k in transform.slots}
+            pick = (lambda xs: [xs[i] for i in idx]) if len(idx) < len(params) else (lambda xs: xs)
+            ps, gs, sts = pick(params), pick(grads), pick(states)
+            state = {k: [st[k] for st in sts] for k in transform.slots}
             if native is not None:
-                native(ps, gs, state, float(group["lr"]), step)
+                native(ps, gs, state, lr, step)
             elif fuse and step > 1:
-                self._rule.run(transform, ps, gs, state, float(group["lr"]), step)
+                self._rule.run(transform, ps, gs, state, lr, step)
             else:
-                apply_update(transform, ps, gs, state, float(group["lr"]), step, step == 1)
+                for bp, bg, bs in blocks(transform, ps, gs, state):
+                    apply_update(transform, bp, bg, bs, lr, step, step == 1)
+
+
+def _label(index: int, names: list[str] | None, i: int) -> str:
+    """How a message names parameter i of group `index`."""
+    return names[i] if names else f"param_groups[{index}]['params'][{i}]"
 
 
 def _freeze(value):

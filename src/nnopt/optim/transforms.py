@@ -13,7 +13,9 @@ transform needs u itself, so they cost no extra pass over memory.  The chapter's
 * both: ``scale_by_adam`` (Adam ≈ momentum + RMSprop, with bias correction).
 
 Each transform is a frozen dataclass of its hyperparameters, so per-group settings build one per
-group. State names follow torch.optim (``exp_avg``, ``momentum_buffer``, ...).
+group. State names follow torch.optim (``exp_avg``, ``momentum_buffer``, ...). All of these are
+``elementwise`` (each output element depends on the same element of u, θ and the state only),
+which lets the eager path run them on cache-sized blocks (see ``blocks``).
 
 Conventions: ``eps_inside_sqrt=False`` is torch's u/(√v + ε); True is the book's u/√(v + ε).
 Transforms never write into the tensors they are given unless ``ctx.owned`` says the chain made
@@ -56,6 +58,8 @@ class Context:
 
 
 class Transform(Protocol):
+    """``slots`` names its state; ``elementwise = True`` (optional) allows cache blocking."""
+
     def init(self, params: Tensors) -> State: ...
 
     def update(self, updates: Tensors, state: State, ctx: Context) -> Tensors: ...
@@ -94,8 +98,11 @@ def _divide(updates: Tensors, denom: Tensors, ctx: Context) -> Tensors:
 def _rsqrt_denominator(v: Tensors, eps: float, eps_inside_sqrt: bool, scale=None) -> Tensors:
     """√(v/scale) + ε (torch) or √(v/scale + ε) (book), as new tensors (scale None: 1)."""
     if eps_inside_sqrt:
-        out = torch._foreach_div(v, scale) if scale is not None else torch._foreach_mul(v, 1.0)
-        torch._foreach_add_(out, eps)
+        if scale is None:
+            out = torch._foreach_add(v, eps)
+        else:
+            out = torch._foreach_div(v, scale)
+            torch._foreach_add_(out, eps)
         torch._foreach_sqrt_(out)
         return out
     out = torch._foreach_sqrt(v)
@@ -125,6 +132,10 @@ class Chain:
         return tuple(n for t in self.transforms for n in getattr(t, "slots", ()))
 
     @property
+    def elementwise(self) -> bool:
+        return all(getattr(t, "elementwise", False) for t in self.transforms)
+
+    @property
     def powers(self) -> tuple[float, ...]:
         return tuple(dict.fromkeys(b for t in self.transforms for b in getattr(t, "powers", ())))
 
@@ -148,6 +159,7 @@ def chain(*transforms) -> Chain:
 @dataclass(frozen=True)
 class Stateless:
     slots = ()
+    elementwise = True
 
     def init(self, params: Tensors) -> State:
         return {}
@@ -213,6 +225,8 @@ class trace:
     from torch's when α changes (torch scales the buffer by the current α).
     """
 
+    elementwise = True
+
     momentum: float
     dampening: float = 0.0
     nesterov: bool = False
@@ -246,6 +260,8 @@ class book_nesterov:
     Place after ``scale_by_lr`` (the incoming u is −α·g). Same trajectory as torch's Nesterov
     at constant α."""
 
+    elementwise = True
+
     momentum: float
     slots = ("velocity",)
 
@@ -266,6 +282,8 @@ class book_nesterov:
 @dataclass(frozen=True)
 class scale_by_sum_sq:
     """Adagrad: r ← r + u²; u ← u/(√r + ε) (or u/√(r + ε) with eps_inside_sqrt)."""
+
+    elementwise = True
 
     eps: float = 1e-10
     initial_accumulator_value: float = 0.0
@@ -288,6 +306,8 @@ class scale_by_sum_sq:
 class scale_by_rms:
     """RMSprop: r ← βr + (1−β)u²; u ← u/(√r + ε). ``centered``: also m ← βm + (1−β)u and
     u ← u/(√(r − m²) + ε) (torch RMSprop; β is torch's `alpha`)."""
+
+    elementwise = True
 
     alpha: float = 0.99
     eps: float = 1e-8
@@ -322,6 +342,8 @@ class scale_by_adadelta:
     ε inside the square roots is torch's (and the paper's) form; eps_inside_sqrt=False gives
     (√s + ε)/(√r + ε)."""
 
+    elementwise = True
+
     rho: float = 0.9
     eps: float = 1e-6
     eps_inside_sqrt: bool = True
@@ -335,9 +357,13 @@ class scale_by_adadelta:
         r, s = state["square_avg"], state["acc_delta"]
         torch._foreach_mul_(r, self.rho)
         torch._foreach_addcmul_(r, updates, updates, value=1 - self.rho)
-        std = _rsqrt_denominator(r, self.eps, self.eps_inside_sqrt)
-        delta = _rsqrt_denominator(s, self.eps, self.eps_inside_sqrt)
-        torch._foreach_div_(delta, std)
+        if self.eps_inside_sqrt:  # √((s + ε)/(r + ε)): one square root instead of two
+            delta = torch._foreach_add(s, self.eps)
+            torch._foreach_div_(delta, torch._foreach_add(r, self.eps))
+            torch._foreach_sqrt_(delta)
+        else:
+            delta = _rsqrt_denominator(s, self.eps, False)
+            torch._foreach_div_(delta, _rsqrt_denominator(r, self.eps, False))
         torch._foreach_mul_(delta, updates)
         torch._foreach_mul_(s, self.rho)
         torch._foreach_addcmul_(s, delta, delta, value=1 - self.rho)
@@ -350,6 +376,8 @@ class scale_by_adam:
     """Adam: m ← β₁m + (1−β₁)u; v ← β₂v + (1−β₂)u²; u ← m̂/(√v̂ + ε) with the bias corrections
     m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ) (``bias_correction=False``: m̂ = m, v̂ = v). ``amsgrad`` uses
     max(v) over time in place of v (torch's form: the max of the uncorrected v)."""
+
+    elementwise = True
 
     b1: float = 0.9
     b2: float = 0.999
