@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import time
 import warnings
 from pathlib import Path
 
@@ -24,10 +25,12 @@ import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from ..errors import ConfigError
 
 WORKER_ATTR = "worker"
+SCHEMA_RACE_RETRIES = 5
 
 
 def storage_url(url: str | None, study_dir: Path, workers: int) -> str:
@@ -56,14 +59,21 @@ def open_storage(url: str, heartbeat: float = 10.0) -> BaseStorage:
                               "or a journal file path ending in .log")
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(url))
-    try:
-        with warnings.catch_warnings():  # heartbeat_interval is marked experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(sqlalchemy_url(url), heartbeat_interval=max(1, round(heartbeat)),
-                              grace_period=max(2, round(3 * heartbeat)),
-                              engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else {})
-    except Exception as exc:  # SQLAlchemy / driver errors: bad URL, server down, missing driver
-        raise ConfigError(f"--storage {url} — cannot open it: {type(exc).__name__}: {exc}") from None
+    for attempt in range(SCHEMA_RACE_RETRIES + 1):
+        try:
+            with warnings.catch_warnings():  # heartbeat_interval is marked experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(sqlalchemy_url(url), heartbeat_interval=max(1, round(heartbeat)),
+                                  grace_period=max(2, round(3 * heartbeat)),
+                                  engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else {})
+        except (IntegrityError, ProgrammingError) as exc:
+            # Workers starting together on a fresh database race to create Optuna's schema; the
+            # loser sees "already exists" and succeeds once the winner has committed.
+            if attempt == SCHEMA_RACE_RETRIES:
+                raise ConfigError(f"--storage {url} — cannot create Optuna's tables: {exc}") from None
+            time.sleep(0.5 * (attempt + 1))
+        except Exception as exc:  # SQLAlchemy / driver errors: bad URL, server down, missing driver
+            raise ConfigError(f"--storage {url} — cannot open it: {type(exc).__name__}: {exc}") from None
 
 
 def worker_id() -> str:
