@@ -1,11 +1,14 @@
-"""Steady-state optimizer step time: nnopt (eager and fused) vs torch.optim's fastest implementation
-of the same algorithm, on ~10M float32 parameters in ~50 tensors shaped like a CNN + MLP head.
+"""Steady-state optimizer step time: nnopt vs torch.optim's fastest implementation of the same
+algorithm, on ~10M float32 parameters in ~50 tensors shaped like a CNN + MLP head.
 
 Prints, per optimizer: median step times (ms) of torch's best (fused where torch has it, else the
-faster of for-loop and foreach), nnopt eager (torch._foreach_*) and nnopt fused (torch.compile,
-compile time excluded); the ratios to torch's best; and nnopt fused's effective bandwidth (the
-bytes the algorithm must move per step / time) as a fraction of a triad a = b + s·c measured in
-the same process. One thread on CPU.
+faster of for-loop and foreach); nnopt's default (fused=None: torch's fused kernel where there is
+one, else the cache-blocked torch._foreach_* path), fused=True (the same kernel, else the
+torch.compile'd update, compile time excluded) and fused=False (the transforms' foreach ops); the
+ratios to torch's best; and the default's effective bandwidth (the bytes the algorithm must move
+per step / time) as a fraction of a triad a = b + s·c measured in the same process. The
+optimizers of a row take their steps in turn (round robin, starting one further each round), so
+a slow spell of a shared machine, or the cache state one leaves to the next, hits them all alike. One thread on CPU.
 
     python bench/optim_step.py [--device cuda] [--steps 30] [--only adam,sgd]
 """
@@ -58,17 +61,21 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def median_step(opt, device, steps: int, warmup: int) -> float:
+def round_robin(opts: dict, device, steps: int, warmup: int) -> dict:
+    """Median step time of each optimizer, their steps taken in turn; round r starts at the r-th."""
     for _ in range(warmup):
-        opt.step()
+        for opt in opts.values():
+            opt.step()
     sync(device)
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        opt.step()
-        sync(device)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    times: dict = {name: [] for name in opts}
+    names = list(opts)
+    for r in range(steps):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            t = time.perf_counter()
+            opts[name].step()
+            sync(device)
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def triad_bandwidth(numel: int, device, steps: int) -> float:
@@ -84,21 +91,13 @@ def triad_bandwidth(numel: int, device, steps: int) -> float:
     return 3 * 4 * numel / statistics.median(times[5:])
 
 
-def torch_best(cls, hyper, device, steps):
-    """Median step time of torch's fastest implementation: fused where it has one, else the
-    faster of foreach and for-loop. Returns (seconds, which)."""
-    results = {}
-    for impl in ({"fused": True}, {"foreach": True}, {"foreach": False}):
-        try:
-            opt = cls(make_params(device), **hyper, **impl)
-            results[next(iter(impl)) if impl.get("fused") or impl.get("foreach") else "for-loop"] = \
-                median_step(opt, device, steps, warmup=3)
-        except (RuntimeError, TypeError, ValueError):
-            continue
-        if "fused" in results:
-            break
-    which = min(results, key=results.get)
-    return results[which], which
+def torch_impls(cls, hyper, device) -> dict:
+    """torch's fused implementation where it has one, else its foreach and for-loop ones."""
+    try:
+        return {"fused": cls(make_params(device), **hyper, fused=True)}
+    except (RuntimeError, TypeError, ValueError):
+        return {"foreach": cls(make_params(device), **hyper, foreach=True),
+                "for-loop": cls(make_params(device), **hyper, foreach=False)}
 
 
 def main():
@@ -113,27 +112,30 @@ def main():
     print(f"{len(shapes())} tensors, {numel / 1e6:.1f}M float32 params, device {device}, "
           f"{torch.get_num_threads()} thread(s), torch {torch.__version__}; medians of {args.steps} steps "
           f"(ms); the triad is measured again before each row")
-    head = (f"{'optimizer':10} {'torch best':>16} {'nnopt eager':>11} {'nnopt fused':>11} {'eager/torch':>11} "
-            f"{'fused/torch':>11} {'triad GB/s':>10} {'fused BW/triad':>14} {'compile s':>9}")
+    head = (f"{'optimizer':10} {'torch best':>16} {'nnopt default':>13} {'default/torch':>13} "
+            f"{'fused=True':>10} {'True/torch':>10} {'fused=False':>11} {'False/torch':>11} "
+            f"{'triad GB/s':>10} {'default BW/triad':>16} {'compile s':>9}")
     print(head)
     print("-" * len(head))
     for name in args.only.split(","):
         ours, cls, theirs, moved = CASES[name]
         triad = triad_bandwidth(numel, device, args.steps)
-        t_torch, which = torch_best(cls, theirs, device, args.steps)
-        eager = O.create(name, make_params(device), **ours, fused=False, nonfinite="ignore")
-        t_eager = median_step(eager, device, args.steps, warmup=3)
-        fused = O.create(name, make_params(device), **ours, fused=True, nonfinite="ignore")
+        opts = {f"torch {k}": v for k, v in torch_impls(cls, theirs, device).items()}
+        for fused in (None, True, False):
+            opts[fused] = O.create(name, make_params(device), **ours, fused=fused, nonfinite="ignore")
         start = time.perf_counter()
-        fused.step()
-        fused.step()  # step 2 compiles
+        opts[True].step()
+        opts[True].step()  # a compiled update compiles at step 2
         sync(device)
         compile_s = time.perf_counter() - start
-        t_fused = median_step(fused, device, args.steps, warmup=3)
-        bw = moved * 4 * numel / t_fused
-        print(f"{name:10} {t_torch * 1e3:8.2f} {which:>7} {t_eager * 1e3:11.2f} {t_fused * 1e3:11.2f} "
-              f"{t_eager / t_torch:11.2f} {t_fused / t_torch:11.2f} {triad / 1e9:10.1f} {bw / triad:14.2f} {compile_s:9.1f}",
-              flush=True)
+        t = round_robin(opts, device, args.steps, warmup=3)
+        which = min((k for k in t if isinstance(k, str)), key=t.get)
+        best = t[which]
+        bw = moved * 4 * numel / t[None]
+        print(f"{name:10} {best * 1e3:8.2f} {which[6:]:>7} {t[None] * 1e3:13.2f} {t[None] / best:13.2f} "
+              f"{t[True] * 1e3:10.2f} {t[True] / best:10.2f} {t[False] * 1e3:11.2f} {t[False] / best:11.2f} "
+              f"{triad / 1e9:10.1f} {bw / triad:16.2f} {compile_s:9.1f}", flush=True)
+        del opts
 
 
 if __name__ == "__main__":

@@ -1,19 +1,27 @@
-"""The fused path: the whole update of a param group compiled into one kernel by torch.compile
-(C++/OpenMP on CPU, Triton on GPU), so each parameter, gradient and state tensor is read and
-written once per step instead of once per ``_foreach`` op.
+"""Which update runs (``fused=``), and the compiled path: a param group's whole update compiled
+into one kernel by torch.compile (C++/OpenMP on CPU, Triton on GPU), so each parameter, gradient
+and state tensor is read and written once per step instead of once per ``_foreach`` op.
 
-When is it used (``fused=``):
-  True   from the second step on (the first step, which initializes momentum buffers, runs eager);
-         the compile (seconds to a minute, once per optimizer configuration and parameter set) is
-         paid at step 2.
-  False  never: torch._foreach_* ops only.
-  None   (default) eager for short runs, fused for long ones, decided by a deterministic rule so a
-         recipe gives the same numbers every time: fused from step `FUSE_AFTER` (2000) on when the
-         optimizer updates at least `FUSE_MIN_NUMEL` (1M) elements per step. Below 1M elements an
-         eager step is cheap and compiling does not pay; by step 2000 a run has spent about as long
-         in eager optimizer steps (≥ 2000 × ~5 ms) as compiling costs, the break-even point of
-         renting vs buying, so the rule is never much more than 2× worse than the best choice made
-         with hindsight. The fused kernel rounds differently from the eager ops (≈1e-7 relative).
+Three ways to run a group's update, the same numbers up to rounding (≈1e-7 relative per step):
+  native    torch's own fused kernel on nnopt's state (`nnopt.optim.native`): SGD/momentum/
+            Nesterov, Adagrad, Adam, AdamW in torch's form, and RMSprop without momentum,
+            centering or weight decay. No compile, so as good for a 30-second demo as for a week.
+  eager     the transforms' torch._foreach_* ops, on cache-sized blocks (`nnopt.optim.blocks`).
+  compiled  `apply_update` through torch.compile, from the second step on (the first, which
+            initializes momentum buffers, runs eager); the compile (seconds to a minute, once per
+            optimizer configuration and parameter set) is paid at step 2.
+
+The rule, per group and step:
+  fused=None   (default) native when available. Otherwise eager for short runs, compiled for
+               long ones, decided deterministically so a recipe gives the same numbers every
+               time: compiled from step `FUSE_AFTER` (2000) on when the optimizer updates at
+               least `FUSE_MIN_NUMEL` (1M) elements per step. Below 1M elements an eager step is
+               cheap and compiling does not pay; by step 2000 a run has spent about as long in
+               eager optimizer steps (≥ 2000 × ~5 ms) as compiling costs, the break-even point of
+               renting vs buying, so the rule is never much more than 2× worse than the best
+               choice made with hindsight.
+  fused=True   native when available, else compiled (from step 2).
+  fused=False  eager always: the transforms are the definition, nothing else runs.
 If compiling fails (no C++ compiler, say), a warning is given and the eager path is used.
 """
 from __future__ import annotations
@@ -49,7 +57,8 @@ def apply_update(transform: Transform, params: list[Tensor], grads: list[Tensor]
 
 
 class FusedRule:
-    """Decides per step between `apply_update` and its compiled form (see the module doc)."""
+    """For a group without a native kernel, decides per step between `apply_update` and its
+    compiled form (see the module doc)."""
 
     def __init__(self, fused: bool | None):
         self.fused = fused

@@ -236,8 +236,14 @@ class trace:
         return _zeros(params, *self.slots)
 
     def update(self, updates, state, ctx):
-        updates = materialize(updates, ctx)
         buf = state["momentum_buffer"]
+        if ctx.divisor is not None and ctx.scale is None and not (ctx.first or self.nesterov):
+            # b ← ρb + (1−d)·u/divisor in one addcdiv (torch RMSprop's form), u never made
+            torch._foreach_mul_(buf, self.momentum)
+            torch._foreach_addcdiv_(buf, updates, ctx.divisor, value=1 - self.dampening)
+            ctx.divisor, ctx.owned = None, False
+            return buf
+        updates = materialize(updates, ctx)
         if ctx.first:
             torch._foreach_copy_(buf, updates)
         else:
