@@ -222,3 +222,18 @@ def test_text_model_takes_its_vocabulary_size_from_the_data():
     assert setup.model.embedding.num_embeddings == len(setup.data.vocabulary)
     with pytest.raises(ConfigError, match="model.vocab_size = 5 — must be at least"):
         build(recipe.override({"model.vocab_size": 5}))
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_and_clips_unscaled_gradients(tmp_path, small_recipe, precision):
+    """Oracle: the fp32 run. The first step's logged (pre-clip) gradient norm is the true one, not
+    the GradScaler's ×65536, and the run learns about as well."""
+    base = small_recipe.override({"clip.name": "global_norm", "clip.max_norm": 1.0})
+    ref = train(base, tmp_path / "fp32", quiet=True)
+    amp = train(base.override({"train.precision": precision}), tmp_path / precision, quiet=True)
+    first = [next(m for m in read_metrics(tmp_path / d) if m["kind"] == "step") for d in ("fp32", precision)]
+    assert first[1]["grad_norm"] == pytest.approx(first[0]["grad_norm"], rel=0.05)
+    assert amp["final_val_acc"] > ref["final_val_acc"] - 0.05
+    if precision == "fp16":
+        state = torch.load(path_in(tmp_path / precision), weights_only=False)
+        assert state["scaler"]["scale"] > 1

@@ -48,6 +48,8 @@ EARLY_STOPPING = {
     "restore_best_weights": Param(bool, False),
 }
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+
 SECTIONS: dict[str, Component | dict[str, Param]] = {
     "data": Component(DATASETS, "digits"),
     "model": Component(MODELS, "mlp"),
@@ -81,6 +83,9 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
         "device": Param(str, "auto", choices=("auto", "cpu", "cuda"),
                         doc="auto picks CUDA when present"),
         "threads": Param(int, 0, ge=0, doc="torch intra-op threads; 0 = torch's default"),
+        "precision": Param(str, "fp32", choices=PRECISIONS,
+                           doc="autocast dtype of the forward pass; fp16 adds a GradScaler (gradients "
+                               "are unscaled before clipping and the step)"),
         "eval_batch_size": Param(int, 1024, ge=1),
         "log_every": Param(int, 1, ge=1, doc="write step metrics every N steps"),
         "checkpoint": Param(bool, True, doc="save a checkpoint at every epoch end"),

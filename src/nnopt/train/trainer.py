@@ -53,6 +53,10 @@ class Trainer:
         self.l1, self.l2, self.l1_smooth = reg["l1"], reg["l2"], reg["l1_smooth"]
         self.params = [p for p in setup.model.parameters() if p.requires_grad]
         self.drives = schedule_drives(setup.schedule)
+        precision, device_type = cfg["precision"], setup.device.type
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.autocast = (lambda: torch.autocast(device_type, dtype=dtype)) if dtype else contextlib.nullcontext
+        self.scaler = torch.amp.GradScaler(device_type) if precision == "fp16" else None
         self.aug_gen = torch.Generator(device=setup.device).manual_seed(self.seed + 1)
         # time
         self.step, self.epoch, self.position = 0, 0, 0  # epoch = completed epochs
@@ -78,6 +82,7 @@ class Trainer:
             "rng_cpu": torch.get_rng_state(), "aug_gen": self.aug_gen.get_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if s.device.type == "cuda" else None,
             "preprocessor": s.preprocessor.state_dict() if s.preprocessor is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "recipe": self.recipe.to_toml(),
         }
 
@@ -95,6 +100,8 @@ class Trainer:
         self.early.load_state_dict(state["early_stopping"])
         torch.set_rng_state(state["rng_cpu"])
         self.aug_gen.set_state(state["aug_gen"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         if state["rng_cuda"] is not None and s.device.type == "cuda":
             torch.cuda.set_rng_state_all(state["rng_cuda"])
 
@@ -117,20 +124,30 @@ class Trainer:
         s = self.s
         if s.augment is not None:
             x = s.augment(x, self.aug_gen)
-        out = s.model(x)
-        loss = F.cross_entropy(out, y, label_smoothing=s.label_smoothing)
+        with self.autocast():
+            out = s.model(x)
+            loss = F.cross_entropy(out.float(), y, label_smoothing=s.label_smoothing)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             self.diverged(f"loss became {loss_value}", lr)
         extra = penalty(s.penalized, self.l1, self.l2, self.l1_smooth)
         s.optimizer.zero_grad(set_to_none=True)
-        (loss if extra is None else loss + extra).backward()
+        total = loss if extra is None else loss + extra
+        if self.scaler is None:
+            total.backward()
+        else:  # fp16: backward on the scaled loss, then unscale so clipping sees true gradients
+            self.scaler.scale(total).backward()
+            self.scaler.unscale_(s.optimizer)
         norm = s.clip(self.params) if s.clip is not None else None
         if norm is None:
             grads = [p.grad for p in self.params if p.grad is not None]
             norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
         try:
-            s.optimizer.step()
+            if self.scaler is None:
+                s.optimizer.step()
+            else:  # skips the step (and lowers the scale) when the gradients overflowed
+                self.scaler.step(s.optimizer)
+                self.scaler.update()
         except NonFiniteGradientError as exc:
             self.diverged(str(exc), lr)
         return loss_value, norm, (out.argmax(1) == y).sum()
