@@ -48,8 +48,7 @@ class Registry:
         def decorate(factory: Callable) -> Callable:
             if name in self._entries:
                 raise ValueError(f"{self.family}: {name!r} is registered twice")
-            doc = description or (factory.__doc__ or "").strip().splitlines()[0:1]
-            text = doc if isinstance(doc, str) else (doc[0] if doc else "")
+            text = description or first_paragraph(factory.__doc__ or "")
             spec = spec_from_signature(factory, params, skip=skip)
             self._entries[name] = Entry(name, factory, text.rstrip("."), spec, dict(meta))
             return factory
@@ -91,6 +90,16 @@ class Registry:
             raise
         except ValueError as exc:
             raise ConfigError(f"{field or self.family} ({name}): {exc}") from exc
+
+
+def first_paragraph(doc: str) -> str:
+    """The docstring's first paragraph on one line: an entry's description."""
+    lines = []
+    for line in doc.strip().splitlines():
+        if not line.strip():
+            break
+        lines.append(line.strip())
+    return " ".join(lines)
 
 
 FAMILIES: dict[str, Registry] = {}
