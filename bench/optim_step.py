@@ -92,9 +92,12 @@ def triad_bandwidth(numel: int, device, steps: int) -> float:
 
 
 def torch_impls(cls, hyper, device) -> dict:
-    """torch's fused implementation where it has one, else its foreach and for-loop ones."""
+    """torch's fused implementation where it has one (for the device), else its foreach and
+    for-loop ones."""
     try:
-        return {"fused": cls(make_params(device), **hyper, fused=True)}
+        opt = cls(make_params(device), **hyper, fused=True)
+        opt.step()
+        return {"fused": opt}
     except (RuntimeError, TypeError, ValueError):
         return {"foreach": cls(make_params(device), **hyper, foreach=True),
                 "for-loop": cls(make_params(device), **hyper, foreach=False)}

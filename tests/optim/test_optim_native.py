@@ -33,12 +33,13 @@ def _run(model, opt, steps, start=0):
     """Mini-batch steps with a decaying lr; the first parameter has no gradient on steps 3–5
     (its step count lags), and every 7th step is skipped as a GradScaler skips an inf step."""
     first = next(model.parameters())
+    x, y = X.to(first.device), Y.to(first.device)
     for t in range(start, start + steps):
         for g in opt.param_groups:
             g["lr"] = g.setdefault("base_lr", g["lr"]) / (1 + 0.05 * t)
         opt.zero_grad()
         i = (t % 3) * 32
-        F.cross_entropy(model(X[i:i + 32]), Y[i:i + 32]).backward()
+        F.cross_entropy(model(x[i:i + 32]), y[i:i + 32]).backward()
         if 3 <= t <= 5:
             first.grad = None
         if t % 7 != 6:
@@ -52,23 +53,31 @@ def _torch_groups(model, wd):
             {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}] if wd else params
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", CASES)
-def test_native_equals_transforms_and_torch_fused(name):
+def test_native_equals_transforms_and_torch_fused(name, device, monkeypatch):
     hyper, torch_cls, extra = CASES[name]
-    a, b, c = small_cnn(), small_cnn(), small_cnn()
+    if device == "cuda":
+        monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)  # same gradients in a, b, c
+        if name == "adagrad":
+            extra = {}  # torch has no CUDA kernel: nnopt runs the transforms, torch its foreach
+    a, b, c = small_cnn().to(device), small_cnn().to(device), small_cnn().to(device)
     ours = O.create(name, a.named_parameters(), **hyper)                 # fused=None: native
     eager = O.create(name, b.named_parameters(), fused=False, **hyper)   # the transforms
     theirs = torch_cls(_torch_groups(c, hyper.get("weight_decay")), **hyper, **extra)
     for model, opt in ((a, ours), (b, eager), (c, theirs)):
         _run(model, opt, 50)
-    assert rel_err(a, c) <= (0 if extra.get("fused") else 1e-6)  # 0: the very kernel torch runs
-    assert rel_err(a, b) <= 1e-6       # the definition
+    assert rel_err(a, c) <= (0 if extra.get("fused") else 1e-6), "torch"  # 0: the very kernel torch runs
+    assert rel_err(a, b) <= 1e-6, "transforms"  # the definition
     sa, sb = ours.state_dict(), eager.state_dict()
     assert sa["param_groups"] == sb["param_groups"]
     for i in sb["state"]:
         assert sa["state"][i].keys() == sb["state"][i].keys()
         for k, v in sb["state"][i].items():
-            assert float((sa["state"][i][k] - v).norm()) <= 1e-5 * float(v.norm()), (i, k)
+            assert float((sa["state"][i][k] - v).norm()) <= 1e-4 * float(v.norm()), (i, k)
 
 
 @pytest.mark.parametrize("name", ["nesterov", "adam"])
@@ -96,8 +105,12 @@ def test_native_only_for_torch_forms():
     assert native.adam_kernel({**adam, "bias_correction": False}) is None
     assert native.adamw_kernel({**adam, "eps_inside_sqrt": True}) is None
     assert native.adagrad_kernel(dict(lr_decay=0.0, weight_decay=0.0, eps=1e-10, eps_inside_sqrt=True)) is None
-    assert not native.applicable([torch.zeros(2), torch.zeros(2, dtype=torch.float64)])
-    assert not native.applicable([torch.zeros(2, dtype=torch.int64)])
+    update = native.adam_kernel(adam)
+    assert native.applicable(update, [torch.zeros(2), torch.zeros(3)])
+    assert not native.applicable(update, [torch.zeros(2), torch.zeros(2, dtype=torch.float64)])
+    assert not native.applicable(update, [torch.zeros(2, dtype=torch.int64)])
+    adagrad = native.adagrad_kernel(dict(lr_decay=0.0, weight_decay=0.0, eps=1e-10, eps_inside_sqrt=False))
+    assert native.applicable(adagrad, [torch.zeros(2)]) and "cuda" not in adagrad.devices
 
 
 def test_rmsprop_kernel_leaves_the_gradient_as_it_was():

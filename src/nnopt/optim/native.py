@@ -21,16 +21,25 @@ Update = Callable[[list[Tensor], list[Tensor], dict[str, list[Tensor]], float, f
 DEVICES = ("cpu", "cuda", "mps")
 
 
-def applicable(params: list[Tensor]) -> bool:
-    """torch's fused kernels need the tensors on one supported device, of one floating dtype."""
+def applicable(update: Update, params: list[Tensor]) -> bool:
+    """torch's fused kernels need the tensors on one device the kernel supports (``update.devices``,
+    default `DEVICES`), of one floating dtype."""
     first = params[0]
-    return (first.device.type in DEVICES and first.is_floating_point()
+    return (first.device.type in getattr(update, "devices", DEVICES) and first.is_floating_point()
             and all(p.device == first.device and p.dtype == first.dtype for p in params))
 
 
-def _steps(params: list[Tensor], step: float) -> list[Tensor]:
-    """t as the float32 tensors on the params' device that the kernels read (one, shared)."""
-    return [torch.tensor(step, dtype=torch.float32, device=params[0].device)] * len(params)
+def _step_tensors() -> Callable[[list[Tensor], float], list[Tensor]]:
+    """t as the float32 tensor on the params' device that the kernels read: one per device, kept
+    and refilled (a fill is queued on the device, where a new tensor would wait for the host)."""
+    kept: dict[torch.device, Tensor] = {}
+
+    def steps(params: list[Tensor], step: float) -> list[Tensor]:
+        device = params[0].device
+        if device not in kept:
+            kept[device] = torch.zeros((), dtype=torch.float32, device=device)
+        return [kept[device].fill_(step)] * len(params)
+    return steps
 
 
 def sgd_kernel(group: dict) -> Update | None:
@@ -51,11 +60,13 @@ def adagrad_kernel(group: dict) -> Update | None:
     """torch Adagrad: r ← r + g²; θ ← θ − α/(1 + (t−1)·lr_decay)·g/(√r + ε)."""
     if group["eps_inside_sqrt"]:
         return None
+    steps = _step_tensors()
 
     def update(params, grads, state, lr, step):
-        torch._fused_adagrad_(params, grads, state["sum"], _steps(params, step), lr=lr,
+        torch._fused_adagrad_(params, grads, state["sum"], steps(params, step), lr=lr,
                               lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
                               eps=group["eps"], maximize=False)
+    update.devices = ("cpu", "mps")  # torch has no CUDA kernel for Adagrad
     return update
 
 
@@ -65,9 +76,10 @@ def rmsprop_kernel(group: dict) -> Update | None:
     which leaves a finite gradient bit for bit as it was (tested)."""
     if group["momentum"] > 0 or group["centered"] or group["weight_decay"] > 0 or group["eps_inside_sqrt"]:
         return None
+    steps = _step_tensors()
 
     def update(params, grads, state, lr, step):
-        torch._fused_adam_(params, grads, grads, state["square_avg"], [], _steps(params, float("inf")),
+        torch._fused_adam_(params, grads, grads, state["square_avg"], [], steps(params, float("inf")),
                            amsgrad=False, lr=lr, beta1=0.0, beta2=group["alpha"], weight_decay=0.0,
                            eps=group["eps"], maximize=False)
     return update
@@ -78,10 +90,11 @@ def _adam(op) -> Callable[[dict], Update | None]:
         if not group["bias_correction"] or group["eps_inside_sqrt"]:
             return None
         b1, b2 = group["betas"]
+        steps = _step_tensors()
 
         def update(params, grads, state, lr, step):
             op(params, grads, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq", []),
-               _steps(params, step), amsgrad=group["amsgrad"], lr=lr, beta1=b1, beta2=b2,
+               steps(params, step), amsgrad=group["amsgrad"], lr=lr, beta1=b1, beta2=b2,
                weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
         return update
     return kernel

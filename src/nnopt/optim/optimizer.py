@@ -108,7 +108,7 @@ class ChainOptimizer(torch.optim.Optimizer):
 
     def _update_group(self, group: dict, params: list[Tensor], grads: list[Tensor], fuse: bool):
         transform, native = self._rules_for(group)
-        native = native if self.fused is not False and applicable(params) else None
+        native = native if native is not None and self.fused is not False and applicable(native, params) else None
         states = [self.state[p] for p in params]
         for p, st in zip(params, states):
             if not st:
