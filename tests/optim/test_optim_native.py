@@ -94,6 +94,23 @@ def test_switching_paths_mid_run_through_state_dict(name):
     assert rel_err(a, b) <= 1e-6
 
 
+@pytest.mark.parametrize("name", ["momentum", "adam"])
+def test_changing_one_groups_hyperparameters_mid_run(name):
+    """Two groups with equal settings; then one group's weight decay changes: each group keeps
+    its own, on the native path as on the transforms."""
+    models = small_cnn(), small_cnn()
+    opts = []
+    for model, fused in zip(models, (None, False)):
+        params = list(model.parameters())
+        opts.append(O.create(name, [{"params": params[:3]}, {"params": params[3:]}], lr=0.01,
+                             weight_decay=1e-3, no_decay_1d=False, fused=fused))
+    for model, opt in zip(models, opts):
+        _run(model, opt, 10)
+        opt.param_groups[0]["weight_decay"] = 0.1
+        _run(model, opt, 10, start=10)
+    assert rel_err(*models) <= 1e-6
+
+
 def test_native_only_for_torch_forms():
     sgd = dict(momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0, form="torch")
     assert native.sgd_kernel(sgd) is not None

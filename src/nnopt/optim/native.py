@@ -9,6 +9,7 @@ hyperparameters are torch's form of the algorithm, else None (book forms, ε ins
 root, Adam without bias correction: those run through the transforms). The transforms stay the
 definition; a test checks each kernel against them. The caller has already incremented the step
 counters, as torch does before calling its kernels; every parameter passed has the same step t.
+A kernel reads the group's hyperparameters when built (the caller rebuilds when they change).
 """
 from __future__ import annotations
 
@@ -47,12 +48,12 @@ def sgd_kernel(group: dict) -> Update | None:
     if group["momentum"] > 0 and group["form"] != "torch":
         return None
     rho = group["momentum"]
+    hyper = dict(weight_decay=group["weight_decay"], momentum=rho, dampening=group["dampening"],
+                 nesterov=group["nesterov"], maximize=False)
 
     def update(params, grads, state, lr, step):
-        torch._fused_sgd_(params, grads, state.get("momentum_buffer", []),
-                          weight_decay=group["weight_decay"], momentum=rho, lr=lr,
-                          dampening=group["dampening"], nesterov=group["nesterov"], maximize=False,
-                          is_first_step=rho > 0 and step == 1)
+        torch._fused_sgd_(params, grads, state.get("momentum_buffer", []), lr=lr,
+                          is_first_step=rho > 0 and step == 1, **hyper)
     return update
 
 
@@ -61,11 +62,11 @@ def adagrad_kernel(group: dict) -> Update | None:
     if group["eps_inside_sqrt"]:
         return None
     steps = _step_tensors()
+    hyper = dict(lr_decay=group["lr_decay"], weight_decay=group["weight_decay"], eps=group["eps"],
+                 maximize=False)
 
     def update(params, grads, state, lr, step):
-        torch._fused_adagrad_(params, grads, state["sum"], steps(params, step), lr=lr,
-                              lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
-                              eps=group["eps"], maximize=False)
+        torch._fused_adagrad_(params, grads, state["sum"], steps(params, step), lr=lr, **hyper)
     update.devices = ("cpu", "mps")  # torch has no CUDA kernel for Adagrad
     return update
 
@@ -77,11 +78,12 @@ def rmsprop_kernel(group: dict) -> Update | None:
     if group["momentum"] > 0 or group["centered"] or group["weight_decay"] > 0 or group["eps_inside_sqrt"]:
         return None
     steps = _step_tensors()
+    hyper = dict(amsgrad=False, beta1=0.0, beta2=group["alpha"], weight_decay=0.0, eps=group["eps"],
+                 maximize=False)
 
     def update(params, grads, state, lr, step):
         torch._fused_adam_(params, grads, grads, state["square_avg"], [], steps(params, float("inf")),
-                           amsgrad=False, lr=lr, beta1=0.0, beta2=group["alpha"], weight_decay=0.0,
-                           eps=group["eps"], maximize=False)
+                           lr=lr, **hyper)
     return update
 
 
@@ -91,11 +93,12 @@ def _adam(op) -> Callable[[dict], Update | None]:
             return None
         b1, b2 = group["betas"]
         steps = _step_tensors()
+        hyper = dict(amsgrad=group["amsgrad"], beta1=b1, beta2=b2, weight_decay=group["weight_decay"],
+                     eps=group["eps"], maximize=False)
 
         def update(params, grads, state, lr, step):
             op(params, grads, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq", []),
-               steps(params, step), amsgrad=group["amsgrad"], lr=lr, beta1=b1, beta2=b2,
-               weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
+               steps(params, step), lr=lr, **hyper)
         return update
     return kernel
 
