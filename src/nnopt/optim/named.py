@@ -29,7 +29,8 @@ COMMON = {
     "weight_decay": Param(float, 0.0, ge=0, doc="λ: L2 added to the gradient, g + λθ (torch)"),
     "no_decay_1d": Param(bool, True, doc="no weight decay for 1-D params (biases, norm weights)"),
     "nonfinite": Param(str, "raise", choices=NONFINITE, doc="on a NaN/inf gradient: raise, skip the step, ignore"),
-    "fused": Param(bool, None, nullable=True, doc="compiled one-kernel update: true, false, none = automatic"),
+    "fused": Param(bool, None, nullable=True,
+                   doc="true: torch's fused kernel, else compiled; false: the transforms; none: automatic"),
 }
 EPS_INSIDE = Param(bool, False, doc="book form u/√(v + ε) instead of torch's u/(√v + ε)")
 FORM = Param(str, "torch", choices=("torch", "book"),
