@@ -76,3 +76,13 @@ def test_compare_validates_every_variant_before_training(tmp_path):
     out = tmp_path / "cmp"
     proc = run_cli("compare", "--out", out, "--vary", "optimizer.name=sgd,adma", check=False)
     assert proc.returncode == 2 and "did you mean 'adam'" in proc.stderr and not out.exists()
+
+
+def test_cli_starts_without_importing_optuna():
+    """`nnopt run` works where Optuna is absent (it is needed by `nnopt tune` alone)."""
+    import subprocess
+    import sys
+
+    code = "import sys, nnopt.cli; nnopt.cli.build_parser(); print('optuna' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
