@@ -52,7 +52,7 @@ def test_logged_grad_norm_is_the_global_norm(tmp_path, small_recipe):
     x, y = trainer.s.data.train.x[:64], trainer.s.data.train.y[:64]
     _, norm, _ = trainer.train_step(x, y, lr=1e-3)
     grads_norm = torch.nn.utils.clip_grad_norm_(trainer.s.model.parameters(), float("inf"))
-    assert float(norm) == pytest.approx(float(grads_norm), rel=1e-6)
+    assert norm == pytest.approx(float(grads_norm), rel=1e-6)
 
 
 def test_same_seed_same_numbers_different_seed_different(tmp_path, small_recipe):
@@ -237,3 +237,19 @@ def test_mixed_precision_trains_and_clips_unscaled_gradients(tmp_path, small_rec
     if precision == "fp16":
         state = torch.load(path_in(tmp_path / precision), weights_only=False)
         assert state["scaler"]["scale"] > 1
+
+
+def test_nonfinite_gradient_stops_the_run_naming_the_parameter(tmp_path, small_recipe):
+    """A finite loss whose gradient is NaN: the Trainer's screen (it replaces the optimizer's own)
+    names the parameter; with optimizer.nonfinite = "skip" the step is skipped instead."""
+    setup = build(small_recipe)
+    weight = setup.model[-1].weight
+    weight.register_hook(lambda g: torch.full_like(g, float("nan")))
+    with pytest.raises(DivergedError, match=r"gradient of '4.weight' is not finite \(320 NaN"):
+        Trainer(setup, tmp_path / "raise", quiet=True).fit()
+    setup = build(small_recipe.override({"optimizer.nonfinite": "skip"}))
+    setup.model[-1].weight.register_hook(lambda g: torch.full_like(g, float("nan")))
+    before = {k: v.clone() for k, v in setup.model.state_dict().items()}
+    Trainer(setup, tmp_path / "skip", quiet=True).fit()
+    after = setup.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # every step skipped

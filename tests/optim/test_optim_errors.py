@@ -81,3 +81,13 @@ def test_chain_optimizer_rejects_bad_arguments():
         O.ChainOptimizer(p, O.transforms.scale_by_lr(), fused="yes")
     with pytest.raises(ValueError, match="params is empty"):
         O.create("sgd", [])
+
+
+def test_huge_but_finite_gradients_are_not_reported():
+    """Squares of |g| = 1e30 overflow float32, yet every value is finite: no error, the step runs."""
+    from nnopt.optim.nonfinite import check_finite
+
+    grads = [torch.full((3,), 1e30), torch.ones(2)]
+    assert check_finite(grads, lambda k: f"p{k}") is None
+    grads[1][0] = float("nan")
+    assert "gradient of 'p1' is not finite (1 NaN, 0 inf of 2 values)" in check_finite(grads, lambda k: f"p{k}")

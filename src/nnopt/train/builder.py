@@ -41,6 +41,7 @@ class Setup:
     penalized: list[torch.Tensor]
     label_smoothing: float  # F.cross_entropy's argument (torch convention) for the recipe's ε
     batches: BatchSizeSchedule  # batch size as a function of the epoch
+    nonfinite: str | None  # "raise" | "skip": the Trainer's NaN/inf gradient screen; None: none
 
     @property
     def total_steps(self) -> int:
@@ -54,6 +55,18 @@ def check_augment(augment: Callable, name: str, data: Dataset, device: torch.dev
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"augment.name = {name!r} cannot take this data set's inputs "
                           f"{tuple(data.input_shape)}: {exc}") from None
+
+
+def take_over_nonfinite_screen(optimizer, precision: str) -> str | None:
+    """The Trainer computes the global gradient norm every step, and a NaN/inf gradient makes it
+    non-finite: so the Trainer screens with it and turns the optimizer's own screen (a second pass
+    over the gradients) off. Returns the optimizer's mode ("raise" | "skip") or None. Under fp16
+    the GradScaler skips overflowed steps and the optimizer keeps its screen."""
+    mode = getattr(optimizer, "nonfinite", None)
+    if mode not in ("raise", "skip") or precision == "fp16":
+        return None
+    optimizer.nonfinite = "ignore"
+    return mode
 
 
 def schedule_drives(schedule) -> dict:
@@ -119,6 +132,7 @@ def build(recipe: Recipe) -> Setup:
 
     optimizer = OPTIMIZERS.create(recipe.optimizer["name"], model.named_parameters(), field="optimizer",
                                   **recipe.params("optimizer"))
+    nonfinite = take_over_nonfinite_screen(optimizer, train["precision"])
     base_lr = recipe.optimizer.get("lr", optimizer.param_groups[0]["lr"])
     lr_scales = [g["lr"] / base_lr if base_lr else 1.0 for g in optimizer.param_groups]
 
@@ -140,4 +154,4 @@ def build(recipe: Recipe) -> Setup:
     if augment is not None:
         check_augment(augment, recipe.augment["name"], data, device)
     return Setup(recipe, device, data, model, optimizer, schedule, interval, lr_scales, clip, augment,
-                 preprocessor, select(model, reg["penalize"]), smoothing, batches)
+                 preprocessor, select(model, reg["penalize"]), smoothing, batches, nonfinite)

@@ -27,6 +27,7 @@ from ..errors import CheckpointError, DivergedError, NonFiniteGradientError
 from ..recipe import Recipe
 from ..regularize import penalty
 from . import checkpoint
+from ..optim.nonfinite import check_finite
 from ..schedules import set_hyper
 from .builder import Setup, build, schedule_drives
 from .early_stopping import EarlyStopping
@@ -52,6 +53,7 @@ class Trainer:
         reg = self.recipe.regularization
         self.l1, self.l2, self.l1_smooth = reg["l1"], reg["l2"], reg["l1_smooth"]
         self.params = [p for p in setup.model.parameters() if p.requires_grad]
+        self.names = {p: name for name, p in setup.model.named_parameters()}
         self.drives = schedule_drives(setup.schedule)
         precision, device_type = cfg["precision"], setup.device.type
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
@@ -118,9 +120,10 @@ class Trainer:
                 set_hyper(group, key, value_at(t))
         return lr
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[float, torch.Tensor, torch.Tensor]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[float, float, torch.Tensor]:
         """One optimizer step on a batch; returns (loss, pre-clip global grad norm, #correct).
-        A non-finite loss stops the run before the update touches the parameters."""
+        A non-finite loss, or gradient, stops the run before the update touches the parameters
+        (with the optimizer's ``nonfinite = "skip"``, a non-finite gradient skips the step)."""
         s = self.s
         if s.augment is not None:
             x = s.augment(x, self.aug_gen)
@@ -138,10 +141,16 @@ class Trainer:
         else:  # fp16: backward on the scaled loss, then unscale so clipping sees true gradients
             self.scaler.scale(total).backward()
             self.scaler.unscale_(s.optimizer)
-        norm = s.clip(self.params) if s.clip is not None else None
+        with_grad = [p for p in self.params if p.grad is not None]
+        norm = s.clip(with_grad) if s.clip is not None else None
         if norm is None:
-            grads = [p.grad for p in self.params if p.grad is not None]
-            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in with_grad])))
+        norm = float(norm)
+        correct = (out.argmax(1) == y).sum()
+        if s.nonfinite is not None and not math.isfinite(norm):
+            if s.nonfinite == "raise":
+                self.diverged(check_finite([p.grad for p in with_grad], lambda k: self.names[with_grad[k]]), lr)
+            return loss_value, norm, correct  # "skip": no update this step
         try:
             if self.scaler is None:
                 s.optimizer.step()
@@ -150,7 +159,7 @@ class Trainer:
                 self.scaler.update()
         except NonFiniteGradientError as exc:
             self.diverged(str(exc), lr)
-        return loss_value, norm, (out.argmax(1) == y).sum()
+        return loss_value, norm, correct
 
     def run_epoch(self, metrics_file) -> dict | None:
         """Train one epoch from the current position; None when a stop was requested (Ctrl-C)."""
@@ -175,7 +184,7 @@ class Trainer:
             self.position += 1
             if self.step % self.log_every == 0:
                 self.pending.append({"kind": "step", "step": self.step, "epoch": self.epoch + 1,
-                                     "lr": lr, "loss": loss_value, "grad_norm": float(norm)})
+                                     "lr": lr, "loss": loss_value, "grad_norm": norm})
             self.progress.step()
         self.elapsed += time.perf_counter() - epoch_t0
         if self.stop_requested:
