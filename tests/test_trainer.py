@@ -257,28 +257,6 @@ def test_nonfinite_gradient_stops_the_run_naming_the_parameter(tmp_path, small_r
 
 
 def test_train_step_equals_a_plain_torch_step(tmp_path, small_recipe):
-    """Oracle: the same batch through a hand-written step (fresh gradients, zero_grad(set_to_none))
-    on a copy of the model and optimizer gives the same parameters as the Trainer's step, whose
-    gradients live in one flat buffer."""
-    import copy
-
-    setup = build(small_recipe)
-    model = copy.deepcopy(setup.model)
-    trainer = Trainer(setup, tmp_path, quiet=True)
-    opt = nnopt.optim.create("adam", model.named_parameters(), lr=1e-3)
-    x, y = setup.data.train.x[:64], setup.data.train.y[:64]
-    for _ in range(3):
-        trainer.train_step(x, y, lr=1e-3)
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    ours, theirs = setup.model.state_dict(), model.state_dict()
-    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
-    assert trainer.grads.buffer is not None and setup.model[1].weight.grad.data_ptr() == trainer.grads.buffer.data_ptr()
-
-
-def test_train_step_equals_a_plain_torch_step(tmp_path, small_recipe):
     """Oracle: the same batches through a hand-written step on a copy of the model and a fresh
     optimizer give the same parameters as the Trainer's steps."""
     import copy

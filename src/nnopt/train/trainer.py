@@ -53,7 +53,6 @@ class Trainer:
         reg = self.recipe.regularization
         self.l1, self.l2, self.l1_smooth = reg["l1"], reg["l2"], reg["l1_smooth"]
         self.params = [p for p in setup.model.parameters() if p.requires_grad]
-        self.grads = FlatGrads(self.params)
         self.names = {p: name for name, p in setup.model.named_parameters()}
         self.drives = schedule_drives(setup.schedule)
         precision, device_type = cfg["precision"], setup.device.type
@@ -135,19 +134,22 @@ class Trainer:
         if not math.isfinite(loss_value):
             self.diverged(f"loss became {loss_value}", lr)
         extra = penalty(s.penalized, self.l1, self.l2, self.l1_smooth)
-        self.grads.zero()
+        s.optimizer.zero_grad(set_to_none=True)
         total = loss if extra is None else loss + extra
         if self.scaler is None:
             total.backward()
         else:  # fp16: backward on the scaled loss, then unscale so clipping sees true gradients
             self.scaler.scale(total).backward()
             self.scaler.unscale_(s.optimizer)
-        norm = s.clip(self.params) if s.clip is not None else None
-        norm = float(self.grads.norm() if norm is None else norm)
+        with_grad = [p for p in self.params if p.grad is not None]
+        norm = s.clip(with_grad) if s.clip is not None else None
+        if norm is None:
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in with_grad])))
+        norm = float(norm)
         correct = (out.argmax(1) == y).sum()
         if s.nonfinite is not None and not math.isfinite(norm):
             if s.nonfinite == "raise":
-                self.diverged(check_finite([p.grad for p in self.params], lambda k: self.names[self.params[k]]), lr)
+                self.diverged(check_finite([p.grad for p in with_grad], lambda k: self.names[with_grad[k]]), lr)
             return loss_value, norm, correct  # "skip": no update this step
         try:
             if self.scaler is None:
@@ -283,37 +285,6 @@ class Trainer:
             "samples_per_s": self.samples / self.elapsed if self.elapsed else None,
             "device": str(self.s.device), **extra,
         }
-
-
-class FlatGrads:
-    """Every gradient as a view into one buffer, so zeroing them and their global norm are one op
-    each (backward accumulates into the views in place). Every parameter then has a gradient each
-    step — zero for one the forward did not use — as all nnopt models use all their parameters.
-    Parameters of several dtypes or devices keep torch's own per-tensor gradients."""
-
-    def __init__(self, params: list[torch.Tensor]):
-        self.params = params
-        self.buffer = None
-        if params and len({(p.dtype, p.device) for p in params}) == 1:
-            self.buffer = params[0].new_zeros(sum(p.numel() for p in params))
-            offset = 0
-            for p in params:
-                p.grad = self.buffer[offset:offset + p.numel()].view_as(p)
-                offset += p.numel()
-
-    def zero(self) -> None:
-        if self.buffer is None:
-            for p in self.params:
-                p.grad = None
-        else:
-            self.buffer.zero_()
-
-    def norm(self) -> torch.Tensor:
-        """‖g‖ over all gradients together."""
-        if self.buffer is not None:
-            return torch.linalg.vector_norm(self.buffer)
-        grads = [p.grad for p in self.params if p.grad is not None]
-        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 @torch.no_grad()
