@@ -24,10 +24,10 @@ from nnopt.train import Trainer, build
 from nnopt.train.trainer import evaluate
 
 CASES = {
-    "digits MLP [128,128] bs32": {"train": {"epochs": 5}},
+    "digits MLP [128,128] bs32": {"train": {"epochs": 20}},
     "fashion-MNIST MLP [256,128] bs128": {
         "data": {"name": "fashion_mnist", "n_train": 20000},
-        "model": {"widths": [256, 128]}, "train": {"epochs": 1, "batch_size": 128}},
+        "model": {"widths": [256, 128]}, "train": {"epochs": 2, "batch_size": 128}},
 }
 
 
