@@ -274,3 +274,12 @@ def test_train_step_equals_a_plain_torch_step(tmp_path, small_recipe):
         opt.step()
     ours, theirs = setup.model.state_dict(), model.state_dict()
     assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer", "group", "rms", "lrn", "weight"])
+def test_every_norm_trains_under_bf16_autocast(tmp_path, norm):
+    """Norm layers keep float32 statistics and running buffers when autocast feeds them bf16."""
+    recipe = Recipe({"model": {"name": "cnn", "channels": [4], "hidden": 8, "norm": norm},
+                     "train": {"precision": "bf16", "epochs": 1, "batch_size": 64, "threads": 1}})
+    s = train(recipe, tmp_path, quiet=True)
+    assert s["status"] == "completed" and s["test_acc"] > 0.1

@@ -49,7 +49,7 @@ class BatchNorm(nn.Module):
         if x.dim() < 2 or x.shape[1] != self.features:
             raise ValueError(f"BatchNorm({self.features}) got input of shape {tuple(x.shape)}; "
                              f"it needs (B, {self.features}, *)")
-        xc = x.movedim(1, -1)  # (B, *, C)
+        xc = x.movedim(1, -1).to(self.running_mean.dtype)  # (B, *, C); statistics in float32 under autocast
         if self.training:
             n = xc.numel() // self.features
             if n < 2:
