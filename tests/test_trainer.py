@@ -282,4 +282,5 @@ def test_every_norm_trains_under_bf16_autocast(tmp_path, norm):
     recipe = Recipe({"model": {"name": "cnn", "channels": [4], "hidden": 8, "norm": norm},
                      "train": {"precision": "bf16", "epochs": 1, "batch_size": 64, "threads": 1}})
     s = train(recipe, tmp_path, quiet=True)
-    assert s["status"] == "completed" and s["test_acc"] > 0.1
+    losses = [m["loss"] for m in read_metrics(tmp_path) if m["kind"] == "step"]
+    assert s["status"] == "completed" and sum(losses[-5:]) < sum(losses[:5])  # it learns
