@@ -43,10 +43,6 @@ class Setup:
     batches: BatchSizeSchedule  # batch size as a function of the epoch
     nonfinite: str | None  # "raise" | "skip": the Trainer's NaN/inf gradient screen; None: none
 
-    @property
-    def total_steps(self) -> int:
-        return self.batches.steps_before(self.recipe.train["epochs"], len(self.data.train))
-
 
 def check_augment(augment: Callable, name: str, data: Dataset, device: torch.device) -> None:
     """Run the augmentation once on two training samples so a shape it cannot take fails now."""

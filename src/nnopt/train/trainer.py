@@ -49,8 +49,8 @@ class Trainer:
         self.epochs, self.seed = cfg["epochs"], cfg["seed"]
         self.log_every, self.do_checkpoint = cfg["log_every"], cfg["checkpoint"]
         self.progress = Progress(self.epochs, quiet)
-        self.early = EarlyStopping(**self.recipe.regularization["early_stopping"])
         reg = self.recipe.regularization
+        self.early = EarlyStopping(**reg["early_stopping"])
         self.l1, self.l2, self.l1_smooth = reg["l1"], reg["l2"], reg["l1_smooth"]
         self.params = [p for p in setup.model.parameters() if p.requires_grad]
         self.names = {p: name for name, p in setup.model.named_parameters()}
