@@ -18,8 +18,12 @@ _KINDS = (float, int, bool, str, list, tuple, dict)
 
 
 def suggest(word: str, allowed: Iterable[str]) -> str:
-    """' — did you mean 'x'?' for the closest allowed word, or '' if none is close."""
-    close = difflib.get_close_matches(str(word), list(allowed), n=1, cutoff=0.6)
+    """' — did you mean 'x'?' for the allowed word that contains `word` ('mnist' → 'fashion_mnist'),
+    else the closest by spelling; '' if none is close."""
+    word, allowed = str(word).lower(), [str(a) for a in allowed]
+    within = sorted((a for a in allowed if len(word) >= 3 and word in a.lower()),
+                    key=lambda a: abs(len(a) - len(word)))
+    close = within or difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
     return f" — did you mean {close[0]!r}?" if close else ""
 
 
@@ -38,6 +42,8 @@ class Param:
     choices   allowed values: a collection, or an object with ``names()`` (a Registry)
     item      the Param of each element of a list or tuple; `length` fixes a tuple's length
     nullable  None (written "none" in TOML) is also allowed
+    finite    a float must be finite (inf is refused unless False; NaN always is)
+    aliases   other names the field is accepted under (torch's, e.g. "gamma" for "rate")
     """
 
     kind: type = float
@@ -51,6 +57,8 @@ class Param:
     length: int | None = None
     fields: Mapping[str, "Param"] | None = None
     nullable: bool = False
+    finite: bool = True
+    aliases: tuple[str, ...] = ()
     doc: str = ""
 
     def __post_init__(self):
@@ -105,8 +113,9 @@ class Param:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise self._error(field, value)
             value = float(value)
-            if math.isnan(value):
-                raise self._error(field, value)
+            if math.isnan(value) or (self.finite and math.isinf(value)):
+                what = "a finite number" if self.finite else "a number (not nan)"
+                raise ConfigError(f"{field} = {_show(value)} — must be {what} {self._bounds_text()}".rstrip())
         elif self.kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
                 if isinstance(value, float) and value.is_integer():
@@ -164,6 +173,7 @@ def validate_fields(prefix: str, spec: Mapping[str, Param], values: Mapping[str,
     """
     if not isinstance(values, Mapping):
         raise ConfigError(f"{prefix} = {_show(values)} — must be a table of {', '.join(spec) or 'no keys'}")
+    values = _canonical_keys(prefix, spec, values)
     out = {}
     for key in values:
         if key not in spec:
@@ -181,6 +191,20 @@ def validate_fields(prefix: str, spec: Mapping[str, Param], values: Mapping[str,
             out[key] = validate_fields(name, param.fields or {}, param.default or {})
         else:
             out[key] = _copy(param.default)
+    return out
+
+
+def _canonical_keys(prefix: str, spec: Mapping[str, Param], values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`values` with each alias key (``Param.aliases``) renamed to its field; both given is an error."""
+    aliases = {a: key for key, p in spec.items() for a in p.aliases}
+    if not any(k in aliases and k not in spec for k in values):
+        return values
+    out = {}
+    for key, value in values.items():
+        name = aliases.get(key, key) if key not in spec else key
+        if name in out:
+            raise ConfigError(f"{_join(prefix, key)} and {_join(prefix, name)} name the same field — give one")
+        out[name] = value
     return out
 
 
