@@ -45,9 +45,19 @@ class BatchSizeSchedule:
         """Optimizer steps in `epoch` over `n` samples: ⌈n / B(e)⌉."""
         return math.ceil(n / self(epoch))
 
+    def _spans(self, epochs: int) -> list[tuple[int, int]]:
+        """(first epoch, number of epochs) of each constant-size stretch within 0 … epochs−1."""
+        starts = [0, *(m for m in self.milestones if m < epochs)]
+        return [(a, b - a) for a, b in zip(starts, [*starts[1:], epochs]) if b > a]
+
+    def sizes(self, epochs: int) -> list[int]:
+        """The distinct batch sizes of epochs 0 … epochs−1, sorted (one per milestone at most,
+        however many epochs)."""
+        return sorted({self(first) for first, _ in self._spans(epochs)})
+
     def steps_before(self, epoch: int, n: int) -> int:
         """Σ_{e < epoch} ⌈n / B(e)⌉: the global step at which `epoch` starts (total at epoch = E)."""
-        return sum(self.steps(e, n) for e in range(epoch))
+        return sum(count * self.steps(first, n) for first, count in self._spans(epoch))
 
     def equivalent_lr_schedule(self) -> dict:
         """The schedule section of the step decay this growth stands in for (lr·factor^−k at the
