@@ -30,10 +30,11 @@ class Component:
     registry: Registry
     default: str
     extra: Mapping[str, Param] | None = None
+    run_owned: tuple[str, ...] = ()  # entry parameters the run sets itself (not recipe fields)
 
     def spec(self, name: str) -> dict[str, Param]:
-        return {"name": Param(str, self.default, choices=self.registry),
-                **(self.extra or {}), **self.registry.get(name).params}
+        params = {k: v for k, v in self.registry.get(name).params.items() if k not in self.run_owned}
+        return {"name": Param(str, self.default, choices=self.registry), **(self.extra or {}), **params}
 
 
 EARLY_STOPPING = {
@@ -53,7 +54,8 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 SECTIONS: dict[str, Component | dict[str, Param]] = {
     "data": Component(DATASETS, "digits"),
     "model": Component(MODELS, "mlp"),
-    "optimizer": Component(OPTIMIZERS, "adam"),
+    # the run's NaN/inf screen is train.nonfinite: the Trainer owns it and builds the optimizer without one
+    "optimizer": Component(OPTIMIZERS, "adam", run_owned=("nonfinite",)),
     "schedule": Component(SCHEDULES, "constant", {
         "interval": Param(str, "step", choices=("step", "epoch"),
                           doc="t of the schedule counts optimizer steps or epochs")}),
@@ -87,7 +89,12 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
                            doc="autocast dtype of the forward pass; fp16 adds a GradScaler (gradients "
                                "are unscaled before clipping and the step)"),
         "eval_batch_size": Param(int, 1024, ge=1),
-        "log_every": Param(int, 1, ge=1, doc="write step metrics every N steps"),
+        "log_every": Param(int, 10, ge=1, doc="read loss/grad norm from the device and write a step line "
+                                             "every N steps (also when the NaN/inf screen acts)"),
+        "nonfinite": Param(str, "raise", choices=("raise", "skip"),
+                           doc="a NaN/inf loss or gradient: raise stops the run (checked at each log "
+                               "point, naming the step and parameter); skip drops the step's update "
+                               "(reads the device every step)"),
         "checkpoint": Param(bool, True, doc="save a checkpoint at every epoch end"),
     },
 }

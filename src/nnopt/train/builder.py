@@ -16,16 +16,17 @@ from ..nn import build_model
 from ..recipe import Recipe
 from ..nn.losses import torch_label_smoothing
 from ..registry import AUGMENTATIONS, CLIPPING, INITS, MODELS, OPTIMIZERS, PREPROCESSORS, SCHEDULES
-from ..regularize import select
+from ..regularize import penalty, select
 from ..schedules import BatchSizeSchedule, check_drives
 from ..schedules.batch_size import from_train
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Setup:
     """The built run. ``schedule(t)`` gives the lr at step/epoch t (per ``interval``); each param
     group's lr is that value times ``lr_scales[i]`` (its own initial lr over the base lr);
-    ``batches(epoch)`` the batch size of an epoch."""
+    ``batches(epoch)`` the batch size of an epoch; ``penalty()`` the loss term of the
+    regularization section (None when it has none)."""
 
     recipe: Recipe
     device: torch.device
@@ -38,10 +39,9 @@ class Setup:
     clip: Callable | None
     augment: Callable | None
     preprocessor: Any
-    penalized: list[torch.Tensor]
+    penalty: Callable[[], torch.Tensor | None]
     label_smoothing: float  # F.cross_entropy's argument (torch convention) for the recipe's ε
     batches: BatchSizeSchedule  # batch size as a function of the epoch
-    nonfinite: str | None  # "raise" | "skip": the Trainer's NaN/inf gradient screen; None: none
 
 
 def check_augment(augment: Callable, name: str, data: Dataset, device: torch.device) -> None:
@@ -53,16 +53,12 @@ def check_augment(augment: Callable, name: str, data: Dataset, device: torch.dev
                           f"{tuple(data.input_shape)}: {exc}") from None
 
 
-def take_over_nonfinite_screen(optimizer, precision: str) -> str | None:
-    """The Trainer computes the global gradient norm every step, and a NaN/inf gradient makes it
-    non-finite: so the Trainer screens with it and turns the optimizer's own screen (a second pass
-    over the gradients) off. Returns the optimizer's mode ("raise" | "skip") or None. Under fp16
-    the GradScaler skips overflowed steps and the optimizer keeps its screen."""
-    mode = getattr(optimizer, "nonfinite", None)
-    if mode not in ("raise", "skip") or precision == "fp16":
-        return None
-    optimizer.nonfinite = "ignore"
-    return mode
+def fill_from_run(params: dict, facts: dict) -> dict:
+    """A component declares what it needs from the run by naming a run fact as a parameter and
+    leaving it none: ``lr`` (the optimizer's base lr), ``total_steps`` (the schedule's horizon in
+    its interval), ``vocab_size`` (the data set's vocabulary). Those are filled in here, so a
+    user's own registered schedule or model gets them like the built-in ones."""
+    return {k: facts[k] if v is None and facts.get(k) is not None else v for k, v in params.items()}
 
 
 def schedule_drives(schedule) -> dict:
@@ -97,11 +93,10 @@ def build(recipe: Recipe) -> Setup:
     data = data.to(device)
 
     reg = recipe.regularization
-    model_params = recipe.params("model")
+    facts = {"vocab_size": len(data.vocabulary) if data.vocabulary is not None else None}
+    model_params = fill_from_run(recipe.params("model"), facts)
     if data.vocabulary is not None and "vocab_size" in model_params:
-        if model_params["vocab_size"] is None:
-            model_params["vocab_size"] = len(data.vocabulary)
-        elif model_params["vocab_size"] < len(data.vocabulary):
+        if model_params["vocab_size"] < len(data.vocabulary):
             raise ConfigError(f"model.vocab_size = {model_params['vocab_size']} — must be at least the data "
                               f"set's vocabulary size {len(data.vocabulary)} (or none)")
     if reg["variational_dropout"] > 0:
@@ -111,7 +106,7 @@ def build(recipe: Recipe) -> Setup:
         model_params["variational_dropout"] = reg["variational_dropout"]
     batches = from_train(train)
     n_train = len(data.train)
-    sizes = sorted({batches(e) for e in range(train["epochs"])})
+    sizes = batches.sizes(train["epochs"])
     if recipe.model.get("norm") == "batch" and any(b == 1 or n_train % b == 1 for b in sizes):
         raise ConfigError(f"train.batch_size = {train['batch_size']} — batch norm needs at least 2 samples in "
                           f"every training batch (batch sizes {sizes} over {n_train} samples leave a batch "
@@ -126,19 +121,20 @@ def build(recipe: Recipe) -> Setup:
     INITS.create(recipe.init["name"], model, field="init", **recipe.params("init"))
     model.to(device)
 
+    # the run's NaN/inf screen is the Trainer's (train.nonfinite): the optimizer runs without one
     optimizer = OPTIMIZERS.create(recipe.optimizer["name"], model.named_parameters(), field="optimizer",
-                                  **recipe.params("optimizer"))
-    nonfinite = take_over_nonfinite_screen(optimizer, train["precision"])
+                                  nonfinite="ignore", **recipe.params("optimizer"))
+    if train["precision"] == "fp16" and getattr(optimizer, "needs_closure", False):
+        raise ConfigError(f"optimizer.name = {recipe.optimizer['name']!r} needs a closure (two gradient "
+                          'evaluations per step), which the fp16 GradScaler cannot drive; use train.precision '
+                          '= "bf16" or "fp32"')
     base_lr = recipe.optimizer.get("lr", optimizer.param_groups[0]["lr"])
     lr_scales = [g["lr"] / base_lr if base_lr else 1.0 for g in optimizer.param_groups]
 
     interval = recipe.schedule["interval"]
     horizon = batches.steps_before(train["epochs"], n_train) if interval == "step" else train["epochs"]
-    sched_params = recipe.params("schedule")
-    if sched_params.get("lr", 0) is None:
-        sched_params["lr"] = base_lr
-    if "total_steps" in sched_params and sched_params["total_steps"] is None:
-        sched_params["total_steps"] = horizon
+    facts.update(lr=base_lr, total_steps=horizon)
+    sched_params = fill_from_run(recipe.params("schedule"), facts)
     schedule = SCHEDULES.create(recipe.schedule["name"], field="schedule", **sched_params)
     try:
         check_drives(optimizer, schedule_drives(schedule))
@@ -149,5 +145,8 @@ def build(recipe: Recipe) -> Setup:
     augment = AUGMENTATIONS.create(recipe.augment["name"], field="augment", **recipe.params("augment"))
     if augment is not None:
         check_augment(augment, recipe.augment["name"], data, device)
-    return Setup(recipe, device, data, model, optimizer, schedule, interval, lr_scales, clip, augment,
-                 preprocessor, select(model, reg["penalize"]), smoothing, batches, nonfinite)
+    penalized = select(model, reg["penalize"])
+    return Setup(recipe=recipe, device=device, data=data, model=model, optimizer=optimizer,
+                 schedule=schedule, interval=interval, lr_scales=lr_scales, clip=clip, augment=augment,
+                 preprocessor=preprocessor, label_smoothing=smoothing, batches=batches,
+                 penalty=lambda: penalty(penalized, reg["l1"], reg["l2"], reg["l1_smooth"]))

@@ -2,12 +2,23 @@
 
     for each epoch: permute the training set (seeded by seed and epoch)
         for each batch: lr ← schedule(t); loss = CE(model(x), y) + penalty; backward;
-                        clip; optimizer.step(); log (lr, loss, global grad norm)
-        validate; write metrics; checkpoint; early stopping
+                        clip; optimizer.step(); callbacks.on_step_end
+        every log_every steps: read loss / grad norm from the device once, screen them, log
+        validate; write metrics; checkpoint; early stopping; callbacks.on_epoch_end
 
 Run directory: recipe.toml (resolved), metrics.jsonl, summary.json, checkpoints/last.pt, model.pt.
 A checkpoint holds the step, the position in the epoch and every RNG state, so a resumed run ends
 bit-identical to an uninterrupted one at the same thread count.
+
+Device reads. A step queues its loss and global gradient norm as device tensors; the Trainer reads
+them (one device→host transfer) every ``train.log_every`` steps and at the epoch end. The run's
+NaN/inf screen (``train.nonfinite``) is owned here: "raise" checks the queued values at those reads
+and stops the run at the first non-finite step, naming the first parameter whose gradient was not
+finite; "skip" must decide before the update, so it reads the norm at every step.
+
+What an optimizer needs from the loop it says itself: ``needs_closure = True`` → ``step(closure)``
+with a closure that recomputes loss and gradients (SAM); ``train()`` / ``eval()`` methods → called
+around evaluation (schedule-free optimizers evaluate at their averaged point).
 """
 from __future__ import annotations
 
@@ -25,11 +36,10 @@ import torch.nn.functional as F
 
 from ..errors import CheckpointError, DivergedError, NonFiniteGradientError
 from ..recipe import Recipe
-from ..regularize import penalty
-from . import checkpoint
-from ..optim.nonfinite import check_finite
 from ..schedules import set_hyper
+from . import checkpoint
 from .builder import Setup, build, schedule_drives
+from .callbacks import Callback
 from .early_stopping import EarlyStopping
 from .progress import Progress
 
@@ -41,17 +51,17 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 class Trainer:
-    def __init__(self, setup: Setup, run_dir: str | Path, quiet: bool = False):
+    def __init__(self, setup: Setup, run_dir: str | Path, quiet: bool = False,
+                 callbacks: list[Callback] | tuple = ()):
         self.s = setup
         self.run_dir = Path(run_dir)
         self.recipe = setup.recipe
+        self.callbacks = list(callbacks)
         cfg = self.recipe.train
         self.epochs, self.seed = cfg["epochs"], cfg["seed"]
         self.log_every, self.do_checkpoint = cfg["log_every"], cfg["checkpoint"]
         self.progress = Progress(self.epochs, quiet)
-        reg = self.recipe.regularization
-        self.early = EarlyStopping(**reg["early_stopping"])
-        self.l1, self.l2, self.l1_smooth = reg["l1"], reg["l2"], reg["l1_smooth"]
+        self.early = EarlyStopping(**self.recipe.regularization["early_stopping"])
         self.params = [p for p in setup.model.parameters() if p.requires_grad]
         self.names = {p: name for name, p in setup.model.named_parameters()}
         self.drives = schedule_drives(setup.schedule)
@@ -59,6 +69,8 @@ class Trainer:
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
         self.autocast = (lambda: torch.autocast(device_type, dtype=dtype)) if dtype else contextlib.nullcontext
         self.scaler = torch.amp.GradScaler(device_type) if precision == "fp16" else None
+        # under fp16 the GradScaler skips overflowed steps: the screen then watches the loss only
+        self.nonfinite = cfg["nonfinite"]
         self.aug_gen = torch.Generator(device=setup.device).manual_seed(self.seed + 1)
         # time
         self.step, self.epoch, self.position = 0, 0, 0  # epoch = completed epochs
@@ -66,13 +78,17 @@ class Trainer:
         self.history: list[dict] = []
         self.elapsed = 0.0
         self.acc = self._zero_accumulators()
+        self.queue: list[tuple] = []  # (step, lr, loss, norm, per-tensor norms) not yet read
         self.metrics_offset = 0
         self.pending: list[dict] = []  # metric lines not yet written
-        self.stop_requested = False  # set by Ctrl-C; honoured at the next step boundary
+        self.interrupted = False  # set by Ctrl-C; honoured at the next step boundary
+        self.stop_reason: str | None = None  # set by request_stop
 
     # -- state -------------------------------------------------------------------------------
     def _zero_accumulators(self) -> dict:
-        return {"loss_sum": 0.0, "correct": 0, "seen": 0}
+        """Running sums of the epoch, on the device: read once, at the epoch end."""
+        zero = lambda dtype: torch.zeros((), dtype=dtype, device=self.s.device)  # noqa: E731
+        return {"loss_sum": zero(torch.float64), "correct": zero(torch.int64), "seen": 0}
 
     def state_dict(self) -> dict:
         s = self.s
@@ -83,9 +99,7 @@ class Trainer:
             "metrics_offset": self.metrics_offset, "early_stopping": self.early.state_dict(),
             "rng_cpu": torch.get_rng_state(), "aug_gen": self.aug_gen.get_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if s.device.type == "cuda" else None,
-            "preprocessor": s.preprocessor.state_dict() if s.preprocessor is not None else None,
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "recipe": self.recipe.to_toml(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -97,7 +111,8 @@ class Trainer:
             raise CheckpointError(f"checkpoint does not fit this run's model/optimizer: {exc}") from None
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
         self.samples = state["samples"]
-        self.acc, self.history, self.elapsed = state["accumulators"], state["history"], state["elapsed"]
+        self.history, self.elapsed = state["history"], state["elapsed"]
+        self.acc = {k: v.to(s.device) if torch.is_tensor(v) else v for k, v in state["accumulators"].items()}
         self.metrics_offset = state["metrics_offset"]
         self.early.load_state_dict(state["early_stopping"])
         torch.set_rng_state(state["rng_cpu"])
@@ -110,6 +125,14 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         return checkpoint.save(self.state_dict(), self.run_dir)
 
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to end after the current step (callbacks call this; see callbacks.py)."""
+        self.stop_reason = reason
+
+    def emit(self, event: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, event)(self, *args)
+
     # -- the loop ----------------------------------------------------------------------------
     def set_lr(self, t: int) -> float:
         """Each group's lr ← schedule(t)·scale, and any other hyperparameter the schedule drives."""
@@ -120,49 +143,74 @@ class Trainer:
                 set_hyper(group, key, value_at(t))
         return lr
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[float, float, torch.Tensor]:
-        """One optimizer step on a batch; returns (loss, pre-clip global grad norm, #correct).
-        A non-finite loss, or gradient, stops the run before the update touches the parameters
-        (with the optimizer's ``nonfinite = "skip"``, a non-finite gradient skips the step)."""
+    def forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zero the gradients, then loss = CE(model(x), y) + penalty and its backward pass (scaled
+        under fp16, then unscaled so clipping sees true gradients); returns (logits, CE loss)."""
         s = self.s
-        if s.augment is not None:
-            x = s.augment(x, self.aug_gen)
         with self.autocast():
             out = s.model(x)
             loss = F.cross_entropy(out.float(), y, label_smoothing=s.label_smoothing)
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            self.diverged(f"loss became {loss_value}", lr)
-        extra = penalty(s.penalized, self.l1, self.l2, self.l1_smooth)
-        s.optimizer.zero_grad(set_to_none=True)
+        extra = s.penalty()
         total = loss if extra is None else loss + extra
+        s.optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             total.backward()
-        else:  # fp16: backward on the scaled loss, then unscale so clipping sees true gradients
+        else:
             self.scaler.scale(total).backward()
             self.scaler.unscale_(s.optimizer)
+        return out, loss
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> dict:
+        """One optimizer step on a batch. Returns the step's metrics as 0-d device tensors:
+        ``loss`` (CE, without the penalty), ``grad_norm`` (global, before clipping), ``correct``;
+        ``tensor_norms`` holds each gradient's norm (for naming a non-finite one)."""
+        s = self.s
+        if s.augment is not None:
+            x = s.augment(x, self.aug_gen)
+        out, loss = self.forward_backward(x, y)
         with_grad = [p for p in self.params if p.grad is not None]
-        norm = s.clip(with_grad) if s.clip is not None else None
-        if norm is None:
-            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in with_grad])))
-        norm = float(norm)
-        correct = (out.argmax(1) == y).sum()
-        if s.nonfinite is not None and not math.isfinite(norm):
-            if s.nonfinite == "raise":
-                self.diverged(check_finite([p.grad for p in with_grad], lambda k: self.names[with_grad[k]]), lr)
-            return loss_value, norm, correct  # "skip": no update this step
+        tensor_norms = torch.stack(torch._foreach_norm([p.grad for p in with_grad]))
+        norm = torch.linalg.vector_norm(tensor_norms)
+        if s.clip is not None:
+            s.clip(with_grad)
+        metrics = {"loss": loss.detach(), "grad_norm": norm, "tensor_norms": tensor_norms,
+                   "correct": (out.argmax(1) == y).sum(), "with_grad": with_grad}
+        if self.nonfinite == "skip" and self.scaler is None and not bool(torch.isfinite(norm)):
+            return metrics  # no update this step
+        opt = s.optimizer
         try:
-            if self.scaler is None:
-                s.optimizer.step()
-            else:  # skips the step (and lowers the scale) when the gradients overflowed
-                self.scaler.step(s.optimizer)
+            if self.scaler is not None:  # skips the step (and lowers the scale) on overflow
+                self.scaler.step(opt)
                 self.scaler.update()
+            elif getattr(opt, "needs_closure", False):
+                opt.step(lambda: self.forward_backward(x, y)[1])
+            else:
+                opt.step()
         except NonFiniteGradientError as exc:
-            self.diverged(str(exc), lr)
-        return loss_value, norm, correct
+            self.diverged(str(exc), lr, self.step + 1)
+        return metrics
+
+    def read_queue(self) -> None:
+        """Read the queued steps' loss and norm from the device (one transfer), screen them, log the
+        ``log_every``-th steps."""
+        if not self.queue:
+            return
+        values = torch.stack([torch.stack((m["loss"].double(), m["grad_norm"].double()))
+                              for _, _, m in self.queue]).tolist()
+        for (step, lr, m), (loss, norm) in zip(self.queue, values):
+            if not math.isfinite(loss):
+                self.diverged(f"loss became {loss}", lr, step)
+            if not math.isfinite(norm) and self.nonfinite == "raise" and self.scaler is None:
+                bad = next(k for k, v in enumerate(m["tensor_norms"].tolist()) if not math.isfinite(v))
+                self.diverged(f"gradient of {self.names[m['with_grad'][bad]]!r} is not finite "
+                              f"(its norm is {m['tensor_norms'][bad].item()})", lr, step)
+            if step % self.log_every == 0:
+                self.pending.append({"kind": "step", "step": step, "epoch": self.epoch + 1,
+                                     "lr": lr, "loss": loss, "grad_norm": norm})
+        self.queue = []
 
     def run_epoch(self, metrics_file) -> dict | None:
-        """Train one epoch from the current position; None when a stop was requested (Ctrl-C)."""
+        """Train one epoch from the current position; None when stopped before its end."""
         s = self.s
         train = s.data.train
         order = epoch_order(len(train), self.seed, self.epoch).to(s.device)
@@ -170,31 +218,38 @@ class Trainer:
         epoch_t0 = time.perf_counter()
         self.progress.start_epoch(self.epoch + 1, self.position, steps)
         s.model.train()
+        set_mode(s.optimizer, "train")
         lr = self.set_lr(self.step if s.interval == "step" else self.epoch)
-        while self.position < steps and not self.stop_requested:
+        while self.position < steps and not (self.interrupted or self.stop_reason):
             if s.interval == "step":
                 lr = self.set_lr(self.step)
             idx = order[self.position * bs:(self.position + 1) * bs]
-            loss_value, norm, correct = self.train_step(train.x[idx], train.y[idx], lr)
-            self.acc["loss_sum"] += loss_value * len(idx)
-            self.acc["correct"] += int(correct)
+            m = self.train_step(train.x[idx], train.y[idx], lr)
+            self.acc["loss_sum"] += m["loss"] * len(idx)
+            self.acc["correct"] += m["correct"]
             self.acc["seen"] += len(idx)
             self.samples += len(idx)
             self.step += 1
             self.position += 1
+            self.queue.append((self.step, lr, m))
             if self.step % self.log_every == 0:
-                self.pending.append({"kind": "step", "step": self.step, "epoch": self.epoch + 1,
-                                     "lr": lr, "loss": loss_value, "grad_norm": norm})
+                self.read_queue()
             self.progress.step()
+            if self.callbacks:
+                self.emit("on_step_end", self.step, {"step": self.step, "epoch": self.epoch + 1, "lr": lr,
+                                                      "batch_size": len(idx), "loss": m["loss"],
+                                                      "grad_norm": m["grad_norm"], "correct": m["correct"]})
+        self.read_queue()
         self.elapsed += time.perf_counter() - epoch_t0
-        if self.stop_requested:
+        if self.position < steps:
             self.write_metrics(metrics_file)
             return None
-        val_loss, val_acc = evaluate(s.model, s.data.val, self.recipe.train["eval_batch_size"])
+        val_loss, val_acc = self.evaluate(s.data.val)
         self.epoch += 1
+        seen = self.acc["seen"]
         record = {"kind": "epoch", "epoch": self.epoch, "step": self.step,
-                  "train_loss": self.acc["loss_sum"] / self.acc["seen"],
-                  "train_acc": self.acc["correct"] / self.acc["seen"],
+                  "train_loss": self.acc["loss_sum"].item() / seen,
+                  "train_acc": self.acc["correct"].item() / seen,
                   "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "batch_size": bs,
                   "time": self.elapsed}
         self.pending.append(record)
@@ -204,6 +259,14 @@ class Trainer:
         self.progress.end_epoch(record)
         return record
 
+    def evaluate(self, split) -> tuple[float, float]:
+        """Mean loss and accuracy on `split`, with the optimizer in its eval mode if it has one."""
+        set_mode(self.s.optimizer, "eval")
+        try:
+            return evaluate(self.s.model, split, self.recipe.train["eval_batch_size"])
+        finally:
+            set_mode(self.s.optimizer, "train")
+
     def write_metrics(self, metrics_file) -> None:
         for line in self.pending:
             metrics_file.write(json.dumps(line) + "\n")
@@ -211,49 +274,62 @@ class Trainer:
         self.pending = []
         self.metrics_offset = metrics_file.tell()
 
-    def diverged(self, what: str, lr: float):
+    def diverged(self, what: str, lr: float, step: int):
         ckpt = checkpoint.path_in(self.run_dir)
         last = f"{ckpt} (after epoch {self.epoch})" if self.do_checkpoint and ckpt.exists() else "none"
-        summary = self.summary("diverged", diverged_at_step=self.step + 1, last_good_checkpoint=last)
+        self.queue = []
+        summary = self.summary("diverged", diverged_at_step=step, last_good_checkpoint=last)
         write_json(self.run_dir / "summary.json", summary)
         raise DivergedError(
-            f"{what} at step {self.step + 1} (epoch {self.epoch + 1}); "
+            f"{what} at step {step} (epoch {self.epoch + 1}); "
             f"last good checkpoint: {last}. Try a lower optimizer.lr (it was {lr:.3g}), gradient "
             f"clipping (--set clip.name=global_norm), or a variance-preserving init.")
 
     def fit(self, resume: bool = False) -> dict:
-        """Train to the end (or early stop); returns the summary also written to summary.json."""
+        """Train to the end (or an early or requested stop); returns the summary also written to
+        summary.json."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         metrics_path = self.run_dir / "metrics.jsonl"
         if resume:
-            self.load_state_dict(checkpoint.load(self.run_dir, map_location=self.s.device))
-            with open(metrics_path, "ab") as f:
-                f.truncate(self.metrics_offset)
+            timeline = (self.s.batches, len(self.s.data.train), self.epochs)
+            state = checkpoint.load(self.run_dir, map_location=self.s.device, timeline=timeline)
+            checkpoint.restore_metrics(metrics_path, state["metrics_offset"])
+            self.load_state_dict(state)
         else:
             self.recipe.save(self.run_dir / "recipe.toml")
             metrics_path.write_text("")
         status = "completed"
+        self.emit("on_fit_start")
         with open(metrics_path, "a") as metrics_file, self.stop_on_sigint():
             while self.epoch < self.epochs:
                 record = self.run_epoch(metrics_file)
-                if record is None:
+                if record is None and self.interrupted:
                     path = self.save_checkpoint()
                     print(f"interrupted at step {self.step}; saved {path}. "
                           f"Continue with: nnopt run --resume {self.run_dir}", file=sys.stderr)
                     write_json(self.run_dir / "summary.json", self.summary("interrupted"))
                     raise KeyboardInterrupt
-                stop = self.early.update(self.epoch, record, self.s.model)
+                stop = record is not None and self.early.update(self.epoch, record, self.s.model)
+                if record is not None:
+                    self.emit("on_epoch_end", self.epoch, record)
                 if self.do_checkpoint:
                     self.save_checkpoint()
                 if stop:
                     status = "early_stopped"
                     break
+                if self.stop_reason:
+                    status = "stopped"
+                    break
         if self.early.restore_best_weights and self.early.best_weights is not None:
             self.s.model.load_state_dict(self.early.best_weights)
-        test_loss, test_acc = evaluate(self.s.model, self.s.data.test, self.recipe.train["eval_batch_size"])
+        test_loss, test_acc = self.evaluate(self.s.data.test)
+        set_mode(self.s.optimizer, "eval")  # model.pt holds the weights evaluation used
         torch.save(self.s.model.state_dict(), self.run_dir / "model.pt")
-        summary = self.summary(status, test_loss=test_loss, test_acc=test_acc)
+        set_mode(self.s.optimizer, "train")
+        extra = {"stop_reason": self.stop_reason} if status == "stopped" else {}
+        summary = self.summary(status, test_loss=test_loss, test_acc=test_acc, **extra)
         write_json(self.run_dir / "summary.json", summary)
+        self.emit("on_fit_end", summary)
         return summary
 
     @contextlib.contextmanager
@@ -263,7 +339,7 @@ class Trainer:
             yield
             return
         previous = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, lambda *_: setattr(self, "stop_requested", True))
+        signal.signal(signal.SIGINT, lambda *_: setattr(self, "interrupted", True))
         try:
             yield
         finally:
@@ -287,19 +363,27 @@ class Trainer:
         }
 
 
+def set_mode(optimizer, mode: str) -> None:
+    """Call ``optimizer.train()`` / ``optimizer.eval()`` when the optimizer has them."""
+    switch = getattr(optimizer, mode, None)
+    if callable(switch):
+        switch()
+
+
 @torch.no_grad()
 def evaluate(model, split, batch_size: int) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of `model` on a split, in eval mode."""
     was_training = model.training
     model.eval()
-    loss_sum, correct = 0.0, 0
+    loss_sum = torch.zeros((), dtype=torch.float64, device=split.x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
     for i in range(0, len(split), batch_size):
         x, y = split.x[i:i + batch_size], split.y[i:i + batch_size]
         out = model(x)
-        loss_sum += F.cross_entropy(out, y, reduction="sum").item()
-        correct += int((out.argmax(1) == y).sum())
+        loss_sum += F.cross_entropy(out, y, reduction="sum")
+        correct += (out.argmax(1) == y).sum()
     model.train(was_training)
-    return loss_sum / len(split), correct / len(split)
+    return loss_sum.item() / len(split), correct.item() / len(split)
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -308,6 +392,7 @@ def write_json(path: Path, obj: dict) -> None:
     tmp.replace(path)
 
 
-def train(recipe: Recipe | None = None, run_dir: str | Path = "runs/default", quiet: bool = False) -> dict:
+def train(recipe: Recipe | None = None, run_dir: str | Path = "runs/default", quiet: bool = False,
+          callbacks: list[Callback] | tuple = ()) -> dict:
     """Build and fit `recipe` (the default recipe when None) into `run_dir`; returns the summary."""
-    return Trainer(build(recipe or Recipe()), run_dir, quiet).fit()
+    return Trainer(build(recipe or Recipe()), run_dir, quiet, callbacks).fit()

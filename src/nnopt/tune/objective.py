@@ -8,28 +8,13 @@ best val_acc it reached (0 before the first epoch) and the error in user attribu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import optuna
 
 from ..errors import DivergedError
-from ..train import Trainer, build
+from ..train import LambdaCallback, Trainer, build
 from .space import Space
 from .storage import WORKER_ATTR, worker_id
-
-
-class ReportingTrainer(Trainer):
-    """A Trainer that hands each finished epoch's record to `on_epoch` (which may raise to stop)."""
-
-    def __init__(self, setup, run_dir, on_epoch: Callable[[dict], None], quiet: bool = True):
-        super().__init__(setup, run_dir, quiet)
-        self.on_epoch = on_epoch
-
-    def run_epoch(self, metrics_file):
-        record = super().run_epoch(metrics_file)
-        if record is not None:
-            self.on_epoch(record)
-        return record
 
 
 class Objective:
@@ -47,13 +32,14 @@ class Objective:
         trial.set_user_attr("recipe", recipe.to_toml())
         best, epochs = [0.0], recipe.train["epochs"]
 
-        def on_epoch(record: dict) -> None:
+        def on_epoch_end(trainer, epoch: int, record: dict) -> None:
             best[0] = max(best[0], record["val_acc"])
             trial.report(record["val_acc"], record["epoch"])
             if record["epoch"] < epochs and trial.should_prune():  # a finished run stays complete
                 raise optuna.TrialPruned(f"pruned after epoch {record['epoch']}")
 
-        trainer = ReportingTrainer(build(recipe), self.study_dir / "trials" / f"{trial.number:05d}", on_epoch)
+        trainer = Trainer(build(recipe), self.study_dir / "trials" / f"{trial.number:05d}", quiet=True,
+                          callbacks=[LambdaCallback(on_epoch_end=on_epoch_end)])
         try:
             return trainer.fit()["best_val_acc"]
         except DivergedError as exc:
