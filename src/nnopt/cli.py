@@ -16,7 +16,10 @@ EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse's usage error (2) or --help (0), as a return code
+        return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
@@ -83,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a recipe field (repeatable), e.g. --set optimizer.lr=0.01")
-    p.add_argument("--out", metavar="DIR", help="output directory (default: runs/<recipe>-<time>)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: runs/<recipe>-<command>-<time>)")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
 
 
@@ -95,8 +98,10 @@ def load_recipe(args):
 
 
 def out_dir(args, kind: str) -> Path:
-    if args.out:
+    if args.out is not None:
         path = Path(args.out)
+        if not args.out.strip() or (path.exists() and not path.is_dir()):
+            raise ConfigError(f"--out = {args.out!r} — must be a directory (new or empty)")
         if path.exists() and any(path.iterdir()):
             raise ConfigError(f"--out {path} exists and is not empty; choose another directory"
                               + (" or continue it with --resume" if kind == "run" else ""))
@@ -108,21 +113,26 @@ def out_dir(args, kind: str) -> Path:
 def cmd_run(args) -> int:
     from .recipe import Recipe
     from .report.table import format_table
-    from .train import Trainer, build
+    from .train import Trainer, build, checkpoint
 
-    if args.resume:
-        if args.recipe or args.set:
-            raise ConfigError("--resume continues a run with its own recipe.toml; "
-                              "give no recipe and no --set with it")
-        run_dir = Path(args.resume)
+    resume = args.resume is not None
+    if resume:
+        if args.recipe or args.set or args.out is not None:
+            raise ConfigError("--resume continues a run with its own recipe.toml in its own directory; "
+                              "give no recipe, --set or --out with it")
+        run_dir = checkpoint.check_resume_dir(args.resume)
         recipe = Recipe.load(run_dir / "recipe.toml")
+        if not checkpoint.exists(run_dir):
+            resume = False
+            print(f"{run_dir} has no checkpoint (the run stopped before its first epoch ended); "
+                  "starting it again from the beginning", file=sys.stderr)
     else:
         recipe = load_recipe(args)
         run_dir = out_dir(args, "run")
     trainer = Trainer(build(recipe), run_dir, quiet=args.quiet)
     if not args.quiet:
         print(f"run directory: {run_dir}", file=sys.stderr)
-    s = trainer.fit(resume=bool(args.resume))
+    s = trainer.fit(resume=resume)
     rows = [["status", s["status"]], ["epochs", s["epochs"]], ["steps", s["steps"]],
             ["final val acc", s["final_val_acc"]], ["best val acc", f"{s['best_val_acc']:.4f} (epoch {s['best_epoch']})"],
             ["test acc", s["test_acc"]], ["test loss", s["test_loss"]],
