@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .diagnose.command import add_arguments as diagnose_arguments, run as cmd_diagnose
 from .errors import CheckpointError, ConfigError, DataError, DivergedError
+from .lab.command import add_arguments as lab_arguments, run as cmd_lab
 from .tune.command import add_arguments as tune_arguments, run as cmd_tune
 
 EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tune", help="hyperparameter search / small NAS over recipe fields (Optuna)")
     tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)
+
+    lab = sub.add_parser("lab", help="the chapter's claims as experiments: numbers, figures, a verdict")
+    lab_arguments(lab)
+    lab.set_defaults(func=cmd_lab)
 
     lst = sub.add_parser("list", help="registered techniques, by family")
     lst.add_argument("family", nargs="?", help="one family (e.g. optimizers)")
