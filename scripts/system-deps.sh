@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages nnopt's data sets and tests use: the real Fashion-MNIST IDX files and the
-# WordNet 3.0 lexicon. Installs what is missing when run as root; otherwise says what to install.
+# Debian packages nnopt's data sets and tests use: the real Fashion-MNIST IDX files, the WordNet 3.0
+# lexicon and Chromium (the browser tests drive it with playwright). Installs what is missing when
+# run as root; otherwise says what to install.
 set -euo pipefail
-packages=(dataset-fashion-mnist wordnet-base)
+packages=(dataset-fashion-mnist wordnet-base chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
