@@ -1,0 +1,194 @@
+"""Three relatives of Adam as transforms: Nesterov's look-ahead (NAdam), the rectified variance
+(RAdam) and the ∞-norm (Adamax). Each keeps torch.optim's state names and conventions.
+
+* ``scale_by_nadam``: Dozat 2016, "Incorporating Nesterov Momentum into Adam", with torch's
+  momentum schedule μ_t = β₁(1 − ½·0.96^{tψ}).
+* ``scale_by_radam``: Liu et al. 2020, "On the Variance of the Adaptive Learning Rate and Beyond".
+* ``scale_by_adamax``: Kingma & Ba 2015, "Adam", §7.1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ...params import Param
+from ..define import LR, WEIGHT_DECAY, register
+from ..named import ADAM
+from ..transforms import (Ref, _divide, _rsqrt_denominator, _zeros, add_l2, addcmul, chain,
+                          decoupled_weight_decay, lerp, materialize, scale_by_lr)
+
+
+def _moments(updates, state, ctx, b1, b2):
+    """m ← β₁m + (1−β₁)u; v ← β₂v + (1−β₂)u² (torch's ops)."""
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    lerp(m, updates, 1 - ctx.value(b1))
+    b2 = ctx.value(b2)
+    torch._foreach_mul_(v, b2)
+    addcmul(v, updates, updates, 1 - b2)
+    return m, v
+
+
+@dataclass(frozen=True)
+class scale_by_nadam:
+    """NAdam: m and v as in Adam, μ_t = β₁(1 − ½·0.96^{tψ}), Π_t = μ₁⋯μ_t;
+    u ← [(1−μ_t)/(1−Π_t)·u + μ_{t+1}/(1−Π_tμ_{t+1})·m] / (√(v/(1−β₂ᵗ)) + ε) (torch.optim.NAdam).
+
+    Π_t is kept per parameter as a 0-d tensor (``mu_product``, as torch) and the two factors are
+    computed on the device, so the step needs no host sync. Not elementwise (a 0-d state)."""
+
+    pending = True
+
+    b1: float | Ref = 0.9
+    b2: float | Ref = 0.999
+    eps: float | Ref = 1e-8
+    momentum_decay: float | Ref = 4e-3
+    slots = ("exp_avg", "exp_avg_sq", "mu_product")
+
+    @property
+    def powers(self):
+        return (self.b2,)
+
+    def init(self, params):
+        state = _zeros(params, "exp_avg", "exp_avg_sq")
+        state["mu_product"] = [torch.ones((), dtype=p.dtype, device=p.device) for p in params]
+        return state
+
+    def update(self, updates, state, ctx):
+        updates = materialize(updates, ctx)
+        m, v = _moments(updates, state, ctx, self.b1, self.b2)
+        b1, psi = ctx.value(self.b1), ctx.value(self.momentum_decay)
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (ctx.step * psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((ctx.step + 1) * psi))
+        products = state["mu_product"]
+        torch._foreach_mul_(products, mu)
+        product = products[0]  # every parameter passed here has the same step, so the same Π_t
+        out = torch._foreach_mul(updates, (1.0 - mu) / (1.0 - product))
+        torch._foreach_add_(out, torch._foreach_mul(m, mu_next / (1.0 - product * mu_next)))
+        ctx.owned = True
+        denom = _rsqrt_denominator(v, ctx.value(self.eps), False, 1 - ctx.power(self.b2))
+        return _divide(out, denom, ctx)
+
+
+@dataclass(frozen=True)
+class scale_by_radam:
+    """RAdam: m, v as in Adam; ρ∞ = 2/(1−β₂) − 1, ρ_t = ρ∞ − 2tβ₂ᵗ/(1−β₂ᵗ). While ρ_t ≤ 5 the
+    variance of the adaptive step is not defined: u ← m̂ (momentum SGD). After, u ← r_t·m̂/√v̂
+    with r_t = √((ρ_t−4)(ρ_t−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρ_t)), written as torch does:
+    r_t·m̂·√(1−β₂ᵗ)/(√v + ε) (torch.optim.RAdam). Branch-free when t is a tensor (compiled)."""
+
+    elementwise = True
+    pending = True
+
+    b1: float | Ref = 0.9
+    b2: float | Ref = 0.999
+    eps: float | Ref = 1e-8
+    slots = ("exp_avg", "exp_avg_sq")
+
+    @property
+    def powers(self):
+        return (self.b1, self.b2)
+
+    def init(self, params):
+        return _zeros(params, *self.slots)
+
+    def update(self, updates, state, ctx):
+        updates = materialize(updates, ctx)
+        m, v = _moments(updates, state, ctx, self.b1, self.b2)
+        bc1, bc2 = 1 - ctx.power(self.b1), 1 - ctx.power(self.b2)
+        rho_inf = 2 / (1 - ctx.value(self.b2)) - 1
+        rho_t = rho_inf - 2 * ctx.step * ctx.power(self.b2) / bc2
+        if isinstance(rho_t, Tensor):
+            ok = rho_t > 5.0
+            safe = torch.where(ok, rho_t, 5.0)
+            rect = torch.where(ok, ((safe - 4) * (safe - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe)).sqrt(), 0.0)
+            out = torch._foreach_reciprocal(_rsqrt_denominator(v, ctx.value(self.eps), False))
+            torch._foreach_mul_(out, rect * bc2 ** 0.5)
+            torch._foreach_add_(out, (~ok).to(rect.dtype))     # 1 where not rectified
+            torch._foreach_mul_(out, m)
+            ctx.owned, ctx.scale = True, 1 / bc1
+            return out
+        ctx.owned = False
+        if rho_t <= 5.0:
+            ctx.scale = 1 / bc1
+            return m
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        ctx.scale = rect * bc2 ** 0.5 / bc1
+        return _divide(m, _rsqrt_denominator(v, ctx.value(self.eps), False), ctx)
+
+
+@dataclass(frozen=True)
+class scale_by_adamax:
+    """Adamax: m ← β₁m + (1−β₁)u; w ← max(β₂w, |u| + ε); u ← m/((1−β₁ᵗ)·w) (torch.optim.Adamax,
+    ε inside the max as torch)."""
+
+    elementwise = True
+    pending = True
+
+    b1: float | Ref = 0.9
+    b2: float | Ref = 0.999
+    eps: float | Ref = 1e-8
+    slots = ("exp_avg", "exp_inf")
+
+    @property
+    def powers(self):
+        return (self.b1,)
+
+    def init(self, params):
+        return _zeros(params, *self.slots)
+
+    def update(self, updates, state, ctx):
+        updates = materialize(updates, ctx)
+        m, w = state["exp_avg"], state["exp_inf"]
+        lerp(m, updates, 1 - ctx.value(self.b1))
+        torch._foreach_mul_(w, ctx.value(self.b2))
+        bound = torch._foreach_abs(updates)
+        torch._foreach_add_(bound, ctx.value(self.eps))
+        torch._foreach_maximum_(w, bound)
+        ctx.owned = False
+        ctx.scale = 1 / (1 - ctx.power(self.b1))
+        return _divide(m, w, ctx)
+
+
+# -- registrations -------------------------------------------------------------------------------
+DECOUPLED = Param(bool, False, doc="weight decay as θ ← (1 − αλ)θ (AdamW-style) instead of L2 on the gradient")
+EPS = Param(float, 1e-8, gt=0)
+
+
+def _around(h, core):
+    """``core`` with torch's two weight decays: L2 on the gradient before it, or θ ← (1 − αλ)θ."""
+    if h.decoupled_weight_decay:
+        return chain(core, scale_by_lr(), decoupled_weight_decay(h.weight_decay))
+    return chain(add_l2(h.weight_decay), core, scale_by_lr())
+
+
+@register("nadam", torch_class=torch.optim.NAdam, hyper={
+    "lr": LR(2e-3), "betas": ADAM["betas"], "eps": EPS, "weight_decay": WEIGHT_DECAY,
+    "momentum_decay": Param(float, 4e-3, ge=0, doc="ψ in μ_t = β₁(1 − ½·0.96^{tψ})"),
+    "decoupled_weight_decay": DECOUPLED})
+def nadam(h):
+    """NAdam: Adam with a Nesterov look-ahead on the first moment, θ ← θ − α[(1−μ_t)/(1−Π_t)·g +
+    μ_{t+1}/(1−Π_{t+1})·m]/(√v̂ + ε) (Dozat 2016; torch.optim.NAdam)."""
+    return _around(h, scale_by_nadam(*h.betas, h.eps, h.momentum_decay))
+
+
+@register("radam", torch_class=torch.optim.RAdam, hyper={
+    "lr": LR(1e-3), "betas": ADAM["betas"], "eps": EPS, "weight_decay": WEIGHT_DECAY,
+    "decoupled_weight_decay": DECOUPLED})
+def radam(h):
+    """RAdam: Adam whose adaptive step is switched on only once the variance of √v̂ is defined
+    (ρ_t > 5) and then rectified by r_t — a warmup without a warmup schedule (Liu et al. 2020;
+    torch.optim.RAdam)."""
+    return _around(h, scale_by_radam(*h.betas, h.eps))
+
+
+@register("adamax", torch_class=torch.optim.Adamax, hyper={
+    "lr": LR(2e-3), "betas": ADAM["betas"], "eps": EPS, "weight_decay": WEIGHT_DECAY})
+def adamax(h):
+    """Adamax: Adam with the ∞-norm, w ← max(β₂w, |g| + ε); θ ← θ − α/(1−β₁ᵗ)·m/w
+    (Kingma & Ba 2015 §7.1; torch.optim.Adamax)."""
+    return chain(add_l2(h.weight_decay), scale_by_adamax(*h.betas, h.eps), scale_by_lr())
+
+
+__all__ = ["scale_by_nadam", "scale_by_radam", "scale_by_adamax", "nadam", "radam", "adamax"]
