@@ -1,5 +1,6 @@
 """Data sets: in-memory tensors split into train/val/test, registered by name."""
 from .dataset import Dataset, Split, load
 from . import digits, fashion_mnist, moons, wordnet_topics  # noqa: F401  (registrations)
+from . import toy2d  # noqa: F401  (circles, xor, spirals)
 
 __all__ = ["Dataset", "Split", "load"]

@@ -1,0 +1,75 @@
+"""Two-class toy data in the plane, for decision boundaries (with `moons`): circles, xor, spirals.
+
+    circles  an inner disc's ring (class 1, radius `factor`) inside a ring of radius 1 (class 0)
+    xor      uniform points in [−1, 1]²; class 1 where x and y have opposite signs
+    spirals  two interleaved arms r = t, φ = 3πt + πk (t ∈ [0.05, 1], k = class)
+
+Gaussian noise of std `noise` is added to the coordinates after the labels are fixed; everything is
+seeded by `split_seed`, which also seeds the stratified train/val/test split.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..params import Param
+from ..registry import DATASETS
+from .dataset import Dataset, Split, stratified_split
+
+PARAMS = {
+    "n_samples": Param(int, 1000, ge=30, le=1_000_000, doc="points in all (train = the rest after val/test)"),
+    "noise": Param(float, 0.1, ge=0, doc="std of the Gaussian noise added to the coordinates"),
+    "val_fraction": Param(float, 0.2, gt=0, lt=0.5),
+    "test_fraction": Param(float, 0.2, gt=0, lt=0.5),
+    "split_seed": Param(int, 0, ge=0, le=2**32 - 1),
+}
+
+
+def to_dataset(name: str, x: np.ndarray, y: np.ndarray, noise: float, val_fraction: float,
+               test_fraction: float, rng: np.random.Generator, split_seed: int) -> Dataset:
+    """Noisy points `x` with labels `y`, split stratified into train/val/test tensors."""
+    import torch
+
+    x = x + rng.normal(scale=noise, size=x.shape) if noise else x
+    parts = stratified_split(y, (0.0, val_fraction, test_fraction), split_seed)
+    xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.int64)
+    splits = [Split(xt[torch.from_numpy(p)], yt[torch.from_numpy(p)]) for p in parts]
+    return Dataset(name, *splits, n_classes=2, classes=["0", "1"])
+
+
+def _labels(n: int) -> np.ndarray:
+    """n labels, half 0 and half 1 (the extra one is a 0)."""
+    return (np.arange(n) >= (n + 1) // 2).astype(np.int64)
+
+
+@DATASETS.register("circles", params={**PARAMS, "factor": Param(float, 0.5, gt=0, lt=1,
+                                                                   doc="inner radius / outer radius")})
+def circles(n_samples=1000, noise=0.1, val_fraction=0.2, test_fraction=0.2, split_seed=0, factor=0.5):
+    """Two concentric rings in 2-D (class 1 inside), with Gaussian noise; seeded."""
+    rng = np.random.default_rng(split_seed)
+    y = _labels(n_samples)
+    phi = rng.uniform(0, 2 * math.pi, n_samples)
+    r = np.where(y == 1, factor, 1.0)
+    return to_dataset("circles", np.stack([r * np.cos(phi), r * np.sin(phi)], 1), y, noise, val_fraction,
+                      test_fraction, rng, split_seed)
+
+
+@DATASETS.register("xor", params=PARAMS)
+def xor(n_samples=1000, noise=0.1, val_fraction=0.2, test_fraction=0.2, split_seed=0):
+    """Uniform points in [−1, 1]², class 1 in the quadrants where x·y < 0, with Gaussian noise; seeded."""
+    rng = np.random.default_rng(split_seed)
+    x = rng.uniform(-1, 1, (n_samples, 2))
+    y = (x[:, 0] * x[:, 1] < 0).astype(np.int64)
+    return to_dataset("xor", x, y, noise, val_fraction, test_fraction, rng, split_seed)
+
+
+@DATASETS.register("spirals", params=PARAMS)
+def spirals(n_samples=1000, noise=0.1, val_fraction=0.2, test_fraction=0.2, split_seed=0):
+    """Two interleaved spiral arms (r = t, φ = 3πt + πk), with Gaussian noise; seeded."""
+    rng = np.random.default_rng(split_seed)
+    y = _labels(n_samples)
+    t = rng.uniform(0.05, 1.0, n_samples)
+    phi = 3 * math.pi * t + math.pi * y
+    return to_dataset("spirals", np.stack([t * np.cos(phi), t * np.sin(phi)], 1), y, noise, val_fraction,
+                      test_fraction, rng, split_seed)
