@@ -38,10 +38,10 @@ def test_recipe_validates_optimizer_fields():
         Recipe({"optimizer": {"name": "adam", "betas": [0.9, 1.5]}})
 
 
-def _poisoned(names: bool, nonfinite: str):
+def _poisoned(names: bool, nonfinite: str, name: str = "adam", **kw):
     m = small_cnn()
     params = m.named_parameters() if names else m.parameters()
-    opt = O.create("adam", params, nonfinite=nonfinite, no_decay_1d=False)
+    opt = O.create(name, params, nonfinite=nonfinite, no_decay_1d=False, **kw)
     train(m, opt, 2)
     opt.zero_grad()
     torch.nn.functional.cross_entropy(m(torch.zeros(2, 1, 8, 8)), torch.tensor([0, 1])).backward()
@@ -59,12 +59,22 @@ def test_nonfinite_gradient_raises_with_parameter_name():
         opt.step()
 
 
-def test_nonfinite_gradient_skip_leaves_everything():
-    m, opt = _poisoned(True, "skip")
+@pytest.mark.parametrize("name, kw", [("adam", {}), ("adam", {"fused": False}), ("adam", {"compile": True}),
+                                      ("adadelta", {}), ("momentum", {"form": "book"})])
+def test_nonfinite_gradient_skip_leaves_everything(name, kw):
+    """The default: the step is skipped on the device (torch's fused kernel, the eager and the
+    compiled update); buffers and parameters keep their values, skipped_steps counts it; the
+    step counter counts the call (the host cannot know without a sync)."""
+    m, opt = _poisoned(True, "skip", name, **kw)
     params, state = copy.deepcopy(list(m.parameters())), copy.deepcopy(opt.state_dict())
-    assert opt.step() is None
+    opt.step()
     assert all(torch.equal(a, b) for a, b in zip(params, m.parameters()))
-    assert all(torch.equal(v, opt.state_dict()["state"][i][k]) for i, s in state["state"].items() for k, v in s.items())
+    after = opt.state_dict()["state"]
+    assert all(torch.equal(v, after[i][k]) for i, s in state["state"].items() for k, v in s.items() if k != "step")
+    assert float(opt.skipped_steps) == 1 and float(after[0]["step"]) == float(state["state"][0]["step"]) + 1
+    opt.zero_grad()
+    train(m, opt, 1)
+    assert float(opt.skipped_steps) == 1 and not all(torch.equal(a, b) for a, b in zip(params, m.parameters()))
 
 
 def test_nonfinite_ignore_is_torchs_behaviour():

@@ -8,7 +8,7 @@ from conftest import X, Y, rel_err, small_cnn, train
 from torch.nn import functional as F
 
 import nnopt.optim as O
-from nnopt.optim.fused import FUSE_AFTER, FUSE_MIN_NUMEL, FusedRule
+from nnopt.optim.compiled import COMPILE_AFTER, COMPILE_MIN_NUMEL, CompiledRule
 
 
 def test_state_dict_resume_gives_same_trajectory():
@@ -85,20 +85,20 @@ def test_missing_gradients_match_torch():
     assert float(oa.state[next(a.parameters())]["step"]) == 8
 
 
-def test_fused_matches_eager():
-    """fused=True (torch.compile of the whole update, for chains without a native kernel) follows
-    the eager trajectory, lr changes included, without recompiling for each lr."""
+def test_compiled_matches_eager():
+    """compile=True (torch.compile of the whole update) follows the eager trajectory, lr changes
+    included, without recompiling for each lr."""
     lr = lambda t: 0.01 / (1 + t)  # noqa: E731
     for name, kw in (("nesterov", dict(form="book")), ("rmsprop", dict(momentum=0.9, centered=True))):
         a, b = small_cnn(), small_cnn()
-        train(a, O.create(name, a.parameters(), lr=0.01, weight_decay=1e-3, fused=True, **kw), 20, lr=lr)
-        train(b, O.create(name, b.parameters(), lr=0.01, weight_decay=1e-3, fused=False, **kw), 20, lr=lr)
+        train(a, O.create(name, a.parameters(), lr=0.01, weight_decay=1e-3, compile=True, **kw), 20, lr=lr)
+        train(b, O.create(name, b.parameters(), lr=0.01, weight_decay=1e-3, compile=False, **kw), 20, lr=lr)
         assert rel_err(a, b) <= 1e-6, name
 
 
-def test_fused_default_rule():
-    rule = FusedRule(None)
-    assert not rule.use_fused(FUSE_AFTER - 1, FUSE_MIN_NUMEL)
-    assert rule.use_fused(FUSE_AFTER, FUSE_MIN_NUMEL)
-    assert not rule.use_fused(10 * FUSE_AFTER, FUSE_MIN_NUMEL - 1)
-    assert FusedRule(True).use_fused(0, 1) and not FusedRule(False).use_fused(10 ** 9, 10 ** 9)
+def test_compile_default_rule():
+    rule = CompiledRule()
+    assert not rule.use(None, COMPILE_AFTER - 1, COMPILE_MIN_NUMEL)
+    assert rule.use(None, COMPILE_AFTER, COMPILE_MIN_NUMEL)
+    assert not rule.use(None, 10 * COMPILE_AFTER, COMPILE_MIN_NUMEL - 1)
+    assert rule.use(True, 1, 1) and not rule.use(True, 0, 1) and not rule.use(False, 10 ** 9, 10 ** 9)

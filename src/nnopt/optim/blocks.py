@@ -6,6 +6,7 @@ A block is a list of whole small tensors, or flat views (``t.view(-1)[k·B:(k+1)
 one, cut the same way in θ, g and every state buffer. Elementwise ops give the very same numbers
 on any such cut (tested). Chains with a transform that is not marked ``elementwise = True`` (a
 per-tensor norm, say), non-contiguous tensors and devices other than the CPU are not cut.
+``per_tensor=True`` (torch's ``foreach=False``) yields one whole tensor at a time instead.
 """
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ Block = tuple[list[Tensor], list[Tensor], dict[str, list[Tensor]]]
 
 
 def blocks(transform: Transform, params: list[Tensor], grads: list[Tensor],
-           state: dict[str, list[Tensor]]) -> Iterator[Block]:
+           state: dict[str, list[Tensor]], per_tensor: bool = False) -> Iterator[Block]:
     """(params, grads, state) as blocks of about `BLOCK` elements each, or whole when cutting
-    does not apply or does not pay (under two blocks in all)."""
+    does not apply or does not pay (under two blocks in all); one tensor each with `per_tensor`."""
+    if per_tensor:
+        for i in range(len(params)):
+            yield [params[i]], [grads[i]], {k: [v[i]] for k, v in state.items()}
+        return
     if (not getattr(transform, "elementwise", False) or params[0].device.type != "cpu"
             or sum(p.numel() for p in params) < 2 * BLOCK):
         yield params, grads, state

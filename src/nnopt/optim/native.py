@@ -4,12 +4,15 @@ state (same slot names, so ``state_dict`` is the same whichever path runs, and s
 is seamless). RMSprop, which torch does not fuse, is Adam's kernel with β₁ = 0 and t = ∞: then
 m = g, both bias corrections are 1 − 0 = 1, and θ ← θ − α·g/(√r + ε) with r ← βr + (1−β)g².
 
-Each ``*_kernel(group)`` returns ``update(params, grads, state, lr, step)`` when the group's
-hyperparameters are torch's form of the algorithm, else None (book forms, ε inside the square
-root, Adam without bias correction: those run through the transforms). The transforms stay the
-definition; a test checks each kernel against them. The caller has already incremented the step
-counters, as torch does before calling its kernels; every parameter passed has the same step t.
-A kernel reads the group's hyperparameters when built (the caller rebuilds when they change).
+Each ``*_kernel(h)`` decides from the group's structural options (``h``: the `Hyper` view a
+chain builder gets) whether the kernel computes the chain — book forms, ε inside the square
+root, Adam without bias correction run through the transforms — and returns
+``update(params, grads, state, group, step, found)``, which reads lr and the other values from
+the group at each call (so schedules need no rebuild), or None. The caller has already
+incremented the step counters, as torch does; every parameter passed has the same step t.
+``found`` (a 0-d float tensor or None) is GradScaler's ``found_inf``: non-zero, the kernel leaves
+parameters and state as they are. The transforms stay the definition; tests check each kernel
+against them.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-Update = Callable[[list[Tensor], list[Tensor], dict[str, list[Tensor]], float, float], None]
+Update = Callable[..., None]
 DEVICES = ("cpu", "cuda", "mps")
 
 
@@ -43,62 +46,61 @@ def _step_tensors() -> Callable[[list[Tensor], float], list[Tensor]]:
     return steps
 
 
-def sgd_kernel(group: dict) -> Update | None:
+def sgd_kernel(h) -> Update | None:
     """torch SGD (momentum, dampening, nesterov, L2): θ ← θ − α·b, b ← ρb + (1−d)(g + λθ)."""
-    if group["momentum"] > 0 and group["form"] != "torch":
+    if h.momentum and h.form != "torch":
         return None
-    rho = group["momentum"]
-    hyper = dict(weight_decay=group["weight_decay"], momentum=rho, dampening=group["dampening"],
-                 nesterov=group["nesterov"], maximize=False)
+    has_buffer = bool(h.momentum)
 
-    def update(params, grads, state, lr, step):
-        torch._fused_sgd_(params, grads, state.get("momentum_buffer", []), lr=lr,
-                          is_first_step=rho > 0 and step == 1, **hyper)
+    def update(params, grads, state, group, step, found):
+        torch._fused_sgd_(params, grads, state.get("momentum_buffer", []), lr=group["lr"],
+                          weight_decay=group["weight_decay"], momentum=group["momentum"],
+                          dampening=group["dampening"], nesterov=group["nesterov"],
+                          maximize=group["maximize"], is_first_step=has_buffer and step == 1, found_inf=found)
     return update
 
 
-def adagrad_kernel(group: dict) -> Update | None:
+def adagrad_kernel(h) -> Update | None:
     """torch Adagrad: r ← r + g²; θ ← θ − α/(1 + (t−1)·lr_decay)·g/(√r + ε)."""
-    if group["eps_inside_sqrt"]:
+    if h.eps_inside_sqrt:
         return None
     steps = _step_tensors()
-    hyper = dict(lr_decay=group["lr_decay"], weight_decay=group["weight_decay"], eps=group["eps"],
-                 maximize=False)
 
-    def update(params, grads, state, lr, step):
-        torch._fused_adagrad_(params, grads, state["sum"], steps(params, step), lr=lr, **hyper)
+    def update(params, grads, state, group, step, found):
+        torch._fused_adagrad_(params, grads, state["sum"], steps(params, step), lr=group["lr"],
+                              lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+                              eps=group["eps"], maximize=group["maximize"], found_inf=found)
     update.devices = ("cpu", "mps")  # torch has no CUDA kernel for Adagrad
     return update
 
 
-def rmsprop_kernel(group: dict) -> Update | None:
+def rmsprop_kernel(h) -> Update | None:
     """torch RMSprop without momentum, centering and weight decay, through ``_fused_adam_`` with
     β₁ = 0, β₂ = `alpha`, t = ∞. The kernel's m is the gradient itself: it writes m ← 0·m + 1·g,
-    which leaves a finite gradient bit for bit as it was (tested)."""
-    if group["momentum"] > 0 or group["centered"] or group["weight_decay"] > 0 or group["eps_inside_sqrt"]:
+    which leaves a finite gradient bit for bit as it was (tested); with ``maximize`` it would
+    write −g into the gradient, so that case runs through the transforms."""
+    if h.momentum or h.centered or h.weight_decay or h.eps_inside_sqrt or h.maximize:
         return None
     steps = _step_tensors()
-    hyper = dict(amsgrad=False, beta1=0.0, beta2=group["alpha"], weight_decay=0.0, eps=group["eps"],
-                 maximize=False)
 
-    def update(params, grads, state, lr, step):
+    def update(params, grads, state, group, step, found):
         torch._fused_adam_(params, grads, grads, state["square_avg"], [], steps(params, float("inf")),
-                           lr=lr, **hyper)
+                           lr=group["lr"], amsgrad=False, beta1=0.0, beta2=group["alpha"], weight_decay=0.0,
+                           eps=group["eps"], maximize=False, found_inf=found)
     return update
 
 
-def _adam(op) -> Callable[[dict], Update | None]:
-    def kernel(group: dict) -> Update | None:
-        if not group["bias_correction"] or group["eps_inside_sqrt"]:
+def _adam(op) -> Callable:
+    def kernel(h) -> Update | None:
+        if not h.bias_correction or h.eps_inside_sqrt:
             return None
-        b1, b2 = group["betas"]
         steps = _step_tensors()
-        hyper = dict(amsgrad=group["amsgrad"], beta1=b1, beta2=b2, weight_decay=group["weight_decay"],
-                     eps=group["eps"], maximize=False)
 
-        def update(params, grads, state, lr, step):
+        def update(params, grads, state, group, step, found):
+            b1, b2 = group["betas"]
             op(params, grads, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq", []),
-               steps(params, step), lr=lr, **hyper)
+               steps(params, step), lr=group["lr"], amsgrad=group["amsgrad"], beta1=b1, beta2=b2,
+               weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"], found_inf=found)
         return update
     return kernel
 

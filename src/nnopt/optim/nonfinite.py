@@ -1,6 +1,7 @@
-"""Non-finite gradient detection: one norm per tensor, one sync per step.
+"""Non-finite gradient detection: `found_nonfinite` on the device (no sync, the default
+``nonfinite="skip"``), `check_finite` on the host (``"raise"``, one sync per step).
 
-The screen uses each tensor's 2-norm (a NaN or ±inf anywhere makes it non-finite), which torch
+Both use each tensor's 2-norm (a NaN or ±inf anywhere makes it non-finite), which torch
 computes several times faster on CPU than the ∞-norm. A tensor whose 2-norm is not finite is then
 checked element-wise, so finite gradients whose squares overflow (|g| ≳ 1e19) are not reported.
 """
@@ -11,7 +12,16 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-NONFINITE = ("raise", "skip", "ignore")
+NONFINITE = ("skip", "raise", "ignore")
+
+
+def found_nonfinite(grads: list[Tensor]) -> Tensor:
+    """1.0 when some gradient has a NaN/inf (its 2-norm is not finite), else 0.0: a 0-d float32
+    tensor on the first gradient's device (GradScaler's ``found_inf``), computed without a host
+    read. A finite gradient whose 2-norm overflows float32 (|g| ≳ 1e19) counts as non-finite."""
+    device = grads[0].device
+    norms = [n if n.device == device else n.to(device) for n in torch._foreach_norm(grads)]
+    return (~torch.isfinite(torch.stack(norms))).any().to(torch.float32)
 
 
 def check_finite(grads: list[Tensor], label: Callable[[int], str]) -> str | None:
@@ -31,4 +41,4 @@ def check_finite(grads: list[Tensor], label: Callable[[int], str]) -> str | None
     return None
 
 
-__all__ = ["NONFINITE", "check_finite"]
+__all__ = ["NONFINITE", "found_nonfinite", "check_finite"]

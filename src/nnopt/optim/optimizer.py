@@ -2,10 +2,23 @@
 
 Per group and step: u = chain(g) over the parameters that have a gradient, then θ ← θ + u.
 Hyperparameters live in the param groups (as in torch), so per-group settings, schedulers and
-``state_dict`` work as torch users expect; ``optimizer.param_groups[i]["lr"]`` is the lr in use.
-Each parameter's state holds ``step`` (a float tensor, as in torch) and the chain's buffers.
-When ``build`` has a ``native(group)`` (see `nnopt.optim.native`) that gives torch's own fused
-kernel for the group's algorithm, that kernel updates the same state instead of the transforms.
+``state_dict`` work as torch users expect; ``optimizer.param_groups[i]["lr"]`` is the lr in use,
+and a schedule may set any numeric hyperparameter (``momentum``, ``betas``) between steps: it is
+read at the next step, like lr. Each parameter's state holds ``step`` (a float tensor on the CPU,
+as in torch) and the chain's buffers; state dicts load into torch's optimizer of the same
+algorithm and back.
+
+Which update runs, per group (``fused``, ``compile``; same numbers up to float rounding):
+
+| fused | compile | update |
+|---|---|---|
+| None (default) | None (default) | torch's fused kernel where it computes this chain on this device; else the transforms' ``_foreach`` ops (eager), compiled from step 2000 on when ≥ 1M elements are updated |
+| True | None / False | torch's fused kernel; ConfigError where there is none |
+| None / False | True | the compiled update from step 2 (step 1, which creates buffers, runs eager) |
+| False | None / False | the transforms only (``foreach=False``: one tensor at a time, torch's for-loop) |
+
+The default step does no ``.item()`` and no device→host sync: step counts are mirrored on the
+host, and the default ``nonfinite="skip"`` decides on the device (one read of the gradients).
 """
 from __future__ import annotations
 
@@ -16,67 +29,108 @@ from torch import Tensor
 
 from ..errors import NonFiniteGradientError
 from .blocks import blocks
-from .fused import FusedRule, apply_update
+from .compiled import CompiledRule, apply_update, hyper_values
 from .groups import normalize_groups
+from .hyper import Hyper, structure
 from .native import Update, applicable
-from .nonfinite import NONFINITE, check_finite
-from .transforms import Transform
-
-# Keys of a param group that are not hyperparameters of the chain.
-_NOT_HYPER = ("params", "param_names", "lr")
-
+from .nonfinite import NONFINITE, check_finite, found_nonfinite
+from .transforms import Transform, refs_of
 
 class ChainOptimizer(torch.optim.Optimizer):
     """Run `transform` on each param group: θ ← θ + transform(g).
 
-    transform  a Transform (the same for every group; it reads the group's lr through
-               ``scale_by_lr``), or ``build(group) -> Transform`` to build one per group from the
-               group's hyperparameters (so per-group betas, weight decay, ... work); a
-               ``build.native(group) -> update | None`` attribute offers torch's fused kernel
-    lr         the learning rate α, per group (``param_groups[i]["lr"]``)
-    nonfinite  "raise" (NonFiniteGradientError, a ValueError, naming the parameter), "skip"
-               (leave parameters and state as they are, return None) or "ignore" (no check)
-    fused      True: torch's fused kernel, else one compiled kernel per group (torch.compile);
-               False: the transforms' torch._foreach_* ops; None: see `nnopt.optim.fused`
-    hyper      further group defaults read by `build`
+    transform   a Transform (the same for every group), or ``build(h) -> Transform`` building one
+                per group from its hyperparameters (`nnopt.optim.hyper.Hyper`); ``build.kernel(h)``
+                may offer torch's fused kernel, ``build.structural`` names numbers read once
+    lr          the learning rate α (a float or a 0-d tensor), per group
+    nonfinite   on a NaN/inf gradient: "skip" (default; decided on the device, no sync: parameters
+                and buffers keep their values, ``skipped_steps`` counts it), "raise"
+                (NonFiniteGradientError naming the parameter; reads the device every step) or
+                "ignore" (no check, torch's behaviour)
+    fused, compile, foreach, maximize   see the module doc; ``maximize`` ascends, as in torch
+    capturable, differentiable   torch's options; only False is supported (see `refuse`)
+    hyper       further group defaults read by `build`
     """
 
-    def __init__(self, params: Iterable, transform: Transform | Callable[[dict], Transform], *,
-                 lr: float = 1e-3, nonfinite: str = "raise", fused: bool | None = None, **hyper: Any):
-        if lr < 0:
+    def __init__(self, params: Iterable, transform: Transform | Callable[[Hyper], Transform], *,
+                 lr: float | Tensor = 1e-3, nonfinite: str = "skip", fused: bool | None = None,
+                 compile: bool | None = None, foreach: bool | None = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False, **hyper: Any):
+        if not isinstance(lr, Tensor) and lr < 0:
             raise ValueError(f"lr = {lr!r} — must be >= 0")
         if nonfinite not in NONFINITE:
             raise ValueError(f"nonfinite = {nonfinite!r} — must be one of {', '.join(map(repr, NONFINITE))}")
-        if fused not in (None, True, False):
-            raise ValueError(f"fused = {fused!r} — must be true, false or none")
-        super().__init__(normalize_groups(params), dict(lr=lr, **hyper))
+        for name, value in (("fused", fused), ("compile", compile), ("foreach", foreach)):
+            if value not in (None, True, False):
+                raise ValueError(f"{name} = {value!r} — must be true, false or none")
+        refuse(capturable=capturable, differentiable=differentiable)
+        if fused and (compile or foreach):
+            raise ValueError(f"fused = true — cannot be combined with {'compile' if compile else 'foreach'} = true "
+                             "(torch's fused kernel is the whole update)")
+        defaults = dict(lr=lr, maximize=maximize, foreach=foreach, fused=fused, compile=compile,
+                        capturable=False, differentiable=False, **hyper)
+        super().__init__(normalize_groups(params), defaults)
         self._build = transform if callable(transform) and not hasattr(transform, "update") else None
         self._fixed = None if self._build else transform
-        self._native = getattr(self._build, "native", None)
-        self._chains: dict[tuple, tuple[Transform, Update | None]] = {}
+        self._kernel = getattr(self._build, "kernel", None)
+        self._structural = frozenset(getattr(self._build, "structural", ()))
+        self._chains: dict[tuple, tuple[Transform, Update | None, tuple]] = {}
+        self._counts: dict[Tensor, tuple[Tensor, int]] = {}
+        self._rule = CompiledRule()
+        self._skipped: Tensor | None = None
         self.nonfinite = nonfinite
-        self.fused = fused
-        self._rule = FusedRule(fused)
+        for group in self.param_groups:
+            if group["fused"]:
+                self._check_fused(group)
+
+    def _check_fused(self, group: dict) -> None:
+        kernel = self._rules_for(group)[1]
+        if kernel is None or not applicable(kernel, group["params"]):
+            where = "for this algorithm and these options" if kernel is None else \
+                f"on {group['params'][0].device.type} for {group['params'][0].dtype}"
+            raise ValueError(f"fused = true — torch has no fused kernel {where}; use compile = true (one "
+                             "compiled kernel), fused = none (the fastest available) or fused = false")
 
     # -- the chain of a group --------------------------------------------------------------
     def transform_for(self, group: dict) -> Transform:
-        """The group's transform, rebuilt only when its hyperparameters change."""
+        """The group's transform, rebuilt only when a structural option changes."""
         return self._rules_for(group)[0]
 
-    def _rules_for(self, group: dict) -> tuple[Transform, Update | None]:
-        """(transform, torch's fused kernel for it or None), cached by hyperparameters."""
+    def _rules_for(self, group: dict) -> tuple[Transform, Update | None, tuple]:
+        """(transform, torch's fused kernel for it or None, the Refs it reads), cached by structure."""
         if self._fixed is not None:
-            return self._fixed, None
-        key = tuple((k, _freeze(v)) for k, v in group.items() if k not in _NOT_HYPER)
+            return self._fixed, None, refs_of(self._fixed)
+        key = structure(group, self._structural)
         if key not in self._chains:
-            self._chains[key] = (self._build(group), self._native(group) if self._native else None)
+            h = Hyper(group, self._structural)
+            transform = self._build(h)
+            self._chains[key] = (transform, self._kernel(h) if self._kernel else None, refs_of(transform))
         return self._chains[key]
+
+    @property
+    def skipped_steps(self) -> Tensor | None:
+        """How many steps ``nonfinite="skip"`` skipped: a 0-d tensor on the parameters' device
+        (reading it is a sync; read it where you read the loss). None before the first step."""
+        return self._skipped
+
+    # -- torch compatibility ---------------------------------------------------------------
+    def __setstate__(self, state: dict) -> None:
+        """Groups from another optimizer's state dict (torch's) get this one's defaults for the
+        keys they lack; step counters become float32 CPU tensors (torch's fused kernels keep
+        them on the device)."""
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
+            for p in group["params"]:
+                st = self.state.get(p)
+                if st and torch.is_tensor(st.get("step")) and st["step"].device.type != "cpu":
+                    st["step"] = st["step"].to("cpu", torch.float32)
 
     # -- the step ----------------------------------------------------------------------------
     @torch.no_grad()
     def step(self, closure: Callable[[], Tensor] | None = None):
-        """One update of every parameter that has a gradient. Returns closure's loss, if any;
-        with nonfinite="skip", None when the step was skipped."""
+        """One update of every parameter that has a gradient. Returns closure's loss, if any."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -91,48 +145,75 @@ class ChainOptimizer(torch.optim.Optimizer):
             if any(g.is_sparse for g in grads):
                 raise ValueError("nnopt optimizers do not support sparse gradients")
             work.append((index, chosen, group, params, grads))
-        if self.nonfinite != "ignore":
+        if not work:
+            return loss
+        all_grads = [g for w in work for g in w[4]]
+        found = None
+        if self.nonfinite == "raise":
             labels = [(index, group.get("param_names"), i) for index, chosen, group, *_ in work for i in chosen]
-            bad = check_finite([g for w in work for g in w[4]], lambda k: _label(*labels[k]))
+            bad = check_finite(all_grads, lambda k: _label(*labels[k]))
             if bad is not None:
-                if self.nonfinite == "raise":
-                    raise NonFiniteGradientError(bad)
-                return None
-        if work:
-            first = self.state[work[0][3][0]]
-            done = float(first["step"]) if first else 0.0
-            fuse = self._rule.use_fused(done, sum(p.numel() for w in work for p in w[3]))
+                raise NonFiniteGradientError(bad)
+        elif self.nonfinite == "skip":
+            found = found_nonfinite(all_grads)
+            if self._skipped is None:
+                self._skipped = torch.zeros((), dtype=found.dtype, device=found.device)
+            self._skipped.add_(found)
+        numel = sum(p.numel() for w in work for p in w[3])
         for *_, group, params, grads in work:
-            self._update_group(group, params, grads, fuse)
+            self._update_group(group, params, grads, found, numel)
         return loss
 
-    def _update_group(self, group: dict, params: list[Tensor], grads: list[Tensor], fuse: bool):
-        transform, native = self._rules_for(group)
-        native = native if native is not None and self.fused is not False and applicable(native, params) else None
-        states = [self.state[p] for p in params]
+    def _steps(self, params: list[Tensor], states: list[dict], transform: Transform) -> list[int]:
+        """Each parameter's step t after this update, from the host mirror (a counter loaded or
+        set from outside is read once); the state tensors are incremented in one op."""
+        out = []
         for p, st in zip(params, states):
+            seen = self._counts.get(p)
             if not st:
-                st["step"] = torch.tensor(0.0)
+                st["step"], done = torch.tensor(0.0), 0
                 st.update({k: v[0] for k, v in transform.init([p]).items()})
+            elif "step" not in st:  # torch's SGD counts no steps: its buffers mean t ≥ 1
+                st["step"], done = torch.tensor(1.0), 1
+            else:
+                done = seen[1] if seen is not None and seen[0] is st["step"] else int(st["step"])
+            self._counts[p] = (st["step"], done + 1)
+            out.append(done + 1)
         counters = [st["step"] for st in states]
-        # One op for all counters (a tensor list is the fast path for 0-d tensors).
-        torch._foreach_add_(counters, [counters[0].new_ones(())] * len(counters))
-        # Parameters that missed updates have a smaller step: update each step value apart.
-        by_step: dict[float, list[int]] = {}
-        for i, c in enumerate(counters):
-            by_step.setdefault(c.item(), []).append(i)
-        lr = float(group["lr"])
+        torch._foreach_add_(counters, 1.0)
+        return out
+
+    def _update_group(self, group: dict, params: list[Tensor], grads: list[Tensor], found, numel: int):
+        transform, kernel, refs = self._rules_for(group)
+        if kernel is not None and (group["fused"] is False or group["compile"] or not applicable(kernel, params)):
+            kernel = None
+        states = [self.state[p] for p in params]
+        by_step: dict[int, list[int]] = {}
+        for i, t in enumerate(self._steps(params, states, transform)):
+            by_step.setdefault(t, []).append(i)
+        hyper = hyper_values(group, refs)
         for step, idx in by_step.items():
             pick = (lambda xs: [xs[i] for i in idx]) if len(idx) < len(params) else (lambda xs: xs)
             ps, gs, sts = pick(params), pick(grads), pick(states)
             state = {k: [st[k] for st in sts] for k in transform.slots}
-            if native is not None:
-                native(ps, gs, state, lr, step)
-            elif fuse and step > 1:
-                self._rule.run(transform, ps, gs, state, lr, step)
+            if kernel is not None:
+                kernel(ps, gs, state, group, step, found)
+            elif self._rule.use(group["compile"], step - 1, numel) and step > 1:
+                self._rule.run(transform, ps, gs, state, hyper, step, found, group["maximize"])
             else:
-                for bp, bg, bs in blocks(transform, ps, gs, state):
-                    apply_update(transform, bp, bg, bs, lr, step, step == 1)
+                for bp, bg, bs in blocks(transform, ps, gs, state, per_tensor=group["foreach"] is False):
+                    apply_update(transform, bp, bg, bs, hyper, step, step == 1, found, group["maximize"])
+
+
+def refuse(**options: bool) -> None:
+    """ValueError for torch's ``capturable`` / ``differentiable`` set true, saying why."""
+    why = {"capturable": "nnopt counts steps on the host, which a CUDA graph cannot capture; "
+                         "use torch.optim's optimizer with capturable=True",
+           "differentiable": "nnopt updates parameters in place under no_grad, so the step is not "
+                             "differentiable; use torch.optim's optimizer with differentiable=True"}
+    for name, value in options.items():
+        if value:
+            raise ValueError(f"{name} = true — not supported: {why[name]}")
 
 
 def _label(index: int, names: list[str] | None, i: int) -> str:
@@ -140,8 +221,4 @@ def _label(index: int, names: list[str] | None, i: int) -> str:
     return names[i] if names else f"param_groups[{index}]['params'][{i}]"
 
 
-def _freeze(value):
-    return tuple(value) if isinstance(value, list) else value
-
-
-__all__ = ["ChainOptimizer"]
+__all__ = ["ChainOptimizer", "refuse"]

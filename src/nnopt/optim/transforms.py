@@ -1,68 +1,156 @@
 """Update rules as small transforms over lists of tensors, with explicit state.
 
-A transform turns the incoming update direction ``u`` (at first, the gradients ``g``) into a new
-one. Its state is a few named buffers per parameter (``init``), updated in place by ``update``.
-``chain`` runs transforms in order; the optimizer applies the final update: θ ← c·θ + s·u, where
-the scalars s (``ctx.scale``, from ``scale``/``scale_by_lr``) and c (``ctx.decay``, from
-``decoupled_weight_decay``) and a final division (``ctx.divisor``) are kept aside until a
-transform needs u itself, so they cost no extra pass over memory.  The chapter's two families are two kinds of transform:
+The transform contract (the one place it is written down)
+----------------------------------------------------------
+A transform turns the incoming update direction ``u`` (at first the gradients ``g``, one tensor per
+parameter) into a new one; the optimizer then applies θ ← c·θ + s·u/d (see below).
 
+* ``init(params) -> {slot: [tensor per param]}`` makes its state; ``slots`` names the slots (state
+  keys follow torch.optim: ``exp_avg``, ``momentum_buffer``, ...; two transforms of a chain must
+  not share a slot). ``update(u, state, ctx) -> u'`` may write its own slots in place, nothing else.
+* It may read ``ctx.params`` (θ, read only), ``ctx.lr``, ``ctx.step`` (t, 1 on the first update),
+  ``ctx.first`` and the values of its hyperparameters through ``ctx.value(h)``.
+* **Hyperparameters** are floats, or `Ref`s: a Ref names a param-group key (``Ref("momentum")``,
+  ``Ref("betas.0")``) whose value is read at every step, so a schedule may move it (one-cycle's
+  momentum) without a new chain or a recompile. ``bool(ref)`` is "non-zero when the chain was
+  built"; the optimizer rebuilds the chain when that changes (a structural choice, like ``nesterov``).
+* **Aliasing.** u may be the user's ``p.grad`` or another transform's buffer. By default (a
+  transform without ``pending = True``) the chain hands ``update`` a u it owns, with every pending
+  factor applied, so writing into u is safe; returning a state buffer as u' is allowed (the next
+  writer copies it). Built-in transforms set ``pending = True``: they receive u with factors still
+  pending — the update is really ``ctx.scale``·u/``ctx.divisor`` and θ is to be multiplied by
+  ``ctx.decay`` — and must call `materialize` before reading u and write into u only when
+  ``ctx.owned``; this keeps scalings out of memory passes (one ``addcdiv`` at the end, as torch).
+* **Compiled path.** Under torch.compile, lr, t and hyperparameter values are 0-d tensors: Python
+  code may branch on ``ctx.first``, ``ctx.owned``, ``is None`` and a Ref's truth value, never on a
+  value. Use the helpers `axpy`, `addcmul`, `lerp` (they accept a number or a 0-d tensor).
+* ``elementwise = True`` (optional) says each output element depends on the same element of u, θ
+  and the state only: the eager CPU path may then run the chain on cache-sized blocks.
+
+A plain function works too: ``pure(torch.sign)`` (u' = f(u) per tensor) or ``pure(f, state=
+{"ema": torch.zeros_like})`` with ``f(u, s) -> (u', s')`` (s: that parameter's slots); ``chain``
+wraps a bare callable in `pure`. Such a function must not write into its arguments.
+
+The chapter's two families are two kinds of transform:
 * adapting the step size α: ``scale_by_sum_sq`` (Adagrad), ``scale_by_rms`` (RMSprop),
   ``scale_by_adadelta``; ``scale_by_lr`` multiplies by −α (the optimizer's current lr);
 * correcting the gradient estimate: ``trace`` (momentum, Nesterov), ``book_nesterov``;
 * both: ``scale_by_adam`` (Adam ≈ momentum + RMSprop, with bias correction).
 
-Each transform is a frozen dataclass of its hyperparameters, so per-group settings build one per
-group. State names follow torch.optim (``exp_avg``, ``momentum_buffer``, ...). All of these are
-``elementwise`` (each output element depends on the same element of u, θ and the state only),
-which lets the eager path run them on cache-sized blocks (see ``blocks``).
-
 Conventions: ``eps_inside_sqrt=False`` is torch's u/(√v + ε); True is the book's u/√(v + ε).
-Transforms never write into the tensors they are given unless ``ctx.owned`` says the chain made
-them (the first transform sees the user's ``p.grad``).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import torch
 from torch import Tensor
 
 Tensors = list[Tensor]
 State = dict[str, Tensors]
+Number = float | Tensor
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A hyperparameter read from the param group at every step: ``key`` is a group key, or
+    ``key.i`` for item i of a tuple (``betas.0``). ``value`` is the value when the chain was
+    built; only its being non-zero is used (``bool(ref)``), and it does not take part in ==."""
+
+    key: str
+    value: Any = field(default=1.0, compare=False)
+
+    def __bool__(self) -> bool:
+        return isinstance(self.value, Tensor) or self.value != 0
+
+    def resolve(self, group: Mapping) -> Number:
+        """The current value in `group`."""
+        name, _, index = self.key.partition(".")
+        return group[name][int(index)] if index else group[name]
+
+
+def refs_of(transform) -> tuple[Ref, ...]:
+    """The Refs a transform reads: its ``refs`` attribute, else its dataclass fields that are Refs."""
+    if hasattr(transform, "refs"):
+        return tuple(transform.refs)
+    if dataclasses.is_dataclass(transform):
+        return tuple(v for f in dataclasses.fields(transform) if isinstance(v := getattr(transform, f.name), Ref))
+    return ()
+
+
+def power_key(base) -> str:
+    """The ``ctx.hyper`` key of baseᵗ, precomputed in the compiled path."""
+    return f"{base.key if isinstance(base, Ref) else base!r}^t"
 
 
 @dataclass
 class Context:
-    """What a transform may read besides its state: the parameters θ, the current lr α, the step
-    t and ``first`` (t == 1), whether the incoming updates are owned, and the pending factors
-    (None: none): the update is really ``scale``·u/``divisor``, and θ is to be multiplied by
-    ``decay``. lr, step and the factors are floats, or 0-d tensors in the compiled path (so
-    Python branches only test ``first``, ``owned`` and ``is None``)."""
+    """What a transform may read besides its state (see the module doc). ``hyper`` holds the
+    values of ``lr`` and of the chain's Refs (and, compiled, baseᵗ under `power_key`)."""
 
     params: Tensors
-    lr: float | Tensor
-    step: float | Tensor
+    hyper: dict
+    step: Number
     first: bool
     owned: bool = False
-    scale: float | Tensor | None = None
-    decay: float | Tensor | None = None
-    powers: dict | None = None
+    scale: Number | None = None
+    decay: Number | None = None
     divisor: Tensors | None = None
 
-    def power(self, base: float):
-        """baseᵗ; precomputed (``powers``) in the compiled path for the bases a transform lists
-        in its ``powers`` attribute."""
-        return self.powers[base] if self.powers is not None else base ** self.step
+    @property
+    def lr(self) -> Number:
+        return self.hyper["lr"]
+
+    def value(self, h) -> Number:
+        """A hyperparameter's current value: a Ref's from the group, a number as it is."""
+        return self.hyper[h.key] if isinstance(h, Ref) else h
+
+    def power(self, base) -> Number:
+        """baseᵗ (base a number or a Ref)."""
+        key = power_key(base)
+        return self.hyper[key] if key in self.hyper else self.value(base) ** self.step
 
 
 class Transform(Protocol):
-    """``slots`` names its state; ``elementwise = True`` (optional) allows cache blocking."""
+    """See the module doc for the contract."""
 
     def init(self, params: Tensors) -> State: ...
 
     def update(self, updates: Tensors, state: State, ctx: Context) -> Tensors: ...
+
+
+# -- helpers that take a number or a 0-d tensor (the compiled path passes tensors) -------------
+def axpy(dst: Tensors, src: Tensors, a: Number) -> None:
+    """dst ← dst + a·src."""
+    if isinstance(a, Tensor):
+        torch._foreach_add_(dst, torch._foreach_mul(src, a))
+    else:
+        torch._foreach_add_(dst, src, alpha=a)
+
+
+def addcmul(dst: Tensors, x: Tensors, y: Tensors, a: Number) -> None:
+    """dst ← dst + a·x·y."""
+    if isinstance(a, Tensor):
+        torch._foreach_add_(dst, torch._foreach_mul(torch._foreach_mul(x, y), a))
+    else:
+        torch._foreach_addcmul_(dst, x, y, value=a)
+
+
+def plus(x: Tensors, y: Tensors, a: Number) -> Tensors:
+    """x + a·y as new tensors."""
+    if isinstance(a, Tensor):
+        return torch._foreach_add(x, torch._foreach_mul(y, a))
+    return torch._foreach_add(x, y, alpha=a)
+
+
+def lerp(dst: Tensors, x: Tensors, w: Number) -> None:
+    """dst ← dst + w·(x − dst)."""
+    if isinstance(w, Tensor):
+        torch._foreach_add_(dst, torch._foreach_mul(torch._foreach_sub(x, dst), w))
+    else:
+        torch._foreach_lerp_(dst, x, w)
 
 
 def _zeros(params: Tensors, *names: str) -> State:
@@ -71,8 +159,7 @@ def _zeros(params: Tensors, *names: str) -> State:
 
 
 def materialize(updates: Tensors, ctx: Context) -> Tensors:
-    """The updates with the pending ``ctx.divisor`` and ``ctx.scale`` applied (every transform
-    that reads u calls this first)."""
+    """The updates with the pending ``ctx.divisor`` and ``ctx.scale`` applied."""
     if ctx.divisor is not None:
         divisor, ctx.divisor = ctx.divisor, None
         if ctx.owned:
@@ -88,6 +175,14 @@ def materialize(updates: Tensors, ctx: Context) -> Tensors:
     return updates
 
 
+def own(updates: Tensors, ctx: Context) -> Tensors:
+    """The updates materialized and safe to write into (copied when the chain does not own them)."""
+    updates = materialize(updates, ctx)
+    if not ctx.owned:
+        updates, ctx.owned = [u.clone() for u in updates], True
+    return updates
+
+
 def _divide(updates: Tensors, denom: Tensors, ctx: Context) -> Tensors:
     """u / d, kept pending in ``ctx.divisor`` (applied by the next reader or the final
     θ ← θ + s·u/d, one addcdiv as in torch)."""
@@ -95,7 +190,7 @@ def _divide(updates: Tensors, denom: Tensors, ctx: Context) -> Tensors:
     return updates
 
 
-def _rsqrt_denominator(v: Tensors, eps: float, eps_inside_sqrt: bool, scale=None) -> Tensors:
+def _rsqrt_denominator(v: Tensors, eps: Number, eps_inside_sqrt: bool, scale=None) -> Tensors:
     """√(v/scale) + ε (torch) or √(v/scale + ε) (book), as new tensors (scale None: 1)."""
     if eps_inside_sqrt:
         if scale is None:
@@ -136,8 +231,12 @@ class Chain:
         return all(getattr(t, "elementwise", False) for t in self.transforms)
 
     @property
-    def powers(self) -> tuple[float, ...]:
+    def powers(self) -> tuple:
         return tuple(dict.fromkeys(b for t in self.transforms for b in getattr(t, "powers", ())))
+
+    @property
+    def refs(self) -> tuple[Ref, ...]:
+        return tuple(dict.fromkeys(r for t in self.transforms for r in refs_of(t)))
 
     def init(self, params: Tensors) -> State:
         state: State = {}
@@ -147,19 +246,62 @@ class Chain:
 
     def update(self, updates: Tensors, state: State, ctx: Context) -> Tensors:
         for t in self.transforms:
-            updates = t.update(updates, state, ctx)
+            if getattr(t, "pending", False):
+                updates = t.update(updates, state, ctx)
+            elif getattr(t, "pure", False):
+                updates = t.update(materialize(updates, ctx), state, ctx)
+            else:
+                before = own(updates, ctx)
+                updates = t.update(before, state, ctx)
+                ctx.owned = updates is before  # a new list may hold a state buffer: copy before writing
         return updates
 
 
 def chain(*transforms) -> Chain:
-    """chain(a, b, c): u ← c(b(a(u))), the state being the union of theirs."""
-    return Chain(tuple(transforms))
+    """chain(a, b, c): u ← c(b(a(u))), the state being the union of theirs; a bare callable
+    f is `pure(f)`."""
+    return Chain(tuple(t if hasattr(t, "update") else pure(t) for t in transforms))
+
+
+class pure:
+    """A transform from a function of one parameter's update: u' = fn(u), or with ``state``
+    (slot → init(θ), e.g. ``{"ema": torch.zeros_like}``) (u', s') = fn(u, s) where s maps each
+    slot to that parameter's tensor. fn must not write into its arguments; the new state is
+    copied into the slots. ``elementwise=True`` allows cache blocking."""
+
+    pure = True
+
+    def __init__(self, fn: Callable, state: Mapping[str, Callable] | None = None, elementwise: bool = False):
+        self.fn, self.init_fns, self.elementwise = fn, dict(state or {}), elementwise
+        self.slots = tuple(self.init_fns)
+
+    def init(self, params: Tensors) -> State:
+        return {k: [f(p) for p in params] for k, f in self.init_fns.items()}
+
+    def update(self, updates, state, ctx):
+        out = []
+        for i, u in enumerate(updates):
+            if not self.slots:
+                out.append(self.fn(u))
+                continue
+            mine = {k: state[k][i] for k in self.slots}
+            new_u, new_s = self.fn(u, dict(mine))
+            for k, t in mine.items():
+                if new_s[k] is not t:
+                    t.copy_(new_s[k])
+            out.append(new_u)
+        same = all(o is u for o, u in zip(out, updates))
+        fresh = all(o is not u and all(o is not s[i] for s in state.values())
+                    for i, (o, u) in enumerate(zip(out, updates)))
+        ctx.owned = fresh or (same and ctx.owned)
+        return out
 
 
 @dataclass(frozen=True)
 class Stateless:
     slots = ()
     elementwise = True
+    pending = True
 
     def init(self, params: Tensors) -> State:
         return {}
@@ -172,7 +314,8 @@ class scale(Stateless):
     factor: float
 
     def update(self, updates, state, ctx):
-        ctx.scale = self.factor if ctx.scale is None else ctx.scale * self.factor
+        factor = ctx.value(self.factor)
+        ctx.scale = factor if ctx.scale is None else ctx.scale * factor
         return updates
 
 
@@ -180,39 +323,41 @@ class scale(Stateless):
 class scale_by_lr(Stateless):
     """u ← −α_t·u with α_t = α/(1 + (t−1)·decay) (torch Adagrad's lr_decay; decay=0: α_t = α)."""
 
-    decay: float = 0.0
+    decay: float | Ref = 0.0
 
     def update(self, updates, state, ctx):
-        lr = ctx.lr if self.decay == 0 else ctx.lr / (1 + (ctx.step - 1) * self.decay)
-        return scale(-lr).update(updates, state, ctx)
+        lr = ctx.lr / (1 + (ctx.step - 1) * ctx.value(self.decay)) if self.decay else ctx.lr
+        ctx.scale = -lr if ctx.scale is None else ctx.scale * -lr
+        return updates
 
 
 @dataclass(frozen=True)
 class add_l2(Stateless):
     """u ← u + λθ: the gradient of the L2 penalty (λ/2)‖θ‖² (torch's `weight_decay`)."""
 
-    weight_decay: float
+    weight_decay: float | Ref
 
     def update(self, updates, state, ctx):
-        if self.weight_decay == 0:
+        if not self.weight_decay:
             return updates
         updates = materialize(updates, ctx)
+        wd = ctx.value(self.weight_decay)
         if ctx.owned:
-            torch._foreach_add_(updates, ctx.params, alpha=self.weight_decay)
+            axpy(updates, ctx.params, wd)
             return updates
         ctx.owned = True
-        return torch._foreach_add(updates, ctx.params, alpha=self.weight_decay)
+        return plus(updates, ctx.params, wd)
 
 
 @dataclass(frozen=True)
 class decoupled_weight_decay(Stateless):
     """θ ← (1 − αλ)θ + u, decay decoupled from the gradient (AdamW; torch applies it first)."""
 
-    weight_decay: float
+    weight_decay: float | Ref
 
     def update(self, updates, state, ctx):
-        if self.weight_decay != 0:
-            factor = 1 - ctx.lr * self.weight_decay
+        if self.weight_decay:
+            factor = 1 - ctx.lr * ctx.value(self.weight_decay)
             ctx.decay = factor if ctx.decay is None else ctx.decay * factor
         return updates
 
@@ -226,9 +371,10 @@ class trace:
     """
 
     elementwise = True
+    pending = True
 
-    momentum: float
-    dampening: float = 0.0
+    momentum: float | Ref
+    dampening: float | Ref = 0.0
     nesterov: bool = False
     slots = ("momentum_buffer",)
 
@@ -237,26 +383,28 @@ class trace:
 
     def update(self, updates, state, ctx):
         buf = state["momentum_buffer"]
-        if ctx.divisor is not None and ctx.scale is None and not (ctx.first or self.nesterov):
+        rho, keep = ctx.value(self.momentum), 1 - ctx.value(self.dampening)
+        if ctx.divisor is not None and ctx.scale is None and not (ctx.first or self.nesterov) \
+                and not isinstance(keep, Tensor):
             # b ← ρb + (1−d)·u/divisor in one addcdiv (torch RMSprop's form), u never made
-            torch._foreach_mul_(buf, self.momentum)
-            torch._foreach_addcdiv_(buf, updates, ctx.divisor, value=1 - self.dampening)
+            torch._foreach_mul_(buf, rho)
+            torch._foreach_addcdiv_(buf, updates, ctx.divisor, value=keep)
             ctx.divisor, ctx.owned = None, False
             return buf
         updates = materialize(updates, ctx)
         if ctx.first:
             torch._foreach_copy_(buf, updates)
         else:
-            torch._foreach_mul_(buf, self.momentum)
-            torch._foreach_add_(buf, updates, alpha=1 - self.dampening)
+            torch._foreach_mul_(buf, rho)
+            axpy(buf, updates, keep)
         if not self.nesterov:
             ctx.owned = False  # the buffer must not be modified downstream
             return buf
         if ctx.owned:
-            torch._foreach_add_(updates, buf, alpha=self.momentum)
+            axpy(updates, buf, rho)
             return updates
         ctx.owned = True
-        return torch._foreach_add(updates, buf, alpha=self.momentum)
+        return plus(updates, buf, rho)
 
 
 @dataclass(frozen=True)
@@ -267,8 +415,9 @@ class book_nesterov:
     at constant α."""
 
     elementwise = True
+    pending = True
 
-    momentum: float
+    momentum: float | Ref
     slots = ("velocity",)
 
     def init(self, params):
@@ -276,11 +425,12 @@ class book_nesterov:
 
     def update(self, updates, state, ctx):
         updates = materialize(updates, ctx)
+        rho = ctx.value(self.momentum)
         v = state["velocity"]
-        out = torch._foreach_mul(v, -self.momentum)          # −ρ v_old
-        torch._foreach_mul_(v, self.momentum)
-        torch._foreach_add_(v, updates)                      # v_new = ρ v_old + u
-        torch._foreach_add_(out, v, alpha=1 + self.momentum)
+        out = torch._foreach_mul(v, -rho)          # −ρ v_old
+        torch._foreach_mul_(v, rho)
+        torch._foreach_add_(v, updates)            # v_new = ρ v_old + u
+        axpy(out, v, 1 + rho)
         ctx.owned = True
         return out
 
@@ -290,8 +440,9 @@ class scale_by_sum_sq:
     """Adagrad: r ← r + u²; u ← u/(√r + ε) (or u/√(r + ε) with eps_inside_sqrt)."""
 
     elementwise = True
+    pending = True
 
-    eps: float = 1e-10
+    eps: float | Ref = 1e-10
     initial_accumulator_value: float = 0.0
     eps_inside_sqrt: bool = False
     slots = ("sum",)
@@ -304,7 +455,7 @@ class scale_by_sum_sq:
         updates = materialize(updates, ctx)
         r = state["sum"]
         torch._foreach_addcmul_(r, updates, updates, value=1)
-        denom = _rsqrt_denominator(r, self.eps, self.eps_inside_sqrt)
+        denom = _rsqrt_denominator(r, ctx.value(self.eps), self.eps_inside_sqrt)
         return _divide(updates, denom, ctx)
 
 
@@ -314,9 +465,10 @@ class scale_by_rms:
     u ← u/(√(r − m²) + ε) (torch RMSprop; β is torch's `alpha`)."""
 
     elementwise = True
+    pending = True
 
-    alpha: float = 0.99
-    eps: float = 1e-8
+    alpha: float | Ref = 0.99
+    eps: float | Ref = 1e-8
     centered: bool = False
     eps_inside_sqrt: bool = False
 
@@ -329,16 +481,17 @@ class scale_by_rms:
 
     def update(self, updates, state, ctx):
         updates = materialize(updates, ctx)
+        beta, eps = ctx.value(self.alpha), ctx.value(self.eps)
         r = state["square_avg"]
-        torch._foreach_mul_(r, self.alpha)
-        torch._foreach_addcmul_(r, updates, updates, value=1 - self.alpha)
+        torch._foreach_mul_(r, beta)
+        addcmul(r, updates, updates, 1 - beta)
         if self.centered:
             m = state["grad_avg"]
-            torch._foreach_lerp_(m, updates, 1 - self.alpha)
+            lerp(m, updates, 1 - beta)
             var = torch._foreach_addcmul(r, m, m, value=-1)
-            denom = _rsqrt_denominator(var, self.eps, self.eps_inside_sqrt)
+            denom = _rsqrt_denominator(var, eps, self.eps_inside_sqrt)
         else:
-            denom = _rsqrt_denominator(r, self.eps, self.eps_inside_sqrt)
+            denom = _rsqrt_denominator(r, eps, self.eps_inside_sqrt)
         return _divide(updates, denom, ctx)
 
 
@@ -349,9 +502,10 @@ class scale_by_adadelta:
     (√s + ε)/(√r + ε)."""
 
     elementwise = True
+    pending = True
 
-    rho: float = 0.9
-    eps: float = 1e-6
+    rho: float | Ref = 0.9
+    eps: float | Ref = 1e-6
     eps_inside_sqrt: bool = True
     slots = ("square_avg", "acc_delta")
 
@@ -360,19 +514,20 @@ class scale_by_adadelta:
 
     def update(self, updates, state, ctx):
         updates = materialize(updates, ctx)
+        rho, eps = ctx.value(self.rho), ctx.value(self.eps)
         r, s = state["square_avg"], state["acc_delta"]
-        torch._foreach_mul_(r, self.rho)
-        torch._foreach_addcmul_(r, updates, updates, value=1 - self.rho)
+        torch._foreach_mul_(r, rho)
+        addcmul(r, updates, updates, 1 - rho)
         if self.eps_inside_sqrt:  # √((s + ε)/(r + ε)): one square root instead of two
-            delta = torch._foreach_add(s, self.eps)
-            torch._foreach_div_(delta, torch._foreach_add(r, self.eps))
+            delta = torch._foreach_add(s, eps)
+            torch._foreach_div_(delta, torch._foreach_add(r, eps))
             torch._foreach_sqrt_(delta)
         else:
-            delta = _rsqrt_denominator(s, self.eps, False)
-            torch._foreach_div_(delta, _rsqrt_denominator(r, self.eps, False))
+            delta = _rsqrt_denominator(s, eps, False)
+            torch._foreach_div_(delta, _rsqrt_denominator(r, eps, False))
         torch._foreach_mul_(delta, updates)
-        torch._foreach_mul_(s, self.rho)
-        torch._foreach_addcmul_(s, delta, delta, value=1 - self.rho)
+        torch._foreach_mul_(s, rho)
+        addcmul(s, delta, delta, 1 - rho)
         ctx.owned = True
         return delta
 
@@ -384,10 +539,11 @@ class scale_by_adam:
     max(v) over time in place of v (torch's form: the max of the uncorrected v)."""
 
     elementwise = True
+    pending = True
 
-    b1: float = 0.9
-    b2: float = 0.999
-    eps: float = 1e-8
+    b1: float | Ref = 0.9
+    b2: float | Ref = 0.999
+    eps: float | Ref = 1e-8
     amsgrad: bool = False
     bias_correction: bool = True
     eps_inside_sqrt: bool = False
@@ -405,21 +561,22 @@ class scale_by_adam:
 
     def update(self, updates, state, ctx):
         updates = materialize(updates, ctx)
+        b1, b2 = ctx.value(self.b1), ctx.value(self.b2)
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        torch._foreach_lerp_(m, updates, 1 - self.b1)
-        torch._foreach_mul_(v, self.b2)
-        torch._foreach_addcmul_(v, updates, updates, value=1 - self.b2)
+        lerp(m, updates, 1 - b1)
+        torch._foreach_mul_(v, b2)
+        addcmul(v, updates, updates, 1 - b2)
         if self.amsgrad:
             torch._foreach_maximum_(state["max_exp_avg_sq"], v)
             v = state["max_exp_avg_sq"]
         bc2 = 1 - ctx.power(self.b2) if self.bias_correction else None
-        denom = _rsqrt_denominator(v, self.eps, self.eps_inside_sqrt, bc2)
+        denom = _rsqrt_denominator(v, ctx.value(self.eps), self.eps_inside_sqrt, bc2)
         ctx.owned = False
         if self.bias_correction:
             ctx.scale = 1 / (1 - ctx.power(self.b1))
         return _divide(m, denom, ctx)
 
 
-__all__ = ["Context", "Transform", "Chain", "chain", "materialize", "scale", "scale_by_lr", "add_l2",
-           "decoupled_weight_decay", "trace", "book_nesterov", "scale_by_sum_sq", "scale_by_rms",
-           "scale_by_adadelta", "scale_by_adam"]
+__all__ = ["Ref", "Context", "Transform", "Chain", "chain", "pure", "materialize", "own", "axpy", "addcmul",
+           "plus", "lerp", "scale", "scale_by_lr", "add_l2", "decoupled_weight_decay", "trace", "book_nesterov",
+           "scale_by_sum_sq", "scale_by_rms", "scale_by_adadelta", "scale_by_adam"]
