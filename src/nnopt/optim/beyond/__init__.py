@@ -6,3 +6,5 @@ from . import adafactor  # noqa: F401
 from . import lion  # noqa: F401
 from . import trust_ratio  # noqa: F401
 from . import muon  # noqa: F401
+from . import schedule_free  # noqa: F401
+from . import sam  # noqa: F401  (last: its bases are the optimizers registered before it)
