@@ -17,7 +17,8 @@ HPO spaces, the docs table check and the tests parametrized over the registry. E
 also takes `OPTIONS`. Adding an optimizer whose math is new = one transform (see the contract in
 `nnopt.optim.transforms`) + one registration + its oracle test.
 
-register(name, hyper=..., torch_class=None, kernel=None, structural=(), check=None, fixed=None)
+register(name, hyper=..., torch_class=None, kernel=None, structural=(), check=None, fixed=None,
+         optimizer=ChainOptimizer)
   hyper        {name: Param}: defaults, ranges, docs (lr first); weight_decay > 0 with
                ``no_decay_1d`` puts 1-D parameters in a group without decay
   torch_class  torch.optim's class of the same algorithm (the tests' oracle, state_dict parity)
@@ -26,6 +27,8 @@ register(name, hyper=..., torch_class=None, kernel=None, structural=(), check=No
   structural   numeric hyperparameters read once (not per step), e.g. an initial value
   check        ``check(values)`` raising ValueError for a cross-field rule
   fixed        group keys every group gets (e.g. ``nesterov=True`` for "nesterov")
+  optimizer    ``optimizer(params, build, **values)`` makes the optimizer: a ChainOptimizer
+               subclass (e.g. with train()/eval()), or a function that arranges the groups first
 """
 from __future__ import annotations
 
@@ -66,7 +69,8 @@ OPTIONS = {
 
 def register(name: str, *, hyper: Mapping[str, Param], torch_class: type | None = None,
              kernel: Callable | None = None, structural: tuple[str, ...] = (),
-             check: Callable[[dict], None] | None = None, fixed: Mapping[str, Any] | None = None) -> Callable:
+             check: Callable[[dict], None] | None = None, fixed: Mapping[str, Any] | None = None,
+             optimizer: Callable = ChainOptimizer) -> Callable:
     """Register `build` (the decorated chain builder) as optimizer `name` (see the module doc)."""
     def decorate(build: Callable) -> Callable:
         build.kernel, build.structural, build.torch_class = kernel, frozenset(structural), torch_class
@@ -77,7 +81,7 @@ def register(name: str, *, hyper: Mapping[str, Param], torch_class: type | None 
             decay_1d = values.pop("no_decay_1d", True)
             if values.get("weight_decay", 0.0) > 0 and decay_1d:
                 params = split_no_decay(params, values["weight_decay"])
-            return ChainOptimizer(params, build, **values, **(fixed or {}))
+            return optimizer(params, build, **values, **(fixed or {}))
 
         factory.__doc__, factory.__name__ = build.__doc__, name
         OPTIMIZERS.register(name, params={**hyper, **OPTIONS}, skip=1, torch_class=torch_class,
