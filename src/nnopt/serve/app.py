@@ -1,0 +1,224 @@
+"""The playground's ASGI app (Starlette): the page, its JSON API and each tab's event stream.
+
+    GET  /                         the page (static/index.html, app.js, plot.js, style.css)
+    GET  /api/schema               the recipe form, generated from the parameter specs
+    GET  /api/surfaces             the 2-D test functions; /api/surfaces/NAME.png their contours
+    POST /api/trajectories         {surface, steps, start, noise, schedule, runs: [{optimizer, fields}]}
+    POST /api/export               {values} → the recipe's TOML and the matching lab experiments
+    GET  /api/events               a tab's session: an SSE stream (first message: its id); closing
+                                   the stream (the tab) stops the session's training
+    POST /api/sessions/ID/ACTION   start | pause | resume | step | reset, with {values} for start/step
+
+A bad value answers 400 with {error, field}: the message is the recipe's own ConfigError. Sessions,
+concurrent trainings and trajectory computations are capped; the server keeps running on bad input.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+from pathlib import Path
+
+import anyio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import ConfigError
+from ..toy.functions2d import SURFACES
+from .forms import FormError, recipe_from_form, schema
+from .session import Session
+from .surfaces import contour_png, surfaces_json, trajectories
+
+STATIC = Path(__file__).parent / "static"
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+MAX_BODY = 1_000_000  # bytes of a request body
+
+# "open in lab": recipe field → value → the lab experiment that shows that technique at work
+LAB_LINKS = {
+    "init.name": {"zeros": "zero_init", "constant": "zero_init"},
+    "optimizer.name": {"adagrad": "adagrad_dies", "momentum": "momentum", "nesterov": "momentum"},
+    "regularization.dropout": {"*": "dropout"},
+    "regularization.label_smoothing": {"*": "label_smoothing"},
+    "regularization.early_stopping.patience": {"*": "early_stopping"},
+    "regularization.l2": {"*": "regularization"},
+}
+
+
+class Sessions:
+    """The open tabs (at most `max_sessions`) and their trainings (at most `max_running` at once)."""
+
+    def __init__(self, max_sessions: int = 8, max_running: int = 4, fps: float = 8.0):
+        self.max_sessions, self.max_running, self.fps = max_sessions, max_running, fps
+        self.open: dict[str, Session] = {}
+        self.lock = threading.Lock()
+
+    def create(self) -> Session:
+        with self.lock:
+            if len(self.open) >= self.max_sessions:
+                raise LimitError(f"{len(self.open)} tabs are open — the limit is {self.max_sessions}; "
+                                 "close one and reload")
+            session = Session(secrets.token_urlsafe(16), self.fps)
+            self.open[session.sid] = session
+            return session
+
+    def get(self, sid: str) -> Session:
+        session = self.open.get(sid)
+        if session is None:
+            raise LookupError(f"session {sid[:40]!r} is not open (reload the page)")
+        return session
+
+    def running(self) -> int:
+        return sum(s.state in ("running", "paused") for s in list(self.open.values()))
+
+    def close(self, sid: str) -> None:
+        with self.lock:
+            session = self.open.pop(sid, None)
+        if session is not None:
+            session.stop()
+
+
+class LimitError(RuntimeError):
+    """A resource cap is reached (answered 429)."""
+
+
+def error(message: str, status: int = 400, field: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "field": field}, status_code=status)
+
+
+async def read_json(request: Request):
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise FormError(f"request body of {len(body)} bytes — at most {MAX_BODY}")
+    try:
+        return json.loads(body or b"{}")
+    except (ValueError, RecursionError):
+        raise FormError("request body is not valid JSON") from None
+
+
+def lab_links(values: dict) -> list[dict]:
+    """The registered lab experiments that match the form's choices: name, claim, command."""
+    from ..lab.base import EXPERIMENTS, all_experiments
+
+    all_experiments()
+    names = []
+    for field, targets in LAB_LINKS.items():
+        value = values.get(field, "").strip()
+        name = targets.get(value) or (targets.get("*") if value not in ("", "0", "0.0", "none") else None)
+        if name and name in EXPERIMENTS and name not in names:
+            names.append(name)
+    return [{"name": n, "claim": EXPERIMENTS[n].claim, "command": f"nnopt lab {n}"} for n in names]
+
+
+def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, loopback_only: bool = True):
+    """The Starlette app; `loopback_only` refuses requests whose Host is not localhost (DNS rebinding)."""
+    sessions = Sessions(max_sessions, max_running, fps)
+    compute = anyio.CapacityLimiter(2)  # trajectory requests computed at once
+    form_schema = schema()
+
+    async def index(request):
+        return FileResponse(STATIC / "index.html")
+
+    async def get_schema(request):
+        return JSONResponse(form_schema)
+
+    async def get_surfaces(request):
+        return JSONResponse(surfaces_json())
+
+    async def surface_png(request):
+        name = request.path_params["name"]
+        if name not in SURFACES:
+            return error(f"surface = {name[:40]!r} — must be one of {', '.join(map(repr, SURFACES))}", 404)
+        png = await anyio.to_thread.run_sync(contour_png, name, limiter=compute)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    async def post_trajectories(request):
+        body = await read_json(request)
+        return JSONResponse(await anyio.to_thread.run_sync(trajectories, body, limiter=compute))
+
+    async def export(request):
+        body = await read_json(request)
+        values = body.get("values") if isinstance(body, dict) else None
+        recipe = recipe_from_form(values)
+        return JSONResponse({"toml": recipe.to_toml(), "lab": lab_links(values)})
+
+    async def events(request):
+        session = sessions.create()
+
+        async def stream():
+            try:
+                yield f"data: {json.dumps({'type': 'hello', 'sid': session.sid})}\n\n"
+                quiet = 0
+                while True:
+                    messages = session.drain()
+                    for message in messages:
+                        yield f"data: {json.dumps(message, allow_nan=False)}\n\n"
+                    quiet = 0 if messages else quiet + 1
+                    if quiet >= 20:  # a comment each second of silence: a closed tab is noticed
+                        quiet = 0
+                        yield ": keep-alive\n\n"
+                    await asyncio.sleep(0.05)
+            finally:
+                await anyio.to_thread.run_sync(sessions.close, session.sid)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def act(request):
+        session = sessions.get(request.path_params["sid"])
+        action = request.path_params["action"]
+        if action in ("start", "step") and session.state not in ("running", "paused"):
+            body = await read_json(request)
+            recipe = recipe_from_form(body.get("values") if isinstance(body, dict) else None)
+            if sessions.running() >= sessions.max_running:
+                raise LimitError(f"{sessions.running()} runs are training — the limit is "
+                                 f"{sessions.max_running}; stop one first")
+            if session.state != "idle":
+                await anyio.to_thread.run_sync(session.reset)
+            await anyio.to_thread.run_sync(session.start, recipe, 1 if action == "step" else None)
+        elif action == "step":
+            session.proceed(1)
+        elif action in ("start", "resume"):
+            session.proceed()
+        elif action == "pause":
+            session.pause()
+        elif action == "reset":
+            await anyio.to_thread.run_sync(session.reset)
+        else:
+            return error(f"action = {action[:40]!r} — must be one of 'start', 'pause', 'resume', 'step', "
+                         "'reset'", 404)
+        return JSONResponse({"state": session.state})
+
+    async def on_form_error(request, exc):
+        return error(str(exc), 400, getattr(exc, "field", None))
+
+    async def on_limit(request, exc):
+        return error(str(exc), 429)
+
+    async def on_missing(request, exc):
+        return error(str(exc).strip("'\""), 404)
+
+    async def on_conflict(request, exc):
+        return error(str(exc), 409)
+
+    routes = [
+        Route("/", index),
+        Route("/api/schema", get_schema),
+        Route("/api/surfaces", get_surfaces),
+        Route("/api/surfaces/{name}.png", surface_png),
+        Route("/api/trajectories", post_trajectories, methods=["POST"]),
+        Route("/api/export", export, methods=["POST"]),
+        Route("/api/events", events),
+        Route("/api/sessions/{sid}/{action}", act, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)] if loopback_only else []
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={
+        ConfigError: on_form_error, LimitError: on_limit, LookupError: on_missing, RuntimeError: on_conflict})
+    app.state.sessions = sessions
+    return app

@@ -1,0 +1,104 @@
+"""`nnopt serve [--port 8765] [--host 127.0.0.1]`: the web playground on a local port."""
+from __future__ import annotations
+
+import argparse
+import errno
+import ipaddress
+import socket
+import sys
+import threading
+
+from ..errors import ConfigError
+
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (0 = any free one; default 8765)")
+    p.add_argument("--host", default=None,
+                   help="interface to listen on (default 127.0.0.1, this machine only); a public address "
+                        "lets anyone who reaches it train on this machine")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; ConfigError naming the option when that is impossible."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port} — must be in [0, 65535] (0 = any free port)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host!r} — not an address of this machine ({exc.strerror})") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"--port {port} — already in use on {host}; choose another (0 = any free port)") \
+                from None
+        raise ConfigError(f"--host {host!r} --port {port} — cannot listen there: {exc.strerror}") from None
+    sock.listen(64)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+
+
+def server_for(sock: socket.socket, loopback_only: bool, **app_options):
+    """A uvicorn Server for the playground app on `sock` (not started)."""
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(loopback_only=loopback_only, **app_options)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, access_log=False)
+    return uvicorn.Server(config)
+
+
+def serve_in_thread(host: str = DEFAULT_HOST, port: int = 0, **app_options):
+    """Start the playground in a daemon thread (tests, benchmarks): returns (url, stop)."""
+    sock = bind(host, port)
+    server = server_for(sock, is_loopback(host), **app_options)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="nnopt-serve")
+    thread.start()
+    while not server.started and thread.is_alive():
+        thread.join(0.02)
+
+    def stop():
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+    return url_of(sock), stop
+
+
+def run(args) -> int:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        print("error: nnopt serve needs the serve extra: pip install 'nnopt[serve]'", file=sys.stderr)
+        return 2
+    host = args.host if args.host is not None else DEFAULT_HOST
+    loopback = is_loopback(host)
+    sock = bind(host, args.port)
+    if not loopback:
+        print(f"warning: --host {host} listens beyond this machine: anyone who reaches {url_of(sock)} can "
+              "train models here", file=sys.stderr)
+    server = server_for(sock, loopback)
+    print(f"nnopt serve: open {url_of(sock)}  (Ctrl-C stops)", flush=True)
+    server.run(sockets=[sock])
+    return 0

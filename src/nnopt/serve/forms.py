@@ -1,0 +1,123 @@
+"""The playground's forms, generated from the parameter specs, and form values back into a Recipe.
+
+The page renders one input per field of `schema()`; it sends the values as the text typed
+(``{"optimizer.lr": "0.05", "model.widths": "[16, 16]"}``), read as TOML values like ``--set``.
+A bad value is the Recipe's own ConfigError; `FormError` adds which field it names, so the page can
+show the message next to that input.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+from ..params import REQUIRED, Param
+from ..recipe import SECTIONS, Component, Recipe, parse_value, set_path
+
+# Data sets the playground trains on: the 2-D ones get a decision-boundary view.
+DATASETS_2D = ("moons", "circles", "xor", "spirals")
+PLAY_DATASETS = (*DATASETS_2D, "digits")
+
+# The recipe the train view opens with: a small MLP on moons that learns in a few seconds.
+DEFAULTS = {
+    "data": {"name": "moons", "n_samples": 500, "noise": 0.2},
+    "model": {"name": "mlp", "widths": [16, 16], "activation": "tanh"},
+    "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
+    "train": {"epochs": 200, "batch_size": 32, "threads": 1, "checkpoint": False, "log_every": 10},
+}
+
+MAX_FIELDS = 500  # more form values than any recipe has: refused before parsing
+MAX_TEXT = 2000  # characters of one form value
+
+
+class FormError(ConfigError):
+    """A ConfigError about the form field `field` (None when no single field is at fault)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+    def to_json(self) -> dict:
+        return {"error": str(self), "field": self.field}
+
+
+def text(value: Any) -> str:
+    """A value as the form shows it: TOML-like (none, true, [16, 16], 0.001), strings bare."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(text(v) if not isinstance(v, str) else f'"{v}"' for v in value) + "]"
+    return str(value)
+
+
+def param_json(param: Param) -> dict:
+    """One field for the page: kind, default (as form text), choices, allowed range, doc."""
+    out = {"kind": param.kind.__name__, "allowed": param.allowed(), "doc": param.doc,
+           "default": None if param.default is REQUIRED else text(param.default)}
+    if param.choices is not None:
+        out["choices"] = [str(c) for c in param._choice_names()]
+    if param.kind is dict:
+        out["fields"] = {k: param_json(p) for k, p in (param.fields or {}).items()}
+    return out
+
+
+def schema() -> dict:
+    """Every recipe section: components with each registered entry's fields, fixed sections' fields,
+    and the playground's default recipe as form text."""
+    sections = []
+    for name, spec in SECTIONS.items():
+        if isinstance(spec, Component):
+            names = [n for n in spec.registry.names() if name != "data" or n in PLAY_DATASETS]
+            entries = {n: {"description": spec.registry.get(n).description,
+                           "fields": {k: param_json(p) for k, p in spec.spec(n).items() if k != "name"}}
+                       for n in names}
+            sections.append({"name": name, "component": True, "choices": names, "entries": entries})
+        else:
+            sections.append({"name": name, "component": False,
+                             "fields": {k: param_json(p) for k, p in spec.items()}})
+    return {"sections": sections, "defaults": form_values(Recipe(DEFAULTS)), "datasets_2d": list(DATASETS_2D)}
+
+
+def form_values(recipe: Recipe) -> dict[str, str]:
+    """The resolved recipe as flat ``section.field[.sub]`` → text, the page's form state."""
+    out = {}
+    for section, values in recipe.resolved.items():
+        for key, value in values.items():
+            if isinstance(value, dict):
+                out.update({f"{section}.{key}.{k}": text(v) for k, v in value.items()})
+            else:
+                out[f"{section}.{key}"] = text(value)
+    return out
+
+
+def field_of(message: str, fields) -> str | None:
+    """The longest field name that `message` starts with (followed by a space, [ or :)."""
+    hits = [f for f in fields if message.startswith(f) and message[len(f):len(f) + 1] in (" ", "[", ":", "")]
+    return max(hits, key=len, default=None)
+
+
+def recipe_from_form(values: Mapping[str, Any]) -> Recipe:
+    """A validated Recipe from form values (dotted key → typed text); FormError names the field."""
+    if not isinstance(values, Mapping):
+        raise FormError(f"form = {type(values).__name__} — must be a table of field → value")
+    if len(values) > MAX_FIELDS:
+        raise FormError(f"form has {len(values)} fields — at most {MAX_FIELDS}")
+    raw: dict = {}
+    # names first, so a component's fields land on the entry the form shows
+    for key, value in sorted(values.items(), key=lambda kv: not str(kv[0]).endswith(".name")):
+        if not isinstance(key, str) or not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise FormError(f"{str(key)[:80]} = {str(value)[:80]!r} — must be text of at most {MAX_TEXT} "
+                            "characters", str(key))
+        try:
+            set_path(raw, key, parse_value(value.strip()))
+        except ConfigError as exc:
+            raise FormError(str(exc), key) from None
+    data = raw.get("data", {}).get("name", "digits") if isinstance(raw.get("data"), dict) else None
+    if data not in PLAY_DATASETS:
+        raise FormError(f"data.name = {data!r} — the playground trains on {', '.join(map(repr, PLAY_DATASETS))}",
+                        "data.name")
+    try:
+        return Recipe(raw)
+    except ConfigError as exc:
+        raise FormError(str(exc), field_of(str(exc), values)) from None

@@ -1,0 +1,238 @@
+"""One browser tab's training: the library's Trainer in a worker thread, watched by `LiveView`.
+
+`LiveView` is a Trainer callback. At most `fps` times a second (and whenever the run pauses) it
+reads the step's loss, lr and global gradient norm, each layer's gradient norm and — on 2-D data —
+the model's class-1 probability on a grid over the data, and queues that as a frame; epoch lines
+are queued as they come. Pausing blocks inside the callback on an Event; "step" lets one more step
+through. The page reads the queue over SSE (see app.py).
+"""
+from __future__ import annotations
+
+import collections
+import shutil
+import tempfile
+import threading
+import time
+
+import torch
+
+from ..recipe import Recipe
+from ..train import Callback, Trainer, build
+from .forms import DATASETS_2D
+
+GRID = 48  # the decision-boundary image is GRID × GRID model evaluations
+MAX_POINTS = 400  # training points drawn under the boundary
+QUEUE = 2000  # messages kept for a tab that stopped reading (oldest dropped)
+
+
+def layer_groups(model: torch.nn.Module) -> list[tuple[str, list[torch.nn.Parameter]]]:
+    """(label, own parameters) of every module that holds parameters, in order: "1 Linear"."""
+    groups = []
+    for name, module in model.named_modules():
+        params = [p for p in module.parameters(recurse=False) if p.requires_grad]
+        if params:
+            groups.append((f"{name or 'model'} {type(module).__name__}", params))
+    return groups
+
+
+def layer_grad_norms(groups) -> list[float | None]:
+    """The 2-norm of each group's gradients (None for a group without gradients yet)."""
+    out = []
+    for _, params in groups:
+        grads = [p.grad for p in params if p.grad is not None]
+        out.append(float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+                   if grads else None)
+    return out
+
+
+class Boundary:
+    """The model's P(class 1) on a grid over the 2-D data's box (in raw, un-preprocessed coordinates)."""
+
+    def __init__(self, setup, grid: int = GRID):
+        raw = setup.data.train.x
+        if setup.preprocessor is not None:
+            raw = setup.preprocessor.inverse_transform(raw)
+        raw = raw.detach().float().cpu()
+        lo, hi = raw.min(0).values, raw.max(0).values
+        pad = 0.1 * (hi - lo)
+        self.box = [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])]
+        xs = torch.linspace(self.box[0], self.box[1], grid)
+        ys = torch.linspace(self.box[3], self.box[2], grid)  # top row first, as an image
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        inputs = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
+        if setup.preprocessor is not None:
+            inputs = setup.preprocessor.transform(inputs)
+        self.inputs = inputs.to(setup.device)
+        self.grid = grid
+        keep = torch.arange(len(raw))[:MAX_POINTS]
+        self.points = [[round(float(a), 4), round(float(b), 4), int(c)]
+                       for (a, b), c in zip(raw[keep].tolist(), setup.data.train.y[keep].tolist())]
+
+    @torch.no_grad()
+    def probabilities(self, model: torch.nn.Module) -> list[int]:
+        """P(class 1) at each grid point, row-major from the top left, scaled to 0..255."""
+        was_training = model.training
+        model.eval()
+        try:
+            p = torch.softmax(model(self.inputs).float(), dim=1)[:, 1]
+        finally:
+            model.train(was_training)
+        return (p * 255).round().to(torch.uint8).cpu().tolist()
+
+
+class LiveView(Callback):
+    """Queues frames of a running fit for the page; blocks while the session is paused."""
+
+    def __init__(self, session: "Session", fps: float):
+        self.session, self.period = session, 1.0 / fps
+        self.last = 0.0
+        self.epochs: list[dict] = []
+        self.groups: list = []
+        self.boundary: Boundary | None = None
+
+    def on_fit_start(self, trainer) -> None:
+        s = trainer.s
+        self.groups = layer_groups(s.model)
+        if trainer.recipe.data["name"] in DATASETS_2D:
+            self.boundary = Boundary(s)
+        self.session.push({"type": "start", "layers": [label for label, _ in self.groups],
+                           "epochs": trainer.epochs,
+                           "boundary": None if self.boundary is None else
+                           {"box": self.boundary.box, "grid": self.boundary.grid, "points": self.boundary.points}})
+
+    def on_step_end(self, trainer, step: int, metrics: dict) -> None:
+        session = self.session
+        now = time.perf_counter()
+        if now - self.last >= self.period or session.pause_due():
+            self.last = now
+            session.push(self.frame(trainer, metrics))
+        session.gate(trainer)
+
+    def frame(self, trainer, metrics: dict) -> dict:
+        out = {"type": "frame", "step": metrics["step"], "epoch": metrics["epoch"], "lr": metrics["lr"],
+               "loss": finite(float(metrics["loss"])), "grad_norm": finite(float(metrics["grad_norm"])),
+               "layers": layer_grad_norms(self.groups), "epochs": self.epochs}
+        self.epochs = []
+        if self.boundary is not None:
+            out["boundary"] = self.boundary.probabilities(trainer.s.model)
+        return out
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        self.epochs.append({k: finite(record[k]) for k in ("epoch", "step", "train_loss", "train_acc",
+                                                           "val_loss", "val_acc", "lr")})
+
+    def on_fit_end(self, trainer, summary: dict) -> None:
+        last = {"type": "frame", "step": trainer.step, "epochs": self.epochs}
+        if self.boundary is not None:
+            last["boundary"] = self.boundary.probabilities(trainer.s.model)
+        self.session.push(last)
+        self.epochs = []
+
+
+def finite(x):
+    """x, or None when it is a non-finite float (JSON has no inf/nan)."""
+    return x if not isinstance(x, float) or x == x and abs(x) != float("inf") else None
+
+
+class Session:
+    """A tab's state: idle → running ⇄ paused → finished | failed | stopped; reset back to idle."""
+
+    def __init__(self, sid: str, fps: float = 8.0):
+        self.sid, self.fps = sid, fps
+        self.state = "idle"
+        self.outbox: collections.deque = collections.deque(maxlen=QUEUE)
+        self.lock = threading.Lock()
+        self.resume = threading.Event()
+        self.pausing = False  # pause at the next step boundary
+        self.steps_left: int | None = None  # "step": let this many steps through, then pause
+        self.stopping = False
+        self.thread: threading.Thread | None = None
+        self.run_dir: str | None = None
+        self.recipe: Recipe | None = None
+
+    # -- the queue the SSE stream drains ---------------------------------------------------------
+    def push(self, message: dict) -> None:
+        self.outbox.append(message)
+
+    def drain(self) -> list[dict]:
+        out = []
+        while self.outbox:
+            out.append(self.outbox.popleft())
+        return out
+
+    def set_state(self, state: str, **extra) -> None:
+        self.state = state
+        self.push({"type": "state", "state": state, **extra})
+
+    # -- controls (called from the server's request handlers) -------------------------------------
+    def start(self, recipe: Recipe, steps: int | None = None) -> None:
+        """Build `recipe` (ConfigError raised here, before any thread) and train it in a worker;
+        with `steps`, pause after that many steps."""
+        with self.lock:
+            if self.state in ("running", "paused"):
+                raise RuntimeError(f"a run is already {self.state}; reset it first")
+            setup = build(recipe)
+            self.run_dir = tempfile.mkdtemp(prefix="nnopt-serve-")
+            self.recipe, self.stopping, self.pausing, self.steps_left = recipe, False, False, steps
+            trainer = Trainer(setup, self.run_dir, quiet=True, callbacks=[LiveView(self, self.fps)])
+            self.set_state("running")
+            self.thread = threading.Thread(target=self._fit, args=(trainer,), daemon=True,
+                                           name=f"nnopt-serve-{self.sid[:8]}")
+            self.thread.start()
+
+    def _fit(self, trainer: Trainer) -> None:
+        try:
+            summary = trainer.fit()
+        except Exception as exc:  # noqa: BLE001 — the tab shows any failure; the server keeps running
+            self.set_state("failed", error=f"{type(exc).__name__}: {exc}")
+        else:
+            self.set_state("stopped" if self.stopping else "finished",
+                           summary={k: finite(v) if isinstance(v, float) else v for k, v in summary.items()})
+        finally:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def pause(self) -> None:
+        if self.state == "running":
+            self.resume.clear()
+            self.pausing = True
+
+    def proceed(self, steps: int | None = None) -> None:
+        """Resume a paused run: all the way (steps=None) or for `steps` steps, then pause again."""
+        if self.state in ("running", "paused"):
+            self.steps_left = steps
+            self.pausing = False
+            self.resume.set()
+
+    def pause_due(self) -> bool:
+        return self.pausing or (self.steps_left is not None and self.steps_left <= 1)
+
+    def gate(self, trainer) -> None:
+        """In the training thread, after a step: stop, count a "step" or wait while paused."""
+        if self.steps_left is not None:
+            self.steps_left -= 1
+            if self.steps_left <= 0:
+                self.steps_left, self.pausing = None, True
+                self.resume.clear()
+        if self.pausing and not self.stopping:
+            self.set_state("paused", step=trainer.step)
+            self.resume.wait()
+            if not self.stopping:
+                self.set_state("running")
+        if self.stopping:
+            trainer.request_stop("stopped from the playground")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the run (if any) and wait for its thread."""
+        self.stopping = True
+        self.resume.set()
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self.thread = None
+
+    def reset(self) -> None:
+        with self.lock:
+            self.stop()
+            self.outbox.clear()
+            self.recipe = None
+            self.set_state("idle")
