@@ -10,6 +10,7 @@ from pathlib import Path
 from .diagnose.command import add_arguments as diagnose_arguments, run as cmd_diagnose
 from .errors import CheckpointError, ConfigError, DataError, DivergedError
 from .lab.command import add_arguments as lab_arguments, run as cmd_lab
+from .serve.command import add_arguments as serve_arguments, run as cmd_serve
 from .tune.command import add_arguments as tune_arguments, run as cmd_tune
 
 EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
@@ -80,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="the chapter's claims as experiments: numbers, figures, a verdict")
     lab_arguments(lab)
     lab.set_defaults(func=cmd_lab)
+
+    serve = sub.add_parser("serve", help="the web playground: optimizers on 2-D functions, a network training live")
+    serve_arguments(serve)
+    serve.set_defaults(func=cmd_serve)
 
     lst = sub.add_parser("list", help="registered techniques, by family")
     lst.add_argument("family", nargs="?", help="one family (e.g. optimizers)")
