@@ -3,9 +3,9 @@
 `nnopt lab list`, `nnopt lab NAME [--fast] [--seeds N] [--out DIR]`, `nnopt lab all`; see `base`.
 """
 from .base import (DOES_NOT_HOLD, EXPERIMENTS, HOLDS, INCONCLUSIVE, Context, Experiment, Finding, RunResult,
-                   Spread, Table, all_experiments, experiment, format_finding, get, holds, read_run,
+                   Spread, Table, all_experiments, experiment, format_finding, get, holds, lab_recipe, read_run,
                    run_experiment)
 
 __all__ = ["DOES_NOT_HOLD", "EXPERIMENTS", "HOLDS", "INCONCLUSIVE", "Context", "Experiment", "Finding",
            "RunResult", "Spread", "Table", "all_experiments", "experiment", "format_finding", "get", "holds",
-           "read_run", "run_experiment"]
+           "lab_recipe", "read_run", "run_experiment"]

@@ -153,6 +153,17 @@ class Context:
         return str(path.relative_to(self.out))
 
 
+LAB_TRAIN = {"threads": 1, "device": "cpu", "checkpoint": False}
+
+
+def lab_recipe(sections: dict | None = None) -> Recipe:
+    """A recipe for a lab run: the defaults, one CPU thread and no checkpoints (the lab's budgets
+    are measured on 2 shared cores), then `sections` ({"optimizer": {"name": "sgd"}, ...})."""
+    merged = {k: dict(v) for k, v in (sections or {}).items()}
+    merged["train"] = {**LAB_TRAIN, **merged.get("train", {})}
+    return Recipe(merged)
+
+
 def read_run(run_dir: Path, summary: dict | None = None) -> RunResult:
     lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
     if summary is None:
