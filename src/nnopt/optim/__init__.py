@@ -15,6 +15,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from . import named, transforms  # noqa: F401  (named: registrations)
+from . import beyond  # noqa: F401  (registrations beyond the chapter; after named: sam wraps any of them)
 from ..errors import ConfigError
 from ..registry import OPTIMIZERS
 from .define import register
