@@ -43,6 +43,16 @@ def run_kept(ctx: Context, rec: Recipe, label: str, callbacks: Sequence = ()) ->
     return result, keep.setup
 
 
+class Snapshots(Callback):
+    """A copy of the model's state dict at the end of every epoch: ``states[epoch]``."""
+
+    def __init__(self):
+        self.states: dict[int, dict] = {}
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        self.states[epoch] = {k: v.detach().clone() for k, v in trainer.s.model.state_dict().items()}
+
+
 def clean_accuracy(setup: Setup, split: str = "train") -> float:
     """Accuracy of the model in eval mode (no dropout, no augmentation) on a split of its data."""
     return evaluate(setup.model, getattr(setup.data, split), 1024)[1]

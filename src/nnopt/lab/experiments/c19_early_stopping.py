@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from ...train import Callback
 from ..base import Context, Finding, Spread, Table, experiment, holds
-from ..regularization_tools import band, recipe
+from ..regularization_tools import Snapshots, band, recipe
 
 SECTIONS = {"data": {"name": "digits", "n_train": 300}, "model": {"name": "mlp", "widths": [256, 256]},
             "optimizer": {"name": "adam", "lr": 2e-3}, "train": {"batch_size": 32}}
-
-
-class Snapshots(Callback):
-    """A copy of the model's weights at the end of every epoch (the oracle for the restored weights)."""
-
-    def __init__(self):
-        self.states: dict[int, dict] = {}
-
-    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        self.states[epoch] = {k: v.detach().clone() for k, v in trainer.s.model.state_dict().items()}
 
 
 def expected_stop(val_loss: list[float], patience: int) -> tuple[int, int] | None:
