@@ -5,6 +5,7 @@ from torch import nn
 
 from nnopt import ConfigError, init
 from nnopt.nn import build_model
+from nnopt.train import checkpoint
 from nnopt.train.trainer import train
 
 
@@ -63,7 +64,7 @@ def test_loads_an_nnopt_run_directory(tmp_path, small_recipe):
     """A real (1-epoch) run: its checkpoint initializes a new model of the same recipe exactly."""
     run_dir = tmp_path / "run"
     train(small_recipe.override(["train.epochs=1"]), run_dir, quiet=True)
-    saved = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)["model"]
+    saved = checkpoint.read(run_dir / "checkpoints" / "last.pt")["model"]
     model = build_model("mlp", (64,), 10, widths=[32])
     init.apply(model, "pretrained", path=str(run_dir), strict=True)
     for k, v in model.state_dict().items():

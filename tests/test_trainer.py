@@ -11,6 +11,7 @@ import torch
 import nnopt
 from nnopt import CheckpointError, ConfigError, DivergedError, Recipe
 from nnopt.train import Trainer, build, train
+from nnopt.train import checkpoint
 from nnopt.train.checkpoint import path_in
 
 from cli_subprocess import run_cli
@@ -123,7 +124,7 @@ def wait_for_epochs(out, n, proc, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
         ckpt = path_in(out)
-        if ckpt.exists() and torch.load(ckpt, weights_only=False)["epoch"] >= n:
+        if ckpt.exists() and checkpoint.read(ckpt)["epoch"] >= n:
             return
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.02)
@@ -162,7 +163,7 @@ def test_ctrl_c_saves_mid_epoch_and_resume_is_bit_identical(tmp_path):
     stopped.send_signal(signal.SIGINT)
     _, err = stopped.communicate(timeout=60)
     assert stopped.returncode == 130 and "--resume" in err
-    state = torch.load(path_in(tmp_path / "stopped"), weights_only=False)
+    state = checkpoint.read(path_in(tmp_path / "stopped"))
     assert state["position"] > 0  # saved mid-epoch, not at an epoch end
     assert json.loads((tmp_path / "stopped" / "summary.json").read_text())["status"] == "interrupted"
     run_cli("run", "--quiet", "--resume", tmp_path / "stopped")
@@ -240,7 +241,7 @@ def test_mixed_precision_trains_and_clips_unscaled_gradients(tmp_path, small_rec
     assert first[1]["grad_norm"] == pytest.approx(first[0]["grad_norm"], rel=0.05)
     assert amp["final_val_acc"] > ref["final_val_acc"] - 0.05
     if precision == "fp16":
-        state = torch.load(path_in(tmp_path / precision), weights_only=False)
+        state = checkpoint.read(path_in(tmp_path / precision))
         assert state["scaler"]["scale"] > 1
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nnopt import Recipe
-from nnopt.train import Callback, LambdaCallback, Trainer, build, train
+from nnopt.train import Callback, LambdaCallback, Trainer, build, checkpoint, train
 
 
 class Recorder(Callback):
@@ -50,7 +50,7 @@ def test_request_stop_mid_epoch_ends_the_fit_with_a_checkpoint(tmp_path, small_r
     s = train(small_recipe, tmp_path, quiet=True, callbacks=[LambdaCallback(on_step_end=stop_at_5)])
     assert s["status"] == "stopped" and s["stop_reason"] == "enough" and s["steps"] == 5
     assert s["epochs"] == 0 and s["test_acc"] is not None
-    state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)
+    state = checkpoint.read(tmp_path / "checkpoints" / "last.pt")
     assert state["step"] == 5 and state["position"] == 5
     # the stopped run resumes to the same end as an uninterrupted one
     Trainer(build(small_recipe), tmp_path, quiet=True).fit(resume=True)

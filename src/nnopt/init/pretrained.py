@@ -1,13 +1,12 @@
 """Initialize from saved weights: a state-dict file, an nnopt checkpoint, or an nnopt run directory."""
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..params import Param
 from ..registry import INITS
 
@@ -28,11 +27,13 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         path = found[0]
     if not path.exists():
         raise ConfigError(f"init.path = {str(path)!r} — no such file or run directory")
+    from ..train import checkpoint  # lazily: the train package imports the inits
+
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as exc:
-        raise ConfigError(f"init.path = {str(path)!r} — not a readable torch file "
-                          f"({type(exc).__name__}: {exc})") from None
+        obj = checkpoint.read(path, map_location="cpu", weights_only=True)
+    except CheckpointError as exc:
+        raise ConfigError(f"init.path = {str(path)!r} — not a readable torch file or checkpoint "
+                          f"({exc})") from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

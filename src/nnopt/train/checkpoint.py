@@ -1,7 +1,7 @@
 """Checkpoints: one file holding everything needed to continue a run bit-identically.
 
-The file is a header line ``nnopt-checkpoint sha256=<hex>`` followed by torch.save's bytes; loading
-verifies the digest, so a file damaged on disk is reported as corrupt instead of loading silently.
+The file is a header line ``nnopt-checkpoint sha256=<hex>`` followed by torch.save's bytes (read it
+with `read`, not torch.load); loading verifies the digest, so a file damaged on disk is reported as corrupt instead of loading silently.
 Resuming also checks the run directory around it: the recorded position in the run, metrics.jsonl
 (its bytes up to the checkpoint must still be there, whole) and summary.json.
 """
@@ -51,13 +51,10 @@ def save(state: dict, run_dir: Path) -> Path:
     return path
 
 
-def load(run_dir: Path, map_location=None, timeline=None) -> dict:
-    """The checkpoint's state, its digest verified. With ``timeline = (batches, n_train, epochs)``
-    the recorded position is checked against the run's schedule of steps (`check_position`)."""
-    path = path_in(run_dir)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint in {run_dir} (expected {path}); was the run started "
-                              "with train.checkpoint = true and did it finish an epoch?")
+def read(path: Path | str, map_location=None, weights_only: bool = False):
+    """What a checkpoint file holds, its digest verified (a file without the header line, e.g. a
+    plain torch.save file, is read as it is). CheckpointError when it is damaged."""
+    path = Path(path)
     data = path.read_bytes()
     if data.startswith(MAGIC):
         header, _, payload = data.partition(b"\n")
@@ -66,10 +63,20 @@ def load(run_dir: Path, map_location=None, timeline=None) -> dict:
                                   "written with it); delete it to restart the run from scratch")
         data = payload
     try:
-        state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
+        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=weights_only)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt ({type(exc).__name__}: {exc}); "
                               "delete it to restart the run from scratch") from None
+
+
+def load(run_dir: Path, map_location=None, timeline=None) -> dict:
+    """The run's checkpoint state, its digest verified. With ``timeline = (batches, n_train, epochs)``
+    the recorded position is checked against the run's schedule of steps (`check_position`)."""
+    path = path_in(run_dir)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint in {run_dir} (expected {path}); was the run started "
+                              "with train.checkpoint = true and did it finish an epoch?")
+    state = read(path, map_location)
     if not isinstance(state, dict) or "model" not in state or "step" not in state:
         raise CheckpointError(f"checkpoint {path} is not an nnopt checkpoint")
     if timeline is not None:

@@ -225,8 +225,8 @@ class Trainer:
                 lr = self.set_lr(self.step)
             idx = order[self.position * bs:(self.position + 1) * bs]
             m = self.train_step(train.x[idx], train.y[idx], lr)
-            self.acc["loss_sum"] += m["loss"] * len(idx)
-            self.acc["correct"] += m["correct"]
+            self.acc["loss_sum"].add_(m["loss"], alpha=len(idx))
+            self.acc["correct"].add_(m["correct"])
             self.acc["seen"] += len(idx)
             self.samples += len(idx)
             self.step += 1
