@@ -199,12 +199,13 @@ def _canonical_keys(prefix: str, spec: Mapping[str, Param], values: Mapping[str,
     aliases = {a: key for key, p in spec.items() for a in p.aliases}
     if not any(k in aliases and k not in spec for k in values):
         return values
-    out = {}
+    out, given = {}, {}
     for key, value in values.items():
         name = aliases.get(key, key) if key not in spec else key
         if name in out:
-            raise ConfigError(f"{_join(prefix, key)} and {_join(prefix, name)} name the same field — give one")
-        out[name] = value
+            raise ConfigError(f"{_join(prefix, given[name])} and {_join(prefix, key)} name the same field "
+                              f"({name}) — give one")
+        out[name], given[name] = value, key
     return out
 
 

@@ -50,6 +50,7 @@ EARLY_STOPPING = {
 }
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+SEED_MAX = 2**32 - 1
 
 SECTIONS: dict[str, Component | dict[str, Param]] = {
     "data": Component(DATASETS, "digits"),
@@ -81,10 +82,10 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
         "epochs": Param(int, 30, ge=1),
         "batch_size": Param(int, 32, ge=1, doc="the (initial) mini-batch size B0"),
         **BATCH_SIZE_PARAMS,
-        "seed": Param(int, 0, ge=0),
+        "seed": Param(int, 0, ge=0, le=SEED_MAX, doc="seeds torch and numpy (both accept 0 … 2³²−1)"),
         "device": Param(str, "auto", choices=("auto", "cpu", "cuda"),
                         doc="auto picks CUDA when present"),
-        "threads": Param(int, 0, ge=0, doc="torch intra-op threads; 0 = torch's default"),
+        "threads": Param(int, 0, ge=0, le=1024, doc="torch intra-op threads; 0 = torch's default"),
         "precision": Param(str, "fp32", choices=PRECISIONS,
                            doc="autocast dtype of the forward pass; fp16 adds a GradScaler (gradients "
                                "are unscaled before clipping and the step)"),
@@ -111,15 +112,8 @@ class Recipe:
     # -- loading and saving ------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path) -> "Recipe":
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            raise ConfigError(f"recipe {str(path)!r} does not exist") from None
-        try:
-            return cls(tomllib.loads(text))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"recipe {str(path)!r} is not valid TOML: {exc}") from None
+        what = f"recipe {str(path)!r}"
+        return cls(loads_toml(read_text(path, what), what))
 
     def to_toml(self) -> str:
         return dump_toml(self.resolved)
@@ -168,7 +162,7 @@ def resolve(raw: Mapping[str, Any]) -> dict:
     for section in raw:
         if section not in SECTIONS:
             raise ConfigError(f"[{section}] is not a recipe section (allowed: {', '.join(SECTIONS)})"
-                              f"{suggest(section, SECTIONS)}")
+                              f"{home_hint(section) or suggest(section, SECTIONS)}")
     out = {}
     for section, spec in SECTIONS.items():
         values = raw.get(section, {})
@@ -191,7 +185,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     key, value = text.split("=", 1)
     key = key.strip()
     if "." not in key:
-        raise ConfigError(f"--set {text!r} — the key must be section.key (e.g. optimizer.lr)")
+        raise ConfigError(f"--set {text!r} — the key must be section.key (e.g. optimizer.lr){home_hint(key)}")
     return key, parse_value(value.strip())
 
 
@@ -201,6 +195,47 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ConfigError(f"value {text[:40]!r}… — nested too deeply") from None
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """A UTF-8 text file's contents; ConfigError naming `what` when it is missing, a directory,
+    unreadable or not text."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} is a directory — must be a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} is not UTF-8 text (byte {exc.start}) — must be a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} cannot be read: {exc.strerror or exc}") from None
+
+
+def loads_toml(text: str, what: str) -> dict:
+    """Parse TOML; ConfigError naming `what` when it is not valid TOML or nested too deeply."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} nests arrays or tables too deeply to read") from None
+
+
+def home_hint(key: str) -> str:
+    """' — key belongs to [train]: write train.key' when `key` is a field of some section(s)."""
+    homes = [section for section, spec in SECTIONS.items()
+             if key in (spec if isinstance(spec, dict) else {**(spec.extra or {}), **_entry_fields(spec)})]
+    if not homes:
+        return ""
+    return f" — {key} is a field of {' and '.join(f'[{h}]' for h in homes)}: write it there ({homes[0]}.{key})"
+
+
+def _entry_fields(component: Component) -> dict:
+    return {k: p for entry in component.registry for k, p in entry.params.items()
+            if k not in component.run_owned}
 
 
 def set_path(raw: dict, dotted: str, value: Any) -> None:
@@ -224,7 +259,8 @@ def set_path(raw: dict, dotted: str, value: Any) -> None:
 
 def _drop_stale_defaults(section: dict, spec: Component, new_name: Any) -> None:
     old_name = section.get("name", spec.default)
-    if old_name == new_name or old_name not in spec.registry or new_name not in spec.registry:
+    if not (isinstance(old_name, str) and isinstance(new_name, str)) or old_name == new_name \
+            or old_name not in spec.registry or new_name not in spec.registry:
         return
     old, new = spec.registry.get(old_name).params, spec.registry.get(new_name).params
     for key in list(section):
