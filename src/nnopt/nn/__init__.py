@@ -1,5 +1,5 @@
 """Layers and model builders."""
-from . import activations, norms, models, recurrent, text_models  # noqa: F401  (registrations, after models)
+from . import activations, norms, models, recurrent, text_models, naive_rnn  # noqa: F401  (registrations, after models)
 from .batchnorm import BatchNorm
 from .dropout import Dropout, KeepDropout, VariationalDropout
 from .group_rms import GroupNorm, RMSNorm
