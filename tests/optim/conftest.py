@@ -49,6 +49,15 @@ def rel_err(a: nn.Module, b: nn.Module) -> float:
         return max(float((pa - pb).norm() / pb.norm()) for pa, pb in zip(a.parameters(), b.parameters()))
 
 
+def runs_native(opt) -> bool:
+    """Whether every param group of an nnopt optimizer steps with torch's fused kernel."""
+    from nnopt.optim.native import applicable
+
+    kernels = [opt._rules_for(g)[1] for g in opt.param_groups]
+    return all(k is not None and applicable(k, g["params"]) and g["fused"] is not False and not g["compile"]
+               for k, g in zip(kernels, opt.param_groups))
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny tensors: extra threads only add overhead (and contention on a shared machine)."""

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import torch
-from conftest import X, Y, rel_err, small_cnn
+from conftest import X, Y, rel_err, runs_native, small_cnn
 from torch.nn import functional as F
 
 import nnopt.optim as O
@@ -69,6 +69,7 @@ def test_native_equals_transforms_and_torch_fused(name, device, monkeypatch):
     ours = O.create(name, a.named_parameters(), **hyper)                 # fused=None: native
     eager = O.create(name, b.named_parameters(), fused=False, **hyper)   # the transforms
     theirs = torch_cls(_torch_groups(c, hyper.get("weight_decay")), **hyper, **extra)
+    assert runs_native(ours) == (device == "cpu" or name != "adagrad") and not runs_native(eager)
     for model, opt in ((a, ours), (b, eager), (c, theirs)):
         _run(model, opt, 50)
     assert rel_err(a, c) <= (0 if extra.get("fused") else 1e-6), "torch"  # 0: the very kernel torch runs
@@ -86,6 +87,7 @@ def test_switching_paths_mid_run_through_state_dict(name):
     hyper = CASES[name][0]
     a, b = small_cnn(), small_cnn()
     native_opt = O.create(name, a.parameters(), **hyper)
+    assert runs_native(native_opt)
     _run(a, native_opt, 20)
     b.load_state_dict(a.state_dict())
     eager = O.create(name, b.parameters(), fused=False, **hyper)

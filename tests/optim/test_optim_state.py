@@ -1,8 +1,11 @@
 """state_dict round trip and resume, GradScaler skipped steps, schedulers, missing gradients,
-the compiled (fused) path."""
+the compiled path."""
+import contextlib
 import copy
 import io
+import warnings
 
+import pytest
 import torch
 from conftest import X, Y, rel_err, small_cnn, train
 from torch.nn import functional as F
@@ -85,15 +88,62 @@ def test_missing_gradients_match_torch():
     assert float(oa.state[next(a.parameters())]["step"]) == 8
 
 
+@contextlib.contextmanager
+def compiled_exactly(frames: int):
+    """Fails when a compile falls back to eager (its RuntimeWarning becomes an error) or when
+    torch.compile does not compile exactly `frames` frames into generated kernels."""
+    from torch._dynamo.utils import counters
+    from torch._inductor import metrics
+
+    counters.clear()
+    metrics.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        yield
+    assert counters["frames"]["ok"] == frames and counters["stats"]["unique_graphs"] == frames
+    assert not counters["graph_break"], dict(counters["graph_break"])
+    assert metrics.generated_kernel_count >= frames
+
+
+@pytest.mark.slow
 def test_compiled_matches_eager():
-    """compile=True (torch.compile of the whole update) follows the eager trajectory, lr changes
-    included, without recompiling for each lr."""
+    """compile=True (torch.compile of the whole update, for chains torch has no kernel for)
+    follows the eager trajectory, lr changes included, with one compile per optimizer."""
     lr = lambda t: 0.01 / (1 + t)  # noqa: E731
     for name, kw in (("nesterov", dict(form="book")), ("rmsprop", dict(momentum=0.9, centered=True))):
         a, b = small_cnn(), small_cnn()
-        train(a, O.create(name, a.parameters(), lr=0.01, weight_decay=1e-3, compile=True, **kw), 20, lr=lr)
-        train(b, O.create(name, b.parameters(), lr=0.01, weight_decay=1e-3, compile=False, **kw), 20, lr=lr)
+        compiled = O.create(name, a.parameters(), lr=0.01, weight_decay=1e-3, no_decay_1d=False, compile=True, **kw)
+        with compiled_exactly(1):
+            train(a, compiled, 20, lr=lr)
+        assert not compiled._rule.failed and len(compiled._rule.kernels) == 1
+        train(b, O.create(name, b.parameters(), lr=0.01, weight_decay=1e-3, no_decay_1d=False, compile=False, **kw),
+              20, lr=lr)
         assert rel_err(a, b) <= 1e-6, name
+
+
+@pytest.mark.slow
+def test_one_cycle_momentum_on_the_compiled_path_compiles_once():
+    """1,000 steps of one-cycle with cycle_momentum (β₁ changes every step) through the compiled
+    Adam update: one chain, one compile, and torch's Adam under the same schedule as oracle."""
+    from nnopt.schedules import ScheduleLR, create
+
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(16, 8), (8,)]
+    ours, theirs = ([torch.nn.Parameter(torch.randn(s, generator=torch.Generator().manual_seed(1))) for s in shapes]
+                    for _ in range(2))
+    opts = (O.create("adam", ours, lr=0.01, compile=True), torch.optim.Adam(theirs, lr=0.01, foreach=True))
+    scheds = [ScheduleLR(o, create("one_cycle", lr=0.01, total_steps=1000, cycle_momentum=True)) for o in opts]
+    with compiled_exactly(1):
+        for _ in range(1000):
+            grads = [torch.randn(s, generator=gen) for s in shapes]
+            for params, opt, sched in zip((ours, theirs), opts, scheds):
+                for p, g in zip(params, grads):
+                    p.grad = g.clone()
+                opt.step()
+                sched.step()
+    assert len(opts[0]._chains) == 1 and len(opts[0]._rule.kernels) == 1
+    for p, q in zip(ours, theirs):
+        assert float((p - q).detach().norm() / q.detach().norm()) <= 1e-5
 
 
 def test_compile_default_rule():
