@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import torch
+
 from ..errors import ConfigError
 from ..params import unknown_name_error
 from ..recipe import Recipe
@@ -223,9 +225,14 @@ def run_experiment(name: str, out: str | Path, seeds: int = 3, fast: bool = Fals
     out = Path(out)
     ctx = Context(name, out, list(range(seeds)), fast)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    finding = exp.fn(ctx)
-    elapsed = time.perf_counter() - t0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the lab's tensors are small: one thread, as its recipes (LAB_TRAIN)
+    try:
+        t0 = time.perf_counter()
+        finding = exp.fn(ctx)
+        elapsed = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(threads)
     record = {"experiment": name, "claim": exp.claim, "precise": exp.precise, "source": exp.source,
               "part": exp.part, "verdict": finding.verdict, "criterion": finding.criterion,
               "measured": finding.measured, "table": asdict(finding.table), "figures": finding.figures,
