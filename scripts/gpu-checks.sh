@@ -19,8 +19,8 @@ grep -q '"device": "cuda' "$out/run-auto/summary.json" && echo "device: cuda (ok
 step "trainer tests on CUDA (resume after SIGKILL / Ctrl-C bit-identical, divergence, ...)"
 $py -m pytest -q -p no:cacheprovider tests/test_trainer.py 2>&1 | tail -15
 
-step "optimizer native-kernel tests on CUDA"
-$py -m pytest -q -p no:cacheprovider tests/optim/test_optim_native.py -k cuda 2>&1 | tail -5
+step "optimizer tests on CUDA (native kernels; every default step under sync_debug_mode error)"
+$py -m pytest -q -p no:cacheprovider tests/optim -k cuda 2>&1 | tail -5
 
 step "optimizer step benchmark, CUDA"
 $py bench/optim_step.py --device cuda 2>&1 | tee "$out/optim_step_cuda.txt"
