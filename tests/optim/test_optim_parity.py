@@ -128,3 +128,22 @@ def test_default_step_reads_nothing_from_the_device(name, kw, monkeypatch):
         opt.step(lambda: None) if name in ("sam", "asam") else opt.step()
     monkeypatch.undo()
     assert reads == [], f"{name}: {sorted(set(reads))}"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+@pytest.mark.parametrize("name", O.available())
+def test_default_step_has_no_sync_on_cuda(name):
+    """Three default steps of every registered optimizer under torch.cuda.set_sync_debug_mode("error")."""
+    model = small_cnn().cuda()
+    opt = O.create(name, model.named_parameters())
+    x, y = X[:32].cuda(), Y[:32].cuda()
+    for _ in range(3):
+        model.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            opt.step(lambda: None) if name in ("sam", "asam") else opt.step()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    torch.cuda.synchronize()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
