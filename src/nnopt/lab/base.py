@@ -114,6 +114,12 @@ class RunResult:
     def series(self, key: str, kind: str = "epoch") -> list[float]:
         return [r[key] for r in (self.epochs if kind == "epoch" else self.steps)]
 
+    def trained(self):
+        """The run rebuilt from its recipe with its final weights (model.pt) loaded: a train `Setup`."""
+        from ..landscape.run import trained_setup
+
+        return trained_setup(self.run_dir)[0]
+
 
 @dataclass
 class Context:

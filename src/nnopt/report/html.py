@@ -1,0 +1,273 @@
+"""`nnopt report`: lab findings, runs, compare and tune directories as one self-contained HTML page.
+
+    write_report(["lab/all-20261201", "runs/default-run-..."], "report.html")
+
+Every figure is inlined as a base64 PNG (the page opens without a network or the directories);
+each lab finding shows the chapter's claim, the precise version and its source, the setup (the
+recipes it trained), the table, the figures, the verdict with its criterion, and how to rerun it.
+A directory is recognised by what it holds: ``finding.json`` (a lab experiment), ``summary.json``
++ ``metrics.jsonl`` (a run), ``results.json`` (a compare), ``trials.csv`` (a tune study); any
+other directory is searched one level down (``nnopt lab all`` writes one subdirectory per claim).
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import time
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import ConfigError
+
+BADGE = {"HOLDS": "holds", "DOES NOT HOLD": "fails", "INCONCLUSIVE": "unsure"}
+
+CSS = """
+:root { --bg: #fdfdfb; --fg: #1d1d1f; --muted: #5f6368; --rule: #d9d9d6; --code: #f1f1ee; --link: #1a5fb4;
+  --holds: #1e7e34; --fails: #b3261e; --unsure: #9a6700; --fig: #ffffff; }
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #17181a; --fg: #e6e6e3; --muted: #a0a4a8; --rule: #3a3c40; --code: #24262a; --link: #8ab4f8;
+    --holds: #4caf50; --fails: #ef5350; --unsure: #f0b429; --fig: #f4f4f2; } }
+* { box-sizing: border-box; }
+body { margin: 0 auto; max-width: 58rem; padding: 2rem 1.25rem 4rem; background: var(--bg); color: var(--fg);
+  font: 17px/1.6 Charter, "Bitstream Charter", "Iowan Old Style", Georgia, serif; }
+h1, h2, h3, nav, table, .meta, .badge { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+h1 { font-size: 1.9rem; margin-bottom: .2rem; } h2 { font-size: 1.35rem; margin-top: 3rem;
+  border-top: 1px solid var(--rule); padding-top: 1.2rem; } h3 { font-size: 1.02rem; margin: 1.4rem 0 .4rem; }
+a { color: var(--link); } .meta { color: var(--muted); font-size: .85rem; }
+blockquote { margin: .6rem 0; padding: .2rem 1rem; border-left: 4px solid var(--rule); font-style: italic; }
+code, pre { font: .85rem/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace; background: var(--code);
+  border-radius: 4px; } code { padding: .05rem .3rem; } pre { padding: .7rem .9rem; overflow-x: auto; }
+table { border-collapse: collapse; font-size: .82rem; margin: .5rem 0; display: block; overflow-x: auto; }
+th, td { border-bottom: 1px solid var(--rule); padding: .3rem .6rem; text-align: left; vertical-align: top; }
+th { border-bottom-width: 2px; }
+figure { margin: 1rem 0; } figure img { display: block; max-width: 100%; height: auto; background: var(--fig);
+  border-radius: 4px; padding: 4px; } figcaption { color: var(--muted); font-size: .85rem; }
+.badge { display: inline-block; padding: .1rem .55rem; border-radius: 999px; color: #fff; font-size: .78rem;
+  font-weight: 600; letter-spacing: .02em; white-space: nowrap; vertical-align: .1em; }
+.holds { background: var(--holds); } .fails { background: var(--fails); } .unsure { background: var(--unsure); }
+.verdict { font-size: 1.02rem; margin: 1rem 0; } nav ol { padding-left: 1.4rem; } nav li { margin: .15rem 0; }
+details summary { cursor: pointer; color: var(--muted); font-size: .9rem; }
+"""
+
+
+def esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def png_data(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def img(data: bytes, caption: str) -> str:
+    return (f'<figure><img src="{png_data(data)}" alt="{esc(caption)}" loading="eager">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def html_table(headers: Sequence, rows: Sequence[Sequence]) -> str:
+    def cell(v):
+        return f"{v:.4g}" if isinstance(v, float) else "-" if v is None else str(v)
+
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{esc(cell(v))}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def badge(verdict: str) -> str:
+    return f'<span class="badge {BADGE.get(verdict, "unsure")}">{esc(verdict)}</span>'
+
+
+def kind_of(path: Path) -> str | None:
+    if (path / "finding.json").is_file():
+        return "finding"
+    if (path / "summary.json").is_file() and (path / "metrics.jsonl").is_file():
+        return "run"
+    if (path / "results.json").is_file():
+        return "compare"
+    if (path / "trials.csv").is_file():
+        return "tune"
+    return None
+
+
+def collect(paths: Sequence[str | Path]) -> list[tuple[str, Path]]:
+    """(kind, directory) for each path, or for its subdirectories when it is none of the kinds;
+    a path that holds nothing reportable is a ConfigError."""
+    found = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            raise ConfigError(f"{p} — not a directory (give lab, run, compare or tune directories)")
+        kind = kind_of(p)
+        items = [(kind, p)] if kind else [(k, d) for d in sorted(p.iterdir()) if d.is_dir() and (k := kind_of(d))]
+        if not items:
+            raise ConfigError(f"{p} holds no finding.json, run, compare or tune results (nothing to report)")
+        found += items
+    return found
+
+
+def claim_number(name: str) -> int | None:
+    """The claim's number in the chapter: NN of its module ``lab/experiments/cNN_*.py``."""
+    import re
+
+    from ..lab import all_experiments
+
+    exp = next((e for e in all_experiments() if e.name == name), None)
+    match = re.search(r"\.c(\d+)_", exp.fn.__module__ + ".") if exp else None
+    return int(match.group(1)) if match else None
+
+
+def claim_order(records: list[dict]) -> list[tuple[int | None, dict]]:
+    """(number, finding) in the chapter's order; experiments without a number last."""
+    numbered = [(claim_number(r["experiment"]), r) for r in records]
+    return sorted(numbered, key=lambda nr: (nr[0] is None, nr[0] or 0))
+
+
+def finding_section(record: dict, path: Path, anchor: str, number: int | None) -> str:
+    name = record["experiment"]
+    table = record.get("table") or {"headers": [], "rows": []}
+    figs = "".join(img((path / f).read_bytes(), f"{name}: {Path(f).stem.replace('_', ' ')}")
+                   for f in record.get("figures", []) if (path / f).is_file())
+    recipes = record.get("recipes", [])
+    example = (path / recipes[0]).read_text() if recipes and (path / recipes[0]).is_file() else ""
+    setup = (f"<p>{len(recipes)} training runs; their exact recipes are in <code>{esc(path)}/recipes/</code>.</p>"
+             + (f"<details><summary>the first recipe, <code>{esc(recipes[0])}</code></summary>"
+                f"<pre>{esc(example)}</pre></details>" if example else "")) if recipes else \
+        "<p>No training runs: the experiment works on tensors with <code>nnopt.optim</code> directly.</p>"
+    rerun = f"nnopt lab {name}" + (" --fast" if record.get("fast") else "")
+    if recipes:
+        rerun += f"\nnnopt run {path}/{recipes[0]}      # any single run of it"
+    notes = f"<h3>Notes</h3><p>{esc(record['notes'])}</p>" if record.get("notes") else ""
+    return f"""<section id="{anchor}">
+<h2>{f"{number}. " if number else ""}{esc(name.replace('_', ' '))} {badge(record['verdict'])}</h2>
+<blockquote>{esc(record['claim'])}</blockquote>
+<h3>Precise version</h3><p>{esc(record.get('precise', ''))}</p>
+<p class="meta">Source: {esc(record.get('source', ''))}</p>
+<h3>Setup</h3>{setup}
+<h3>Measurements</h3>{html_table(table['headers'], table['rows'])}
+{figs}
+<p class="verdict">{badge(record['verdict'])} {esc(record['measured'])}<br>
+<span class="meta">criterion (fixed before the run): {esc(record['criterion'])}</span></p>{notes}
+<h3>Rerun</h3><pre>{esc(rerun)}</pre>
+<p class="meta">seeds {esc(record['seeds'])} · {record['time_s']:.1f} s{' (--fast)' if record.get('fast') else ''}
+ · budget {record.get('budget_s', 0):.0f} s · nnopt {esc(record.get('nnopt_version', '?'))} · {esc(path)}</p>
+</section>"""
+
+
+def run_curves_png(path: Path) -> bytes:
+    """Loss and accuracy per epoch (train and validation) and the lr per logged step of one run."""
+    from ..lab.base import read_run
+    from ..lab.plots import figure
+
+    run = read_run(path)
+    fig, (a_loss, a_acc, a_lr) = figure(3, width=4.2, height=3.2)
+    x = [e["epoch"] for e in run.epochs]
+    for split in ("train", "val"):
+        a_loss.plot(x, run.series(f"{split}_loss"), marker=".", label=split)
+        a_acc.plot(x, run.series(f"{split}_acc"), marker=".", label=split)
+    a_loss.set(xlabel="epoch", ylabel="loss (cross-entropy)", yscale="log", title="loss")
+    a_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    a_lr.plot([s["step"] for s in run.steps], run.series("lr", "step"))
+    a_lr.set(xlabel="step", ylabel="learning rate", title="learning rate")
+    for ax in (a_loss, a_acc, a_lr):
+        ax.grid(alpha=0.3)
+    a_loss.legend(fontsize=8), a_acc.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def pngs(path: Path) -> str:
+    """Every PNG directly in `path` (and in its figures/ and landscape/ folders), inlined."""
+    files = [f for d in (path, path / "figures", path / "landscape") if d.is_dir() for f in sorted(d.glob("*.png"))]
+    return "".join(img(f.read_bytes(), f"{path.name}: {f.stem.replace('_', ' ')}") for f in files)
+
+
+def run_section(path: Path, anchor: str) -> str:
+    s = json.loads((path / "summary.json").read_text())
+    keys = ["status", "epochs", "steps", "final_val_acc", "best_val_acc", "test_acc", "test_loss", "time_s"]
+    rows = [[k, s.get(k)] for k in keys if k in s]
+    recipe = (path / "recipe.toml").read_text() if (path / "recipe.toml").is_file() else ""
+    land = path / "landscape" / "landscape.json"
+    extra = ""
+    if land.is_file():
+        L = json.loads(land.read_text())
+        extra = html_table(["landscape", "value"], [[k, v] for k, v in L.items() if not isinstance(v, (list, dict))])
+    return f"""<section id="{anchor}"><h2>Run {esc(path.name)}</h2>
+{html_table(['result', 'value'], rows)}{img(run_curves_png(path), f'{path.name}: curves')}{extra}{pngs(path)}
+<details><summary>recipe.toml</summary><pre>{esc(recipe)}</pre></details>
+<h3>Rerun</h3><pre>nnopt run {esc(path)}/recipe.toml</pre></section>"""
+
+
+def compare_section(path: Path, anchor: str) -> str:
+    table = (path / "table.txt").read_text() if (path / "table.txt").is_file() else ""
+    return f"""<section id="{anchor}"><h2>Compare {esc(path.name)}</h2><pre>{esc(table)}</pre>{pngs(path)}</section>"""
+
+
+def tune_section(path: Path, anchor: str, top: int = 15) -> str:
+    with open(path / "trials.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, trials = (rows[0], rows[1:]) if rows else ([], [])
+    if "value" in header:
+        i = header.index("value")
+        trials.sort(key=lambda r: -float(r[i]) if r[i] not in ("", "None", "nan") else float("inf"))
+    best = (path / "best.toml").read_text() if (path / "best.toml").is_file() else ""
+    return f"""<section id="{anchor}"><h2>Tune {esc(path.name)}</h2>
+<p class="meta">{len(trials)} trials; the best {min(top, len(trials))} by value:</p>{html_table(header, trials[:top])}
+{pngs(path)}<details><summary>best.toml</summary><pre>{esc(best)}</pre></details></section>"""
+
+
+def render(paths: Sequence[str | Path], title: str = "nnopt report") -> str:
+    """The report page for `paths` (see the module docstring), as one HTML string."""
+    items = collect(paths)
+    findings = claim_order([{**json.loads((p / "finding.json").read_text()), "_path": p}
+                            for k, p in items if k == "finding"])
+    others = [(k, p) for k, p in items if k != "finding"]
+    toc, toc_dirs, body = [], [], []
+    for n, rec in findings:
+        anchor = f"claim-{rec['experiment']}"
+        toc.append((f'<li value="{n}">' if n else "<li>") + f'<a href="#{anchor}">{esc(rec["experiment"].replace("_", " "))}</a> {badge(rec["verdict"])}'
+                   f' <span class="meta">— {esc(rec["claim"][:110])}{"…" if len(rec["claim"]) > 110 else ""}</span></li>')
+        body.append(finding_section(rec, rec["_path"], anchor, n))
+    sections = {"run": run_section, "compare": compare_section, "tune": tune_section}
+    for i, (kind, p) in enumerate(others):
+        anchor = f"{kind}-{i}"
+        toc_dirs.append(f'<li><a href="#{anchor}">{kind} {esc(p.name)}</a></li>')
+        body.append(sections[kind](p, anchor))
+    counts = {v: sum(r["verdict"] == v for _, r in findings) for v in BADGE}
+    summary = " · ".join(f"{badge(v)} {c}" for v, c in counts.items() if c) if findings else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark"><title>{esc(title)}</title><style>{CSS}</style></head>
+<body><header><h1>{esc(title)}</h1>
+<p class="meta">generated {time.strftime('%Y-%m-%d %H:%M')} by <code>nnopt report</code> · {summary}</p></header>
+<nav><h3>Contents</h3>{f"<ol>{''.join(toc)}</ol>" if toc else ""}{f"<ul>{''.join(toc_dirs)}</ul>" if toc_dirs else ""}</nav>
+<main>{''.join(body)}</main></body></html>
+"""
+
+
+def write_report(paths: Sequence[str | Path], out: str | Path, title: str = "nnopt report") -> Path:
+    """Render `paths` into the HTML file `out`; returns its path."""
+    page = render(paths, title)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def markdown_table(paths: Sequence[str | Path]) -> str:
+    """The README's table of claims and verdicts, generated from the finding.json files under `paths`."""
+    records = claim_order([json.loads((p / "finding.json").read_text()) for k, p in collect(paths) if k == "finding"])
+    if not records:
+        raise ConfigError("no finding.json under " + ", ".join(map(str, paths)))
+    lines = ["| # | experiment | claim | verdict | measured | time (s) |", "|---|---|---|---|---|---|"]
+    for n, r in records:
+        claim = r["claim"].split(". ")[0].rstrip(".")
+        cells = [str(n or ""), f"`{r['experiment']}`", claim, f"**{r['verdict']}**", r["measured"],
+                 f"{r['time_s']:.0f}" + (" (fast)" if r.get("fast") else "")]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines)
