@@ -10,6 +10,8 @@ from pathlib import Path
 from .diagnose.command import add_arguments as diagnose_arguments, run as cmd_diagnose
 from .errors import CheckpointError, ConfigError, DataError, DivergedError
 from .lab.command import add_arguments as lab_arguments, run as cmd_lab
+from .landscape.command import add_arguments as landscape_arguments, run as cmd_landscape
+from .report.command import add_arguments as report_arguments, run as cmd_report
 from .serve.command import add_arguments as serve_arguments, run as cmd_serve
 from .tune.command import add_arguments as tune_arguments, run as cmd_tune
 
@@ -81,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="the chapter's claims as experiments: numbers, figures, a verdict")
     lab_arguments(lab)
     lab.set_defaults(func=cmd_lab)
+
+    rep = sub.add_parser("report", help="lab findings, runs, compare and tune directories as one HTML page")
+    report_arguments(rep)
+    rep.set_defaults(func=cmd_report)
+
+    land = sub.add_parser("landscape", help="λ_max, Hessian trace, 1-D/2-D loss slices of a finished run")
+    landscape_arguments(land)
+    land.set_defaults(func=cmd_landscape)
 
     serve = sub.add_parser("serve", help="the web playground: optimizers on 2-D functions, a network training live")
     serve_arguments(serve)
