@@ -1,6 +1,7 @@
 """The signal-propagation diagnostic: hand-computed stats on a small net, verdicts on deep ones."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,6 +9,7 @@ from torch import nn
 
 from nnopt import ConfigError, Recipe
 from nnopt.diagnose import deep_mlp, from_recipe, measure, parse_init, render, sweep, table
+from nnopt.diagnose.propagation import CRITERION, _word
 
 
 def test_measure_matches_a_hand_computed_pass():
@@ -41,13 +43,33 @@ def test_measure_matches_a_hand_computed_pass():
     ("normal:std=1", "tanh", "backward explodes"),
     ("normal:std=0.01", "tanh", "forward vanishes, backward vanishes"),
     ("he_normal", "relu", "steady"),
-    ("xavier_normal", "tanh", "steady"),
+    ("xavier_normal", "tanh", "forward shrinks"),
+    ("he_normal", "tanh", "steady"),
     ("orthogonal", "relu", "steady"),
 ])
 def test_verdicts_on_a_deep_mlp(init, activation, verdict):
     [result] = sweep([init], [activation], depth=20, width=64, batch=64)
     assert result.verdict == verdict
     assert len(result.layers) == 21
+
+
+def test_xavier_tanh_shrinks_as_the_mean_field_recursion_says():
+    """q(l+1) = E[tanh(√q(l)·ξ)²], ξ ~ N(0, 1): Xavier keeps Var z only where tanh is linear, so
+    Var z decays like 1/(2l) — "shrinks", not "steady"."""
+    xi, w = np.polynomial.hermite_e.hermegauss(80)
+    q = [1.0]
+    for _ in range(19):
+        q.append(float((w / w.sum() * np.tanh(np.sqrt(q[-1]) * xi) ** 2).sum()))
+    [result] = sweep(["xavier_normal"], ["tanh"], depth=20, width=64, batch=64)
+    assert result.forward_ratio == pytest.approx(q[-1] / q[0], rel=0.3)
+    assert result.verdict == "forward shrinks"
+
+
+@pytest.mark.parametrize("ratio, word", [(1e-4, "vanishes"), (0.05, "shrinks"), (0.1, "steady"), (10, "steady"),
+                                         (11, "grows"), (1e3, "grows"), (1.1e3, "explodes"),
+                                         (float("nan"), "vanishes")])
+def test_verdict_bands(ratio, word):
+    assert _word(ratio) == word
 
 
 def test_xavier_without_the_relu_gain_vanishes():
@@ -72,7 +94,7 @@ def test_table_and_png(tmp_path):
     results = sweep(["he_normal", "normal:std=0.01"], ["relu"], depth=5, width=16, batch=32)
     text = table(results)
     assert "he_normal / relu" in text and "normal:std=0.01 / relu" in text and "bwd ratio" in text
-    assert len(text.splitlines()) == 4
+    assert len(text.splitlines()) == 5 and text.splitlines()[-1] == CRITERION
     path = render(results, tmp_path / "fig" / "p.png", title="t")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -6,7 +6,7 @@ import pytest
 
 from nnopt import ConfigError, Recipe
 from nnopt.cli import main
-from nnopt.params import Param, suggest, validate_fields
+from nnopt.params import Param, suggest, typos, validate_fields
 
 
 def refused(argv, capsys, *words, out=None) -> str:
@@ -125,8 +125,15 @@ def test_out_must_be_a_directory(tmp_path, capsys, target):
 def test_suggest_prefers_a_name_containing_the_word():
     names = ["circles", "digits", "fashion_mnist", "fashion_mnist_seq", "moons"]
     assert suggest("mnist", names) == " — did you mean 'fashion_mnist'?"
-    assert suggest("adma", ["adam", "adamw", "sgd"]) == " — did you mean 'adam'?"
+    assert suggest("adma", ["adamax", "adam", "adamw", "sgd"]) == " — did you mean 'adam'?"
+    assert suggest("nestrov", ["nadam", "nesterov", "lion"]) == " — did you mean 'nesterov'?"
     assert suggest("zzz", names) == ""
+
+
+@pytest.mark.parametrize("a, b, n", [("adma", "adam", 1), ("kitten", "sitting", 3), ("", "abc", 3),
+                                     ("abc", "abc", 0), ("ab", "ba", 1), ("ca", "abc", 3)])
+def test_typos_is_the_restricted_edit_distance(a, b, n):
+    assert typos(a, b) == typos(b, a) == n
 
 
 def test_a_top_level_field_is_sent_to_its_section(tmp_path, capsys):

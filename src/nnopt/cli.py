@@ -48,13 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train one recipe (the default digits MLP without one)")
     run.add_argument("recipe", nargs="?", help="recipe TOML file (default: the built-in recipe)")
-    add_common(run)
+    add_common(run, "run")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     run.set_defaults(func=cmd_run)
 
     cmp = sub.add_parser("compare", help="train a grid of recipe variants over seeds, tabulate")
     cmp.add_argument("recipe", nargs="?", help="base recipe TOML file (default: the built-in recipe)")
-    add_common(cmp)
+    add_common(cmp, "compare")
     cmp.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
                      help="a field and its values, e.g. optimizer.name=sgd,momentum,adam (repeatable)")
     cmp.add_argument("--seeds", type=int, default=1, help="seeds per variant (train.seed + 0..n-1)")
@@ -103,10 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
+def add_common(p: argparse.ArgumentParser, kind: str) -> None:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a recipe field (repeatable), e.g. --set optimizer.lr=0.01")
-    p.add_argument("--out", metavar="DIR", help="output directory (default: runs/<recipe>-<command>-<time>)")
+    p.add_argument("--out", metavar="DIR", help=f"output directory, new or empty (default: runs/<recipe>-{kind}-<time>, "
+                                                "<recipe> the recipe file's name or 'default')")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -17,6 +18,7 @@ from .report.curves import plot_curves
 from .report.table import format_table, mean_std
 from .train import Trainer, build
 
+MAX_RUNS = 1000  # runs one compare trains; the grid is built (and validated) in full before the first
 HEADER = ["variant", "final val acc", "best val acc", "test acc", "time (s)"]
 
 
@@ -51,7 +53,11 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
         if "=" not in item:
             raise ConfigError(f"--vary {item!r} — must look like section.key=v1,v2,...")
         key, values = item.split("=", 1)
-        out[key.strip()] = split_values(values)
+        key = key.strip()
+        if key in out:
+            raise ConfigError(f"--vary {key} is given twice — give all its values in one --vary "
+                              f"({key}=v1,v2,...)")
+        out[key] = split_values(values)
     return out
 
 
@@ -74,6 +80,9 @@ def compare(recipe: Recipe, vary: Mapping[str, list[Any]], seeds: int, out_dir: 
     """Run every variant with seeds train.seed … train.seed+seeds−1; write results.json, the table
     and val_curves.png into `out_dir`; return {"table": str, "results": [...]}."""
     out_dir = Path(out_dir)
+    runs = math.prod(len(v) for v in vary.values()) * seeds
+    if runs > MAX_RUNS:
+        raise ConfigError(f"--vary × --seeds = {runs} runs — must be at most {MAX_RUNS}")
     base_seed = recipe.train["seed"]
     grid = [(label, r.override({"train.seed": base_seed + i}))
             for label, r in variants(recipe, vary) for i in range(seeds)]

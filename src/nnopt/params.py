@@ -19,12 +19,26 @@ _KINDS = (float, int, bool, str, list, tuple, dict)
 
 def suggest(word: str, allowed: Iterable[str]) -> str:
     """' — did you mean 'x'?' for the allowed word that contains `word` ('mnist' → 'fashion_mnist'),
-    else the closest by spelling; '' if none is close."""
+    else the closest by spelling (fewest typos: 'adma' → 'adam', not 'adamax'); '' if none is close."""
     word, allowed = str(word).lower(), [str(a) for a in allowed]
     within = sorted((a for a in allowed if len(word) >= 3 and word in a.lower()),
                     key=lambda a: abs(len(a) - len(word)))
-    close = within or difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
+    close = within or sorted(difflib.get_close_matches(word, allowed, n=5, cutoff=0.6),
+                             key=lambda a: typos(word, a.lower()))
     return f" — did you mean {close[0]!r}?" if close else ""
+
+
+def typos(a: str, b: str) -> int:
+    """Edits between a and b: insertions, deletions, substitutions and swaps of neighbours."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i]
+        for j in range(1, len(b) + 1):
+            row.append(min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1])))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 def unknown_name_error(field: str, value: Any, allowed: Iterable[str], what: str = "one of") -> ConfigError:
@@ -194,6 +208,13 @@ def validate_fields(prefix: str, spec: Mapping[str, Param], values: Mapping[str,
     return out
 
 
+def field_of(spec: Mapping[str, Param], key: str) -> str | None:
+    """The field `key` names in `spec` (itself or the field it is an alias of); None if neither."""
+    if key in spec:
+        return key
+    return next((name for name, p in spec.items() if key in p.aliases), None)
+
+
 def _canonical_keys(prefix: str, spec: Mapping[str, Param], values: Mapping[str, Any]) -> Mapping[str, Any]:
     """`values` with each alias key (``Param.aliases``) renamed to its field; both given is an error."""
     aliases = {a: key for key, p in spec.items() for a in p.aliases}
@@ -260,5 +281,5 @@ def describe_spec(spec: Mapping[str, Param]) -> list[str]:
     return lines
 
 
-__all__ = ["Param", "REQUIRED", "validate_fields", "spec_from_signature", "describe_spec",
+__all__ = ["Param", "REQUIRED", "validate_fields", "field_of", "spec_from_signature", "describe_spec",
            "suggest", "unknown_name_error"]

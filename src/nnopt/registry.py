@@ -35,6 +35,9 @@ class Registry:
         self.family = family
         self.description = description
         self._entries: dict[str, Entry] = {}
+        # what every entry of the family gets: (factory, params) -> (factory, params), e.g. the
+        # schedules' warmup and total_steps; set by the family's package
+        self.adapt: Callable | None = None
         FAMILIES[family] = self
 
     def register(self, name: str, *, description: str | None = None,
@@ -49,8 +52,9 @@ class Registry:
             if name in self._entries:
                 raise ValueError(f"{self.family}: {name!r} is registered twice")
             text = description or first_paragraph(factory.__doc__ or "")
-            spec = spec_from_signature(factory, params, skip=skip)
-            self._entries[name] = Entry(name, factory, text.rstrip("."), spec, dict(meta))
+            made, extra = self.adapt(factory, params) if self.adapt else (factory, params)
+            spec = spec_from_signature(made, extra, skip=skip)
+            self._entries[name] = Entry(name, made, text.rstrip("."), spec, dict(meta))
             return factory
 
         return decorate

@@ -28,6 +28,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="PNG", help="save the figure here")
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """ConfigError for sizes, seeds and paths the measurement cannot use, before any work."""
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..nn.checks import check_memory
+    from ..plot import check_figure_path
+    from ..recipe import SEED_MAX
+
+    for option in ("depth", "width", "batch"):
+        if getattr(args, option) < 1:
+            raise ConfigError(f"--{option} = {getattr(args, option)} — must be >= 1")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ConfigError(f"--seed = {args.seed} — must be in [0, {SEED_MAX}]")
+    if args.output is not None:
+        check_figure_path(Path(args.output), "-o")
+    if not (args.recipe or args.set):
+        weights, activations = args.depth * args.width ** 2, args.depth * args.width * args.batch
+        check_memory(4 * weights + 16 * weights + 24 * activations,  # fp32 model, fp64 copy + grads
+                     f"--depth {args.depth} --width {args.width} --batch {args.batch}",
+                     "use a smaller --depth, --width or --batch")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..recipe import Recipe
@@ -35,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from .propagation import from_recipe, sweep
     from .report import render, table
 
+    check_arguments(args)
     if args.recipe or args.set:
         recipe = (Recipe.load(args.recipe) if args.recipe else Recipe()).override(args.set)
         results = [from_recipe(recipe, args.batch)]

@@ -13,8 +13,10 @@ but left out when there are at least 3 layers, its width differs):
 
     forward  = Var z(last) / Var z(first)          backward = ‖δ(first)‖ / ‖δ(last)‖
 
-A ratio below 1e-3 is "vanishes", above 1e3 "explodes", otherwise "steady". The pass runs on a
-float64 copy of the model on the CPU (so 10^100 still shows as a number), in training mode.
+The verdict reads each ratio by orders of magnitude: within [0.1, 10] "steady"; in [1e-3, 0.1)
+"shrinks" and in (10, 1e3] "grows" (the signal drifts: Xavier + tanh, whose variance decays
+like 1/l because tanh' < 1 away from 0); below 1e-3 "vanishes", above 1e3 "explodes". The pass
+runs on a float64 copy of the model on the CPU (so 10^100 still shows as a number), in training mode.
 """
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ from ..recipe import parse_value
 from ..registry import INITS
 from ..errors import ConfigError
 
-LOW, HIGH = 1e-3, 1e3
+CRITERION = ("verdict per ratio: < 1e-3 vanishes, < 0.1 shrinks, 0.1 … 10 steady, ≤ 1e3 grows, "
+             "> 1e3 explodes")
 
 
 @dataclass
@@ -85,9 +88,14 @@ def _ratio(a: float, b: float) -> float:
 
 
 def _word(r: float) -> str:
-    if math.isnan(r) or r < LOW:
+    """A ratio's verdict (CRITERION)."""
+    if math.isnan(r) or r < 1e-3:
         return "vanishes"
-    return "explodes" if r > HIGH else "steady"
+    if r < 0.1:
+        return "shrinks"
+    if r <= 10:
+        return "steady"
+    return "grows" if r <= 1e3 else "explodes"
 
 
 def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, label: str = "") -> Propagation:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .propagation import Propagation
+from .propagation import CRITERION, Propagation
 
 
 def table(results: list[Propagation]) -> str:
@@ -17,7 +17,7 @@ def table(results: list[Propagation]) -> str:
                      r.verdict))
     widths = [max(len(str(row[i])) for row in (head, *rows)) for i in range(len(head))]
     line = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])
+    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows), CRITERION])
 
 
 def render(results: list[Propagation], path: str | Path, title: str = "") -> Path:

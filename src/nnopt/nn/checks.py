@@ -2,6 +2,10 @@
 the value and what is allowed."""
 from __future__ import annotations
 
+import os
+
+from ..errors import ConfigError
+
 
 def check_unit(name: str, value: float, *, closed_high: bool = False, open_low: bool = False,
                hint: str = "") -> float:
@@ -25,3 +29,19 @@ def check_nonnegative(name: str, value: float) -> float:
     if not value >= 0:
         raise ValueError(f"{name} = {value!r} — must be >= 0")
     return value
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(needed: float, what: str, fix: str) -> None:
+    """ConfigError when `what` would need more than half of this machine's memory (`needed` bytes)."""
+    have = memory_bytes()
+    if needed > have / 2:
+        raise ConfigError(f"{what} needs about {_gib(needed)} of memory and this machine has {_gib(have)} — {fix}")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB"

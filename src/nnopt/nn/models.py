@@ -12,9 +12,11 @@ from torch import nn
 
 from ..params import Param
 from ..registry import ACTIVATIONS, MODELS, NORMS
+from .checks import check_memory
 from .norms import place_norm
 from .weightnorm import weight_norm
 
+BYTES_PER_PARAMETER = 16  # float32 weight, gradient and two optimizer states
 COMMON = {
     "activation": Param(str, "relu", choices=ACTIVATIONS),
     "norm": Param(str, "none", choices=NORMS, doc="normalization after each hidden affine layer"),
@@ -23,7 +25,14 @@ COMMON = {
 
 def build_model(name: str, input_shape: tuple[int, ...], n_classes: int, dropout: float = 0.0,
                 **params) -> nn.Module:
-    """Build a registered model for inputs of `input_shape` (without the batch dimension)."""
+    """Build a registered model for inputs of `input_shape` (without the batch dimension).
+
+    It is first built on the meta device (no memory): one that would not fit is a ConfigError."""
+    with torch.device("meta"):
+        probe = MODELS.create(name, tuple(input_shape), n_classes, dropout, field="model", **params)
+    count = sum(p.numel() for p in probe.parameters())
+    check_memory(BYTES_PER_PARAMETER * count, f"model.name = {name!r} with {count:,} parameters",
+                 "use fewer or narrower layers")
     return MODELS.create(name, tuple(input_shape), n_classes, dropout, field="model", **params)
 
 

@@ -6,6 +6,7 @@ torch's, it does not patch ``optimizer.step`` to check call order: the value aft
 ``step()`` is schedule(k) whether or not the optimizer stepped in between (GradScaler skips the
 optimizer step when it finds inf/NaN gradients), so there is nothing to warn about and no drift.
 
+    sched = ScheduleLR(opt, "cosine", total_steps=1000, warmup_steps=50)   # lr: the optimizer's
     sched = ScheduleLR(opt, schedules.create("cosine", lr=0.1, total_steps=1000, warmup_steps=50))
     for x, y in data: loss(x, y).backward(); scaler.step(opt); scaler.update(); sched.step()
 """
@@ -16,6 +17,7 @@ from typing import Mapping
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
+from ..registry import SCHEDULES
 from .warmup import Schedule
 
 
@@ -23,13 +25,21 @@ class ScheduleLR(LRScheduler):
     """group lr = schedule(t)·initial_lr_g/initial_lr_0 (groups keep their ratios to group 0);
     each of `drives` (default: ``schedule.drives``) sets that hyperparameter to f(t) in every
     group — "momentum" sets ``momentum``, or Adam's ``betas[0]`` where there is no momentum.
-    t = ``last_epoch`` counts ``step()`` calls; ``step(t)`` jumps to t."""
+    t = ``last_epoch`` counts ``step()`` calls; ``step(t)`` jumps to t. `schedule` may be a
+    registered name: it is built with `hyper`, its lr defaulting to group 0's initial lr."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, schedule: Schedule,
-                 drives: Mapping[str, Schedule] | None = None, last_epoch: int = -1):
+    def __init__(self, optimizer: torch.optim.Optimizer, schedule: Schedule | str,
+                 drives: Mapping[str, Schedule] | None = None, last_epoch: int = -1, **hyper):
         # LRScheduler.__init__ is not called: it wraps optimizer.step to warn about call order.
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not a torch.optim.Optimizer")
+        if isinstance(schedule, str):
+            group = optimizer.param_groups[0]
+            hyper.setdefault("lr", float(group.get("initial_lr", group["lr"])))
+            schedule = SCHEDULES.create(schedule, field="schedule", **hyper)
+        elif hyper:
+            raise TypeError(f"ScheduleLR got {', '.join(hyper)} with a built schedule — give them to "
+                            "schedules.create, or pass the schedule's name")
         self.optimizer = optimizer
         self.schedule = schedule
         self.drives = dict(getattr(schedule, "drives", {}) if drives is None else drives)

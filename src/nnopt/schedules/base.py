@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Callable
+import math
+from typing import Callable, Mapping
 
 from ..params import Param
 from ..registry import SCHEDULES
 from .warmup import Schedule, constant, join, warmup
 
-LR = Param(float, None, ge=0, nullable=True, doc="α0; none = the optimizer's lr")
-TOTAL_STEPS = Param(int, None, ge=1, nullable=True,
+LR = Param(float, None, ge=0, nullable=True, doc="the base lr; none = the optimizer's lr")
+TOTAL_STEPS = Param(int, None, ge=1, nullable=True, aliases=("T_max", "total_iters"),
                     doc="T, the run length in t units; none = the whole run")
-MIN_LR = Param(float, 0.0, ge=0, doc="the floor the schedule decays to")
-RATE = Param(float, 0.1, ge=0, doc="β (γ for step): the decay rate")
+MIN_LR = Param(float, 0.0, ge=0, aliases=("eta_min",), doc="the floor the schedule decays to")
+RATE = Param(float, 0.1, ge=0, doc="the decay rate")
 STEP_SIZE = Param(int, 1, ge=1, doc="t units per decay step")
 STAIRCASE = Param(bool, False, doc="decay in whole steps: ⌊t/step_size⌋ instead of t/step_size")
 WARMUP = {
@@ -43,33 +44,35 @@ def at_most(name: str, value: float, bound_name: str, bound: float) -> None:
 
 
 def register(name: str, **params: Param) -> Callable:
-    """Register `fn(*, lr, ..., [total_steps])` as schedule `name`, adding WARMUP and total_steps.
+    """Register `fn(*, lr, ..., [total_steps])` as schedule `name` (`with_warmup` adds the rest)."""
+    return SCHEDULES.register(name, params=params)
 
-    The registered factory checks lr and W < T, hands T − W to `fn` (when it takes total_steps)
-    and wraps the result with `warmup`. Hyperparameters the schedule drives besides the lr
-    (``schedule.drives``, e.g. momentum) hold their start value during the warmup.
+
+def with_warmup(fn: Callable, params: Mapping[str, Param] | None) -> tuple[Callable, dict[str, Param]]:
+    """SCHEDULES.adapt: every schedule, built in or a user's, gets WARMUP and total_steps.
+
+    The factory checks lr and W < T, hands T − W to `fn` (when it takes total_steps), wraps the
+    result with `warmup` and checks t and the values at the ends. Hyperparameters the schedule
+    drives besides the lr (``schedule.drives``, e.g. momentum) hold their start value during the
+    warmup.
     """
-    def decorate(fn: Callable) -> Callable:
-        sig = inspect.signature(fn)
-        takes_total = "total_steps" in sig.parameters
+    sig = inspect.signature(fn)
+    takes_total = "total_steps" in sig.parameters
 
-        @functools.wraps(fn)
-        def factory(*, total_steps=None, warmup_steps=0, warmup_start_lr=0.0, warmup="linear", **hyper):
-            required("lr", hyper.get("lr"), " (the Trainer fills it with the optimizer's lr)")
-            if total_steps is not None and warmup_steps >= total_steps:
-                raise ValueError(f"warmup_steps = {warmup_steps} — must be < total_steps = {total_steps}")
-            if takes_total:
-                hyper["total_steps"] = None if total_steps is None else total_steps - warmup_steps
-            return _warmed(fn(**hyper), warmup_steps, warmup_start_lr, warmup)
+    @functools.wraps(fn)
+    def factory(*, total_steps=None, warmup_steps=0, warmup_start_lr=0.0, warmup="linear", **hyper):
+        required("lr", hyper.get("lr"), " (the Trainer fills it with the optimizer's lr)")
+        if total_steps is not None and warmup_steps >= total_steps:
+            raise ValueError(f"warmup_steps = {warmup_steps} — must be < total_steps = {total_steps}")
+        if takes_total:
+            hyper["total_steps"] = None if total_steps is None else total_steps - warmup_steps
+        return _checked(_warmed(fn(**hyper), warmup_steps, warmup_start_lr, warmup), total_steps)
 
-        extra = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=p.default)
-                 for k, p in {"total_steps": TOTAL_STEPS, **WARMUP}.items()
-                 if k not in sig.parameters]
-        factory.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])
-        spec = {"total_steps": TOTAL_STEPS, **params, **WARMUP}
-        SCHEDULES.register(name, params=spec)(factory)
-        return factory
-    return decorate
+    extra = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=p.default)
+             for k, p in {"total_steps": TOTAL_STEPS, **WARMUP}.items() if k not in sig.parameters]
+    kept = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    factory.__signature__ = sig.replace(parameters=[*kept, *extra])
+    return factory, {"total_steps": TOTAL_STEPS, **(params or {}), **WARMUP}
 
 
 def _warmed(main: Schedule, steps: int, start_lr: float, kind: str) -> Schedule:
@@ -77,3 +80,26 @@ def _warmed(main: Schedule, steps: int, start_lr: float, kind: str) -> Schedule:
     if steps and hasattr(main, "drives"):
         out.drives = {k: join([constant(f(0)), f], [steps]) for k, f in main.drives.items()}
     return out
+
+
+def _checked(schedule: Schedule, total_steps: int | None) -> Schedule:
+    """`schedule`, refusing t that is not a whole number >= 0; its values at t = 0 and T (where the
+    monotone ones peak) must be finite numbers >= 0."""
+    def value(t):
+        if t < 0 or t != math.floor(t):
+            raise ValueError(f"t = {t!r} — must be a whole number >= 0 (a step or epoch count)")
+        return schedule(t)
+
+    for t in (0, total_steps) if total_steps else (0,):
+        try:
+            lr = float(schedule(t))
+        except (OverflowError, ZeroDivisionError) as exc:
+            raise ValueError(f"the value at t = {t} cannot be computed ({exc})") from None
+        if not 0 <= lr < math.inf:
+            raise ValueError(f"the value at t = {t} is {lr!r} — must be a finite number >= 0")
+    if hasattr(schedule, "drives"):
+        value.drives = schedule.drives
+    return value
+
+
+SCHEDULES.adapt = with_warmup

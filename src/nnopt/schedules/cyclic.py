@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from dataclasses import replace
+
 from ..params import Param, REQUIRED
 from .base import LR, MIN_LR, TOTAL_STEPS, at_most, register, required
 from .warmup import Schedule
@@ -15,12 +17,14 @@ MAX_LR = Param(float, REQUIRED, gt=0, doc="the peak of each cycle")
 CYCLE_STEPS = Param(int, 2000, ge=2, doc="t units per full cycle (up then down)")
 
 
-@register("cyclic", lr=LR, max_lr=MAX_LR, cycle_steps=CYCLE_STEPS,
+@register("cyclic", lr=replace(LR, aliases=("base_lr",), doc="the bottom of each cycle (torch's base_lr)"),
+          max_lr=MAX_LR, cycle_steps=CYCLE_STEPS,
           mode=Param(str, "triangular", choices=("triangular", "triangular2", "exp_range")),
-          rate=Param(float, 1.0, gt=0, le=1, doc="γ of exp_range: the amplitude is scaled by γ^t"))
+          rate=Param(float, 1.0, gt=0, le=1, aliases=("gamma",),
+                     doc="exp_range: the amplitude is scaled by rate^t (torch's gamma)"))
 def cyclic(*, lr=None, max_lr, cycle_steps=2000, mode="triangular", rate=1.0) -> Schedule:
-    """α_t = α0 + (max_lr − α0)·max(0, 1 − |t/s − 2c + 1|)·scale, c = ⌊1 + t/(2s)⌋, s = cycle_steps/2;
-    scale = 1 (triangular), 2^(1−c) (triangular2), γ^t (exp_range)  (torch CyclicLR)"""
+    """lr_t = lr + (max_lr − lr)·max(0, 1 − |2t/cycle_steps − 2c + 1|)·scale, c = ⌊1 + t/cycle_steps⌋;
+    scale = 1 (triangular), 2^(1−c) (triangular2), rate^t (exp_range)  (torch CyclicLR)"""
     at_most("lr", lr, "max_lr", max_lr)
     half = cycle_steps / 2
 
@@ -33,12 +37,12 @@ def cyclic(*, lr=None, max_lr, cycle_steps=2000, mode="triangular", rate=1.0) ->
 
 
 @register("cosine_restarts", lr=LR, min_lr=MIN_LR,
-          cycle_steps=Param(int, 1000, ge=1, doc="T0: t units of the first cycle"),
-          cycle_mult=Param(int, 1, ge=1, doc="each cycle is this many times longer than the last"),
+          cycle_steps=Param(int, 1000, ge=1, aliases=("T_0",), doc="t units of the first cycle"),
+          cycle_mult=Param(int, 1, ge=1, aliases=("T_mult",), doc="each cycle is this many times longer than the last"),
           rate=Param(float, 1.0, gt=0, le=1, doc="the peak lr is multiplied by this after each cycle"))
 def cosine_restarts(*, lr=None, min_lr=0.0, cycle_steps=1000, cycle_mult=1, rate=1.0) -> Schedule:
-    """SGDR: α_t = min_lr + ½(α0·rate^i − min_lr)(1 + cos(π·t_i/T_i)) in cycle i, T_i = T0·m^i,
-    t_i = t − T0(m^i − 1)/(m − 1) (or t mod T0 when m = 1)  (torch CosineAnnealingWarmRestarts)"""
+    """SGDR: lr_t = min_lr + ½(lr·rate^i − min_lr)(1 + cos(π·t_i/T_i)) in cycle i, T_i = cycle_steps·cycle_mult^i,
+    t_i = t − (start of cycle i)  (torch CosineAnnealingWarmRestarts)"""
     at_most("min_lr", min_lr, "lr", lr)
 
     def start(i: int) -> int:
@@ -85,7 +89,8 @@ def phases(total_steps: int, pct_start: float, three_phase: bool, start: float, 
     return value
 
 
-@register("one_cycle", lr=LR, total_steps=TOTAL_STEPS,
+@register("one_cycle", lr=replace(LR, aliases=("max_lr",), doc="the peak lr (torch's max_lr); none = the optimizer's lr"),
+          total_steps=TOTAL_STEPS,
           pct_start=Param(float, 0.3, gt=0, lt=1, doc="the share of the run spent rising"),
           div_factor=Param(float, 25.0, gt=0, doc="start lr = lr/div_factor"),
           final_div_factor=Param(float, 1e4, gt=0, doc="final lr = start lr/final_div_factor"),
@@ -97,8 +102,8 @@ def phases(total_steps: int, pct_start: float, three_phase: bool, start: float, 
 def one_cycle(*, lr=None, total_steps=None, pct_start=0.3, div_factor=25.0, final_div_factor=1e4,
               anneal="cos", three_phase=False, cycle_momentum=False, base_momentum=0.85,
               max_momentum=0.95) -> Schedule:
-    """α rises from α0/d to the peak α0 over pct_start·T, then falls to α0/(d·f) at T−1 (torch
-    OneCycleLR, α0 = max_lr); with cycle_momentum, momentum goes max → base → max meanwhile."""
+    """lr_t rises from lr/div_factor to lr over pct_start·T, then falls to lr/(div_factor·final_div_factor)
+    at T−1 (torch OneCycleLR, lr = max_lr); with cycle_momentum, momentum goes max → base → max."""
     T = required("total_steps", total_steps)
     start = lr / div_factor
     out = phases(T, pct_start, three_phase, start, lr, start / final_div_factor, anneal)

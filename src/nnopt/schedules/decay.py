@@ -1,6 +1,6 @@
 """Decaying schedules: closed-form functions of t (a step or an epoch count, per the recipe).
 
-α0 = lr, β = rate, s = step_size, T = total_steps. t beyond T holds the value at T.
+The formulas use the parameter names (T = total_steps); t beyond T holds the value at T.
 """
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ def _clock(t: float, step_size: int, staircase: bool) -> float:
 
 @register("constant", lr=LR)
 def constant(*, lr=None) -> Schedule:
-    """α_t = α0"""
+    """lr_t = lr"""
     return lambda t: lr
 
 
-@register("step", lr=LR, rate=Param(float, 0.1, gt=0, doc="γ: the factor per step"),
+@register("step", lr=LR, rate=Param(float, 0.1, gt=0, aliases=("gamma",), doc="the factor per step (torch's gamma)"),
           step_size=Param(int, 10, ge=1, doc="s: t units between decays"))
 def step(*, lr=None, rate=0.1, step_size=10) -> Schedule:
-    """α_t = α0·γ^⌊t/s⌋  (torch StepLR)"""
+    """lr_t = lr·rate^⌊t/step_size⌋  (torch StepLR)"""
     return lambda t: lr * rate ** (t // step_size)
 
 
@@ -34,9 +34,9 @@ def step(*, lr=None, rate=0.1, step_size=10) -> Schedule:
           milestones=Param(list, REQUIRED, item=Param(int, ge=1), doc="t where each piece starts"),
           values=Param(list, None, item=Param(float, ge=0), nullable=True,
                        doc="multiples of lr per piece (len(milestones)+1); none = rate^k"),
-          rate=Param(float, 0.1, gt=0, doc="γ: the factor per milestone when values is none"))
+          rate=Param(float, 0.1, gt=0, aliases=("gamma",), doc="the factor per milestone when values is none"))
 def piecewise(*, lr=None, milestones, values=None, rate=0.1) -> Schedule:
-    """α_t = α0·v_k with k = #{milestones ≤ t}; v_k = values[k], or γ^k (torch MultiStepLR)"""
+    """lr_t = lr·values[k] (or lr·rate^k) with k = #{milestones ≤ t}  (torch MultiStepLR)"""
     if any(b <= a for a, b in zip(milestones, milestones[1:])):
         raise ValueError(f"milestones = {list(milestones)} — must be strictly increasing")
     if values is not None and len(values) != len(milestones) + 1:
@@ -47,9 +47,9 @@ def piecewise(*, lr=None, milestones, values=None, rate=0.1) -> Schedule:
 
 
 @register("polynomial", lr=LR, total_steps=TOTAL_STEPS, min_lr=MIN_LR,
-          power=Param(float, 1.0, gt=0, doc="p: the polynomial's degree"))
+          power=Param(float, 1.0, gt=0, doc="the polynomial's degree"))
 def polynomial(*, lr=None, total_steps=None, min_lr=0.0, power=1.0) -> Schedule:
-    """α_t = min_lr + (α0 − min_lr)·(1 − min(t,T)/T)^p  (torch PolynomialLR with min_lr = 0)"""
+    """lr_t = min_lr + (lr − min_lr)·(1 − min(t, T)/T)^power  (torch PolynomialLR with min_lr = 0)"""
     T = required("total_steps", total_steps)
     at_most("min_lr", min_lr, "lr", lr)
     return lambda t: min_lr + (lr - min_lr) * (1 - min(t, T) / T) ** power
@@ -57,32 +57,32 @@ def polynomial(*, lr=None, total_steps=None, min_lr=0.0, power=1.0) -> Schedule:
 
 @register("linear", lr=LR, total_steps=TOTAL_STEPS, min_lr=MIN_LR)
 def linear(*, lr=None, total_steps=None, min_lr=0.0) -> Schedule:
-    """α_t = (1 − t/T)·α0 + (t/T)·min_lr for t ≤ T  (torch LinearLR to end_factor = min_lr/α0)"""
+    """lr_t = (1 − t/T)·lr + (t/T)·min_lr for t ≤ T  (torch LinearLR to end_factor = min_lr/lr)"""
     return polynomial(lr=lr, total_steps=total_steps, min_lr=min_lr, power=1.0)
 
 
 @register("inverse_time", lr=LR, rate=RATE, step_size=STEP_SIZE, staircase=STAIRCASE)
 def inverse_time(*, lr=None, rate=0.1, step_size=1, staircase=False) -> Schedule:
-    """α_t = α0/(1 + β·t/s)  (Keras InverseTimeDecay; ⌊t/s⌋ with staircase)"""
+    """lr_t = lr/(1 + rate·t/step_size)  (Keras InverseTimeDecay; ⌊t/step_size⌋ with staircase)"""
     return lambda t: lr / (1 + rate * _clock(t, step_size, staircase))
 
 
-@register("exponential", lr=LR, rate=Param(float, 0.9, gt=0, doc="β: the factor per step_size"),
+@register("exponential", lr=LR, rate=Param(float, 0.9, gt=0, aliases=("gamma",), doc="the factor per step_size (torch's gamma)"),
           step_size=STEP_SIZE, staircase=STAIRCASE)
 def exponential(*, lr=None, rate=0.9, step_size=1, staircase=False) -> Schedule:
-    """α_t = α0·β^(t/s)  (torch ExponentialLR with s = 1; Keras ExponentialDecay)"""
+    """lr_t = lr·rate^(t/step_size)  (torch ExponentialLR with step_size = 1; Keras ExponentialDecay)"""
     return lambda t: lr * rate ** _clock(t, step_size, staircase)
 
 
 @register("natural_exp", lr=LR, rate=RATE, step_size=STEP_SIZE, staircase=STAIRCASE)
 def natural_exp(*, lr=None, rate=0.1, step_size=1, staircase=False) -> Schedule:
-    """α_t = α0·exp(−β·t/s)"""
+    """lr_t = lr·exp(−rate·t/step_size)"""
     return lambda t: lr * math.exp(-rate * _clock(t, step_size, staircase))
 
 
 @register("cosine", lr=LR, total_steps=TOTAL_STEPS, min_lr=MIN_LR)
 def cosine(*, lr=None, total_steps=None, min_lr=0.0) -> Schedule:
-    """α_t = min_lr + ½(α0 − min_lr)(1 + cos(π·min(t,T)/T))  (torch CosineAnnealingLR, t ≤ T)"""
+    """lr_t = min_lr + ½(lr − min_lr)(1 + cos(π·min(t, T)/T))  (torch CosineAnnealingLR, t ≤ T)"""
     T = required("total_steps", total_steps)
     at_most("min_lr", min_lr, "lr", lr)
     return lambda t: min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * min(t, T) / T))

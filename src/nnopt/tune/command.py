@@ -43,11 +43,29 @@ def study_name(args) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{stem}-{Path(args.space).stem}-{args.method}")
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """ConfigError for an option no study can use, before anything is read or written."""
+    from ..errors import ConfigError
+    from ..recipe import SEED_MAX
+
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ConfigError(f"--seed = {args.seed} — must be in [0, {SEED_MAX}]")
+    if not args.heartbeat > 0 or args.heartbeat == float("inf"):
+        raise ConfigError(f"--heartbeat = {args.heartbeat} — must be a finite number of seconds > 0")
+    if args.timeout is not None and not 0 < args.timeout < float("inf"):
+        raise ConfigError(f"--timeout = {args.timeout} — must be a finite number of seconds > 0")
+    for option in ("study", "out", "storage", "space"):
+        value = getattr(args, option)
+        if value is not None and not value.strip():
+            raise ConfigError(f"--{option} = {value!r} — must not be empty")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..recipe import Recipe
     from .space import load_space
     from .study import tune
 
+    check_arguments(args)
     recipe = (Recipe.load(args.recipe) if args.recipe else Recipe()).override(args.set)
     space = load_space(args.space, recipe)
     result = tune(recipe, space, method=args.method, trials=args.trials, workers=args.workers,

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .._compat import tomllib
 from ..errors import ConfigError
 from ..params import Param, suggest
-from ..recipe import SECTIONS, Component, Recipe, parse_value, toml_value
+from ..recipe import SECTIONS, Component, Recipe, loads_toml, parse_value, read_text, toml_value
 
 FORMS = {"low", "high", "log", "step", "choices", "depth", "width", "value", "when"}
 
@@ -211,20 +210,11 @@ def _ordered(knobs: list[Knob]) -> list[Knob]:
 
 # -- parsing and validation ------------------------------------------------------------------
 def load_space(path: str | Path, base: Recipe) -> Space:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"--space {str(path)!r} does not exist") from None
-    return parse_space(text, base, source=str(path))
+    return parse_space(read_text(path, f"--space {str(path)!r}"), base, source=str(path))
 
 
 def parse_space(text: str, base: Recipe, source: str = "space") -> Space:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"space {source!r} is not valid TOML: {exc}") from None
-    return Space(build_knobs(raw, base), base, text)
+    return Space(build_knobs(loads_toml(text, f"space {source!r}"), base), base, text)
 
 
 def build_knobs(raw: Mapping[str, Any], base: Recipe) -> list[Knob]:
