@@ -86,7 +86,7 @@ SURFACES: dict[str, Surface] = {s.name: s for s in [
 @dataclass
 class Trajectory:
     """Iterates θ_0..θ_T (``points``, shape (T+1, 2)) and f(θ_t) (``losses``); ``diverged`` when
-    an iterate became non-finite (the trajectory stops there)."""
+    an iterate or its loss became non-finite (the trajectory stops before it)."""
 
     points: np.ndarray
     losses: np.ndarray
@@ -129,11 +129,12 @@ def trajectory(surface: Surface | Fn, optimizer: str, start: Sequence[float] | N
             theta.grad.add_(torch.randn(2, generator=gen, dtype=torch.float64), alpha=noise)
         opt.step()
         point = theta.detach().clone()
-        if not bool(torch.isfinite(point).all()):
+        value = float(f(point))
+        if not (bool(torch.isfinite(point).all()) and math.isfinite(value)):
             diverged = True
             break
         points.append(point)
-        losses.append(float(f(point)))
+        losses.append(value)
     return Trajectory(torch.stack(points).numpy(), np.array(losses), np.array(lrs, dtype=float), diverged)
 
 
