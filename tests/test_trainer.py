@@ -25,6 +25,7 @@ def read_metrics(run_dir, drop_time=True):
     return lines
 
 
+@pytest.mark.slow
 def test_default_recipe_reaches_95_percent(tmp_path):
     summary = train(Recipe({"train": {"threads": 2}}), tmp_path, quiet=True)
     assert summary["status"] == "completed"
@@ -76,6 +77,7 @@ def test_divergence_stops_with_step_checkpoint_and_advice(tmp_path, small_recipe
     assert "optimizer.lr" in str(err.value) and "clip" in str(err.value)
 
 
+@pytest.mark.slow
 def test_cli_divergence_exit_code(tmp_path):
     proc = run_cli("run", "--quiet", "--out", tmp_path / "r", "--set", "optimizer.name=sgd",
                    "--set", "optimizer.lr=10", "--set", "model.activation=identity", check=False)
