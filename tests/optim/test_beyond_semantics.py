@@ -1,0 +1,253 @@
+"""The optimizers beyond the chapter against closed forms and as torch users use them: LAMB with
+bias correction and SAM/ASAM step by step, Newton–Schulz against the SVD, Muon's split of the
+parameters, schedule-free's train()/eval(), state_dict resume, skipped non-finite steps, errors."""
+import copy
+import io
+
+import pytest
+import torch
+from conftest import X, Y, rel_err, small_cnn, train
+from torch.nn import functional as F
+
+import nnopt.optim as O
+from nnopt.errors import ConfigError
+from nnopt.optim.beyond.muon import lr_ratio, newton_schulz
+from nnopt.registry import OPTIMIZERS
+
+BEYOND = ["nadam", "radam", "adamax", "adafactor", "lion", "lars", "lamb", "muon", "schedule_free_sgd",
+          "schedule_free_adamw", "sam", "asam"]
+HYPER = {"sam": dict(base="adam", lr=1e-2), "asam": dict(base="momentum", lr=0.05), "lars": dict(lr=1.0)}
+
+
+def closure_train(model, opt, steps, start=0):
+    """`train` for optimizers that need a closure: the gradient at θ first, then step(closure)."""
+    x = X.to(next(model.parameters()).dtype)
+    for t in range(start, start + steps):
+        i = (t % 3) * 32
+
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x[i:i + 32]), Y[i:i + 32])
+            loss.backward()
+            return loss
+        closure()
+        opt.step(closure)
+
+
+def run(model, opt, steps, start=0):
+    (closure_train if getattr(opt, "needs_closure", False) else train)(model, opt, steps, start=start)
+
+
+def test_all_registered_with_descriptions():
+    assert set(BEYOND) <= set(O.available())
+    for name in BEYOND:
+        entry = OPTIMIZERS.get(name)
+        assert entry.description and "lr" in entry.params, name
+
+
+def test_lamb_with_bias_correction_matches_its_closed_form():
+    """You et al. 2020, Algorithm 2, written out per tensor in float64."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        lr, (b1, b2), eps, wd, clamp = 3e-2, (0.9, 0.99), 1e-6, 1e-2, 10.0
+        a, b = small_cnn(), small_cnn()
+        train(a, O.create("lamb", a.parameters(), lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd,
+                          no_decay_1d=False), 30)
+        params = list(b.parameters())
+        m = [torch.zeros_like(p) for p in params]
+        v = [torch.zeros_like(p) for p in params]
+        x = X.double()
+        for t in range(1, 31):
+            i = ((t - 1) % 3) * 32
+            b.zero_grad()
+            F.cross_entropy(b(x[i:i + 32]), Y[i:i + 32]).backward()
+            with torch.no_grad():
+                for p, mk, vk in zip(params, m, v):
+                    mk.mul_(b1).add_((1 - b1) * p.grad)
+                    vk.mul_(b2).add_((1 - b2) * p.grad ** 2)
+                    r = (mk / (1 - b1 ** t)) / ((vk / (1 - b2 ** t)).sqrt() + eps) + wd * p
+                    tn, rn = p.norm(), r.norm()
+                    ratio = min(float(tn), clamp) / (float(rn) + eps) if tn > 0 and rn > 0 else 1.0
+                    p.sub_(lr * ratio * r)
+        assert rel_err(a, b) <= 1e-9
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def _quadratic():
+    torch.manual_seed(3)
+    q = torch.randn(5, 5, dtype=torch.float64)
+    return q @ q.T + torch.eye(5, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("name", ["sam", "asam"])
+def test_sam_two_step_update_matches_closed_form(name):
+    """f(θ) = ½θᵀAθ, base SGD: ε = ρ·T²∇f/‖T∇f‖ (T = |θ| for ASAM, else 1); θ ← θ − α∇f(θ + ε).
+    The closure runs once per step and its loss (at θ + ε) is returned."""
+    A, theta0 = _quadratic()
+    rho, lr = 0.3, 0.05
+    p = torch.nn.Parameter(theta0.clone())
+    opt = O.create(name, [p], base="sgd", lr=lr, rho=rho)
+    calls = []
+
+    def closure():
+        calls.append(1)
+        opt.zero_grad()
+        loss = 0.5 * p @ A @ p
+        loss.backward()
+        return loss
+    theta = theta0.clone()
+    for _ in range(5):
+        closure()
+        loss = opt.step(closure)
+        g = A @ theta
+        t = theta.abs() if name == "asam" else torch.ones_like(theta)
+        e = rho * t * t * g / (t * g).norm()
+        assert float(loss.detach()) == pytest.approx(float(0.5 * (theta + e) @ A @ (theta + e)), rel=1e-12)
+        theta = theta - lr * A @ (theta + e)
+    assert len(calls) == 10
+    assert torch.allclose(p.detach(), theta, rtol=1e-12, atol=0)
+
+
+def test_sam_needs_a_closure_and_says_so():
+    opt = O.create("sam", small_cnn().parameters())
+    assert opt.needs_closure
+    with pytest.raises(ValueError, match="closure"):
+        opt.step()
+
+
+def test_newton_schulz_approximates_the_polar_factor():
+    """NS(M) ≈ UVᵀ (M = USVᵀ): its singular values land in about [0.5, 1.5] (the quintic trades
+    exactness for speed, Jordan 2024) with M's singular vectors; wide and tall alike."""
+    torch.manual_seed(0)
+    for shape in ((16, 64), (64, 16), (32, 32)):
+        m = torch.randn(shape)
+        u, _, vh = torch.linalg.svd(m, full_matrices=False)
+        o = newton_schulz(m, (3.4445, -4.7750, 2.0315), 5, 1e-7).float()
+        s = torch.linalg.svdvals(o)
+        assert 0.5 <= float(s.min()) and float(s.max()) <= 1.5, shape
+        assert float((u.T @ o @ vh.T - torch.diag(torch.diagonal(u.T @ o @ vh.T))).norm() / o.norm()) < 0.05
+    assert lr_ratio(torch.Size([64, 16]), "original") == 2.0
+    assert lr_ratio(torch.Size([16, 64]), "match_rms_adamw") == pytest.approx(0.2 * 8)
+
+
+def test_muon_splits_matrices_from_the_rest():
+    model = small_cnn()
+    opt = O.create("muon", model.named_parameters(), lr=0.02, adamw_lr=1e-3, weight_decay=0.1,
+                   adamw_weight_decay=0.01)
+    by_name = {n: g for g in opt.param_groups for n in g["param_names"]}
+    assert by_name["4.weight"]["muon"] and by_name["7.weight"]["muon"]
+    assert by_name["4.weight"]["lr"] == 0.02 and by_name["4.weight"]["weight_decay"] == 0.1
+    conv, bias = by_name["0.weight"], by_name["0.bias"]
+    assert not conv["muon"] and conv["lr"] == 1e-3 and conv["weight_decay"] == 0.01
+    assert not bias["muon"] and bias["weight_decay"] == 0.0          # no_decay_1d
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+
+
+def test_schedule_free_eval_train_restores_y_bit_for_bit():
+    """eval() puts x = y + (1 − 1/β)(z − y) in the parameters, train() puts y back exactly: evaluating
+    (twice, even) does not perturb training; step() in eval mode is refused."""
+    for name in ("schedule_free_sgd", "schedule_free_adamw"):
+        a, b = small_cnn(), small_cnn()
+        oa = O.create(name, a.parameters(), lr=0.01 if name.endswith("adamw") else 0.5)
+        ob = O.create(name, b.parameters(), lr=0.01 if name.endswith("adamw") else 0.5)
+        train(a, oa, 10)
+        train(b, ob, 10)
+        y = [p.detach().clone() for p in a.parameters()]
+        oa.eval()
+        beta = oa.param_groups[0].get("momentum") or oa.param_groups[0]["betas"][0]
+        p0 = next(a.parameters())
+        z = oa.state[p0]["z"]
+        assert torch.allclose(p0, y[0] + (1 - 1 / beta) * (z - y[0]), rtol=1e-5, atol=1e-7)
+        oa.eval()
+        with pytest.raises(ValueError, match="train()"):
+            oa.step()
+        oa.train()
+        assert all(torch.equal(p, q) for p, q in zip(a.parameters(), y))
+        train(a, oa, 10, start=10)
+        train(b, ob, 10, start=10)
+        assert rel_err(a, b) == 0, name
+
+
+@pytest.mark.parametrize("name", BEYOND)
+def test_state_dict_resume_gives_the_same_trajectory(name):
+    """10 steps, save (schedule-free: in eval mode, as the Trainer does), 10 more; a fresh model and
+    optimizer loaded from the save and run for the same 10 steps end bit-identical."""
+    kw = HYPER.get(name, {})
+    a = small_cnn()
+    opt = O.create(name, a.named_parameters(), **kw)
+    run(a, opt, 10)
+    switch = hasattr(opt, "eval")
+    if switch:
+        opt.eval()
+    buf = io.BytesIO()
+    torch.save({"model": a.state_dict(), "opt": opt.state_dict()}, buf)
+    if switch:
+        opt.train()
+    run(a, opt, 10, start=10)
+    buf.seek(0)
+    saved = torch.load(buf)
+    b = small_cnn(seed=1)
+    b.load_state_dict(saved["model"])
+    opt_b = O.create(name, b.named_parameters(), **kw)
+    opt_b.load_state_dict(saved["opt"])
+    if switch:
+        opt_b.train()
+    run(b, opt_b, 10, start=10)
+    assert rel_err(a, b) == 0
+
+
+@pytest.mark.parametrize("name", BEYOND)
+def test_non_finite_gradient_step_is_skipped(name):
+    """The default nonfinite="skip": a NaN gradient leaves parameters and every state buffer as
+    they were (SAM: its perturbation is undone and the base skips); the step counter counts on,
+    as for every nnopt optimizer (decided on the device, without a sync)."""
+    a = small_cnn()
+    opt = O.create(name, a.parameters(), **HYPER.get(name, {}))
+    run(a, opt, 3)
+    params = copy.deepcopy(list(a.parameters()))
+    state = copy.deepcopy(opt.state_dict()["state"])
+    first = next(a.parameters())
+    if getattr(opt, "needs_closure", False):
+        def closure():
+            opt.zero_grad()
+            F.cross_entropy(a(X[:32]), Y[:32]).backward()
+            first.grad[0] = float("nan")
+        closure()
+        opt.step(closure)
+    else:
+        opt.zero_grad()
+        F.cross_entropy(a(X[:32]), Y[:32]).backward()
+        first.grad[0] = float("nan")
+        opt.step()
+    assert all(torch.equal(p, q) for p, q in zip(params, a.parameters()))
+    after = opt.state_dict()["state"]
+    assert all(torch.equal(state[i][k], after[i][k]) for i in state for k in state[i] if k != "step")
+
+
+@pytest.mark.parametrize("name, hyper, message", [
+    ("lion", dict(betas=[0.9, 1.5]), r"optimizer.betas\[1\] = 1.5 — must be in \[0, 1\]"),
+    ("adafactor", dict(d=0.5), r"optimizer.d = 0.5 — must be >= 1"),
+    ("muon", dict(ns_steps=0), r"optimizer.ns_steps = 0 — must be in \[1, 100\)"),
+    ("muon", dict(adjust_lr_fn="rms"), r"optimizer.adjust_lr_fn = 'rms' — must be one of"),
+    ("lars", dict(momentum=0.0, nesterov=True), r"optimizer \(lars\): nesterov needs momentum > 0"),
+    ("schedule_free_adamw", dict(betas=[0.0, 0.99]), r"optimizer.betas\[0\] = 0.0 — must be in \(0, 1\)"),
+    ("sam", dict(base="adma"), r"optimizer.base = 'adma' — must be one of .* did you mean 'adam'"),
+    ("sam", dict(base="sgd", betas=[0.9, 0.99]), r"optimizer.betas is not a known field of optimizers 'sgd'"),
+    ("asam", dict(rho=-1.0), r"optimizer.rho = -1.0 — must be >= 0"),
+])
+def test_bad_hyperparameters_name_the_field(name, hyper, message):
+    with pytest.raises(ConfigError, match=message):
+        O.create(name, small_cnn().parameters(), **hyper)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["nadam", "radam", "adamax", "lion", "lamb", "schedule_free_adamw"])
+def test_compiled_update_matches_eager(name):
+    """compile=True (torch.compile of the whole update, values as 0-d tensors: RAdam's switch at
+    ρ_t = 5 is branch-free there) follows the eager transforms through RAdam's switch (β₂ = 0.9)."""
+    hyper = dict(betas=(0.9, 0.9)) if name in ("radam", "nadam", "adamax", "lamb", "schedule_free_adamw") else {}
+    a, b = small_cnn(), small_cnn()
+    train(a, O.create(name, a.parameters(), compile=True, **hyper), 12)
+    train(b, O.create(name, b.parameters(), compile=False, **hyper), 12)
+    assert rel_err(a, b) <= 1e-5
