@@ -234,16 +234,16 @@ def run_experiment(name: str, out: str | Path, seeds: int = 3, fast: bool = Fals
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the lab's tensors are small: one thread, as its recipes (LAB_TRAIN)
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         finding = exp.fn(ctx)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         torch.set_num_threads(threads)
     record = {"experiment": name, "claim": exp.claim, "precise": exp.precise, "source": exp.source,
               "part": exp.part, "verdict": finding.verdict, "criterion": finding.criterion,
               "measured": finding.measured, "table": asdict(finding.table), "figures": finding.figures,
               "numbers": to_json(finding.numbers), "notes": finding.notes, "seeds": ctx.seeds,
-              "fast": fast, "time_s": elapsed, "budget_s": FAST_BUDGET_S if fast else exp.budget_s,
+              "fast": fast, "time_s": elapsed, "cpu_s": cpu, "budget_s": FAST_BUDGET_S if fast else exp.budget_s,
               "recipes": sorted(str(p.relative_to(out)) for p in (out / "recipes").glob("*.toml")),
               "nnopt_version": __version__}
     (out / "finding.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -70,7 +70,7 @@ def batch_size_variance(ctx):
                                                            for K in partial[:4]]), 1)[0])
     variance_ok = all(0.8 <= r.lo and r.hi <= 1.25 for r in rel.values()) and all(b.hi < 3 for b in bias.values())
 
-    lrs = ctx.pick([0.1, 1.0, 10.0], [0.03, 0.1, 0.3, 1.0, 3.0, 10.0])
+    lrs = ctx.pick([0.1, 1.0, 10.0], [0.1, 0.3, 1.0, 3.0])
     ks = ctx.pick([16, 128], [8, 32, 128, 512])
     epochs = ctx.pick(2, 3)
     grid = {}
@@ -127,4 +127,8 @@ def batch_size_variance(ctx):
         table=Table(["K", "variance / closed form (3 seeds)", "bias² / (Var/draws)", "E‖g_K − g‖²"], rows),
         figures=[ctx.save_figure(fig, "batch_variance")],
         numbers={"variance_ratio": {str(k): v for k, v in rel.items()}, "slope": slope, "lr_max": lr_max,
-                 "best_lr": best_lr, "grid_val_loss": {f"K{K} lr{lr:g}": v for (K, lr), v in grid.items()}})
+                 "best_lr": best_lr, "grid_val_loss": {f"K{K} lr{lr:g}": v for (K, lr), v in grid.items()}},
+        notes="The full grid was trimmed after the first full run, for time, from lr ∈ {0.03 … 10} to {0.1 … 3}: "
+              "neither 0.03 nor 10 was at the boundary (that run: largest training lr 0.3 at K = 8, 1 at K ≥ 32; "
+              "the same verdict). The tolerance is coarse: on this grid it grows from K = 8 to 32 and then "
+              "stays at 1 — no linear scaling beyond K = 32.")
