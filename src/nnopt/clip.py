@@ -33,13 +33,18 @@ def _total(norms: torch.Tensor, norm_type: float = 2.0) -> torch.Tensor:
     return torch.linalg.vector_norm(norms, norm_type) if norms.numel() else torch.tensor(0.0)
 
 
-def by_value(params: Params, min: float, max: float) -> torch.Tensor:
-    """g ← max(min(g, max), min) element-wise (torch clip_grad_value_ with min = −max);
-    returns the pre-clip global L2 norm."""
+def by_value(params: Params, min: float | None = None, max: float | None = None) -> torch.Tensor:
+    """g ← max(min(g, max), min) element-wise (torch clip_grad_value_ with min = −max); a bound left
+    out (None) leaves that side unclipped, like torch.clamp. Returns the pre-clip global L2 norm."""
+    if min is None and max is None:
+        raise ValueError("by_value needs min, max or both")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"min = {min!r} — must be <= max = {max!r}")
     grads = _grads(params)
     total = _total(_norms(grads))
-    if grads:
+    if grads and min is not None:
         torch._foreach_clamp_min_(grads, min)
+    if grads and max is not None:
         torch._foreach_clamp_max_(grads, max)
     return total
 
@@ -105,23 +110,33 @@ def value(min=None, max=1.0):
     return lambda params: by_value(params, low, max)
 
 
-@CLIPPING.register("norm", params={"max_norm": Param(float, 1.0, gt=0, doc="b, per tensor")})
+@CLIPPING.register("norm", params={"max_norm": Param(float, 1.0, gt=0, doc="the bound, per tensor")})
 def norm(max_norm=1.0):
-    """g_i ← g_i·b/‖g_i‖ per tensor when ‖g_i‖ > b"""
+    """g_i ← g_i·max_norm/‖g_i‖ per tensor when ‖g_i‖ > max_norm"""
     return lambda params: _total(by_norm(params, max_norm))
 
 
-@CLIPPING.register("global_norm", params={"max_norm": Param(float, 1.0, gt=0, doc="b, for all together")})
+@CLIPPING.register("global_norm", params={"max_norm": Param(float, 1.0, gt=0, doc="the bound, for all together")})
 def global_norm(max_norm=1.0):
-    """g ← g·b/‖g‖ when the norm ‖g‖ of all gradients together exceeds b (torch's clip_grad_norm_)"""
+    """g ← g·max_norm/‖g‖ when the norm ‖g‖ of all gradients together exceeds max_norm (torch's clip_grad_norm_)"""
     return lambda params: by_global_norm(params, max_norm)
 
 
-@CLIPPING.register("agc", params={"ratio": Param(float, 0.01, gt=0, doc="λ: max ‖G_i‖/‖W_i‖ per unit"),
-                                  "eps": Param(float, 1e-3, gt=0, doc="ε: the floor of ‖W_i‖")})
+@CLIPPING.register("agc", params={"ratio": Param(float, 0.01, gt=0, doc="max ‖G_i‖/‖W_i‖ per unit"),
+                                  "eps": Param(float, 1e-3, gt=0, doc="the floor of ‖W_i‖")})
 def adaptive(ratio=0.01, eps=1e-3):
-    """Adaptive gradient clipping: unit-wise ‖G_i‖ ≤ λ·max(‖W_i‖, ε)"""
+    """Adaptive gradient clipping: unit-wise ‖G_i‖ ≤ ratio·max(‖W_i‖, eps)"""
     return lambda params: _total(agc(params, ratio, eps))
 
 
-__all__ = ["by_value", "by_norm", "by_global_norm", "agc", "unitwise_norm"]
+def create(name: str, **hyper):
+    """The registered clip `name`: None (no clipping) or clip(params) -> pre-clip global L2 norm,
+    e.g. ``clip.create("global_norm", max_norm=1.0)`` (validated; ConfigError on bad input)."""
+    return CLIPPING.create(name, field="clip", **hyper)
+
+
+def available() -> list[str]:
+    return CLIPPING.names()
+
+
+__all__ = ["create", "available", "by_value", "by_norm", "by_global_norm", "agc", "unitwise_norm"]

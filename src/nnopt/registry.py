@@ -121,3 +121,5 @@ PREPROCESSORS = Registry("preprocessors", "input preprocessing fitted on the tra
 NORMS = Registry("norms", "normalization layers the model builders place after each hidden layer")
 PENALTIES = Registry("penalties", "terms added to the loss (L1, L2, ...)")
 AUGMENTATIONS = Registry("augmentations", "random transforms of training batches")
+LAYERS = Registry("layers", "nn.Module layers for your own models (nnopt.nn; LAYERS.create(name, ...))")
+LOSSES = Registry("losses", "loss modules for your own loops (nnopt.nn; LOSSES.create(name, ...))")

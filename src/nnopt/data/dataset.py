@@ -14,13 +14,16 @@ LAYOUTS = ("image", "flat", "sequence")
 
 @dataclass
 class Split:
-    """Inputs ``x`` (float32) and integer labels ``y`` (int64) of one split."""
+    """Inputs ``x`` (float32) and integer labels ``y`` (int64) of one split; ``x, y = split``."""
 
     x: torch.Tensor
     y: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def __iter__(self):
+        return iter((self.x, self.y))
 
     def to(self, device) -> "Split":
         return Split(self.x.to(device), self.y.to(device))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..errors import ConfigError
 from ..registry import INITS
 from . import schemes  # noqa: F401  (registrations: the weight schemes first)
 from . import pretrained  # noqa: F401,E402
@@ -15,7 +16,14 @@ from .layers import Block, fans, weight_blocks
 
 
 def apply(module: nn.Module, scheme: str = "default", **kw) -> nn.Module:
-    """Initialize `module`'s parameters with the registered `scheme`; returns the module."""
+    """Initialize `module`'s parameters with the registered `scheme`; returns the module.
+
+    Fans come from each layer's type (Linear, Conv, recurrent), so `module` must be an nn.Module;
+    torch's names are accepted (``nonlinearity`` for ``activation``, ``a`` for ``negative_slope``)."""
+    if not isinstance(module, nn.Module):
+        raise ConfigError(f"init.apply(module = {type(module).__name__}, ...) — must be an nn.Module "
+                          "(the fans come from its layers); wrap a lone tensor in a layer, or use "
+                          "torch.nn.init on it")
     INITS.create(scheme, module, field="init", **kw)
     return module
 

@@ -92,7 +92,7 @@ def _symmetry_warning(value: float) -> None:
 
 ACT = "activation whose gain scales the draw"
 GAIN = Param(float, None, gt=0, nullable=True, doc="overrides the activation's gain")
-SLOPE = Param(float, 0.01, ge=0, doc="negative slope a of leaky_relu")
+SLOPE = Param(float, 0.01, ge=0, aliases=("a",), doc="negative slope of leaky_relu (torch's a)")
 
 
 @INITS.register("default", params=OVERRIDES, skip=1, sampler=None)
@@ -129,7 +129,7 @@ def uniform(r: float = 0.05) -> Fill:
     return samplers.uniform(r)
 
 
-XAVIER = {"activation": Param(str, "tanh", choices=XAVIER_ACTIVATIONS, doc=ACT), "gain": GAIN,
+XAVIER = {"activation": Param(str, "tanh", choices=XAVIER_ACTIVATIONS, aliases=("nonlinearity",), doc=ACT), "gain": GAIN,
           "negative_slope": SLOPE}
 
 
@@ -140,7 +140,7 @@ def _xavier(distribution: str):
     return make
 
 
-HE = {"activation": Param(str, "relu", choices=HE_ACTIVATIONS, doc=ACT),
+HE = {"activation": Param(str, "relu", choices=HE_ACTIVATIONS, aliases=("nonlinearity",), doc=ACT),
       "mode": Param(str, "fan_in", choices=("fan_in", "fan_out"),
                     doc="preserve the forward (fan_in) or backward (fan_out) variance"),
       "negative_slope": SLOPE}
@@ -164,8 +164,7 @@ for _dist, _sym in (("uniform", "U(−r, r), r = g·√(3/fan)"), ("normal", "N(
 
 
 @weight_scheme("orthogonal", {
-    "activation": Param(str, "tanh", choices=XAVIER_ACTIVATIONS, doc=ACT), "gain": GAIN,
-    "negative_slope": SLOPE,
+    **XAVIER,
     "method": Param(str, "svd", choices=("svd", "qr"),
                     doc="svd of a Gaussian matrix (the chapter) or QR (torch.nn.init.orthogonal_)")})
 def orthogonal(activation: str = "tanh", gain: float | None = None, negative_slope: float = 0.01,

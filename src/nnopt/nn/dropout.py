@@ -15,7 +15,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..params import Param
+from ..registry import LAYERS
 from .checks import check_unit
+
+DROP = Param(float, 0.5, ge=0, lt=1, doc="p, the probability of dropping a unit")
 
 
 def drop_probability(p: float, name: str = "p") -> float:
@@ -28,6 +32,7 @@ def dropout_mask(shape, p: float, like: torch.Tensor) -> torch.Tensor:
     return torch.empty(shape, device=like.device, dtype=like.dtype).bernoulli_(keep).div_(keep)
 
 
+@LAYERS.register("dropout", params={"p": DROP})
 class Dropout(nn.Module):
     """Inverted dropout with drop probability p: train m ⊙ x/(1 − p), eval x."""
 
@@ -44,8 +49,10 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
+@LAYERS.register("keep_dropout", params={
+    "keep": Param(float, 0.5, gt=0, le=1, doc="q, the probability of keeping a unit")})
 class KeepDropout(nn.Module):
-    """The book's dropout with keep probability q: train m ⊙ x (m ~ Bernoulli(q)), eval q·x."""
+    """The book's dropout: train m ⊙ x with m ~ Bernoulli(keep), eval keep·x."""
 
     def __init__(self, keep: float = 0.5):
         super().__init__()
@@ -61,9 +68,12 @@ class KeepDropout(nn.Module):
         return f"keep={self.keep}"
 
 
+@LAYERS.register("variational_dropout", params={"p": DROP})
 class VariationalDropout(nn.Module):
-    """Dropout of (B, T, F) sequences (``batch_first``) or (T, B, F) with one mask per sequence:
-    m has shape (B, 1, F) resp. (1, B, F), so it is constant over time and differs across samples."""
+    """Inverted dropout of sequences with one mask per sequence, the same at every time step.
+
+    Inputs (B, T, F) (``batch_first``) or (T, B, F): m has shape (B, 1, F) resp. (1, B, F), so it
+    is constant over time and differs across samples."""
 
     def __init__(self, p: float = 0.5, batch_first: bool = True):
         super().__init__()

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..params import Param
+from ..registry import LOSSES
 from .checks import check_choice, check_unit
 
 CONVENTIONS = ("book", "torch")
@@ -53,8 +55,14 @@ def label_smoothing_cross_entropy(logits: torch.Tensor, y: torch.Tensor, eps: fl
     return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
 
+@LOSSES.register("label_smoothing", params={
+    "eps": Param(float, 0.1, ge=0, lt=1, doc="ε, the probability mass moved off the true class"),
+    "convention": Param(str, "book", choices=CONVENTIONS, doc="book: 1−ε and ε/(K−1); torch: ε/K"),
+    "reduction": Param(str, "mean", choices=("mean", "sum", "none"))})
 class LabelSmoothingLoss(nn.Module):
-    """Module form of `label_smoothing_cross_entropy`; eps in [0, 1), convention "book" | "torch"."""
+    """Cross-entropy against smoothed targets: 1 − eps on the true class and eps/(K − 1) elsewhere
+    (book), or torch's (1 − eps)·onehot + eps/K (torch); the module form of
+    `label_smoothing_cross_entropy`."""
 
     def __init__(self, eps: float = 0.1, convention: str = "book", reduction: str = "mean"):
         super().__init__()

@@ -16,13 +16,14 @@ state h_{t−1} entering U, and one for the outputs h_t, each constant over time
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from torch import nn
 
 from ..params import Param
-from ..registry import MODELS, NORMS
-from .dropout import drop_probability, dropout_mask
+from ..registry import LAYERS, MODELS, NORMS
+from .dropout import DROP, drop_probability, dropout_mask
 from .layernorm import layer_norm
 from .models import RecurrentClassifier
 
@@ -43,6 +44,10 @@ class GateNorm(nn.Module):
         return (layer_norm(g, 1, self.eps) * self.weight + self.bias).flatten(-2)
 
 
+@LAYERS.register("loop_rnn", params={
+    "input_size": Param(int, ge=1), "hidden_size": Param(int, ge=1),
+    "cell": Param(str, "lstm", choices=tuple(GATES)), "layers": Param(int, 1, ge=1),
+    **{k: replace(DROP, default=0.0) for k in ("input_dropout", "state_dropout", "output_dropout")}})
 class LoopRNN(nn.Module):
     """Multi-layer LSTM/GRU/tanh-RNN over (B, T, F) (``batch_first``) or (T, B, F) inputs.
 
