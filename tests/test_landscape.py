@@ -1,4 +1,6 @@
 """nnopt.landscape against the exact Hessian (torch.autograd.functional.hessian) of small models."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -153,3 +155,36 @@ def test_slice_2d_is_a_quadratic_bowl_with_a_known_shape():
     B, Aa = np.meshgrid(b, a, indexing="ij")
     expected = 0.5 * (2.0 * Aa ** 2 + 2 * 0.3 * Aa * B + 1.0 * B ** 2)
     np.testing.assert_allclose(Z, expected, rtol=1e-12)
+
+
+def test_landscape_command_on_a_finished_run(tmp_path, capsys):
+    """λ_max of a real run is a Ritz value (≤ the exact largest eigenvalue, close to it); the 1-D
+    interpolation ends at the run's initial (α = 0) and final (α = 1) losses."""
+    from nnopt.cli import main
+    from nnopt.landscape.run import split_batches, trained_setup
+    from nnopt.lab import lab_recipe
+    from nnopt.train import Trainer, build
+
+    run_dir = tmp_path / "run"
+    recipe = lab_recipe({"data": {"n_train": 100}, "model": {"widths": [4]}, "train": {"epochs": 2}})
+    Trainer(build(recipe), run_dir, quiet=True).fit()
+    args = ["landscape", str(run_dir), "--samples", "100", "--points", "3", "--iters", "30", "--trace-samples", "3"]
+    assert main(args) == 0
+    assert "λ_max" in capsys.readouterr().out
+    out = run_dir / "landscape"
+    rec = json.loads((out / "landscape.json").read_text())
+    assert (out / "interpolation.png").stat().st_size > 5000 and (out / "slice_2d.png").stat().st_size > 5000
+
+    setup, theta0 = trained_setup(run_dir)
+    model, batches = setup.model, split_batches(setup.data.train, 500, 100)
+    H = exact_hessian(model, batches)
+    top = float(torch.linalg.eigvalsh(H.double())[-1])
+    assert top * (1 - 1e-2) <= rec["lambda_max"] <= top * (1 + 1e-4)
+    alphas = rec["interpolation"]["alpha"]
+    assert rec["interpolation"]["loss"][alphas.index(1.0)] == pytest.approx(rec["loss"], rel=1e-6)
+    x, y = batches[0]
+    with torch.no_grad():
+        fresh = build(recipe).model.eval()
+        assert rec["interpolation"]["loss"][alphas.index(0.0)] == pytest.approx(float(F.cross_entropy(fresh(x), y)),
+                                                                              rel=1e-5)
+    assert main(["landscape", str(tmp_path)]) == 2
