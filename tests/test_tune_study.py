@@ -109,13 +109,14 @@ def test_rerun_continues_the_study_and_keeps_completed_trials(tmp_path):
         tune(recipe, parse_space(GRID, recipe), method="random", trials=6, out=tmp_path, quiet=True)
 
 
+@pytest.mark.slow
 def test_workers_share_a_journal_file(tmp_path):
     recipe = tiny(epochs=2)
     result = tune(recipe, parse_space(SPACE, recipe), method="random", trials=6, workers=2, out=tmp_path,
                   quiet=True)
     assert result["storage"].endswith("journal.log")
     numbers = sorted(t.number for t in result["trials"])
-    assert numbers == list(range(len(numbers))) and 6 <= len(numbers) <= 7
+    assert numbers == list(range(6))
     assert all(t.state == TrialState.COMPLETE for t in result["trials"])
     assert len({t.user_attrs["worker"] for t in result["trials"]}) == 2
 

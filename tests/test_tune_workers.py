@@ -46,11 +46,12 @@ def test_two_worker_processes_share_a_postgres_study(tmp_path):
     trials = trials_of(PG, study)
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(len(numbers)))  # no duplicated or missing numbers
-    assert 8 <= len(trials) <= 9  # both may claim the last slot
+    assert len(trials) == 8  # exact: racing for the last slot does not overshoot
     assert all(t.state == TrialState.COMPLETE for t in trials)
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both did work
 
 
+@pytest.mark.slow
 def test_killed_worker_trial_fails_and_rerun_continues(tmp_path):
     storage = PG or f"sqlite:///{tmp_path}/kill.db"
     study = f"kill-{uuid.uuid4().hex[:8]}"

@@ -7,6 +7,10 @@
     hyperband  random draws + Hyperband over epochs (η = 3, brackets of successive halving)
     asha       random draws + asynchronous successive halving over epochs: at rung r (epoch η^r) a
                trial continues only if its val_acc is in the top 1/η of those that reached the rung
+    bohb       TPE draws + Hyperband (BOHB, Falkner et al. 2018): Optuna's Hyperband shows the sampler
+               only the trials of the new trial's bracket, and TPE ranks a pruned trial by the
+               furthest epoch it reached, then its val_acc there — a model fitted on the largest
+               budgets observed, as BOHB's is, with random draws until a bracket holds 5 trials
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from optuna.trial import TrialState
 from ..errors import ConfigError
 from .space import Space
 
-METHODS = ("grid", "random", "bayes", "hyperband", "asha")
+METHODS = ("grid", "random", "bayes", "hyperband", "asha", "bohb")
+RESOURCE_METHODS = ("hyperband", "asha", "bohb")  # epochs are the resource they allocate
 MODELS = ("tpe", "gp")
 REDUCTION = 3  # η of Hyperband / successive halving
 
@@ -30,9 +35,11 @@ def make_sampler(method: str, space: Space, seed: int, model: str = "tpe") -> Ba
         raise ConfigError(f"--method {method!r} — must be one of {', '.join(METHODS)}")
     if method == "grid":
         return ConfigGridSampler([params for params, _ in space.grid()], seed)
-    if method == "bayes":
+    if method in ("bayes", "bohb"):
         if model not in MODELS:
             raise ConfigError(f"--model {model!r} — must be one of {', '.join(MODELS)}")
+        if model == "gp" and method == "bohb":
+            raise ConfigError("--model 'gp' — bohb samples with TPE; use --model tpe, or --method bayes for a GP")
         if model == "gp":
             return optuna.samplers.GPSampler(seed=seed, n_startup_trials=5)
         with warnings.catch_warnings():  # multivariate/group are marked experimental
@@ -43,7 +50,7 @@ def make_sampler(method: str, space: Space, seed: int, model: str = "tpe") -> Ba
 
 def make_pruner(method: str, epochs: int) -> optuna.pruners.BasePruner:
     """Hyperband / ASHA with epochs as the resource (1 … train.epochs); no pruning otherwise."""
-    if method == "hyperband":
+    if method in ("hyperband", "bohb"):
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=REDUCTION)
     if method == "asha":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION)

@@ -11,9 +11,17 @@ its trial runs; a trial whose last heartbeat is older than ``grace`` is marked F
 worker to start a trial. Journal files have no heartbeat, so a trial stays RUNNING when its worker
 dies; each worker records ``host:pid`` on its trials and, on start, fails the RUNNING trials of
 processes that no longer exist on its host.
+
+`limit_trials` makes ``--trials N`` exact under racing workers: counting the study's trials and
+creating one happen under one lock shared by every process on the study — a PostgreSQL advisory
+lock (held by a connection, so a killed worker's lock is released by the server), or an exclusive
+``flock`` on ``FILE.claim`` next to a journal or SQLite file. Other databases get no lock (a race
+may then overshoot by up to K − 1 trials).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import os
 import socket
@@ -25,12 +33,19 @@ import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from ..errors import ConfigError
 
 WORKER_ATTR = "worker"
 SCHEMA_RACE_RETRIES = 5
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+LOCK_CLASS = 0x6E6E6F70  # first key of nnopt's PostgreSQL advisory locks ("nnop"); the second is the study id
+
+
+class StudyFull(Exception):
+    """Raised instead of creating a trial when the study already holds its `limit` counted trials."""
 
 
 def storage_url(url: str | None, study_dir: Path, workers: int) -> str:
@@ -108,3 +123,43 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def limit_trials(study: optuna.Study, url: str, limit: int) -> optuna.Study:
+    """Make `study` refuse (StudyFull) to create a trial when it already holds `limit` complete,
+    pruned or running trials; the count and the creation are atomic across processes."""
+    storage = study._storage  # what Study.ask creates trials through (RDB storages: Optuna's cache)
+    create = storage.create_new_trial
+
+    def create_within_limit(study_id: int, template_trial=None) -> int:
+        with claim_lock(getattr(storage, "_backend", storage), url, study_id):
+            held = len(storage.get_all_trials(study_id, deepcopy=False, states=COUNTED))
+            if held >= limit:
+                raise StudyFull(f"the study holds {held} of {limit} trials")
+            return create(study_id, template_trial)
+
+    storage.create_new_trial = create_within_limit
+    return study
+
+
+@contextlib.contextmanager
+def claim_lock(storage: BaseStorage, url: str, study_id: int):
+    """The inter-process lock of a study's trial creation (see the module docstring)."""
+    if isinstance(storage, RDBStorage) and storage.engine.dialect.name == "postgresql":
+        with storage.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:a, :b)"), {"a": LOCK_CLASS, "b": study_id})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": LOCK_CLASS, "b": study_id})
+        return
+    path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url if "://" not in url else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.claim", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

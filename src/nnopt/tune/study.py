@@ -6,8 +6,10 @@
     result = tune(recipe, load_space("space.toml", recipe), method="hyperband", trials=30, out="runs/hb")
 
 ``trials`` counts complete + pruned (+ running) trials of the whole study, over all workers and
-reruns: a rerun after a crash runs only what is missing (up to workers − 1 extra trials can start
-when workers race for the last slots). Failed trials do not count.
+reruns, exactly (storage.limit_trials): a rerun after a crash runs only what is missing. Failed
+trials do not count, so a trial whose worker died is retried: a worker that finds the study full
+but some trial still running waits (checking for dead workers every heartbeat) until every trial
+has finished, and takes the slot a dead worker's trial frees.
 """
 from __future__ import annotations
 
@@ -25,11 +27,9 @@ from ..errors import ConfigError
 from ..recipe import Recipe
 from .objective import Objective
 from .report import best_trial, trial_line, write_report
-from .sampler import METHODS, ConfigGridSampler, make_pruner, make_sampler
+from .sampler import METHODS, RESOURCE_METHODS, ConfigGridSampler, make_pruner, make_sampler
 from .space import Space, parse_space
-from .storage import fail_dead_workers, open_storage, storage_url
-
-COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+from .storage import StudyFull, fail_dead_workers, limit_trials, open_storage, storage_url
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | Non
         raise ConfigError(f"--workers = {workers} — must be >= 1")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout = {timeout} — must be > 0 seconds")
-    if method in ("hyperband", "asha") and any(k.key == "train.epochs" for k in space.searched()):
+    make_sampler(method, space, seed, model)  # a bad --method / --model fails before anything is written
+    if method in RESOURCE_METHODS and any(k.key == "train.epochs" for k in space.searched()):
         raise ConfigError(f"train.epochs is the resource {method} allocates — fix it (to the most epochs "
                           "a trial may get) instead of searching it")
     if method == "grid":
@@ -126,8 +127,9 @@ def run_worker(job: Job) -> None:
         print(f"{job.tag}marked FAIL the trials of dead workers: {dead}", file=sys.stderr)
     worker_seed = job.seed + 7919 * job.worker + len(study.get_trials(deepcopy=False))
     sampler = make_sampler(job.method, space, worker_seed, job.model)
-    study = optuna.load_study(study_name=job.study, storage=storage, sampler=sampler,
-                              pruner=make_pruner(job.method, base.train["epochs"]))
+    study = limit_trials(optuna.load_study(study_name=job.study, storage=storage, sampler=sampler,
+                                           pruner=make_pruner(job.method, base.train["epochs"])),
+                         job.storage, job.trials)
     objective = Objective(space, job.study_dir)
 
     failures = [0]
@@ -135,16 +137,23 @@ def run_worker(job: Job) -> None:
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         failures[0] += trial.state == TrialState.FAIL
         if not job.quiet:
-            done = len(study.get_trials(deepcopy=False, states=COUNTED[:2]))
+            done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
             print(job.tag + trial_line(trial, best_trial(study), done, job.trials), file=sys.stderr, flush=True)
 
     while job.deadline is None or time.time() < job.deadline:
-        if len(study.get_trials(deepcopy=False, states=COUNTED)) >= job.trials:
-            break
         if isinstance(sampler, ConfigGridSampler) and not sampler.unvisited(study):
             break
-        study.optimize(objective, n_trials=1, catch=(ConfigError,), callbacks=[progress],
-                       gc_after_trial=False)
+        try:
+            study.optimize(objective, n_trials=1, catch=(ConfigError,), callbacks=[progress],
+                           gc_after_trial=False)
+        except StudyFull:
+            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                break
+            time.sleep(min(job.heartbeat, 1.0))  # other workers' trials run: one may die and free its slot
+            dead = fail_dead_workers(study)
+            if dead and not job.quiet:
+                print(f"{job.tag}marked FAIL the trials of dead workers: {dead}", file=sys.stderr)
+            continue
         if failures[0] >= max(3, job.trials):
             print(f"{job.tag}stopping: {failures[0]} trials failed", file=sys.stderr)
             break
