@@ -83,3 +83,30 @@ def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(model(x).float(), dim=-1)
     finally:
         model.train(was)
+
+
+def search(ctx: Context, rec: Recipe, space: str, method: str, trials: int | None, seed: int, label: str) -> list:
+    """One hyperparameter search with nnopt.tune's space, sampler, pruner and trial objective, on an
+    in-memory Optuna study (no journal, no report); trial runs go to ``out/studies/<label>/trials``
+    and the best trial's recipe to ``out/recipes/<label>-best.toml``. Returns the trials in order;
+    grid search runs its whole grid (`trials` ignored)."""
+    import optuna
+
+    from ..errors import ConfigError
+    from ..tune import parse_space
+    from ..tune.objective import Objective
+    from ..tune.sampler import ConfigGridSampler, make_pruner, make_sampler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    parsed = parse_space(space, rec)
+    sampler = make_sampler(method, parsed, seed)
+    study = optuna.create_study(direction="maximize", sampler=sampler,
+                                pruner=make_pruner(method, rec.train["epochs"]))
+    n = sampler.size() if isinstance(sampler, ConfigGridSampler) else trials
+    study.optimize(Objective(parsed, ctx.out / "studies" / label), n_trials=n, catch=(ConfigError,))
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    if done:
+        (ctx.out / "recipes").mkdir(parents=True, exist_ok=True)
+        best = max(done, key=lambda t: (t.value, -t.number))
+        (ctx.out / "recipes" / f"{label}-best.toml").write_text(best.user_attrs["recipe"])
+    return study.trials
