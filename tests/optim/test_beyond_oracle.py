@@ -11,9 +11,9 @@ Oracles: torch.optim.NAdam/RAdam/Adamax/Adafactor/Muon(+AdamW), lion-pytorch, py
 LARS, Lamb and SAM, schedulefree's SGDScheduleFree / AdamWScheduleFree."""
 import pytest
 import torch
-from conftest import X, Y, rel_err, small_cnn, train
+from beyond_train import closure_train
+from conftest import X, rel_err, small_cnn, train
 from hypothesis import Phase, given, settings, strategies as st
-from torch.nn import functional as F
 
 import nnopt.optim as O
 
@@ -169,20 +169,6 @@ def _norm64(param_groups, device=None, *, weight_adaptive=False):
     return torch.stack([g.norm() for g in grads]).square().sum().reshape(1)
 
 
-def _closure_train(model, opt, steps):
-    x = X.to(next(model.parameters()).dtype)
-    for t in range(steps):
-        i = (t % 3) * 32
-
-        def closure():
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x[i:i + 32]), Y[i:i + 32])
-            loss.backward()
-            return loss
-        closure()
-        opt.step(closure)
-
-
 BASES = {"momentum": (torch.optim.SGD, st.fixed_dictionaries({"lr": st.floats(1e-3, 0.1), "momentum": st.floats(0, 0.95),
                                                               "weight_decay": wds})),
          "adamw": (torch.optim.AdamW, st.fixed_dictionaries({"lr": lrs, "betas": betas, "weight_decay": wds}))}
@@ -197,10 +183,10 @@ def test_sam_matches_pytorch_optimizer(name, base, data, rho):
     a, b = small_cnn(), small_cnn()
     mine = O.create(name, a.parameters(), base=base, rho=rho, no_decay_1d=False, **hyper)
     theirs = pytorch_optimizer.SAM(b.parameters(), cls, rho=rho, adaptive=name == "asam", **hyper)
-    _closure_train(a, mine, 50)
+    closure_train(a, mine, 50)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pytorch_optimizer.optimizer.sam, "get_global_gradient_norm", _norm64)
-        _closure_train(b, theirs, 50)
+        closure_train(b, theirs, 50)
     assert rel_err(a, b) <= 1e-6
 
 

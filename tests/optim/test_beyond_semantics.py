@@ -6,6 +6,7 @@ import io
 
 import pytest
 import torch
+from beyond_train import run
 from conftest import X, Y, rel_err, small_cnn, train
 from torch.nn import functional as F
 
@@ -17,25 +18,6 @@ from nnopt.registry import OPTIMIZERS
 BEYOND = ["nadam", "radam", "adamax", "adafactor", "lion", "lars", "lamb", "muon", "schedule_free_sgd",
           "schedule_free_adamw", "sam", "asam"]
 HYPER = {"sam": dict(base="adam", lr=1e-2), "asam": dict(base="momentum", lr=0.05), "lars": dict(lr=1.0)}
-
-
-def closure_train(model, opt, steps, start=0):
-    """`train` for optimizers that need a closure: the gradient at θ first, then step(closure)."""
-    x = X.to(next(model.parameters()).dtype)
-    for t in range(start, start + steps):
-        i = (t % 3) * 32
-
-        def closure():
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x[i:i + 32]), Y[i:i + 32])
-            loss.backward()
-            return loss
-        closure()
-        opt.step(closure)
-
-
-def run(model, opt, steps, start=0):
-    (closure_train if getattr(opt, "needs_closure", False) else train)(model, opt, steps, start=start)
 
 
 def test_all_registered_with_descriptions():
@@ -251,3 +233,30 @@ def test_compiled_update_matches_eager(name):
     train(a, O.create(name, a.parameters(), compile=True, **hyper), 12)
     train(b, O.create(name, b.parameters(), compile=False, **hyper), 12)
     assert rel_err(a, b) <= 1e-5
+
+
+TORCH = {"nadam": (torch.optim.NAdam, dict(lr=1e-2, weight_decay=1e-3, decoupled_weight_decay=True)),
+         "radam": (torch.optim.RAdam, dict(lr=1e-2, betas=(0.9, 0.9), weight_decay=1e-3)),
+         "adamax": (torch.optim.Adamax, dict(lr=1e-2, weight_decay=1e-3))}
+
+
+@pytest.mark.parametrize("name", TORCH)
+def test_drop_in_for_torch(name):
+    """Same state names as torch: either state dict loads into the other and training goes on the
+    same; maximize and foreach=False (one tensor at a time) as torch's."""
+    cls, hyper = TORCH[name]
+    for first_nnopt in (True, False):
+        a = small_cnn()
+        first = O.create(name, a.parameters(), no_decay_1d=False, **hyper) if first_nnopt else cls(a.parameters(), **hyper)
+        train(a, first, 10)
+        b = copy.deepcopy(a)
+        second = cls(b.parameters(), **hyper) if first_nnopt else O.create(name, b.parameters(), no_decay_1d=False, **hyper)
+        second.load_state_dict(copy.deepcopy(first.state_dict()))
+        train(a, first, 10, start=10)
+        train(b, second, 10, start=10)
+        assert rel_err(a, b) <= 1e-5, first_nnopt
+    for ours, theirs in ((dict(maximize=True), dict(maximize=True)), (dict(foreach=False), dict(foreach=False))):
+        a, b = small_cnn(), small_cnn()
+        train(a, O.create(name, a.parameters(), no_decay_1d=False, **hyper, **ours), 15)
+        train(b, cls(b.parameters(), **hyper, **theirs), 15)
+        assert rel_err(a, b) <= 1e-5, ours

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ...params import Param
-from ..define import LR, WEIGHT_DECAY
+from ..define import LR
 from ..groups import split_no_decay
 from ..optimizer import ChainOptimizer
 from ..transforms import Ref, _divide, _rsqrt_denominator, add_l2, addcmul, axpy, chain, materialize
