@@ -97,6 +97,8 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
                                "point, naming the step and parameter); skip drops the step's update "
                                "(reads the device every step)"),
         "checkpoint": Param(bool, True, doc="save a checkpoint at every epoch end"),
+        "log_layers": Param(bool, False, doc="write layers.jsonl: per-layer gradient/parameter/update norms at "
+                                            "log points and dead ReLU units per epoch (for nnopt doctor)"),
     },
 }
 
