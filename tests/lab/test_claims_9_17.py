@@ -4,9 +4,11 @@ import pytest
 import torch
 
 from nnopt.lab import DOES_NOT_HOLD, HOLDS, run_experiment
-from nnopt.lab.experiments import c13_zero_init, c14_init_depth, c15_preprocessing
+from nnopt.lab.experiments import (c09_momentum, c10_nesterov, c13_zero_init, c14_init_depth, c15_preprocessing,
+                                   c16_batch_norm, c17_layer_weight_lrn_norm)
 
-VERDICTS = {"zero_init": HOLDS, "init_depth": DOES_NOT_HOLD, "preprocessing": HOLDS}
+VERDICTS = {"momentum": HOLDS, "nesterov": HOLDS, "zero_init": HOLDS, "init_depth": DOES_NOT_HOLD, "preprocessing": HOLDS, "batch_norm": HOLDS,
+            "layer_weight_lrn_norm": DOES_NOT_HOLD}
 
 
 @pytest.mark.parametrize("name", sorted(VERDICTS))
@@ -50,3 +52,70 @@ def test_condition_number_against_numpy():
 def test_steps_to_target():
     assert c15_preprocessing.steps_to_target([1.0, 0.5, c15_preprocessing.TARGET]) == 3
     assert c15_preprocessing.steps_to_target([1.0, 0.5]) == float("inf")
+
+
+def test_epochs_to_and_val_curve():
+    from types import SimpleNamespace as Run
+
+    run = Run(epochs=[{"epoch": 1, "val_acc": 0.5}, {"epoch": 2, "val_acc": 0.92}, {"epoch": 3, "val_acc": 0.95}],
+              summary={"status": "completed"})
+    assert c16_batch_norm.epochs_to(run, 0.9) == 2 and c16_batch_norm.epochs_to(run, 0.99) == float("inf")
+    assert c16_batch_norm.val_curve(run, 3) == [0.5, 0.92, 0.95]
+    diverged = Run(epochs=[{"epoch": 1, "val_acc": 0.5}, {"epoch": 2, "val_acc": 0.1}], summary={"status": "diverged"})
+    assert c16_batch_norm.val_curve(diverged, 4) == [0.5, 0.1, 0.1, 0.1]
+
+
+def test_batch_dependence_tells_per_sample_models_from_batch_statistics():
+    per_sample = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LayerNorm(8))
+    batch_stats = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8))
+    x = torch.randn(6, 4)
+    assert c17_layer_weight_lrn_norm.batch_dependence(per_sample, x) < 1e-6
+    refused = c17_layer_weight_lrn_norm.batch_dependence(batch_stats, x)  # torch's BN refuses one sample
+    assert isinstance(refused, str) and "more than 1 value per channel" in refused
+    # a batch-statistics model that accepts one sample still depends on the batch
+    centre = torch.nn.Sequential(torch.nn.Linear(4, 8), Centre())
+    assert c17_layer_weight_lrn_norm.batch_dependence(centre, x) > 1e-3
+
+
+class Centre(torch.nn.Module):
+    def forward(self, x):
+        return x - x.mean(0)
+
+
+def test_clearly_above():
+    from nnopt.lab import Spread
+
+    assert c17_layer_weight_lrn_norm.clearly_above(Spread([1.0, 1.1, 1.2]), Spread([0.5, 0.6, 0.7]))
+    assert not c17_layer_weight_lrn_norm.clearly_above(Spread([1.0, 1.1, 1.2]), Spread([1.0, 1.05, 1.1]))
+
+
+def test_theory_rates_are_the_spectral_radius_of_the_iteration():
+    import numpy as np
+
+    for kappa in (10.0, 300.0):
+        hyper = c09_momentum.optimal_hyper(kappa)
+        radius = {}
+        for method, (_, h) in hyper.items():
+            lr, rho = h["lr"], h.get("momentum", 0.0)
+            # (θ_{t+1}, θ_t) = M (θ_t, θ_{t−1}) on each eigen-direction λ of the Hessian
+            radius[method] = max(max(abs(np.linalg.eigvals(np.array([[1 + rho - lr * lam, -rho], [1.0, 0.0]]))))
+                                 for lam in (1.0, 1.0 / kappa))
+        theory = c09_momentum.theory_rates(kappa)
+        assert radius["gd"] == pytest.approx(theory["gd"], rel=1e-9)
+        assert radius["heavy ball"] == pytest.approx(theory["heavy ball"], rel=1e-6)
+
+
+def test_measured_rate_of_a_geometric_sequence():
+    import numpy as np
+
+    points = np.array([[0.8 ** t, 0.0] for t in range(201)])
+    assert c09_momentum.measured_rate(points) == pytest.approx(0.8, rel=1e-9)
+
+
+def test_oscillation_counts_the_sign_changes_of_x():
+    import numpy as np
+
+    points = np.array([[1.0, 2.0], [-0.5, -1.0], [0.25, 0.5], [0.1, 0.0]])
+    swing, crossings = c10_nesterov.oscillation(points)
+    assert swing == pytest.approx((1.0 + 0.5 + 0.0) / 3 / 2.0) and crossings == 2
+    assert c10_nesterov.step_decay(c10_nesterov.DECAY_AT - 1) == 0.1 and c10_nesterov.step_decay(c10_nesterov.DECAY_AT) == 0.01

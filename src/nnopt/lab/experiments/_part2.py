@@ -12,8 +12,11 @@ BASE = {"data": {"name": "digits"}, "model": {"name": "mlp", "widths": [64]},
 
 
 def digits_recipe(seed: int, overrides: Mapping[str, Any] = ()) -> Recipe:
-    """The digits MLP (one hidden layer of 64, batch 64, one CPU thread) with dotted overrides."""
-    return Recipe(BASE).override({"train.seed": seed, **dict(overrides)})
+    """The digits MLP (one hidden layer of 64, batch 64, one CPU thread) with dotted overrides; another
+    ``model.name`` starts from that model's defaults."""
+    overrides = dict(overrides)
+    base = BASE if overrides.get("model.name", "mlp") == "mlp" else {**BASE, "model": {}}
+    return Recipe(base).override({"train.seed": seed, **overrides})
 
 
 def band(ax, x: Sequence[float], per_seed: Sequence[Sequence[float]], label: str, color: str,
@@ -22,3 +25,8 @@ def band(ax, x: Sequence[float], per_seed: Sequence[Sequence[float]], label: str
     values = np.asarray(per_seed, dtype=float)
     ax.plot(x, values.mean(axis=0), style, color=color, label=label)
     ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=color, alpha=0.2, linewidth=0)
+
+
+def final_val_acc(run) -> float:
+    """The last epoch's validation accuracy; a diverged run counts as chance (0.1 on 10 classes)."""
+    return run.epochs[-1]["val_acc"] if run.summary["status"] != "diverged" and run.epochs else 0.1

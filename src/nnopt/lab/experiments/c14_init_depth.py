@@ -6,7 +6,7 @@ import numpy as np
 
 from ...diagnose import parse_init, sweep
 from ..base import Context, Finding, Spread, Table, experiment, holds
-from ._part2 import digits_recipe
+from ._part2 import digits_recipe, final_val_acc
 
 # label → (init as "name:key=value", activation, predicted steady)
 INITS = {"N(0, 1)": ("normal:std=1.0", "relu", False),
@@ -22,11 +22,6 @@ def init_overrides(init: str) -> dict:
     """"xavier_normal:activation=tanh" → {"init.name": "xavier_normal", "init.activation": "tanh"}."""
     name, params = parse_init(init)
     return {"init.name": name, **{f"init.{k}": v for k, v in params.items()}}
-
-
-def final_val_acc(run) -> float:
-    """The last epoch's validation accuracy; a diverged run counts as chance (0.1 on 10 classes)."""
-    return run.epochs[-1]["val_acc"] if run.summary["status"] != "diverged" and run.epochs else 0.1
 
 
 @experiment("init_depth", claim="Xavier/He/orthogonal initialization keeps the variance of activations and "
