@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import ConfigError
 from ..toy.functions2d import SURFACES
-from .forms import FormError, recipe_from_form, schema
+from .forms import FormError, field_of, recipe_from_form, schema
 from .session import Session
 from .surfaces import contour_png, surfaces_json, trajectories
 
@@ -57,6 +57,7 @@ class Sessions:
         self.max_sessions, self.max_running, self.fps = max_sessions, max_running, fps
         self.open: dict[str, Session] = {}
         self.lock = threading.Lock()
+        self.closing = False  # set at shutdown: the event streams end
 
     def create(self) -> Session:
         with self.lock:
@@ -76,11 +77,17 @@ class Sessions:
     def running(self) -> int:
         return sum(s.state in ("running", "paused") for s in list(self.open.values()))
 
-    def close(self, sid: str) -> None:
+    def close(self, sid: str, wait: bool = True) -> None:
         with self.lock:
             session = self.open.pop(sid, None)
         if session is not None:
-            session.stop()
+            session.stop(wait)
+
+    def shutdown(self) -> None:
+        """End every stream and training (the server is stopping)."""
+        self.closing = True
+        for sid in list(self.open):
+            self.close(sid)
 
 
 class LimitError(RuntimeError):
@@ -154,7 +161,7 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
             try:
                 yield f"data: {json.dumps({'type': 'hello', 'sid': session.sid})}\n\n"
                 quiet = 0
-                while True:
+                while not sessions.closing:
                     messages = session.drain()
                     for message in messages:
                         yield f"data: {json.dumps(message, allow_nan=False)}\n\n"
@@ -163,8 +170,8 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
                         quiet = 0
                         yield ": keep-alive\n\n"
                     await asyncio.sleep(0.05)
-            finally:
-                await anyio.to_thread.run_sync(sessions.close, session.sid)
+            finally:  # the tab is gone (or the server stops): end its training, without blocking
+                sessions.close(session.sid, wait=False)
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -174,13 +181,17 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
         action = request.path_params["action"]
         if action in ("start", "step") and session.state not in ("running", "paused"):
             body = await read_json(request)
-            recipe = recipe_from_form(body.get("values") if isinstance(body, dict) else None)
+            values = body.get("values") if isinstance(body, dict) else None
+            recipe = recipe_from_form(values)
             if sessions.running() >= sessions.max_running:
                 raise LimitError(f"{sessions.running()} runs are training — the limit is "
                                  f"{sessions.max_running}; stop one first")
             if session.state != "idle":
                 await anyio.to_thread.run_sync(session.reset)
-            await anyio.to_thread.run_sync(session.start, recipe, 1 if action == "step" else None)
+            try:
+                await anyio.to_thread.run_sync(session.start, recipe, 1 if action == "step" else None)
+            except ConfigError as exc:  # a rule across fields, found when the run is built
+                raise FormError(str(exc), field_of(str(exc), values)) from None
         elif action == "step":
             session.proceed(1)
         elif action in ("start", "resume"):

@@ -65,7 +65,17 @@ def server_for(sock: socket.socket, loopback_only: bool, **app_options):
 
     app = create_app(loopback_only=loopback_only, **app_options)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, access_log=False)
+    threading.Thread(target=warm_up, daemon=True, name="nnopt-serve-warm-up").start()
     return uvicorn.Server(config)
+
+
+def warm_up() -> None:
+    """Build the default recipe once, so the page's first Start does not wait for lazy imports."""
+    from ..recipe import Recipe
+    from ..train import build
+    from .forms import DEFAULTS
+
+    build(Recipe(DEFAULTS))
 
 
 def serve_in_thread(host: str = DEFAULT_HOST, port: int = 0, **app_options):
@@ -78,6 +88,7 @@ def serve_in_thread(host: str = DEFAULT_HOST, port: int = 0, **app_options):
         thread.join(0.02)
 
     def stop():
+        server.config.app.state.sessions.shutdown()
         server.should_exit = True
         thread.join(10)
         sock.close()

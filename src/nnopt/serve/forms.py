@@ -7,6 +7,7 @@ show the message next to that input.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from ..errors import ConfigError
@@ -56,7 +57,7 @@ def param_json(param: Param) -> dict:
     out = {"kind": param.kind.__name__, "allowed": param.allowed(), "doc": param.doc,
            "default": None if param.default is REQUIRED else text(param.default)}
     if param.choices is not None:
-        out["choices"] = [str(c) for c in param._choice_names()]
+        out["choices"] = ["none"] * param.nullable + [str(c) for c in param._choice_names()]
     if param.kind is dict:
         out["fields"] = {k: param_json(p) for k, p in (param.fields or {}).items()}
     return out
@@ -72,7 +73,8 @@ def schema() -> dict:
             entries = {n: {"description": spec.registry.get(n).description,
                            "fields": {k: param_json(p) for k, p in spec.spec(n).items() if k != "name"}}
                        for n in names}
-            sections.append({"name": name, "component": True, "choices": names, "entries": entries})
+            sections.append({"name": name, "component": True, "choices": names, "entries": entries,
+                             "extra": list(spec.extra or {})})
         else:
             sections.append({"name": name, "component": False,
                              "fields": {k: param_json(p) for k, p in spec.items()}})
@@ -92,7 +94,11 @@ def form_values(recipe: Recipe) -> dict[str, str]:
 
 
 def field_of(message: str, fields) -> str | None:
-    """The longest field name that `message` starts with (followed by a space, [ or :)."""
+    """The longest field name that `message` starts with (followed by a space, [ or :); a factory's
+    error, "schedule (cosine): warmup_steps = 40 — ...", names schedule.warmup_steps."""
+    factory = re.match(r"(\w+) \([^)]*\): (.*)", message)
+    if factory:
+        message = f"{factory[1]}.{factory[2]}"
     hits = [f for f in fields if message.startswith(f) and message[len(f):len(f) + 1] in (" ", "[", ":", "")]
     return max(hits, key=len, default=None)
 

@@ -177,7 +177,7 @@ class Session:
             trainer = Trainer(setup, self.run_dir, quiet=True, callbacks=[LiveView(self, self.fps)])
             self.set_state("running")
             self.thread = threading.Thread(target=self._fit, args=(trainer,), daemon=True,
-                                           name=f"nnopt-serve-{self.sid[:8]}")
+                                           name=f"nnopt-train-{self.sid[:8]}")
             self.thread.start()
 
     def _fit(self, trainer: Trainer) -> None:
@@ -221,13 +221,13 @@ class Session:
         if self.stopping:
             trainer.request_stop("stopped from the playground")
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """End the run (if any) and wait for its thread."""
+    def stop(self, wait: bool = True) -> None:
+        """End the run (if any) after its current step; `wait` for its thread (at most 10 s)."""
         self.stopping = True
         self.resume.set()
         thread = self.thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        if wait and thread is not None and thread is not threading.current_thread():
+            thread.join(10.0)
         self.thread = None
 
     def reset(self) -> None:

@@ -32,7 +32,15 @@ REQUEST = {
 def surfaces_json() -> list[dict]:
     """Name, formula, view box, default start and known minima of every test function."""
     return [{"name": s.name, "formula": s.formula, "xlim": list(s.xlim), "ylim": list(s.ylim),
-             "start": list(s.start), "minima": [list(m) for m in s.minima]} for s in SURFACES.values()]
+             "start": list(s.start), "minima": [list(m) for m in s.minima], "zlim": value_range(s)}
+            for s in SURFACES.values()]
+
+
+@functools.lru_cache(maxsize=len(SURFACES))
+def value_range(surface) -> list[float]:
+    """[min, max] of f over the view box (the loss plot's y range)."""
+    Z = surface.grid(101)[2]
+    return [float(Z.min()), float(Z.max())]
 
 
 @functools.lru_cache(maxsize=len(SURFACES))
@@ -50,7 +58,7 @@ def contour_png(name: str, size: int = 480) -> bytes:
         levels = np.linspace(lo, hi, 24)
     fig = Figure(figsize=(size / 100, size / 100), dpi=100)
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.contourf(X, Y, Z, levels=levels, cmap="Blues_r", alpha=0.55)
+    ax.contourf(X, Y, Z, levels=levels, cmap="Blues_r", alpha=0.4)
     ax.contour(X, Y, Z, levels=levels, colors="#55606e", linewidths=0.5, alpha=0.6)
     ax.set_xlim(*surface.xlim)
     ax.set_ylim(*surface.ylim)
