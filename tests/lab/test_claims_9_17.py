@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from nnopt.lab import DOES_NOT_HOLD, HOLDS, run_experiment
-from nnopt.lab.experiments import (c09_momentum, c10_nesterov, c13_zero_init, c14_init_depth, c15_preprocessing,
-                                   c16_batch_norm, c17_layer_weight_lrn_norm)
+from nnopt.lab.experiments import (c09_momentum, c10_nesterov, c11_adam, c13_zero_init, c14_init_depth,
+                                   c15_preprocessing, c16_batch_norm, c17_layer_weight_lrn_norm)
 
-VERDICTS = {"momentum": HOLDS, "nesterov": HOLDS, "zero_init": HOLDS, "init_depth": DOES_NOT_HOLD, "preprocessing": HOLDS, "batch_norm": HOLDS,
+VERDICTS = {"momentum": HOLDS, "nesterov": HOLDS, "adam": DOES_NOT_HOLD, "zero_init": HOLDS,
+            "init_depth": DOES_NOT_HOLD, "preprocessing": HOLDS, "batch_norm": HOLDS,
             "layer_weight_lrn_norm": DOES_NOT_HOLD}
 
 
@@ -118,4 +119,26 @@ def test_oscillation_counts_the_sign_changes_of_x():
     points = np.array([[1.0, 2.0], [-0.5, -1.0], [0.25, 0.5], [0.1, 0.0]])
     swing, crossings = c10_nesterov.oscillation(points)
     assert swing == pytest.approx((1.0 + 0.5 + 0.0) / 3 / 2.0) and crossings == 2
-    assert c10_nesterov.step_decay(c10_nesterov.DECAY_AT - 1) == 0.1 and c10_nesterov.step_decay(c10_nesterov.DECAY_AT) == 0.01
+    at = c10_nesterov.DECAY_AT
+    assert c10_nesterov.step_decay(at - 1) == 0.1 and c10_nesterov.step_decay(at) == 0.01
+
+
+def test_momentum_over_rms_against_the_closed_form():
+    b1, b2, eps = c11_adam.B1, c11_adam.B2, c11_adam.EPS
+    g1, g2 = torch.tensor([0.5, -2.0]), torch.tensor([1.0, 3.0])
+    state = {"m": torch.zeros(2), "v": torch.zeros(2)}
+    _, state = c11_adam.momentum_over_rms(g1, state)
+    u, state = c11_adam.momentum_over_rms(g2, state)
+    m = (1 - b1) * (b1 * g1 + g2)
+    v = (1 - b2) * (b2 * g1 ** 2 + g2 ** 2)
+    assert torch.allclose(u, m / (v.sqrt() + eps)) and torch.allclose(state["v"], v)
+
+
+def test_bias_correction_ratio_and_the_l2_optimum():
+    ratios = c11_adam.step_ratios(0)
+    b1, b2 = c11_adam.B1, c11_adam.B2
+    assert ratios[0] == pytest.approx((1 - b1) / (1 - b2) ** 0.5, rel=1e-3)  # Kingma & Ba's m̂, v̂ at t = 1
+    # Adam with L2 converges to the minimum of f + ½λ‖θ‖²: θᵢ = cᵢ/(cᵢ + λ)
+    c, lam = c11_adam.CURVATURES, c11_adam.DECAY
+    ratio, _ = c11_adam.decay_ratio("adam", (2.0, 2.0), 3000)
+    assert ratio == pytest.approx((c[0] / (c[0] + lam)) / (c[1] / (c[1] + lam)), rel=0.02)
