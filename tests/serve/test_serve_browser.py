@@ -1,0 +1,175 @@
+"""The playground in a real browser (system Chromium via playwright): the 2-D view, live training,
+inline errors, two tabs. NNOPT_FIGURES=DIR also saves the screenshot as DIR/serve.png."""
+import os
+import shutil
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("starlette")
+from browser import browser  # noqa: E402,F401
+
+from nnopt.serve.command import serve_in_thread  # noqa: E402
+
+VIEWPORT = {"width": 1280, "height": 860}
+
+
+@pytest.fixture(scope="module")
+def url():
+    address, stop = serve_in_thread()
+    yield address
+    stop()
+
+
+@pytest.fixture
+def page(browser, url):  # noqa: F811
+    context = browser.new_context(viewport=VIEWPORT)
+    tab = context.new_page()
+    errors = []
+    tab.on("pageerror", lambda error: errors.append(error))
+    tab.goto(url)
+    tab.wait_for_selector("body[data-ready=true]")
+    tab.wait_for_function("window.nnopt.sid !== null")
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def train_state(tab):
+    return tab.evaluate("({status: nnopt.train.status, step: nnopt.train.step, frames: nnopt.train.frames,"
+                        " records: nnopt.train.records, draws: nnopt.boundaryDraws})")
+
+
+def boundary_pixels(tab):
+    return tab.evaluate("document.querySelector('[data-testid=plot-boundary]').toDataURL()")
+
+
+def colored_pixels(tab, testid, rgb):
+    """How many pixels of the canvas are within 30 of `rgb` in each channel."""
+    return tab.evaluate("""([id, rgb]) => {
+        const c = document.querySelector(`[data-testid="${id}"]`);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4)
+            if (Math.abs(d[i] - rgb[0]) < 30 && Math.abs(d[i + 1] - rgb[1]) < 30 && Math.abs(d[i + 2] - rgb[2]) < 30) n++;
+        return n;
+    }""", [testid, rgb])
+
+
+def test_saddle_sgd_and_momentum_trajectories_differ_as_the_chapter_says(page):
+    """Start at (1.5, 0.001) on x² − y²: SGD creeps along x to the saddle point and only slowly
+    leaves it along y; momentum overshoots x = 0 and escapes along y far sooner."""
+    assert page.get_by_test_id("surface-select").input_value() == "saddle"
+    assert page.get_by_test_id("traj-field-runs.0.optimizer").input_value() == "sgd"
+    assert page.get_by_test_id("traj-field-runs.1.optimizer").input_value() == "momentum"
+    page.get_by_test_id("traj-run").click()
+    page.wait_for_function("window.nnopt.trajDone", timeout=20_000)
+    sgd, momentum = page.evaluate("nnopt.traj.runs")
+    sx = [p[0] for p in sgd["points"]]
+    assert all(b < a for a, b in zip(sx, sx[1:])) and sx[-1] > 0  # monotone, never past the saddle
+    assert min(p[0] for p in momentum["points"]) < 0  # overshoots
+    assert abs(momentum["points"][-1][1]) > 100 * abs(sgd["points"][-1][1])
+    assert momentum["losses"][-1] < sgd["losses"][-1]
+    # both drawn: the palette's blue (sgd) and red (momentum) on the contour canvas and the loss plot
+    for testid in ("traj-canvas", "traj-loss"):
+        assert colored_pixels(page, testid, [31, 119, 180]) > 50
+        assert colored_pixels(page, testid, [214, 39, 40]) > 50
+    frames = sorted(page.evaluate("nnopt.frameTimes"))
+    assert len(frames) >= 30 and frames[len(frames) // 2] < 16, frames  # a frame renders in < 16 ms
+
+
+def test_train_moons_live_loss_falls_and_the_boundary_moves(page, tmp_path):
+    page.get_by_test_id("tab-train").click()
+    assert page.get_by_test_id("field-data.name").input_value() == "moons"
+    page.get_by_test_id("train-start").click()
+    page.wait_for_function("nnopt.train.status === 'running' && nnopt.boundaryDraws >= 1", timeout=60_000)
+    first = boundary_pixels(page)
+    time.sleep(3)
+    state = train_state(page)
+    assert state["status"] == "running" and state["frames"] >= 10
+    records = state["records"]
+    assert len(records) >= 3 and records[-1]["train_loss"] < 0.8 * records[0]["train_loss"]
+    assert boundary_pixels(page) != first
+    shot = tmp_path / "serve.png"
+    page.screenshot(path=str(shot))
+    assert shot.read_bytes()[:4] == b"\x89PNG"
+    if os.environ.get("NNOPT_FIGURES"):
+        shutil.copy(shot, os.path.join(os.environ["NNOPT_FIGURES"], "serve.png"))
+
+    page.get_by_test_id("train-pause").click()
+    page.wait_for_function("nnopt.train.status === 'paused'")
+    step = train_state(page)["step"]
+    time.sleep(0.5)
+    assert train_state(page)["step"] == step  # paused means paused
+    page.get_by_test_id("train-step").click()
+    page.wait_for_function(f"nnopt.train.step === {step + 1} && nnopt.train.status === 'paused'")
+    page.get_by_test_id("export-recipe").click()
+    page.wait_for_function("document.querySelector('[data-testid=recipe-toml]').textContent !== ''")
+    toml = page.get_by_test_id("recipe-toml").inner_text()
+    assert '[data]\nname = "moons"' in toml and "widths = [16, 16]" in toml
+    page.get_by_test_id("train-reset").click()
+    page.wait_for_function("nnopt.train.status === 'idle'")
+
+
+def test_bad_values_get_an_inline_error_and_the_server_keeps_going(page):
+    page.get_by_test_id("tab-train").click()
+    page.get_by_test_id("field-optimizer.lr").fill("-1")
+    page.get_by_test_id("train-start").click()
+    error = page.get_by_test_id("error-optimizer.lr")
+    error.wait_for()
+    assert error.inner_text() == "optimizer.lr = -1 — must be >= 0"
+    assert "invalid" in page.get_by_test_id("field-optimizer.lr").get_attribute("class")
+    assert train_state(page)["status"] == "idle"
+    page.get_by_test_id("field-optimizer.lr").fill("0.1")
+    page.get_by_test_id("field-model.widths").fill("[16, oops]")
+    page.get_by_test_id("export-recipe").click()
+    page.get_by_test_id("error-model.widths").wait_for()
+    assert page.get_by_test_id("error-optimizer.lr").inner_text() == ""  # the old error is cleared
+    assert "model.widths" in page.get_by_test_id("error-model.widths").inner_text()
+
+    page.get_by_test_id("tab-surfaces").click()
+    page.get_by_test_id("traj-field-runs.1.momentum").fill("lots")
+    page.get_by_test_id("traj-run").click()
+    page.get_by_test_id("traj-error-runs.1.momentum").wait_for()
+    assert page.get_by_test_id("traj-error-runs.1.momentum").inner_text() == \
+        "momentum.momentum = 'lots' — must be a number >= 0"
+    page.get_by_test_id("traj-field-runs.1.momentum").fill("0.9")
+    page.get_by_test_id("traj-run").click()  # the server still answers
+    page.wait_for_function("window.nnopt.trajDone", timeout=20_000)
+
+
+def test_two_tabs_train_independently_and_a_closed_tab_stops(browser, url):  # noqa: F811
+    tabs = []
+    for data, lr in (("moons", "0.1"), ("circles", "0.05")):
+        context = browser.new_context(viewport=VIEWPORT)
+        tab = context.new_page()
+        tab.goto(url)
+        tab.wait_for_selector("body[data-ready=true]")
+        tab.wait_for_function("window.nnopt.sid !== null")
+        tab.get_by_test_id("tab-train").click()
+        tab.get_by_test_id("field-data.name").select_option(data)
+        tab.get_by_test_id("field-optimizer.lr").fill(lr)
+        tab.get_by_test_id("train-start").click()
+        tabs.append((context, tab))
+    for _, tab in tabs:
+        tab.wait_for_function("nnopt.train.status === 'running' && nnopt.train.frames >= 3", timeout=60_000)
+    sids = [tab.evaluate("nnopt.sid") for _, tab in tabs]
+    assert sids[0] != sids[1]
+    # one tab's controls do not reach the other's run
+    tabs[0][1].get_by_test_id("train-pause").click()
+    tabs[0][1].wait_for_function("nnopt.train.status === 'paused'")
+    before = tabs[1][1].evaluate("nnopt.train.step")
+    tabs[1][1].wait_for_function(f"nnopt.train.step > {before}")
+    assert tabs[1][1].evaluate("nnopt.train.status") == "running"
+    # each tab shows its own data: the boundary's points differ
+    points = [tab.evaluate("JSON.stringify(nnopt.train.boundary.points)") for _, tab in tabs]
+    assert points[0] != points[1]
+    threads = {sid: [t for t in threading.enumerate() if t.name == f"nnopt-train-{sid[:8]}"] for sid in sids}
+    assert all(len(found) == 1 for found in threads.values())
+    tabs[1][0].close()  # closing the tab ends its training
+    threads[sids[1]][0].join(15)
+    assert not threads[sids[1]][0].is_alive() and threads[sids[0]][0].is_alive()
+    tabs[0][0].close()
+    threads[sids[0]][0].join(15)
+    assert not threads[sids[0]][0].is_alive()
