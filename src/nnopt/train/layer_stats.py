@@ -1,0 +1,92 @@
+"""Per-layer gradient/update statistics and dead ReLU units, logged to ``layers.jsonl`` (``train.log_layers``).
+
+At every log point (``step % train.log_every == 0``) one line per step, for each parameter tensor p:
+
+    {"kind": "step", "step": t, "epoch": e, "layers": {name: {"grad": ‖∇p‖, "param": ‖p‖, "update": ‖Δp‖}}}
+
+with ∇p the gradient the optimizer used (after clipping) and Δp = p_t − p_{t−1} the step's update
+(the rule of thumb: ‖Δp‖/‖p‖ ≈ 1e-3). At every epoch end, the fraction of dead units of each ReLU:
+
+    {"kind": "units", "epoch": e, "step": t, "dead": {module name: fraction}}
+
+a unit being dead when its output is 0 on every sample of a fixed probe batch (the first 512
+training samples), i.e. it passes no gradient. Reads the device once per log point.
+"""
+from __future__ import annotations
+
+import json
+
+import torch
+from torch import nn
+
+from .callbacks import Callback
+
+PROBE = 512
+
+
+class LayerStats(Callback):
+    """Writes ``layers.jsonl`` into the run directory (see the module docstring)."""
+
+    def on_fit_start(self, trainer) -> None:
+        self.path = trainer.run_dir / "layers.jsonl"
+        self.every = trainer.log_every
+        self.named = [(n, p) for n, p in trainer.s.model.named_parameters() if p.requires_grad]
+        self.before: list[torch.Tensor] | None = None
+        # a resumed run keeps the lines up to its checkpoint's step
+        kept = [line for line in self._lines() if line["step"] <= trainer.step] if trainer.step else []
+        self.path.write_text("".join(json.dumps(line) + "\n" for line in kept))
+        if trainer.step % self.every == self.every - 1 or self.every == 1:
+            self._snapshot()
+
+    def _lines(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(x) for x in self.path.read_text().splitlines() if x.strip()]
+
+    def _snapshot(self) -> None:
+        self.before = [p.detach().clone() for _, p in self.named]
+
+    def on_step_end(self, trainer, step: int, metrics: dict) -> None:
+        if step % self.every == 0 and self.before is not None:
+            params = [p.detach() for _, p in self.named]
+            zero = torch.zeros((), device=params[0].device)
+            grads = [torch.linalg.vector_norm(p.grad) if p.grad is not None else zero for _, p in self.named]
+            rows = torch.stack([torch.stack(grads), torch.stack(torch._foreach_norm(params)),
+                                torch.stack(torch._foreach_norm(torch._foreach_sub(params, self.before)))])
+            values = rows.double().T.tolist()  # one device read
+            layers = {name: {"grad": g, "param": p, "update": u} for (name, _), (g, p, u) in zip(self.named, values)}
+            self._write({"kind": "step", "step": step, "epoch": metrics["epoch"], "layers": layers})
+            self.before = None
+        if (step + 1) % self.every == 0:
+            self._snapshot()
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        dead = dead_units(trainer.s.model, trainer.s.data.train.x[:PROBE])
+        if dead:
+            self._write({"kind": "units", "epoch": epoch, "step": trainer.step, "dead": dead})
+
+    def _write(self, line: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+
+
+@torch.no_grad()
+def dead_units(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """{ReLU module name: fraction of its units that output 0 for every sample of x} (eval mode).
+    A unit is one feature (dense) or one channel (conv: dead on every position too)."""
+    outputs: dict[str, torch.Tensor] = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: outputs.__setitem__(name, out))
+             for name, m in model.named_modules() if isinstance(m, nn.ReLU)]
+    was = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was)
+        for h in hooks:
+            h.remove()
+    dead = {}
+    for name, out in outputs.items():
+        alive = (out > 0).flatten(2).any(-1) if out.dim() > 2 else out > 0  # (N, units)
+        dead[name] = float((~alive.any(0)).float().mean())
+    return dead
