@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from nnopt.lab import DOES_NOT_HOLD, HOLDS, run_experiment
-from nnopt.lab.experiments import (c09_momentum, c10_nesterov, c11_adam, c13_zero_init, c14_init_depth,
-                                   c15_preprocessing, c16_batch_norm, c17_layer_weight_lrn_norm)
+from nnopt.lab.experiments import (c09_momentum, c10_nesterov, c11_adam, c12_clipping, c13_zero_init,
+                                   c14_init_depth, c15_preprocessing, c16_batch_norm, c17_layer_weight_lrn_norm)
 
-VERDICTS = {"momentum": HOLDS, "nesterov": HOLDS, "adam": DOES_NOT_HOLD, "zero_init": HOLDS,
-            "init_depth": DOES_NOT_HOLD, "preprocessing": HOLDS, "batch_norm": HOLDS,
+VERDICTS = {"momentum": HOLDS, "nesterov": HOLDS, "adam": DOES_NOT_HOLD, "clipping": DOES_NOT_HOLD,
+            "zero_init": HOLDS, "init_depth": DOES_NOT_HOLD, "preprocessing": HOLDS, "batch_norm": HOLDS,
             "layer_weight_lrn_norm": DOES_NOT_HOLD}
 
 
@@ -142,3 +142,25 @@ def test_bias_correction_ratio_and_the_l2_optimum():
     c, lam = c11_adam.CURVATURES, c11_adam.DECAY
     ratio, _ = c11_adam.decay_ratio("adam", (2.0, 2.0), 3000)
     assert ratio == pytest.approx((c[0] / (c[0] + lam)) / (c[1] / (c[1] + lam)), rel=0.02)
+
+
+def test_one_unit_rnn_against_a_scalar_loop():
+    import math
+
+    for w, b in ((5.0, -3.0), (8.2, -4.1)):
+        h = c12_clipping.H0
+        for _ in range(c12_clipping.T_STEPS):
+            h = 1 / (1 + math.exp(-(w * h + b)))
+        theta = torch.tensor([w, b], dtype=torch.float64)
+        assert float(c12_clipping.one_unit_rnn(theta)) == pytest.approx((h - c12_clipping.TARGET) ** 2, rel=1e-12)
+
+
+def test_clipped_descent_bounds_each_step_and_largest_step():
+    from nnopt.toy.functions2d import Trajectory
+    import numpy as np
+
+    run = c12_clipping.clipped_descent((5.0, -3.0), c12_clipping.CLIPS["norm"], steps=40)
+    assert c12_clipping.largest_step(run) <= c12_clipping.LR * c12_clipping.BOUND + 1e-9
+    points = np.array([[0.0, 0.0], [3.0, 4.0], [3.0, 5.0]])
+    assert c12_clipping.largest_step(Trajectory(points, np.zeros(3))) == 5.0
+    assert c12_clipping.largest_step(Trajectory(points, np.zeros(3), diverged=True)) == float("inf")
