@@ -1,5 +1,5 @@
 """The playground in a real browser (system Chromium via playwright): the 2-D view, live training,
-inline errors, two tabs. NNOPT_FIGURES=DIR also saves the screenshot as DIR/serve.png."""
+inline errors, two tabs. NNOPT_FIGURES=DIR also saves the screenshots into DIR (docs/figures)."""
 import os
 import shutil
 import threading
@@ -36,6 +36,14 @@ def page(browser, url):  # noqa: F811
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
+def screenshot(tab, path):
+    """A PNG of the page at `path`; also into $NNOPT_FIGURES when set (docs/figures)."""
+    tab.screenshot(path=str(path))
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    if os.environ.get("NNOPT_FIGURES"):
+        shutil.copy(path, os.path.join(os.environ["NNOPT_FIGURES"], path.name))
+
+
 def train_state(tab):
     return tab.evaluate("({status: nnopt.train.status, step: nnopt.train.step, frames: nnopt.train.frames,"
                         " records: nnopt.train.records, draws: nnopt.boundaryDraws})")
@@ -57,7 +65,7 @@ def colored_pixels(tab, testid, rgb):
     }""", [testid, rgb])
 
 
-def test_saddle_sgd_and_momentum_trajectories_differ_as_the_chapter_says(page):
+def test_saddle_sgd_and_momentum_trajectories_differ_as_the_chapter_says(page, tmp_path):
     """Start at (1.5, 0.001) on x² − y²: SGD creeps along x to the saddle point and only slowly
     leaves it along y; momentum overshoots x = 0 and escapes along y far sooner."""
     assert page.get_by_test_id("surface-select").input_value() == "saddle"
@@ -75,6 +83,7 @@ def test_saddle_sgd_and_momentum_trajectories_differ_as_the_chapter_says(page):
     for testid in ("traj-canvas", "traj-loss"):
         assert colored_pixels(page, testid, [31, 119, 180]) > 50
         assert colored_pixels(page, testid, [214, 39, 40]) > 50
+    screenshot(page, tmp_path / "serve_trajectories.png")
     frames = sorted(page.evaluate("nnopt.frameTimes"))
     assert len(frames) >= 30 and frames[len(frames) // 2] < 16, frames  # a frame renders in < 16 ms
 
@@ -91,11 +100,7 @@ def test_train_moons_live_loss_falls_and_the_boundary_moves(page, tmp_path):
     records = state["records"]
     assert len(records) >= 3 and records[-1]["train_loss"] < 0.8 * records[0]["train_loss"]
     assert boundary_pixels(page) != first
-    shot = tmp_path / "serve.png"
-    page.screenshot(path=str(shot))
-    assert shot.read_bytes()[:4] == b"\x89PNG"
-    if os.environ.get("NNOPT_FIGURES"):
-        shutil.copy(shot, os.path.join(os.environ["NNOPT_FIGURES"], "serve.png"))
+    screenshot(page, tmp_path / "serve.png")
 
     page.get_by_test_id("train-pause").click()
     page.wait_for_function("nnopt.train.status === 'paused'")

@@ -8,7 +8,7 @@ const CLASS_RGB = [[245, 147, 34], [8, 119, 189]]; // class 0 orange, class 1 bl
 const state = {
   schema: null, surfaces: {}, sid: null,
   traj: null, bg: null, frameTimes: [], anim: null, trajDone: false,
-  train: null, boundaryDraws: 0,
+  train: null, boundaryDraws: 0, drawTimes: [], // ms per redraw of the train view
 };
 window.nnopt = state;
 
@@ -352,7 +352,9 @@ function onMessage(m) {
     t.records.push(...m.epochs);
     if (m.boundary && t.boundary) t.boundary.probs = m.boundary;
   }
+  const t0 = performance.now();
   drawTrain();
+  state.drawTimes.push(performance.now() - t0);
 }
 
 function drawTrain() {

@@ -1,0 +1,151 @@
+"""The playground's costs: training slowdown under the live view, update rate, frame render times.
+
+1. Training speed (training samples/s, the Trainer's own clock; medians of alternating repeats) of the
+   playground's default recipe (moons, MLP [16, 16], batch 32) without a viewer, with the LiveView
+   callback alone, and through the server with an SSE client reading every frame.
+2. Frames per second the SSE client receives (the network view's update rate).
+3. In the system Chromium (when installed): ms per frame of the 2-D view (contours + 4 trajectories
+   of 1000 steps + the loss plot) and ms per redraw of the network view (5 plots).
+
+    python bench/serve.py [--repeats 3] [--epochs 150] [--fps 8]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+import urllib.request
+
+from nnopt.recipe import Recipe
+from nnopt.report import format_table
+from nnopt.serve.command import serve_in_thread
+from nnopt.serve.forms import DEFAULTS, form_values
+from nnopt.serve.session import LiveView, Session
+from nnopt.train import Trainer, build
+
+
+def recipe(epochs: int) -> Recipe:
+    return Recipe(DEFAULTS).override({"train.epochs": epochs})
+
+
+def fit(epochs: int, fps: float | None) -> float:
+    """Training samples/s of one fit, with a LiveView at `fps` or without a viewer."""
+    session = Session("bench", fps or 1.0)
+    callbacks = [LiveView(session, fps)] if fps else []
+    with tempfile.TemporaryDirectory() as tmp:
+        return Trainer(build(recipe(epochs)), tmp, quiet=True, callbacks=callbacks).fit()["samples_per_s"]
+
+
+def post(url: str, body: dict) -> dict:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def served(url: str, epochs: int) -> tuple[float, float]:
+    """(training samples/s, frames/s received) of one run through the server and an SSE client."""
+    frames, summary = [], {}
+    stream = urllib.request.urlopen(url + "api/events", timeout=60)
+    sid = json.loads(stream.readline()[5:])["sid"]
+
+    def read():
+        for line in stream:
+            if line.startswith(b"data:"):
+                message = json.loads(line[5:])
+                if message["type"] == "frame" and "loss" in message:
+                    frames.append(time.perf_counter())
+                if message.get("state") == "finished":
+                    summary.update(message["summary"])
+                    return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    post(f"{url}api/sessions/{sid}/start", {"values": form_values(recipe(epochs))})
+    reader.join(600)
+    stream.close()
+    rate = (len(frames) - 1) / (frames[-1] - frames[0]) if len(frames) > 1 else 0.0
+    return summary["samples_per_s"], rate
+
+
+def browser_times(url: str) -> dict[str, list[float]] | None:
+    """ms per 2-D frame and per network-view redraw, measured in the page; None without Chromium."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if path is None:
+        return None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(url)
+        page.wait_for_function("window.nnopt && window.nnopt.sid !== null")
+        page.get_by_test_id("surface-select").select_option("rosenbrock")
+        page.get_by_test_id("traj-field-steps").fill("1000")
+        for name, lr in (("nesterov", "0.001"), ("adam", "0.05")):
+            page.get_by_test_id("add-run").click()
+            i = page.locator("[data-testid^=run-]").count() - 1
+            page.get_by_test_id(f"traj-field-runs.{i}.optimizer").select_option(name)
+            page.get_by_test_id(f"traj-field-runs.{i}.lr").fill(lr)
+        page.get_by_test_id("traj-field-runs.0.lr").fill("0.001")
+        page.get_by_test_id("traj-field-runs.1.lr").fill("0.001")
+        page.get_by_test_id("traj-run").click()
+        page.wait_for_function("window.nnopt.trajDone", timeout=60_000)
+        frames = page.evaluate("nnopt.frameTimes")
+        page.get_by_test_id("tab-train").click()
+        page.get_by_test_id("field-train.epochs").fill("100000")
+        page.get_by_test_id("train-start").click()
+        page.wait_for_function("nnopt.train.frames >= 1", timeout=60_000)
+        page.evaluate("nnopt.drawTimes = []")
+        time.sleep(5)
+        draws = page.evaluate("nnopt.drawTimes")
+        browser.close()
+    return {"2-D view frame": frames, "network view redraw": draws}
+
+
+def quantiles(values: list[float]) -> list[str]:
+    ordered = sorted(values)
+    return [f"{statistics.median(ordered):.2f}", f"{ordered[int(0.95 * (len(ordered) - 1))]:.2f}",
+            f"{ordered[-1]:.2f}", str(len(ordered))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=150)
+    parser.add_argument("--fps", type=float, default=8.0, help="the server's frame rate (default 8)")
+    args = parser.parse_args()
+
+    fit(5, None)  # warm up: imports, allocator
+    url, stop = serve_in_thread(fps=args.fps)
+    speeds = {"no viewer": [], f"LiveView callback ({args.fps:g} frames/s)": [], "server + SSE client": []}
+    rates = []
+    try:
+        for _ in range(args.repeats):
+            speeds["no viewer"].append(fit(args.epochs, None))
+            speeds[f"LiveView callback ({args.fps:g} frames/s)"].append(fit(args.epochs, args.fps))
+            speed, rate = served(url, args.epochs)
+            speeds["server + SSE client"].append(speed)
+            rates.append(rate)
+        times = browser_times(url)
+    finally:
+        stop()
+    base = statistics.median(speeds["no viewer"])
+    rows = [[name, f"{statistics.median(v):,.0f}", f"{base / statistics.median(v):.3f}"] for name, v in speeds.items()]
+    print(f"moons MLP [16, 16], batch 32, {args.epochs} epochs, medians of {args.repeats}")
+    print(format_table(["training", "samples/s", "time ratio vs no viewer"], rows))
+    print(f"\nnetwork-view updates received: {statistics.median(rates):.1f} frames/s (median of {len(rates)} runs)")
+    if times is None:
+        print("\n(no Chromium or playwright: browser render times not measured)")
+    else:
+        print("\n" + format_table(["in Chromium", "median ms", "p95 ms", "max ms", "frames"],
+                                  [[name, *quantiles(v)] for name, v in times.items()]))
+
+
+if __name__ == "__main__":
+    main()
