@@ -164,3 +164,11 @@ def test_clipped_descent_bounds_each_step_and_largest_step():
     points = np.array([[0.0, 0.0], [3.0, 4.0], [3.0, 5.0]])
     assert c12_clipping.largest_step(Trajectory(points, np.zeros(3))) == 5.0
     assert c12_clipping.largest_step(Trajectory(points, np.zeros(3), diverged=True)) == float("inf")
+
+
+def test_summarize_holds_only_when_every_check_holds():
+    from nnopt.lab.experiments._part2 import summarize
+
+    assert summarize({"a": True, "b": (True, "x 1")}) == (HOLDS, "a ✓; b ✓: x 1", "")
+    verdict, text, note = summarize({"a": True, "b": (False, "x 2")})
+    assert verdict == DOES_NOT_HOLD and text == "a ✓; b ✗: x 2" and note == "Failed: b. "

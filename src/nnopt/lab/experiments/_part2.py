@@ -6,6 +6,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ...recipe import Recipe
+from ..base import holds
 
 BASE = {"data": {"name": "digits"}, "model": {"name": "mlp", "widths": [64]},
         "train": {"batch_size": 64, "threads": 1, "device": "cpu", "checkpoint": False}}
@@ -30,3 +31,12 @@ def band(ax, x: Sequence[float], per_seed: Sequence[Sequence[float]], label: str
 def final_val_acc(run) -> float:
     """The last epoch's validation accuracy; a diverged run counts as chance (0.1 on 10 classes)."""
     return run.epochs[-1]["val_acc"] if run.summary["status"] != "diverged" and run.epochs else 0.1
+
+
+def summarize(checks: Mapping[str, bool | tuple[bool, str]]) -> tuple[str, str, str]:
+    """A verdict from named checks (each ok, or (ok, what was measured)): (HOLDS only if all hold,
+    "name ✓: text; name ✗: text", "Failed: names. " or "")."""
+    items = {name: v if isinstance(v, tuple) else (v, "") for name, v in checks.items()}
+    failed = [name for name, (ok, _) in items.items() if not ok]
+    summary = "; ".join(f"{name} {'✓' if ok else '✗'}" + f": {text}" * bool(text) for name, (ok, text) in items.items())
+    return holds(not failed), summary, f"Failed: {', '.join(failed)}. " * bool(failed)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...toy.functions2d import plot_trajectories, trajectory
-from ..base import Context, Finding, Spread, Table, experiment, holds
-from ._part2 import band
+from ..base import Context, Finding, Spread, Table, experiment
+from ._part2 import band, summarize
 from .c09_momentum import SURFACE, random_start
 
 RHO, STEPS, DECAY_AT = 0.9, 60, 20
@@ -58,24 +58,24 @@ def nesterov(ctx: Context) -> Finding:
              swing[lr][name].fmt(".3g"), overshoots[lr][name].fmt(".3g")]
             for lr in runs for name in ("momentum", "nesterov")]
     rows += [[sched, "book vs torch form", f"max |Δθ| {gap[sched].fmt('.2g')}", ""] for sched in gap]
-    failed = [name for name, ok in checks.items() if not ok]
+    verdict, summary, failed = summarize(checks)
     return Finding(
-        verdict=holds(not failed),
+        verdict=verdict,
         criterion="every seed: book vs torch max |Δθ| < 1e-10 at constant α and > 1e-3 with the step decay; at α 0.1 "
                   "and 0.2 Nesterov's mean |y_t|/|y_0| < heavy ball's and its sign changes of x ≤ heavy ball's",
-        measured="; ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in checks.items())
-                 + f" — book vs torch: {gap['constant α 0.1'].hi:.1g} at constant α, "
+        measured=summary + f" — book vs torch: {gap['constant α 0.1'].hi:.1g} at constant α, "
                    f"{gap['α 0.1 → 0.01 at step 20'].mean:.3g} after the step; swing at α 0.2: Nesterov "
                    f"{swing[0.2]['nesterov'].mean:.3f}, heavy ball {swing[0.2]['momentum'].mean:.3f}",
         table=Table(["setting", "method", "mean |y_t|/|y_0| (steep axis)", "sign changes of x (overshoots)"], rows),
         figures=[_figure(ctx, forms, runs)],
         numbers={"form_gap": gap, "swing": {str(k): v for k, v in swing.items()},
                  "overshoots": {str(k): v for k, v in overshoots.items()}, "checks": checks},
-        notes=("Failed: " + ", ".join(failed) + ". ") * bool(failed)
+        notes=failed
               + f"Outside its stability region (α = {LR_OUTSIDE}, αλmax = 1.8 > (2+2ρ)/(1+2ρ) ≈ 1.36) Nesterov "
                 "diverges while heavy ball (stable up to αλ < 2(1+ρ)) does not: the claim is about the same α "
                 "where both converge. The second α was 0.25 in the first run; there αλmax = 1 makes Nesterov zero y "
-                "exactly in two steps (a degenerate case, same verdict), so it became 0.2. Seeds vary the start; the ratios do not depend on it (linear dynamics).")
+                "exactly in two steps (a degenerate case, same verdict), so it became 0.2. Seeds vary the start; "
+                "the ratios do not depend on it (linear dynamics).")
 
 
 def _figure(ctx: Context, forms: dict, runs: dict) -> str:

@@ -9,8 +9,8 @@ from ... import optim
 from ...data import load
 from ...optim import ChainOptimizer, transforms as T
 from ...toy.functions2d import trajectory
-from ..base import Context, Finding, Spread, Table, experiment, holds
-from ._part2 import band
+from ..base import Context, Finding, Spread, Table, experiment
+from ._part2 import band, summarize
 
 B1, B2, EPS, LR, STEPS = 0.9, 0.999, 1e-8, 0.01, 50
 CURVATURES, DECAY = (0.01, 1.0), 0.1  # the L2 / AdamW toy: f = Σ ½cᵢ(θᵢ − 1)², λ = 0.1
@@ -124,18 +124,17 @@ def adam(ctx: Context) -> Finding:
         "uncorrected steps = (1−β₁ᵗ) × corrected": claim_error < 0.05,
         "L2 shrinks the flat weight more": shrink_ratio["adam"].hi < 0.2,
         "AdamW shrinks both alike": 0.8 <= shrink_ratio["adamw"].lo and shrink_ratio["adamw"].hi <= 1.25}
-    failed = [name for name, ok in checks.items() if not ok]
+    verdict, summary, failed = summarize(checks)
     rows = [[name, d.fmt(".2g")] for name, d in deviation.items()]
     rows += [[f"step ratio uncorrected/corrected at t = {k}", f"{ratios[:, k - 1].mean():.3f} (claim 1−β₁ᵗ = "
               f"{claimed[k - 1]:.3f}; (1−β₁ᵗ)/√(1−β₂ᵗ) = {full[k - 1]:.3f})"] for k in (1, 5, 10, 50)]
     rows += [[f"θ_flat/θ_steep after {steps} steps, {name}", shrink_ratio[name].fmt(".3g")] for name in shrink]
     return Finding(
-        verdict=holds(not failed),
+        verdict=verdict,
         criterion="all: relative deviation from Adam (no bias correction) after 50 steps < 1e-10 for the one "
                   "transform and both chains; |ratio/(1−β₁ᵗ) − 1| < 5% for t ≤ 50; Adam+L2's θ_flat/θ_steep < 0.2 and "
                   "AdamW's in [0.8, 1.25], every seed",
-        measured="; ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in checks.items())
-                 + f" — chain deviations {deviation['chain: momentum → RMS scaling'].mean:.2g} and "
+        measured=summary + f" — chain deviations {deviation['chain: momentum → RMS scaling'].mean:.2g} and "
                    f"{deviation['chain: RMS scaling → momentum'].mean:.2g}; step ratio at t = 1: "
                    f"{ratios[:, 0].mean():.3f} (claim {claimed[0]:.2f}, full formula {full[0]:.3f}, which fits to "
                    f"{formula_error:.1%}); θ_flat/θ_steep Adam+L2 {shrink_ratio['adam'].mean:.3f}, AdamW "
@@ -145,7 +144,7 @@ def adam(ctx: Context) -> Finding:
         numbers={"deviation_from_adam": deviation, "step_ratio_mean": ratios.mean(axis=0).tolist(),
                  "claim_error": claim_error, "formula_error": formula_error, "shrink_ratio": shrink_ratio,
                  "checks": checks},
-        notes=("Failed: " + ", ".join(failed) + ". ") * bool(failed)
+        notes=failed
               + "Why: a chain feeds one transform's output to the next, so the RMS is taken of the momentum (or the "
                 "momentum of RMSprop's step), while Adam divides the momentum of g by the RMS of the same g — two "
                 "averages side by side, which one transform holding both reproduces exactly. Without bias correction "

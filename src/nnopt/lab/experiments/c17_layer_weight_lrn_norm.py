@@ -6,8 +6,8 @@ import torch
 
 from ...data import load
 from ...nn import build_model
-from ..base import Context, Finding, Spread, Table, experiment, holds
-from ._part2 import band, digits_recipe, final_val_acc
+from ..base import Context, Finding, Spread, Table, experiment
+from ._part2 import band, digits_recipe, final_val_acc, summarize
 
 # per-sample check: label → (model name, builder parameters, data layout)
 MODELS = {"MLP + layer norm": ("mlp", {"widths": [64, 64], "norm": "layer"}, "image"),
@@ -81,16 +81,16 @@ def layer_weight_lrn_norm(ctx: Context) -> Finding:
         "(3) LRN helps the CNN": (clearly_above(lrn_acc["lrn"], lrn_acc["none"]),
                                   f"CNN val acc: LRN {lrn_acc['lrn'].fmt('.3f')}, none {lrn_acc['none'].fmt('.3f')}"),
     }
-    failed = [name for name, (ok, _) in checks.items() if not ok]
+    verdict, summary, failed = summarize(checks)
     rows = [[label, _fmt_dependence({label: dependence[label]})] for label in MODELS]
     figure = _figure(ctx, batch_one, wn, lrn)
     return Finding(
-        verdict=holds(not failed),
+        verdict=verdict,
         criterion=f"all three: (1) every seed: LN models' batch dependence < {SAME_TOL:g}, BN models' > {SAME_TOL:g} or "
                   f"refused, LN MLP at batch 1 > {BATCH_ONE_ACC:.0%} validation accuracy; (2) mean training loss "
                   f"over epochs 1–{wn_epochs}: no norm's − weight norm's > the larger seed std; (3) mean CNN "
                   "validation accuracy: with LRN − without > the larger seed std",
-        measured="; ".join(f"{name} {'✓' if ok else '✗'}: {text}" for name, (ok, text) in checks.items()),
+        measured=summary,
         table=Table(["model (train mode)", "max |f(x alone) − f(x in batch)| over seeds"], rows
                     + [["LN MLP trained at batch 1: val acc", one_acc.fmt(".3f")],
                        [f"mean training loss over epochs 1–{wn_epochs}, plain / weight norm",
@@ -99,7 +99,7 @@ def layer_weight_lrn_norm(ctx: Context) -> Finding:
         figures=[figure],
         numbers={"batch_dependence": dependence, "batch_one_val_acc": one_acc, "early_train_loss": early_loss,
                  "cnn_val_acc": lrn_acc, "checks": {k: ok for k, (ok, _) in checks.items()}},
-        notes=("Failed: " + ", ".join(failed) + ". ") * bool(failed)
+        notes=failed
               + "Why (2) and (3) can fail here: weight norm without Salimans & Kingma's data-dependent init starts "
                 "from the same function (g = ‖v‖) and, under plain SGD, only rescales each unit's step by g/‖v‖ ≈ 1; "
                 "LRN with AlexNet's constants (k = 2, β = 0.75) mostly shrinks activations by 2^−0.75, and an 8×8 "
