@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-from torch import Tensor
 
 from ...params import Param
 from ..define import LR
@@ -26,10 +25,6 @@ from ..groups import split_no_decay
 from ..optimizer import ChainOptimizer
 from ..transforms import Ref, _divide, _rsqrt_denominator, add_l2, addcmul, axpy, chain, materialize
 from . import custom
-
-
-def _at_most_one(x):
-    return torch.clamp(x, max=1.0) if isinstance(x, Tensor) else min(x, 1.0)
 
 
 @dataclass(frozen=True)
@@ -62,34 +57,24 @@ class scale_by_debiased_rms:
 @dataclass(frozen=True)
 class schedule_free:
     """The schedule-free step (module doc) on the incoming direction u, the last transform of a
-    chain (it applies α itself: α_t = α·min(1, t/warmup_steps)). State: ``z``, and per parameter
-    the 0-d ``lr_max`` = max α_t and ``weight_sum`` = Σ w_i (all parameters of one call share a
-    step, so the first parameter's values serve for all)."""
+    chain: θ ← (1 − c)θ + c·z + α_t(β(1 − c) − 1)·u; z ← z − α_t·u. The scalars c_t (``ckp1``) and
+    α_t (``scheduled_lr``, the lr after warmup) are group keys the `ScheduleFree` optimizer sets
+    on the host before each step, as the schedulefree package does."""
 
+    elementwise = True
     pending = True
 
     momentum: float | Ref = 0.9
-    warmup_steps: int = 0
-    r: float | Ref = 0.0
-    weight_lr_power: float | Ref = 2.0
-    slots = ("z", "lr_max", "weight_sum")
+    ckp1: float | Ref = 0.0
+    lr: float | Ref = 0.0
+    slots = ("z",)
 
     def init(self, params):
-        return {"z": [p.detach().clone(memory_format=torch.preserve_format) for p in params],
-                "lr_max": [p.new_zeros(()) for p in params],
-                "weight_sum": [p.new_zeros(()) for p in params]}
+        return {"z": [p.detach().clone(memory_format=torch.preserve_format) for p in params]}
 
     def update(self, updates, state, ctx):
         updates = materialize(updates, ctx)
-        lr = ctx.lr
-        if self.warmup_steps:
-            lr = lr * _at_most_one(ctx.step / self.warmup_steps)
-        lr_max = torch.clamp(state["lr_max"][0], min=lr)
-        weight = ctx.step ** ctx.value(self.r) * lr_max ** ctx.value(self.weight_lr_power)
-        total = state["weight_sum"][0] + weight
-        c = torch.where(total > 0, weight / total, 0.0)
-        torch._foreach_copy_(state["lr_max"], [lr_max] * len(updates))
-        torch._foreach_copy_(state["weight_sum"], [total] * len(updates))
+        c, lr = ctx.value(self.ckp1), ctx.value(self.lr)
         z = state["z"]
         out = torch._foreach_mul(z, c)
         axpy(out, updates, lr * (ctx.value(self.momentum) * (1 - c) - 1))
@@ -101,11 +86,14 @@ class schedule_free:
 
 class ScheduleFree(ChainOptimizer):
     """A ChainOptimizer ending in `schedule_free`, with ``train()`` / ``eval()`` (module doc).
-    `beta(group)` is the group's β (the interpolation y = (1−β)z + βx). It starts in train mode;
-    ``step()`` in eval mode is an error."""
+    `beta(group)` is the group's β (the interpolation y = (1−β)z + βx). Before each step it sets,
+    per group and in float64 on the host: k (steps taken), α_t = α·min(1, t/warmup_steps),
+    lr_max = max α_t, w_t = t^r·lr_max^p, weight_sum = Σw, ckp1 = w_t/weight_sum (group keys, so
+    they are in ``state_dict``). It starts in train mode; ``step()`` in eval mode is an error."""
 
     def __init__(self, params, build, beta: Callable[[dict], float], **values):
-        super().__init__(params, build, train_mode=True, **values)
+        super().__init__(params, build, train_mode=True, k=0, lr_max=0.0, weight_sum=0.0, ckp1=0.0,
+                         scheduled_lr=0.0, **values)
         self._beta = beta
 
     @torch.no_grad()
@@ -141,7 +129,23 @@ class ScheduleFree(ChainOptimizer):
         if not all(group["train_mode"] for group in self.param_groups):
             raise ValueError("schedule-free optimizer: step() in eval mode — call optimizer.train() "
                              "before training steps (optimizer.eval() before evaluating)")
+        for group in self.param_groups:
+            if any(p.grad is not None for p in group["params"]):
+                _advance(group)
         return super().step(closure)
+
+
+def _advance(group: dict) -> None:
+    """The group's step scalars for step t = k + 1 (see `ScheduleFree`)."""
+    t = group["k"] + 1
+    lr = float(group["lr"])
+    if group["warmup_steps"]:
+        lr *= min(1.0, t / group["warmup_steps"])
+    group["lr_max"] = lr_max = max(group["lr_max"], lr)
+    weight = t ** group["r"] * lr_max ** group["weight_lr_power"]
+    group["weight_sum"] += weight
+    group["ckp1"] = weight / group["weight_sum"] if group["weight_sum"] > 0 else 0.0
+    group["scheduled_lr"], group["k"] = lr, t
 
 
 SCHEDULE_FREE = {
@@ -153,16 +157,13 @@ SCHEDULE_FREE = {
 
 
 def _sgd_chain(h):
-    return chain(add_l2(h.weight_decay), schedule_free(h.momentum, h.warmup_steps, h.r, h.weight_lr_power))
+    return chain(add_l2(h.weight_decay), schedule_free(h.momentum, h.ckp1, h.scheduled_lr))
 
 
 def _adamw_chain(h):
     b1, b2 = h.betas
-    return chain(scale_by_debiased_rms(b2, h.eps), add_l2(h.weight_decay),
-                 schedule_free(b1, h.warmup_steps, h.r, h.weight_lr_power))
+    return chain(scale_by_debiased_rms(b2, h.eps), add_l2(h.weight_decay), schedule_free(b1, h.ckp1, h.scheduled_lr))
 
-
-_sgd_chain.structural = _adamw_chain.structural = frozenset({"warmup_steps"})
 
 
 def _factory(build, beta):
