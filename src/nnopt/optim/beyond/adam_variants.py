@@ -16,7 +16,7 @@ from torch import Tensor
 from ...params import Param
 from ..define import LR, WEIGHT_DECAY, register
 from ..named import ADAM
-from ..transforms import (Ref, _divide, _rsqrt_denominator, _zeros, add_l2, addcmul, chain,
+from ..transforms import (Ref, _divide, _rsqrt_denominator, _zeros, add_l2, addcmul, axpy, chain,
                           decoupled_weight_decay, lerp, materialize, scale_by_lr)
 
 
@@ -35,8 +35,9 @@ class scale_by_nadam:
     """NAdam: m and v as in Adam, μ_t = β₁(1 − ½·0.96^{tψ}), Π_t = μ₁⋯μ_t;
     u ← [(1−μ_t)/(1−Π_t)·u + μ_{t+1}/(1−Π_tμ_{t+1})·m] / (√(v/(1−β₂ᵗ)) + ε) (torch.optim.NAdam).
 
-    Π_t is kept per parameter as a 0-d tensor (``mu_product``, as torch) and the two factors are
-    computed on the device, so the step needs no host sync. Not elementwise (a 0-d state)."""
+    Π_t is kept per parameter as a 0-d tensor (``mu_product``, as torch); off the CPU the two
+    factors are computed on the device, so the step needs no host sync. Not elementwise (a 0-d
+    state)."""
 
     pending = True
 
@@ -64,8 +65,10 @@ class scale_by_nadam:
         products = state["mu_product"]
         torch._foreach_mul_(products, mu)
         product = products[0]  # every parameter passed here has the same step, so the same Π_t
+        if product.device.type == "cpu" and not isinstance(mu, Tensor):
+            product = product.item()  # a CPU read, no device sync: the factors become plain scalars
         out = torch._foreach_mul(updates, (1.0 - mu) / (1.0 - product))
-        torch._foreach_add_(out, torch._foreach_mul(m, mu_next / (1.0 - product * mu_next)))
+        axpy(out, m, mu_next / (1.0 - product * mu_next))
         ctx.owned = True
         denom = _rsqrt_denominator(v, ctx.value(self.eps), False, 1 - ctx.power(self.b2))
         return _divide(out, denom, ctx)
