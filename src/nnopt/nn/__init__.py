@@ -1,5 +1,6 @@
 """Layers and model builders."""
 from . import activations, norms, models, recurrent, text_models, naive_rnn  # noqa: F401  (registrations, after models)
+from . import sync_batchnorm  # noqa: F401  (registers model.norm = "sync_batch")
 from .batchnorm import BatchNorm
 from .dropout import Dropout, KeepDropout, VariationalDropout
 from .group_rms import GroupNorm, RMSNorm

@@ -1,0 +1,195 @@
+"""Data-parallel training on torch.distributed: N processes (ranks), each holding the whole model.
+
+    nnopt run RECIPE --nproc 2                      # starts torch's launcher (torchrun) with 2 local ranks
+    torchrun --standalone --nproc-per-node 2 -m nnopt.cli run RECIPE --out runs/x       # the same by hand
+    torchrun --nnodes 2 --node-rank R --master-addr HOST --master-port 29500 --nproc-per-node 2 \\
+        -m nnopt.cli run RECIPE --out runs/x        # on each of two machines (R = 0, 1)
+
+Backend: gloo on CPU, nccl on CUDA (rank r uses GPU ``LOCAL_RANK``). One step: ``train.batch_size``
+is the global batch; every rank draws the same epoch permutation as one process would, takes its
+contiguous shard of each batch (sizes differ by at most one), runs forward and backward on it, and
+DistributedDataParallel averages the gradients. Each rank's loss is weighted by N·n_r/B, so with
+unequal shards the averaged gradient is still that of the mean loss over the whole batch. The
+logged loss and the epoch's train loss/accuracy are reduced over ranks; every rank validates on the
+whole validation split (identical models, identical numbers), so early stopping agrees.
+
+Equivalence: after training, the parameters of an N-process run equal one process's up to float
+rounding — the batch mean is summed in another order (per shard, then across ranks). The tests
+bound the difference for SGD, Adam and a batch-norm MLP (tests/test_distributed.py).
+
+Batch norm: ``model.norm = "batch"`` normalizes each rank's shard with its own statistics (as
+torch's DDP does; running statistics are rank 0's, broadcast by DDP at each forward) — the model
+then differs from one process's. ``model.norm = "sync_batch"`` computes the statistics over the
+whole global batch (all ranks), which is one process's batch norm.
+
+Writing and stopping: only rank 0 (the writer) writes the run directory; a checkpoint holds every
+rank's RNG states and epoch sums, so ``nnopt run --resume DIR --nproc N`` with the same N continues
+bit-identically (another N is refused). Ctrl-C, a callback's ``request_stop`` and early stopping
+are agreed on by all ranks at each step boundary (one all-reduce of two flags); a non-finite loss
+or gradient is seen by every rank at the same step (losses are reduced, gradients are averaged).
+A rank killed outright (SIGKILL) ends the job: torchrun stops the other ranks and ``--nproc``
+reports which rank died and how to resume.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..errors import CheckpointError, ConfigError
+
+RANK_STATE = ("rng_cpu", "rng_cuda", "aug_gen", "accumulators")  # the parts of a checkpoint each rank has its own
+
+
+class Context:
+    """This process's place in the job and the hooks the Trainer calls; one process: rank 0 of 1."""
+
+    def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0, control=None):
+        self.rank, self.world, self.local_rank = rank, world, local_rank
+        self.control = control  # a gloo group for CPU-side agreement (the default group under nccl)
+
+    @property
+    def is_writer(self) -> bool:
+        """Whether this rank writes the run directory (rank 0)."""
+        return self.rank == 0
+
+    def prepare(self, setup) -> nn.Module:
+        """The module the training forward runs: the model, or its DDP wrapper. Refuses batches
+        that leave a rank without samples (or batch norm with one), and seeds each rank's own
+        random stream (dropout) so shards do not share masks."""
+        if self.world == 1:
+            return setup.model
+        recipe, n = setup.recipe, len(setup.data.train)
+        least = 2 if recipe.model.get("norm") == "batch" else 1
+        sizes = setup.batches.sizes(recipe.train["epochs"])
+        smallest = min(m for b in sizes for m in (b, n % b or b))
+        if smallest // self.world < least:
+            raise ConfigError(f"train.batch_size = {recipe.train['batch_size']} — with {self.world} processes every "
+                              f"rank needs at least {least} sample(s) of each batch, but a batch of {smallest} "
+                              f"(batch sizes {sizes} over {n} samples) leaves {smallest // self.world}; "
+                              "use a larger batch size" + (' or model.norm = "sync_batch"' if least == 2 else ""))
+        torch.manual_seed(recipe.train["seed"] + 7919 * self.rank)
+        device_ids = [setup.device.index or 0] if setup.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(setup.model, device_ids=device_ids)
+
+    def shard(self, idx: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous part of a global batch's indices."""
+        return idx if self.world == 1 else idx.tensor_split(self.world)[self.rank]
+
+    def weight(self, local: int, total: int) -> float:
+        """Loss weight N·n_r/B that makes DDP's gradient average the batch mean (1 for equal shards)."""
+        return self.world * local / total
+
+    def sum_(self, tensor: torch.Tensor) -> torch.Tensor:
+        """All-reduce (sum) `tensor` in place over ranks; returns it."""
+        if self.world > 1:
+            dist.all_reduce(tensor)
+        return tensor
+
+    def agree_stop(self, trainer) -> bool:
+        """Whether the loop stops now: any rank interrupted (Ctrl-C) or asked to stop → all do."""
+        if self.world > 1:
+            flags = torch.tensor([trainer.interrupted, trainer.stop_reason is not None], dtype=torch.int32)
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=self.control)
+            trainer.interrupted = bool(flags[0])
+            if flags[1] and trainer.stop_reason is None:
+                trainer.stop_reason = "another rank requested the stop"
+        return bool(trainer.interrupted or trainer.stop_reason)
+
+    def sync_buffers(self, model: nn.Module) -> None:
+        """Give every rank rank 0's buffers (batch-norm running statistics) before evaluating."""
+        if self.world > 1:
+            for buffer in model.buffers():
+                dist.broadcast(buffer, 0)
+
+    def gather_ranks(self, state: dict) -> dict:
+        """A checkpoint state with every rank's own parts (RANK_STATE) under ``ranks``."""
+        if self.world == 1:
+            return state
+        mine = {k: _to_cpu(state[k]) for k in RANK_STATE}
+        ranks = [None] * self.world
+        dist.all_gather_object(ranks, mine, group=self.control)
+        return {**state, "world_size": self.world, "ranks": ranks}
+
+    def own(self, state: dict) -> dict:
+        """A loaded checkpoint state with this rank's own parts; CheckpointError for another N."""
+        saved = state.get("world_size", 1)
+        if saved != self.world:
+            raise CheckpointError(f"the checkpoint was written by {saved} process(es) and this run has "
+                                  f"{self.world}; resume with --nproc {saved} (batch statistics and RNG "
+                                  "streams are per process)")
+        return state if self.world == 1 else {**state, **state["ranks"][self.rank]}
+
+
+def _to_cpu(value):
+    if torch.is_tensor(value):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_cpu(v) for v in value]
+    return value
+
+
+_CONTEXT: Context | None = None
+
+
+def init() -> Context:
+    """Join the process group torchrun describes in the environment (WORLD_SIZE, RANK, LOCAL_RANK,
+    MASTER_ADDR, MASTER_PORT); one process without it. Idempotent. Call it before building a run
+    on CUDA, so each rank's model lands on its own GPU."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world == 1:
+            _CONTEXT = Context()
+        else:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            cuda = torch.cuda.is_available()
+            if cuda:
+                torch.cuda.set_device(local)
+            dist.init_process_group("nccl" if cuda else "gloo")
+            control = dist.new_group(backend="gloo") if cuda else None
+            _CONTEXT = Context(dist.get_rank(), dist.get_world_size(), local, control)
+    return _CONTEXT
+
+
+def rank_argv(args, run_dir: Path) -> list[str]:
+    """The `nnopt run` arguments each rank gets from ``nnopt run --nproc N`` (an explicit --out)."""
+    if args.resume is not None:
+        argv = ["run", "--resume", args.resume]
+    else:
+        argv = ["run", *([args.recipe] if args.recipe else []), *[x for s in args.set for x in ("--set", s)],
+                "--out", str(run_dir)]
+    return argv + (["--quiet"] if args.quiet else [])
+
+
+def launch(args, run_dir: Path) -> int:
+    """``nnopt run --nproc N``: run N local ranks under torchrun; returns the job's exit code (a
+    rank's own code, e.g. 2, 3, 130, or 1 when a rank was killed)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    nproc = args.nproc
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))  # torchrun's default is 1
+    torchrun = get_args_parser().parse_args(["--standalone", "--nproc-per-node", str(nproc),
+                                             "--monitor-interval", "0.2", "-m", "nnopt.cli",
+                                             *rank_argv(args, run_dir)])
+    resume = f"nnopt run --resume {run_dir} --nproc {nproc}"
+    try:
+        run(torchrun)
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        if failure.exitcode < 0:
+            print(f"error: rank {rank} (pid {failure.pid}) was killed by {failure.signal_name()}; the other ranks "
+                  f"were stopped. Continue from the last checkpoint with: {resume}", file=sys.stderr)
+            return 1
+        return failure.exitcode
+    except SignalException:  # Ctrl-C / SIGTERM: torchrun passed it to the ranks, which checkpointed
+        return 130
+    return 0
