@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -37,7 +38,7 @@ import torch.nn.functional as F
 from ..errors import CheckpointError, DivergedError, NonFiniteGradientError
 from ..recipe import Recipe
 from ..schedules import set_hyper
-from . import checkpoint
+from . import checkpoint, distributed
 from .builder import Setup, build, schedule_drives
 from .callbacks import Callback
 from .early_stopping import EarlyStopping
@@ -57,10 +58,13 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.recipe = setup.recipe
         self.callbacks = list(callbacks)
+        self.dist = distributed.init()  # rank / world size; one process unless started by torchrun
+        self.net = self.dist.prepare(setup)  # the training forward: the model or its DDP wrapper
+        self.writer = self.dist.is_writer  # only rank 0 writes the run directory
         cfg = self.recipe.train
         self.epochs, self.seed = cfg["epochs"], cfg["seed"]
         self.log_every, self.do_checkpoint = cfg["log_every"], cfg["checkpoint"]
-        self.progress = Progress(self.epochs, quiet)
+        self.progress = Progress(self.epochs, quiet or not self.writer)
         self.early = EarlyStopping(**self.recipe.regularization["early_stopping"])
         self.params = [p for p in setup.model.parameters() if p.requires_grad]
         self.names = {p: name for name, p in setup.model.named_parameters()}
@@ -71,7 +75,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(device_type) if precision == "fp16" else None
         # under fp16 the GradScaler skips overflowed steps: the screen then watches the loss only
         self.nonfinite = cfg["nonfinite"]
-        self.aug_gen = torch.Generator(device=setup.device).manual_seed(self.seed + 1)
+        self.aug_gen = torch.Generator(device=setup.device).manual_seed(self.seed + 1 + 7919 * self.dist.rank)
         # time
         self.step, self.epoch, self.position = 0, 0, 0  # epoch = completed epochs
         self.samples = 0  # training samples seen
@@ -83,6 +87,7 @@ class Trainer:
         self.pending: list[dict] = []  # metric lines not yet written
         self.interrupted = False  # set by Ctrl-C; honoured at the next step boundary
         self.stop_reason: str | None = None  # set by request_stop
+        self.loss_weight = 1.0  # this rank's share of the batch mean (distributed.Context.weight)
 
     # -- state -------------------------------------------------------------------------------
     def _zero_accumulators(self) -> dict:
@@ -104,6 +109,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         s = self.s
+        state = self.dist.own(state)
         try:
             s.model.load_state_dict(state["model"])
             s.optimizer.load_state_dict(state["optimizer"])
@@ -123,7 +129,8 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng_cuda"])
 
     def save_checkpoint(self) -> Path:
-        return checkpoint.save(self.state_dict(), self.run_dir)
+        state = self.dist.gather_ranks(self.state_dict())
+        return checkpoint.save(state, self.run_dir) if self.writer else checkpoint.path_in(self.run_dir)
 
     def request_stop(self, reason: str) -> None:
         """Ask the loop to end after the current step (callbacks call this; see callbacks.py)."""
@@ -148,10 +155,12 @@ class Trainer:
         under fp16, then unscaled so clipping sees true gradients); returns (logits, CE loss)."""
         s = self.s
         with self.autocast():
-            out = s.model(x)
+            out = self.net(x)
             loss = F.cross_entropy(out.float(), y, label_smoothing=s.label_smoothing)
         extra = s.penalty()
         total = loss if extra is None else loss + extra
+        if self.loss_weight != 1.0:
+            total = total * self.loss_weight
         s.optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             total.backward()
@@ -195,8 +204,8 @@ class Trainer:
         ``log_every``-th steps."""
         if not self.queue:
             return
-        values = torch.stack([torch.stack((m["loss"].double(), m["grad_norm"].double()))
-                              for _, _, m in self.queue]).tolist()
+        losses = self.dist.sum_(torch.stack([m["loss"].double() * m["share"] for _, _, m in self.queue]))
+        values = torch.stack((losses, torch.stack([m["grad_norm"].double() for _, _, m in self.queue])), 1).tolist()
         for (step, lr, m), (loss, norm) in zip(self.queue, values):
             if not math.isfinite(loss):
                 self.diverged(f"loss became {loss}", lr, step)
@@ -220,14 +229,17 @@ class Trainer:
         s.model.train()
         set_mode(s.optimizer, "train")
         lr = self.set_lr(self.step if s.interval == "step" else self.epoch)
-        while self.position < steps and not (self.interrupted or self.stop_reason):
+        while self.position < steps and not self.dist.agree_stop(self):
             if s.interval == "step":
                 lr = self.set_lr(self.step)
             idx = order[self.position * bs:(self.position + 1) * bs]
-            m = self.train_step(train.x[idx], train.y[idx], lr)
-            self.acc["loss_sum"].add_(m["loss"], alpha=len(idx))
+            mine = self.dist.shard(idx)
+            self.loss_weight = self.dist.weight(len(mine), len(idx))
+            m = self.train_step(train.x[mine], train.y[mine], lr)
+            m["share"] = len(mine) / len(idx)
+            self.acc["loss_sum"].add_(m["loss"], alpha=len(mine))
             self.acc["correct"].add_(m["correct"])
-            self.acc["seen"] += len(idx)
+            self.acc["seen"] += len(mine)
             self.samples += len(idx)
             self.step += 1
             self.position += 1
@@ -246,10 +258,11 @@ class Trainer:
             return None
         val_loss, val_acc = self.evaluate(s.data.val)
         self.epoch += 1
-        seen = self.acc["seen"]
+        totals = torch.stack((self.acc["loss_sum"], self.acc["correct"].double(),
+                              self.acc["loss_sum"].new_tensor(float(self.acc["seen"]))))
+        loss_sum, correct, seen = self.dist.sum_(totals).tolist()  # over ranks
         record = {"kind": "epoch", "epoch": self.epoch, "step": self.step,
-                  "train_loss": self.acc["loss_sum"].item() / seen,
-                  "train_acc": self.acc["correct"].item() / seen,
+                  "train_loss": loss_sum / seen, "train_acc": correct / seen,
                   "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "batch_size": bs,
                   "time": self.elapsed}
         self.pending.append(record)
@@ -262,6 +275,7 @@ class Trainer:
     def evaluate(self, split) -> tuple[float, float]:
         """Mean loss and accuracy on `split`, with the optimizer in its eval mode if it has one."""
         set_mode(self.s.optimizer, "eval")
+        self.dist.sync_buffers(self.s.model)
         try:
             return evaluate(self.s.model, split, self.recipe.train["eval_batch_size"])
         finally:
@@ -278,8 +292,9 @@ class Trainer:
         ckpt = checkpoint.path_in(self.run_dir)
         last = f"{ckpt} (after epoch {self.epoch})" if self.do_checkpoint and ckpt.exists() else "none"
         self.queue = []
-        summary = self.summary("diverged", diverged_at_step=step, last_good_checkpoint=last)
-        write_json(self.run_dir / "summary.json", summary)
+        if self.writer:
+            write_json(self.run_dir / "summary.json", self.summary("diverged", diverged_at_step=step,
+                                                                  last_good_checkpoint=last))
         raise DivergedError(
             f"{what} at step {step} (epoch {self.epoch + 1}); "
             f"last good checkpoint: {last}. Try a lower optimizer.lr (it was {lr:.3g}), gradient "
@@ -288,26 +303,29 @@ class Trainer:
     def fit(self, resume: bool = False) -> dict:
         """Train to the end (or an early or requested stop); returns the summary also written to
         summary.json."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         metrics_path = self.run_dir / "metrics.jsonl"
         if resume:
             timeline = (self.s.batches, len(self.s.data.train), self.epochs)
             state = checkpoint.load(self.run_dir, map_location=self.s.device, timeline=timeline)
-            checkpoint.restore_metrics(metrics_path, state["metrics_offset"])
+            if self.writer:
+                checkpoint.restore_metrics(metrics_path, state["metrics_offset"])
             self.load_state_dict(state)
-        else:
+        elif self.writer:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
             self.recipe.save(self.run_dir / "recipe.toml")
             metrics_path.write_text("")
         status = "completed"
         self.emit("on_fit_start")
-        with open(metrics_path, "a") as metrics_file, self.stop_on_sigint():
+        with open(metrics_path if self.writer else os.devnull, "a") as metrics_file, self.stop_on_sigint():
             while self.epoch < self.epochs:
                 record = self.run_epoch(metrics_file)
                 if record is None and self.interrupted:
                     path = self.save_checkpoint()
-                    print(f"interrupted at step {self.step}; saved {path}. "
-                          f"Continue with: nnopt run --resume {self.run_dir}", file=sys.stderr)
-                    write_json(self.run_dir / "summary.json", self.summary("interrupted"))
+                    if self.writer:
+                        print(f"interrupted at step {self.step}; saved {path}. Continue with: nnopt run "
+                              f"--resume {self.run_dir}" + (f" --nproc {self.dist.world}" if self.dist.world > 1 else ""),
+                              file=sys.stderr)
+                        write_json(self.run_dir / "summary.json", self.summary("interrupted"))
                     raise KeyboardInterrupt
                 stop = record is not None and self.early.update(self.epoch, record, self.s.model)
                 if record is not None:
@@ -317,18 +335,19 @@ class Trainer:
                 if stop:
                     status = "early_stopped"
                     break
-                if self.stop_reason:
+                if self.dist.agree_stop(self) and self.stop_reason:  # a request_stop at the epoch end
                     status = "stopped"
                     break
         if self.early.restore_best_weights and self.early.best_weights is not None:
             self.s.model.load_state_dict(self.early.best_weights)
         test_loss, test_acc = self.evaluate(self.s.data.test)
-        set_mode(self.s.optimizer, "eval")  # model.pt holds the weights evaluation used
-        torch.save(self.s.model.state_dict(), self.run_dir / "model.pt")
-        set_mode(self.s.optimizer, "train")
         extra = {"stop_reason": self.stop_reason} if status == "stopped" else {}
         summary = self.summary(status, test_loss=test_loss, test_acc=test_acc, **extra)
-        write_json(self.run_dir / "summary.json", summary)
+        if self.writer:
+            set_mode(self.s.optimizer, "eval")  # model.pt holds the weights evaluation used
+            torch.save(self.s.model.state_dict(), self.run_dir / "model.pt")
+            set_mode(self.s.optimizer, "train")
+            write_json(self.run_dir / "summary.json", summary)
         self.emit("on_fit_end", summary)
         return summary
 
@@ -359,7 +378,7 @@ class Trainer:
             "time_s": self.elapsed,
             "samples": self.samples,
             "samples_per_s": self.samples / self.elapsed if self.elapsed else None,
-            "device": str(self.s.device), **extra,
+            "device": str(self.s.device), "processes": self.dist.world, **extra,
         }
 
 
