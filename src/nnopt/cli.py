@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("recipe", nargs="?", help="recipe TOML file (default: the built-in recipe)")
     add_common(run, "run")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    run.add_argument("--nproc", type=int, default=1, metavar="N",
+                     help="data-parallel training on N local processes started through torchrun "
+                          "(gloo on CPU, nccl on CUDA); train.batch_size stays the global batch")
     run.set_defaults(func=cmd_run)
 
     cmp = sub.add_parser("compare", help="train a grid of recipe variants over seeds, tabulate")
@@ -134,8 +137,11 @@ def out_dir(args, kind: str) -> Path:
 def cmd_run(args) -> int:
     from .recipe import Recipe
     from .report.table import format_table
-    from .train import Trainer, build, checkpoint
+    from .train import Trainer, build, checkpoint, distributed
 
+    dist = distributed.init()  # under torchrun: join its process group (rank 0 writes the run directory)
+    if args.nproc < 1 or (args.nproc > 1 and dist.world > 1):
+        raise ConfigError(f"--nproc = {args.nproc} — must be >= 1, and left out under torchrun (it sets the processes)")
     resume = args.resume is not None
     if resume:
         if args.recipe or args.set or args.out is not None:
@@ -143,17 +149,22 @@ def cmd_run(args) -> int:
                               "give no recipe, --set or --out with it")
         run_dir = checkpoint.check_resume_dir(args.resume)
         recipe = Recipe.load(run_dir / "recipe.toml")
-        if not checkpoint.exists(run_dir):
-            resume = False
-            print(f"{run_dir} has no checkpoint (the run stopped before its first epoch ended); "
-                  "starting it again from the beginning", file=sys.stderr)
     else:
         recipe = load_recipe(args)
-        run_dir = out_dir(args, "run")
-    trainer = Trainer(build(recipe), run_dir, quiet=args.quiet)
-    if not args.quiet:
+        run_dir = out_dir(args, "run") if dist.is_writer else Path(args.out or ".")
+    if args.nproc > 1:
+        return distributed.launch(args, run_dir)
+    if resume and not checkpoint.exists(run_dir):
+        resume = False
+        print(f"{run_dir} has no checkpoint (the run stopped before its first epoch ended); "
+              "starting it again from the beginning", file=sys.stderr)
+    quiet = args.quiet or not dist.is_writer
+    trainer = Trainer(build(recipe), run_dir, quiet=quiet)
+    if not quiet:
         print(f"run directory: {run_dir}", file=sys.stderr)
     s = trainer.fit(resume=resume)
+    if not dist.is_writer:
+        return 0
     rows = [["status", s["status"]], ["epochs", s["epochs"]], ["steps", s["steps"]],
             ["final val acc", s["final_val_acc"]], ["best val acc", f"{s['best_val_acc']:.4f} (epoch {s['best_epoch']})"],
             ["test acc", s["test_acc"]], ["test loss", s["test_loss"]],
