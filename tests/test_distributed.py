@@ -1,0 +1,190 @@
+"""Data-parallel training (nnopt.train.distributed) with 2 local gloo processes on CPU.
+
+Oracle: the same recipes trained by one process. Tolerance: |Δθ| ≤ 1e-6 per parameter after 30
+steps (measured ≤ 3e-7): the batch mean is summed per shard, then over ranks, in another order
+than one process sums it. Per-rank batch norm is *not* one process's model (it normalizes shards);
+sync_batch is.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nnopt import Recipe
+from nnopt.errors import CheckpointError, ConfigError
+from nnopt.nn import build_model
+from nnopt.nn.sync_batchnorm import SyncBatchNorm
+from nnopt.train import build, distributed
+
+CASES = Path(__file__).with_name("distributed_cases.py")
+TOL = 1e-6
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+
+
+def summary(run_dir):
+    return json.loads((Path(run_dir) / "summary.json").read_text())
+
+
+def params(run_dir):
+    return torch.load(Path(run_dir) / "model.pt")
+
+
+def max_diff(a, b):
+    return max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point())
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Every case of distributed_cases.py, trained by one process and by two."""
+    out = tmp_path_factory.mktemp("ddp")
+    one = subprocess.run([sys.executable, str(CASES), str(out / "one")], env=ENV, capture_output=True, text=True,
+                         timeout=600)
+    two = subprocess.run([*TORCHRUN, str(CASES), str(out / "two")], env=ENV, capture_output=True, text=True,
+                         timeout=600)
+    assert one.returncode == 0 and two.returncode == 0, one.stderr[-3000:] + two.stderr[-3000:]
+    return out / "one", out / "two"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["sgd", "adam", "sync_batch"])
+def test_two_processes_train_the_same_parameters_as_one(runs, case):
+    one, two = (r / case for r in runs)
+    assert summary(two)["processes"] == 2 and summary(one)["processes"] == 1
+    assert max_diff(params(one), params(two)) <= TOL
+    lines = [[json.loads(x) for x in (r / "metrics.jsonl").read_text().splitlines()] for r in (one, two)]
+    assert [x["kind"] for x in lines[0]] == [x["kind"] for x in lines[1]]  # rank 0 alone wrote it
+    for a, b in zip(*lines):  # reduced over ranks: the global batch's loss and the epoch's train loss
+        for key in ("loss", "train_loss", "train_acc", "val_acc"):
+            if key in a:
+                assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_per_rank_batch_norm_differs_from_one_process(runs):
+    one, two = (r / "batch" for r in runs)
+    assert max_diff(params(one), params(two)) > 1e-3  # each rank normalized its own shard
+
+
+@pytest.mark.slow
+def test_early_stopping_divergence_and_a_stop_request_act_on_all_ranks(runs):
+    one, two = runs
+    assert summary(two / "early")["status"] == "early_stopped"
+    assert summary(two / "early")["stopped_epoch"] == summary(one / "early")["stopped_epoch"] == 2
+    assert summary(two / "diverge")["status"] == "diverged"
+    assert summary(two / "diverge")["diverged_at_step"] == summary(one / "diverge")["diverged_at_step"]
+    stopped = summary(two / "stop_on_rank_1")  # only rank 1 asked; rank 0 (the writer) stopped with it
+    assert stopped["status"] == "stopped" and stopped["steps"] == 5
+    assert stopped["stop_reason"] == "another rank requested the stop"
+
+
+def tiny(**train):
+    return Recipe({"data": {"n_train": 300}, "model": {"widths": [8], "norm": "batch"},
+                   "train": {"epochs": 1, "threads": 1, "device": "cpu", **train}})
+
+
+def test_a_batch_that_leaves_a_rank_without_two_samples_is_refused():
+    setup = build(tiny(batch_size=64))  # 300 = 4·64 + 44: fine for 2 ranks, not for 32
+    assert distributed.Context(0, 2).shard(torch.arange(5)).tolist() == [0, 1, 2]
+    assert distributed.Context(1, 2).shard(torch.arange(5)).tolist() == [3, 4]
+    assert distributed.Context(1, 2).weight(2, 5) == pytest.approx(0.8)
+    with pytest.raises(ConfigError, match=r"train.batch_size = 64 — with 32 processes every rank needs at least 2"):
+        distributed.Context(0, 32).prepare(setup)
+
+
+def test_a_checkpoint_resumes_only_with_its_process_count():
+    with pytest.raises(CheckpointError, match="written by 2 process.*resume with --nproc 2"):
+        distributed.Context().own({"world_size": 2})
+    state = {"step": 3, "ranks": [{"rng_cpu": "r0"}, {"rng_cpu": "r1"}], "world_size": 2, "rng_cpu": "r0"}
+    assert distributed.Context(1, 2).own(state)["rng_cpu"] == "r1"
+
+
+def test_sync_batch_is_batch_norm_in_one_process():
+    torch.manual_seed(0)
+    a = build_model("mlp", (64,), 10, widths=[16], norm="sync_batch")
+    torch.manual_seed(0)
+    b = build_model("mlp", (64,), 10, widths=[16], norm="batch")
+    assert any(isinstance(m, SyncBatchNorm) for m in a.modules())
+    x = torch.randn(32, 64)
+    assert torch.equal(a(x), b(x))
+
+
+def nnopt_run(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "nnopt.cli", "run", *map(str, args)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+RESUMABLE = ["--quiet", "--set", "data.n_train=400", "--set", "model.widths=[32]", "--set", "train.threads=1",
+             "--set", "train.epochs=6", "--set", "train.batch_size=8", "--set", "model.norm=sync_batch"]
+
+
+def wait_for_checkpoint(run_dir, proc, timeout=300):
+    deadline = time.time() + timeout
+    while not (Path(run_dir) / "checkpoints" / "last.pt").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.02)
+
+
+def rank_pid(launcher_pid: int, rank: int) -> int:
+    """The pid of the worker process with RANK=rank among the launcher's children."""
+    children = Path(f"/proc/{launcher_pid}/task/{launcher_pid}/children").read_text().split()
+    for pid in children:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        if f"RANK={rank}".encode() in env:
+            return int(pid)
+    raise AssertionError(f"no rank {rank} among {children}")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted 2-process run of RESUMABLE."""
+    out = tmp_path_factory.mktemp("ref") / "run"
+    job = nnopt_run("--nproc", 2, "--out", out, *RESUMABLE)
+    assert job.wait(timeout=600) == 0, job.communicate()
+    return out
+
+
+def assert_same_run(ref, run):
+    """Bit-identical parameters, the same metrics.jsonl, the same final numbers."""
+    assert all(torch.equal(a, b) for a, b in zip(params(ref).values(), params(run).values()))
+    strip = lambda d: [{k: v for k, v in json.loads(x).items() if k != "time"}  # noqa: E731
+                       for x in (d / "metrics.jsonl").read_text().splitlines()]
+    assert strip(run) == strip(ref)
+    assert summary(run)["final_val_acc"] == summary(ref)["final_val_acc"]
+
+
+@pytest.mark.slow
+def test_killed_rank_stops_the_job_and_resume_ends_bit_identical(tmp_path, reference):
+    job = nnopt_run("--nproc", 2, "--out", tmp_path / "run", *RESUMABLE)
+    wait_for_checkpoint(tmp_path / "run", job)
+    os.kill(rank_pid(job.pid, 1), signal.SIGKILL)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 1, err
+    assert "rank 1" in err and "was killed by SIGKILL" in err
+    assert f"nnopt run --resume {tmp_path / 'run'} --nproc 2" in err
+    wrong = nnopt_run("--resume", tmp_path / "run")
+    assert wrong.wait(timeout=300) == 2 and "resume with --nproc 2" in wrong.communicate()[1]
+    resumed = nnopt_run("--resume", tmp_path / "run", "--nproc", 2)
+    assert resumed.wait(timeout=600) == 0, resumed.communicate()
+    assert_same_run(reference, tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_ctrl_c_checkpoints_every_rank_and_resume_ends_bit_identical(tmp_path, reference):
+    job = nnopt_run("--nproc", 2, "--out", tmp_path / "run", *RESUMABLE, start_new_session=True)
+    wait_for_checkpoint(tmp_path / "run", job)
+    os.killpg(job.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 130, err
+    assert summary(tmp_path / "run")["status"] == "interrupted"
+    assert "--nproc 2" in err
+    resumed = nnopt_run("--resume", tmp_path / "run", "--nproc", 2)
+    assert resumed.wait(timeout=600) == 0, resumed.communicate()
+    assert summary(tmp_path / "run")["status"] == "completed"
+    assert_same_run(reference, tmp_path / "run")
