@@ -27,3 +27,13 @@ $py bench/optim_step.py --device cuda 2>&1 | tee "$out/optim_step_cuda.txt"
 
 step "augmentation benchmark, CUDA"
 $py bench/augment.py --device cuda 2>&1 | tee "$out/augment_cuda.txt"
+
+step "data-parallel training on nccl: 2 ranks (needs 2 GPUs), sync_batch, parameters vs one process"
+if [ "$($py -c 'import torch; print(torch.cuda.device_count())')" -ge 2 ]; then
+  common=(--quiet --set model.norm=sync_batch --set train.epochs=2 --set train.device=cuda)
+  $py -m nnopt.cli run "${common[@]}" --out "$out/ddp-one" && $py -m nnopt.cli run "${common[@]}" --nproc 2 --out "$out/ddp-two" &&
+    $py -c "import sys, torch; a, b = (torch.load(f'$out/ddp-{n}/model.pt') for n in ('one', 'two'));
+print('max |Δθ| one vs two ranks:', max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point()))"
+else
+  echo "skipped: one GPU (nccl runs one rank per GPU); tests/test_distributed.py covers gloo on CPU"
+fi
