@@ -55,8 +55,9 @@ class Job:
 def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | None = None, workers: int = 1,
          storage: str | None = None, study: str = "nnopt", timeout: float | None = None,
          out: str | Path | None = None, seed: int = 0, model: str = "tpe", heartbeat: float = 10.0,
-         quiet: bool = False) -> dict:
-    """Run (or continue) the study; returns write_report's dict plus ``storage`` and ``study_dir``."""
+         quiet: bool = False, report: bool = True) -> dict:
+    """Run (or continue) the study; returns write_report's dict plus ``storage`` and ``study_dir``
+    (``report=False``: only ``trials``, ``storage`` and ``study_dir`` — no files or figures)."""
     if method not in METHODS:
         raise ConfigError(f"--method {method!r} — must be one of {', '.join(METHODS)}")
     if workers < 1:
@@ -100,6 +101,8 @@ def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | Non
         if bad:
             print(f"warning: {', '.join(bad)}; rerun the same command to continue the study", file=sys.stderr)
     final = optuna.load_study(study_name=study, storage=open_storage(url, heartbeat))
+    if not report:
+        return {"trials": final.get_trials(), "storage": url, "study_dir": study_dir}
     return {**write_report(final, study_dir, method, url), "storage": url, "study_dir": study_dir}
 
 
