@@ -90,3 +90,27 @@ def test_every_figure_loads_in_chromium(lab_dirs, tmp_path, browser):  # noqa: F
         assert page.locator("nav li").count() == 3  # two claims, one run
         page.close()
     assert backgrounds["light"] != backgrounds["dark"]
+
+
+def test_compare_and_tune_directories(tmp_path):
+    """A real `compare` directory, and a tune study directory in the layout nnopt tune writes."""
+    from nnopt.compare import compare
+    from nnopt.lab.plots import figure
+
+    cmp_dir = tmp_path / "cmp"
+    compare(lab_recipe({"data": {"n_train": 60}, "model": {"widths": [8]}, "train": {"epochs": 1}}),
+            {"optimizer.name": ["sgd", "adam"]}, 1, cmp_dir, quiet=True, log=lambda *a: None)
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "trials.csv").write_text("number,state,value,epochs,seconds,worker,optimizer.lr\n"
+                                      "0,COMPLETE,0.81,3,1.0,w0,0.1\n1,PRUNED,,1,0.2,w0,3.0\n"
+                                      "2,COMPLETE,0.93,3,1.1,w0,0.01\n")
+    (study / "best.toml").write_text('[optimizer]\nlr = 0.01\n')
+    fig, (ax,) = figure()
+    ax.plot([0, 1, 2], [0.81, 0.81, 0.93])
+    fig.savefig(study / "history.png")
+    page = render([cmp_dir, study])
+    assert "Compare cmp" in page and "optimizer" in page and "Tune study" in page
+    assert len(re.findall(r'<img src="data:image/png;base64,', page)) == 2  # val_curves.png, history.png
+    cells = re.findall(r"<tr><td>(\d)</td>", page.split("Tune study")[1])
+    assert cells == ["2", "0", "1"]  # best value first, the pruned trial (no value) last
