@@ -72,6 +72,7 @@ def test_plot_refuses_what_matplotlib_cannot_write(tmp_path, capsys, target, wor
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.png"]
 
 
+@pytest.mark.filterwarnings("ignore:No artists with labels")
 def test_plot_draws_a_billion_steps_from_a_bounded_number_of_points(tmp_path, capsys, monkeypatch):
     from nnopt.plot import schedule
 
@@ -101,7 +102,8 @@ def test_plot_refuses_values_it_cannot_draw(tmp_path, capsys, argv, words):
     (["--width", "-5"], ["--width = -5"]),
     (["--seed", "-1"], ["--seed = -1"]),
     (["--width", "1000000000"], ["--width 1000000000", "GiB of memory", "smaller"]),
-    (["--depth", "100000", "--width", "4096"], ["GiB of memory"]),
+    (["--depth", "1001"], ["--depth = 1001", "<= 1000"]),
+    (["--depth", "1000", "--width", "20000"], ["GiB of memory"]),
     (["-o", "x.txt"], ["figure format"]),
 ])
 def test_diagnose_refuses_sizes_it_cannot_measure(capsys, argv, words):
@@ -128,3 +130,17 @@ def test_help_names_the_real_default_directories():
     for command in ("run", "compare"):
         text = actions[command].format_help()
         assert f"runs/<recipe>-{command}-<time>" in " ".join(text.split())
+
+
+def test_a_billion_epochs_build_without_work_per_epoch(small_recipe):
+    import time
+
+    from nnopt.train import build
+
+    start = time.process_time()
+    setup = build(small_recipe.override(["train.epochs=1000000000", "train.batch_milestones=[2, 5]",
+                                         "train.batch_growth=2", "schedule.name=cosine"]))
+    assert time.process_time() - start < 5
+    assert setup.batches.sizes(10**9) == [64, 128, 256]
+    n = len(setup.data.train)
+    assert setup.schedule(0) == 1e-3 and setup.schedule(setup.batches.steps_before(10**9, n)) == 0.0

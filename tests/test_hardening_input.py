@@ -65,6 +65,22 @@ def test_seeds_and_threads_stay_within_what_torch_accepts(tmp_path, capsys, assi
     refused(["run", "--set", assignment, "--out", str(out)], capsys, *words, out=out)
 
 
+@pytest.mark.parametrize("assignment, words", [
+    ("data.split_seed=1e20", ["data.split_seed = 1e+20", "4294967295"]),
+    ("data.name=moons", None),
+    ("model.widths=[100000000000000000000]", ["model.widths[0]", "fits in 64 bits"]),
+    ("model.widths=[1000000000000000000]", ["cannot be built with these sizes"]),
+    ("train.epochs=1e30", ["train.epochs = 1e+30", "64 bits"]),
+])
+def test_integers_past_what_numpy_and_torch_hold_are_refused(tmp_path, capsys, assignment, words):
+    out = tmp_path / "run"
+    if words is None:  # a synthetic data set's size, bounded like the seed
+        refused(["run", "--set", assignment, "--set", "data.n_samples=1e12", "--out", str(out)], capsys,
+                "data.n_samples = 1000000000000.0", "1000000]", out=out)
+    else:
+        refused(["run", "--set", assignment, "--out", str(out)], capsys, *words, out=out)
+
+
 def test_the_seed_bound_is_torchs_and_numpys():
     import numpy as np
     import torch

@@ -136,6 +136,7 @@ class Param:
                     value = int(value)
                 else:
                     raise self._error(field, value)
+
         elif self.kind is bool:
             if not isinstance(value, bool):
                 raise self._error(field, value)
@@ -164,6 +165,8 @@ class Param:
               and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
         if not ok:
             raise ConfigError(f"{field} = {_show(original)} — must be {self._bounds_text()}")
+        if self.kind is int and not -2**63 <= value < 2**63:
+            raise ConfigError(f"{field} = {_show(original)} — must be an integer that fits in 64 bits")
 
     def _error(self, field: str, value: Any) -> ConfigError:
         return ConfigError(f"{field} = {_show(value)} — must be {self.allowed()}")

@@ -7,9 +7,11 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..params import Param
 from ..registry import DATASETS
 
 LAYOUTS = ("image", "flat", "sequence")
+SPLIT_SEED = Param(int, 0, ge=0, le=2**32 - 1, doc="seed of the fixed split (numpy's range: 0 … 2³²−1)")
 
 
 @dataclass

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from ..params import Param
 from ..registry import DATASETS
-from .dataset import Dataset, Split, stratified_split
+from .dataset import SPLIT_SEED, Dataset, Split, stratified_split
 
 
 @DATASETS.register("moons", params={
-    "n_samples": Param(int, 1000, ge=30), "noise": Param(float, 0.2, ge=0),
+    "n_samples": Param(int, 1000, ge=30, le=1_000_000), "noise": Param(float, 0.2, ge=0),
     "val_fraction": Param(float, 0.2, gt=0, lt=0.5), "test_fraction": Param(float, 0.2, gt=0, lt=0.5),
-    "split_seed": Param(int, 0, ge=0)})
+    "split_seed": SPLIT_SEED})
 def moons(n_samples=1000, noise=0.2, val_fraction=0.2, test_fraction=0.2, split_seed=0):
     """make_moons 2-D points, two classes, with Gaussian noise; seeded."""
     import torch

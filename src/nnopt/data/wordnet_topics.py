@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from ..augment.wordnet import DEFAULT_PATH, LEXNAMES, wordnet
 from ..errors import ConfigError
 from ..params import Param
 from ..registry import DATASETS
-from .dataset import Dataset, Split, stratified_split, subset
+from .dataset import SPLIT_SEED, Dataset, Split, stratified_split, subset
 
 PAD, UNK = 0, 1
 NOUN_FILES = tuple(name for name in LEXNAMES if name.startswith("noun."))
@@ -103,7 +104,7 @@ DATASETS.register("wordnet_topics", params={
     "per_class": Param(int, 1000, ge=10, doc="synsets drawn per class (fewer if the file has fewer)"),
     "val_fraction": Param(float, 0.15, gt=0, lt=0.5),
     "test_fraction": Param(float, 0.15, gt=0, lt=0.5),
-    "split_seed": Param(int, 0, ge=0, doc="seed of the per-class draw and of the fixed split"),
+    "split_seed": replace(SPLIT_SEED, doc="seed of the per-class draw and of the fixed split"),
     "n_train": Param(int, None, ge=1, nullable=True, doc="use a stratified subset of the training split"),
     "max_len": Param(int, 20, ge=1, doc="words kept per definition (left-padded)"),
     "max_vocab": Param(int, 8192, ge=3, doc="vocabulary size incl. <pad> and <unk>"),

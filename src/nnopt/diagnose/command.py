@@ -11,13 +11,14 @@ import argparse
 
 DEFAULT_INITS = ["normal:std=1", "normal:std=0.01", "xavier_normal", "he_normal", "orthogonal"]
 DEFAULT_ACTIVATIONS = ["tanh", "relu"]
+MAX_DEPTH = 1000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("recipe", nargs="?", help="measure this recipe's model (else a deep MLP sweep)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a recipe field (repeatable)")
-    p.add_argument("--depth", type=int, default=50, help="hidden layers of the MLP (default 50)")
+    p.add_argument("--depth", type=int, default=50, help=f"hidden layers of the MLP (default 50, at most {MAX_DEPTH})")
     p.add_argument("--width", type=int, default=256, help="units per hidden layer (default 256)")
     p.add_argument("--activation", action="append", metavar="NAME",
                    help=f"activation (repeatable; default {' '.join(DEFAULT_ACTIVATIONS)})")
@@ -40,6 +41,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     for option in ("depth", "width", "batch"):
         if getattr(args, option) < 1:
             raise ConfigError(f"--{option} = {getattr(args, option)} — must be >= 1")
+    if args.depth > MAX_DEPTH:
+        raise ConfigError(f"--depth = {args.depth} — must be <= {MAX_DEPTH} (one pass per layer, per model)")
     if not 0 <= args.seed <= SEED_MAX:
         raise ConfigError(f"--seed = {args.seed} — must be in [0, {SEED_MAX}]")
     if args.output is not None:

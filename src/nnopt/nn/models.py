@@ -10,6 +10,7 @@ import math
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..params import Param
 from ..registry import ACTIVATIONS, MODELS, NORMS
 from .checks import check_memory
@@ -28,8 +29,11 @@ def build_model(name: str, input_shape: tuple[int, ...], n_classes: int, dropout
     """Build a registered model for inputs of `input_shape` (without the batch dimension).
 
     It is first built on the meta device (no memory): one that would not fit is a ConfigError."""
-    with torch.device("meta"):
-        probe = MODELS.create(name, tuple(input_shape), n_classes, dropout, field="model", **params)
+    try:
+        with torch.device("meta"):
+            probe = MODELS.create(name, tuple(input_shape), n_classes, dropout, field="model", **params)
+    except RuntimeError as exc:  # sizes torch cannot hold (e.g. a width past int64)
+        raise ConfigError(f"model.name = {name!r} cannot be built with these sizes: {exc}") from None
     count = sum(p.numel() for p in probe.parameters())
     check_memory(BYTES_PER_PARAMETER * count, f"model.name = {name!r} with {count:,} parameters",
                  "use fewer or narrower layers")

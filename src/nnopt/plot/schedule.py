@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 
 from ..errors import ConfigError  # noqa: E402
 from ..recipe import parse_value  # noqa: E402
@@ -38,8 +39,7 @@ def specs_from_cli(names: Sequence[str], assignments: Sequence[str]) -> list[tup
 
 def check_figure_path(path: Path, option: str) -> None:
     """ConfigError unless `path` names a file matplotlib can write (by its suffix), not a directory."""
-    kinds = plt.figure().canvas.get_supported_filetypes()
-    plt.close("all")
+    kinds = FigureCanvasBase.get_supported_filetypes()
     if path.suffix.lower().lstrip(".") not in kinds:
         raise ConfigError(f"{option} {str(path)!r} — must end in a figure format: "
                           f"{', '.join('.' + k for k in sorted(kinds))}")
