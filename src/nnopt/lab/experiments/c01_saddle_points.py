@@ -62,7 +62,9 @@ def saddle_points(ctx):
 
     fig, axes = figure(3, width=4.3, height=4.0)
     for ax, name in zip(axes, STARTS):
-        plot_trajectories(ax, SURFACES[name], {m: trajs[name, m][0] for m in METHODS})
+        order = list(METHODS)[::-1]  # gradient descent drawn last, on top of the paths it shares
+        plot_trajectories(ax, SURFACES[name], {m: trajs[name, m][0] for m in order},
+                          colors=[f"C{list(METHODS).index(m)}" for m in order])
         ax.plot(*found[name].point, "D", color="crimson", ms=7, label="saddle (Hessian signs)")
         ax.legend(fontsize=6, loc="lower left")
     for m in METHODS:
