@@ -101,3 +101,29 @@ def test_huge_but_finite_gradients_are_not_reported():
     assert check_finite(grads, lambda k: f"p{k}") is None
     grads[1][0] = float("nan")
     assert "gradient of 'p1' is not finite (1 NaN, 0 inf of 2 values)" in check_finite(grads, lambda k: f"p{k}")
+
+
+@pytest.mark.parametrize("name, kw", [("adadelta", {}), ("adam", {"amsgrad": True}), ("momentum", {"form": "book"})])
+def test_device_side_select_of_apply_update(name, kw):
+    """The select CUDA's eager path uses (here on CPU tensors): flag 0 updates exactly as without
+    a flag, flag 1 leaves parameters and every buffer as they were, even with a NaN gradient."""
+    from nnopt.optim.compiled import apply_update, hyper_values
+
+    opt = O.create(name, small_cnn().parameters(), no_decay_1d=False, **kw)
+    group = opt.param_groups[0]
+    transform, _, refs = opt._rules_for(group)
+    gen = torch.Generator().manual_seed(0)
+    params = [torch.randn(3, 4, generator=gen), torch.randn(5, generator=gen)]
+    grads = [torch.randn_like(p) for p in params]
+    state = transform.init(params)
+    for t in (1, 2):  # buffers become non-zero
+        apply_update(transform, params, grads, state, hyper_values(group, refs), t, t == 1)
+    reference = [[t.clone() for t in ts] for ts in ([params] + list(state.values()))]
+    apply_update(transform, *(reference[0], grads, dict(zip(state, reference[1:]))), hyper_values(group, refs), 3, False)
+    live = [params] + list(state.values())
+    apply_update(transform, params, grads, state, hyper_values(group, refs), 3, False, torch.tensor(0.0))
+    assert all(torch.equal(a, b) for xs, ys in zip(live, reference) for a, b in zip(xs, ys))
+    grads[0][0, 0] = float("nan")
+    before = [[t.clone() for t in ts] for ts in live]
+    apply_update(transform, params, grads, state, hyper_values(group, refs), 4, False, torch.tensor(1.0))
+    assert all(torch.equal(a, b) for xs, ys in zip(live, before) for a, b in zip(xs, ys))

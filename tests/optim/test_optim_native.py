@@ -107,6 +107,7 @@ def test_changing_one_groups_hyperparameters_mid_run(name):
         params = list(model.parameters())
         opts.append(O.create(name, [{"params": params[:3]}, {"params": params[3:]}], lr=0.01,
                              weight_decay=1e-3, no_decay_1d=False, fused=fused))
+    assert runs_native(opts[0]) and not runs_native(opts[1])
     for model, opt in zip(models, opts):
         _run(model, opt, 10)
         opt.param_groups[0]["weight_decay"] = 0.1

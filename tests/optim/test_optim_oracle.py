@@ -8,33 +8,35 @@ from conftest import rel_err, small_cnn, train
 from hypothesis import given, settings, strategies as st
 
 import nnopt.optim as O
+from nnopt.optim import named
+from nnopt.registry import OPTIMIZERS
 
 lrs = st.floats(1e-4, 3e-2)
 wds = st.sampled_from([0.0, 1e-4, 1e-2])
 unit = st.floats(0.0, 0.99)
 eps = st.sampled_from([1e-10, 1e-8, 1e-6, 1e-3])
 
-# name → (torch class, strategy of hyperparameters shared by both)
+# name → strategy of hyperparameters nnopt and its registered torch class share
 CASES = {
-    "sgd": (torch.optim.SGD, st.fixed_dictionaries({"lr": lrs, "weight_decay": wds})),
-    "momentum": (torch.optim.SGD, st.fixed_dictionaries(
-        {"lr": lrs, "momentum": unit, "dampening": st.floats(0, 0.5), "weight_decay": wds})),
-    "nesterov": (torch.optim.SGD, st.fixed_dictionaries(
-        {"lr": lrs, "momentum": st.floats(0.05, 0.99), "weight_decay": wds})),
-    "adagrad": (torch.optim.Adagrad, st.fixed_dictionaries(
+    "sgd": st.fixed_dictionaries({"lr": lrs, "weight_decay": wds}),
+    "momentum": st.fixed_dictionaries(
+        {"lr": lrs, "momentum": unit, "dampening": st.floats(0, 0.5), "weight_decay": wds}),
+    "nesterov": st.fixed_dictionaries(
+        {"lr": lrs, "momentum": st.floats(0.05, 0.99), "weight_decay": wds}),
+    "adagrad": st.fixed_dictionaries(
         {"lr": lrs, "lr_decay": st.sampled_from([0.0, 1e-3, 0.1]), "weight_decay": wds,
-         "initial_accumulator_value": st.sampled_from([0.0, 0.1]), "eps": eps})),
-    "rmsprop": (torch.optim.RMSprop, st.fixed_dictionaries(
+         "initial_accumulator_value": st.sampled_from([0.0, 0.1]), "eps": eps}),
+    "rmsprop": st.fixed_dictionaries(
         {"lr": st.floats(1e-4, 3e-3), "alpha": st.floats(0.5, 0.999), "eps": eps, "weight_decay": wds,
-         "momentum": st.sampled_from([0.0, 0.5, 0.9]), "centered": st.booleans()})),
-    "adadelta": (torch.optim.Adadelta, st.fixed_dictionaries(
-        {"lr": st.floats(0.1, 1.0), "rho": st.floats(0.5, 0.99), "eps": eps, "weight_decay": wds})),
-    "adam": (torch.optim.Adam, st.fixed_dictionaries(
+         "momentum": st.sampled_from([0.0, 0.5, 0.9]), "centered": st.booleans()}),
+    "adadelta": st.fixed_dictionaries(
+        {"lr": st.floats(0.1, 1.0), "rho": st.floats(0.5, 0.99), "eps": eps, "weight_decay": wds}),
+    "adam": st.fixed_dictionaries(
         {"lr": lrs, "betas": st.tuples(st.floats(0, 0.95), st.floats(0.9, 0.9999)), "eps": eps,
-         "weight_decay": wds, "amsgrad": st.booleans()})),
-    "adamw": (torch.optim.AdamW, st.fixed_dictionaries(
+         "weight_decay": wds, "amsgrad": st.booleans()}),
+    "adamw": st.fixed_dictionaries(
         {"lr": lrs, "betas": st.tuples(st.floats(0, 0.95), st.floats(0.9, 0.9999)), "eps": eps,
-         "weight_decay": st.sampled_from([0.0, 1e-2, 0.1]), "amsgrad": st.booleans()})),
+         "weight_decay": st.sampled_from([0.0, 1e-2, 0.1]), "amsgrad": st.booleans()}),
 }
 TORCH_EXTRA = {"nesterov": {"nesterov": True}}
 NATIVE = ("sgd", "momentum", "nesterov", "adagrad", "adam", "adamw")
@@ -50,7 +52,7 @@ def _groups(model, split, scale):
 
 
 def _check(name, hyper, split, scale):
-    torch_cls, _ = CASES[name]
+    torch_cls = OPTIMIZERS.get(name).meta["torch_class"]
     paths = [(False, {"foreach": True})] + ([(None, DEFAULT_ORACLE[name])] if name in DEFAULT_ORACLE else [])
     for fused, impl in paths:
         a, b = small_cnn(), small_cnn()
@@ -68,7 +70,7 @@ def _check(name, hyper, split, scale):
 
 def _test(name):
     @settings(max_examples=6, deadline=None, derandomize=True)
-    @given(hyper=CASES[name][1], split=st.sampled_from([0, 2, 5]), scale=st.floats(0.1, 2.0))
+    @given(hyper=CASES[name], split=st.sampled_from([0, 2, 5]), scale=st.floats(0.1, 2.0))
     def test(hyper, split, scale):
         _check(name, hyper, split, scale)
     test.__name__ = f"test_{name}_matches_torch"
@@ -82,7 +84,8 @@ for _name in CASES:
 def test_defaults_equal_torch():
     """With no hyperparameters at all, the trajectory is torch's with its defaults; in float64, so
     that the default path (a fused kernel, rounding unlike torch's foreach) is held to 1e-9."""
-    for name, (torch_cls, _) in CASES.items():
+    for name in CASES:
+        torch_cls = OPTIMIZERS.get(name).meta["torch_class"]
         if name in ("momentum", "nesterov"):
             continue
         a, b = small_cnn().double(), small_cnn().double()
@@ -94,10 +97,14 @@ def test_defaults_equal_torch():
 def test_scheduled_lr_matches_torch():
     """A changing lr (set on the groups each step) is read at every step, as torch does."""
     for name in ("momentum", "adam", "rmsprop"):
-        torch_cls, _ = CASES[name]
+        torch_cls = OPTIMIZERS.get(name).meta["torch_class"]
         kw = {"momentum": {"lr": 0.01, "momentum": 0.9}}.get(name, {"lr": 0.01})
         a, b = small_cnn(), small_cnn()
         fused = {"fused": True} if name in NATIVE else {}
         train(a, O.create(name, a.parameters(), **kw), 30, lr=lambda t: 0.01 / (1 + t))
         train(b, torch_cls(b.parameters(), **kw, **fused), 30, lr=lambda t: 0.01 / (1 + t))
         assert rel_err(a, b) <= 1e-6, name
+
+
+def test_every_chapter_optimizer_has_an_oracle_case():
+    assert list(CASES) == named.__all__

@@ -5,7 +5,7 @@ import copy
 
 import pytest
 import torch
-from conftest import X, Y, rel_err, small_cnn, train
+from conftest import X, Y, rel_err, runs_native, small_cnn, train
 from torch.nn import functional as F
 
 import nnopt.optim as O
@@ -41,7 +41,7 @@ def test_maximize_matches_torch(name, path):
 
 
 @pytest.mark.parametrize("name, path", [(n, p) for n in ("sgd", "adam", "rmsprop", "adadelta") for p in PATHS]
-                         + [("adadelta", {"compile": True})])
+                         + [pytest.param("adadelta", {"compile": True}, marks=pytest.mark.slow)])
 def test_tensor_lr_matches_torch(name, path):
     """lr as a 0-d tensor, changed in place between steps, against torch with the same lr as floats."""
     lr = torch.tensor(SIX[name]["lr"])
@@ -109,8 +109,10 @@ HOST_READS = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist",
                          + [pytest.param("adam", {"nonfinite": "raise"}, marks=pytest.mark.xfail(strict=True))])
 def test_default_step_reads_nothing_from_the_device(name, kw, monkeypatch):
     """Counts every way Python can read a tensor's value (item, bool, float, int, ...) during
-    three default steps, the first included (state created): none. (nonfinite="raise" reads
-    the device every step: the count sees it.)"""
+    three default steps, the first included (state created): none where torch's fused kernel
+    runs; where the transforms run on the CPU, exactly one per step — the non-finite flag, in host
+    memory there (on CUDA the select happens on the device: the CUDA test below). (nonfinite=
+    "raise" reads the device every step: the count sees it.)"""
     model = small_cnn()
     opt = O.create(name, model.named_parameters(), **kw)
     batches = []
@@ -127,7 +129,9 @@ def test_default_step_reads_nothing_from_the_device(name, kw, monkeypatch):
             p.grad = g
         opt.step(lambda: None) if name in ("sam", "asam") else opt.step()
     monkeypatch.undo()
-    assert reads == [], f"{name}: {sorted(set(reads))}"
+    stepping = getattr(opt, "base", opt)  # SAM steps its base optimizer
+    expected = [] if runs_native(stepping) else ["__bool__"] * 3
+    assert reads == expected, f"{name}: {reads}"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")

@@ -6,7 +6,7 @@ import torch
 from conftest import rel_err, small_cnn, train
 
 import nnopt.optim as O
-from nnopt.optim import ChainOptimizer, transforms as T
+from nnopt.optim import ChainOptimizer, named, transforms as T
 
 def l2_penalty(lam):
     return lambda model: 0.5 * lam * sum((p ** 2).sum() for p in model.parameters())
@@ -135,10 +135,14 @@ def test_chain_rejects_colliding_state():
     with pytest.raises(ValueError, match="momentum_buffer"):
         T.chain(T.trace(0.9), T.trace(0.5))
 
-def test_grads_are_not_modified():
+@pytest.mark.parametrize("fused", [None, False])
+@pytest.mark.parametrize("name", named.__all__)
+def test_grads_are_not_modified(name, fused):
+    """On torch's fused kernel and on the transforms (maximize: the sign flip is pending, never
+    written), p.grad after a step is what backward left."""
     m = small_cnn()
-    opt = O.create("adamw", m.parameters(), weight_decay=0.1)
-    train(m, opt, 1)
+    opt = O.create(name, m.parameters(), weight_decay=0.1, fused=fused, maximize=name == "adam")
+    train(m, opt, 2)
     before = [p.grad.clone() for p in m.parameters()]
     opt.step()
     assert all(torch.equal(a, p.grad) for a, p in zip(before, m.parameters()))

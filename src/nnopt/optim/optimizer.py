@@ -18,7 +18,8 @@ Which update runs, per group (``fused``, ``compile``; same numbers up to float r
 | False | None / False | the transforms only (``foreach=False``: one tensor at a time, torch's for-loop) |
 
 The default step does no ``.item()`` and no device→host sync: step counts are mirrored on the
-host, and the default ``nonfinite="skip"`` decides on the device (one read of the gradients).
+host, and the default ``nonfinite="skip"`` decides on the device (one read of the gradients; the
+eager path on the CPU, where the flag is in host memory, reads it once per step instead).
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ class ChainOptimizer(torch.optim.Optimizer):
         self._counts: dict[Tensor, tuple[Tensor, int]] = {}
         self._rule = CompiledRule()
         self._skipped: Tensor | None = None
+        self._host_found: tuple[Tensor, bool] | None = None
         self.nonfinite = nonfinite
         for group in self.param_groups:
             if group["fused"]:
@@ -164,6 +166,12 @@ class ChainOptimizer(torch.optim.Optimizer):
             self._update_group(group, params, grads, found, numel)
         return loss
 
+    def _skip_on_host(self, found: Tensor) -> bool:
+        """The CPU flag `found` as a bool, read once per step."""
+        if self._host_found is None or self._host_found[0] is not found:
+            self._host_found = (found, bool(found))
+        return self._host_found[1]
+
     def _steps(self, params: list[Tensor], states: list[dict], transform: Transform) -> list[int]:
         """Each parameter's step t after this update, from the host mirror (a counter loaded or
         set from outside is read once); the state tensors are incremented in one op."""
@@ -200,6 +208,12 @@ class ChainOptimizer(torch.optim.Optimizer):
                 kernel(ps, gs, state, group, step, found)
             elif self._rule.use(group["compile"], step - 1, numel) and step > 1:
                 self._rule.run(transform, ps, gs, state, hyper, step, found, group["maximize"])
+            elif found is not None and found.device.type == "cpu":
+                # On the CPU the flag is in host memory: reading it waits for nothing, and skipping
+                # costs less than the device-side select over everything the update writes.
+                if not self._skip_on_host(found):
+                    for bp, bg, bs in blocks(transform, ps, gs, state, per_tensor=group["foreach"] is False):
+                        apply_update(transform, bp, bg, bs, hyper, step, step == 1, None, group["maximize"])
             else:
                 for bp, bg, bs in blocks(transform, ps, gs, state, per_tensor=group["foreach"] is False):
                     apply_update(transform, bp, bg, bs, hyper, step, step == 1, found, group["maximize"])

@@ -518,13 +518,8 @@ class scale_by_adadelta:
         r, s = state["square_avg"], state["acc_delta"]
         torch._foreach_mul_(r, rho)
         addcmul(r, updates, updates, 1 - rho)
-        if self.eps_inside_sqrt:  # √((s + ε)/(r + ε)): one square root instead of two
-            delta = torch._foreach_add(s, eps)
-            torch._foreach_div_(delta, torch._foreach_add(r, eps))
-            torch._foreach_sqrt_(delta)
-        else:
-            delta = _rsqrt_denominator(s, eps, False)
-            torch._foreach_div_(delta, _rsqrt_denominator(r, eps, False))
+        delta = _rsqrt_denominator(s, eps, self.eps_inside_sqrt)  # torch's order of operations
+        torch._foreach_div_(delta, _rsqrt_denominator(r, eps, self.eps_inside_sqrt))
         torch._foreach_mul_(delta, updates)
         torch._foreach_mul_(s, rho)
         addcmul(s, delta, delta, 1 - rho)
