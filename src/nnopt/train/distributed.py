@@ -73,7 +73,7 @@ class Context:
                               f"(batch sizes {sizes} over {n} samples) leaves {smallest // self.world}; "
                               "use a larger batch size" + (' or model.norm = "sync_batch"' if least == 2 else ""))
         torch.manual_seed(recipe.train["seed"] + 7919 * self.rank)
-        device_ids = [setup.device.index or 0] if setup.device.type == "cuda" else None
+        device_ids = [self.local_rank] if setup.device.type == "cuda" else None  # init() made it current
         return nn.parallel.DistributedDataParallel(setup.model, device_ids=device_ids)
 
     def shard(self, idx: torch.Tensor) -> torch.Tensor:
