@@ -2,7 +2,8 @@
 
 1. Training speed (training samples/s, the Trainer's own clock; medians of alternating repeats) of the
    playground's default recipe (moons, MLP [16, 16], batch 32) without a viewer, with the LiveView
-   callback alone, and through the server with an SSE client reading every frame.
+   callback alone, and through the server with an SSE client reading every frame; and the share of
+   the training time spent inside the LiveView callback (robust to a busy machine's noise).
 2. Frames per second the SSE client receives (the network view's update rate).
 3. In the system Chromium (when installed): ms per frame of the 2-D view (contours + 4 trajectories
    of 1000 steps + the loss plot) and ms per redraw of the network view (5 plots).
@@ -32,12 +33,24 @@ def recipe(epochs: int) -> Recipe:
     return Recipe(DEFAULTS).override({"train.epochs": epochs})
 
 
-def fit(epochs: int, fps: float | None) -> float:
-    """Training samples/s of one fit, with a LiveView at `fps` or without a viewer."""
-    session = Session("bench", fps or 1.0)
-    callbacks = [LiveView(session, fps)] if fps else []
+class TimedLiveView(LiveView):
+    """A LiveView that adds up the seconds spent in its per-step event (frames included)."""
+
+    spent = 0.0
+
+    def on_step_end(self, trainer, step, metrics):
+        t0 = time.perf_counter()
+        super().on_step_end(trainer, step, metrics)
+        self.spent += time.perf_counter() - t0
+
+
+def fit(epochs: int, fps: float | None) -> tuple[float, float]:
+    """(training samples/s, share of the training time spent in the viewer) of one fit, with a
+    LiveView at `fps` or without a viewer."""
+    view = TimedLiveView(Session("bench", fps), fps) if fps else None
     with tempfile.TemporaryDirectory() as tmp:
-        return Trainer(build(recipe(epochs)), tmp, quiet=True, callbacks=callbacks).fit()["samples_per_s"]
+        summary = Trainer(build(recipe(epochs)), tmp, quiet=True, callbacks=[view] if view else []).fit()
+    return summary["samples_per_s"], (view.spent / summary["time_s"] if view else 0.0)
 
 
 def post(url: str, body: dict) -> dict:
@@ -123,12 +136,15 @@ def main() -> None:
 
     fit(5, None)  # warm up: imports, allocator
     url, stop = serve_in_thread(fps=args.fps)
-    speeds = {"no viewer": [], f"LiveView callback ({args.fps:g} frames/s)": [], "server + SSE client": []}
-    rates = []
+    live = f"LiveView callback ({args.fps:g} frames/s)"
+    speeds = {"no viewer": [], live: [], "server + SSE client": []}
+    rates, shares = [], []
     try:
         for _ in range(args.repeats):
-            speeds["no viewer"].append(fit(args.epochs, None))
-            speeds[f"LiveView callback ({args.fps:g} frames/s)"].append(fit(args.epochs, args.fps))
+            speeds["no viewer"].append(fit(args.epochs, None)[0])
+            speed, share = fit(args.epochs, args.fps)
+            speeds[live].append(speed)
+            shares.append(share)
             speed, rate = served(url, args.epochs)
             speeds["server + SSE client"].append(speed)
             rates.append(rate)
@@ -139,7 +155,8 @@ def main() -> None:
     rows = [[name, f"{statistics.median(v):,.0f}", f"{base / statistics.median(v):.3f}"] for name, v in speeds.items()]
     print(f"moons MLP [16, 16], batch 32, {args.epochs} epochs, medians of {args.repeats}")
     print(format_table(["training", "samples/s", "time ratio vs no viewer"], rows))
-    print(f"\nnetwork-view updates received: {statistics.median(rates):.1f} frames/s (median of {len(rates)} runs)")
+    print(f"\ntime inside the LiveView callback: {100 * statistics.median(shares):.2f}% of the training time")
+    print(f"network-view updates received: {statistics.median(rates):.1f} frames/s (median of {len(rates)} runs)")
     if times is None:
         print("\n(no Chromium or playwright: browser render times not measured)")
     else:

@@ -75,6 +75,11 @@ def test_bad_value_names_its_field(defaults, key, text, field, message):
 def test_export_answers_toml_or_the_inline_error(client, defaults):
     ok = client.post("/api/export", json={"values": fast(defaults, **{"optimizer.lr": "0.3"})})
     assert ok.status_code == 200 and tomllib.loads(ok.json()["toml"])["optimizer"]["lr"] == 0.3
+    assert ok.json()["lab"] == []  # no lab experiment is about these choices
+    zeros = client.post("/api/export", json={"values": fast(defaults, **{"init.name": "zeros",
+                                                                          "regularization.dropout": "0.2"})}).json()
+    assert [x["name"] for x in zeros["lab"]] == ["zero_init", "dropout"]
+    assert zeros["lab"][0]["command"] == "nnopt lab zero_init"
     bad = client.post("/api/export", json={"values": {**defaults, "train.batch_size": "0"}})
     assert bad.status_code == 400
     assert bad.json() == {"error": "train.batch_size = 0 — must be >= 1", "field": "train.batch_size"}
@@ -99,6 +104,7 @@ def test_momentum_matches_torch_and_escapes_the_saddle_faster(client):
     r = post_runs(client, [{"optimizer": "sgd", "fields": {"lr": "0.05"}},
                            {"optimizer": "momentum", "fields": {"lr": "0.05", "momentum": "0.9"}}])
     sgd, mom = r.json()["runs"]
+    assert [x["name"] for x in r.json()["lab"]] == ["saddle_points", "momentum"]
     theta = torch.tensor([1.5, 1e-3], dtype=torch.float64, requires_grad=True)
     opt = torch.optim.SGD([theta], lr=0.05, momentum=0.9)
     for _ in range(30):

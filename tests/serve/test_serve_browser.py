@@ -83,6 +83,8 @@ def test_saddle_sgd_and_momentum_trajectories_differ_as_the_chapter_says(page, t
     for testid in ("traj-canvas", "traj-loss"):
         assert colored_pixels(page, testid, [31, 119, 180]) > 50
         assert colored_pixels(page, testid, [214, 39, 40]) > 50
+    lab = page.get_by_test_id("traj-lab").inner_text()
+    assert "nnopt lab saddle_points" in lab and "nnopt lab momentum" in lab
     screenshot(page, tmp_path / "serve_trajectories.png")
     frames = sorted(page.evaluate("nnopt.frameTimes"))
     assert len(frames) >= 30 and frames[len(frames) // 2] < 16, frames  # a frame renders in < 16 ms

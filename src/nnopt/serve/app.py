@@ -32,23 +32,13 @@ from starlette.staticfiles import StaticFiles
 from ..errors import ConfigError
 from ..toy.functions2d import SURFACES
 from .forms import FormError, field_of, recipe_from_form, schema
+from .lab_links import lab_links, recipe_choices
 from .session import Session
 from .surfaces import contour_png, surfaces_json, trajectories
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
 MAX_BODY = 1_000_000  # bytes of a request body
-
-# "open in lab": recipe field → value → the lab experiment that shows that technique at work
-LAB_LINKS = {
-    "init.name": {"zeros": "zero_init", "constant": "zero_init"},
-    "optimizer.name": {"adagrad": "adagrad_dies", "momentum": "momentum", "nesterov": "momentum"},
-    "regularization.dropout": {"*": "dropout"},
-    "regularization.label_smoothing": {"*": "label_smoothing"},
-    "regularization.early_stopping.patience": {"*": "early_stopping"},
-    "regularization.l2": {"*": "regularization"},
-}
-
 
 class Sessions:
     """The open tabs (at most `max_sessions`) and their trainings (at most `max_running` at once)."""
@@ -108,20 +98,6 @@ async def read_json(request: Request):
         raise FormError("request body is not valid JSON") from None
 
 
-def lab_links(values: dict) -> list[dict]:
-    """The registered lab experiments that match the form's choices: name, claim, command."""
-    from ..lab.base import EXPERIMENTS, all_experiments
-
-    all_experiments()
-    names = []
-    for field, targets in LAB_LINKS.items():
-        value = values.get(field, "").strip()
-        name = targets.get(value) or (targets.get("*") if value not in ("", "0", "0.0", "none") else None)
-        if name and name in EXPERIMENTS and name not in names:
-            names.append(name)
-    return [{"name": n, "claim": EXPERIMENTS[n].claim, "command": f"nnopt lab {n}"} for n in names]
-
-
 def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, loopback_only: bool = True):
     """The Starlette app; `loopback_only` refuses requests whose Host is not localhost (DNS rebinding)."""
     sessions = Sessions(max_sessions, max_running, fps)
@@ -146,13 +122,16 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
 
     async def post_trajectories(request):
         body = await read_json(request)
-        return JSONResponse(await anyio.to_thread.run_sync(trajectories, body, limiter=compute))
+        out = await anyio.to_thread.run_sync(trajectories, body, limiter=compute)
+        out["lab"] = lab_links([("surface", out["surface"], True),
+                                *(("optimizer.name", run["optimizer"], True) for run in out["runs"])])
+        return JSONResponse(out)
 
     async def export(request):
         body = await read_json(request)
         values = body.get("values") if isinstance(body, dict) else None
         recipe = recipe_from_form(values)
-        return JSONResponse({"toml": recipe.to_toml(), "lab": lab_links(values)})
+        return JSONResponse({"toml": recipe.to_toml(), "lab": lab_links(recipe_choices(recipe))})
 
     async def events(request):
         session = sessions.create()

@@ -190,6 +190,7 @@ async function runTrajectories() {
     const [data] = await Promise.all([api("/api/trajectories", req), loadBackground(req.surface)]);
     state.traj = data;
     state.frameTimes = [];
+    showLab($("traj-lab"), data.lab);
     animate();
   } catch (err) {
     showError(err, view, "traj-", $("traj-error"));
@@ -200,7 +201,7 @@ function loadBackground(name) {
   if (state.bg && state.bg.name === name) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const img = new Image();
-    img.onload = () => { state.bg = {name, img}; resolve(); };
+    img.onload = () => img.decode().then(() => { state.bg = {name, img}; resolve(); }, reject); // decoded before frame 1
     img.onerror = () => reject(new Error(`contour image of ${name} did not load`));
     img.src = `/api/surfaces/${name}.png`;
   });
@@ -319,13 +320,18 @@ async function exportRecipe() {
   try {
     const out = await api("/api/export", {values: collect(form)});
     $("recipe-toml").textContent = out.toml;
-    $("lab-links").replaceChildren(...(out.lab.length ? out.lab.map((x) =>
-      el("p", {}, "open in lab: ", el("code", {}, x.command), " — " + x.claim))
-      : [el("p", {class: "desc"}, "no lab experiment matches these choices (nnopt lab list shows them all)")]));
+    showLab($("lab-links"), out.lab);
     $("export").classList.remove("hidden");
   } catch (err) {
     showError(err, form, "", $("form-error"));
   }
+}
+
+// "open in lab": the experiments of `nnopt lab` about the techniques in use.
+function showLab(box, links) {
+  box.replaceChildren(...(links.length ? links.map((x) =>
+    el("p", {}, "open in lab: ", el("code", {}, x.command), " — " + x.claim))
+    : [el("p", {class: "desc"}, "no lab experiment matches these choices (nnopt lab list shows them all)")]));
 }
 
 function onMessage(m) {
