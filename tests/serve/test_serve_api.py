@@ -274,3 +274,26 @@ def test_closing_the_stream_stops_training_and_limits_hold(defaults):
         for s in streams:
             s.close()
         stop()
+
+
+def test_boundary_points_are_raw_coordinates_under_preprocessing(defaults, new_session):
+    session = new_session()
+    session.start(recipe_from_form(fast(defaults, **{"preprocess.name": "standardize", "train.epochs": "1"})))
+    wait_for(lambda: session.state == "finished")
+    start = next(m for m in session.drain() if m["type"] == "start")
+    raw = nnopt.data.load("moons", n_samples=200, noise=0.2).train
+    points = torch.tensor(start["boundary"]["points"])
+    torch.testing.assert_close(points[:, :2], raw.x, atol=2e-4, rtol=0)  # not the standardized inputs
+    assert points[:, 2].tolist() == raw.y.tolist()
+
+
+def test_digits_train_without_a_boundary(defaults, new_session):
+    session = new_session()
+    values = {**defaults, "data.name": "digits", "train.epochs": "1"}
+    values = {k: v for k, v in values.items() if not k.startswith("data.") or k == "data.name"}
+    session.start(recipe_from_form(values))
+    wait_for(lambda: session.state == "finished", timeout=60)
+    messages = session.drain()
+    assert next(m for m in messages if m["type"] == "start")["boundary"] is None
+    assert all("boundary" not in m for m in messages if m["type"] == "frame")
+    assert [m for m in messages if m["type"] == "state"][-1]["summary"]["test_acc"] > 0.5
