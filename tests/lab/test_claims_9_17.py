@@ -172,3 +172,10 @@ def test_summarize_holds_only_when_every_check_holds():
     assert summarize({"a": True, "b": (True, "x 1")}) == (HOLDS, "a ✓; b ✓: x 1", "")
     verdict, text, note = summarize({"a": True, "b": (False, "x 2")})
     assert verdict == DOES_NOT_HOLD and text == "a ✓; b ✗: x 2" and note == "Failed: b. "
+
+
+def test_measured_rate_stops_before_underflow():
+    import numpy as np
+
+    points = np.array([[0.5 ** t, 0.0] for t in range(3000)])  # reaches 0.0 in float64 after ~1075 steps
+    assert c09_momentum.measured_rate(points) == pytest.approx(0.5, rel=1e-9)
