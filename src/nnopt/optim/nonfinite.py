@@ -1,7 +1,7 @@
 """Non-finite gradient detection: `found_nonfinite` on the device (no sync, the default
 ``nonfinite="skip"``), `check_finite` on the host (``"raise"``, one sync per step).
 
-Both use each tensor's 2-norm (a NaN or ±inf anywhere makes it non-finite), which torch
+`check_finite` uses each tensor's 2-norm (a NaN or ±inf anywhere makes it non-finite), which torch
 computes several times faster on CPU than the ∞-norm. A tensor whose 2-norm is not finite is then
 checked element-wise, so finite gradients whose squares overflow (|g| ≳ 1e19) are not reported.
 """
@@ -16,12 +16,19 @@ NONFINITE = ("skip", "raise", "ignore")
 
 
 def found_nonfinite(grads: list[Tensor]) -> Tensor:
-    """1.0 when some gradient has a NaN/inf (its 2-norm is not finite), else 0.0: a 0-d float32
-    tensor on the first gradient's device (GradScaler's ``found_inf``), computed without a host
-    read. A finite gradient whose 2-norm overflows float32 (|g| ≳ 1e19) counts as non-finite."""
+    """1.0 when some gradient has a NaN/inf, else 0.0: a 0-d float32 tensor on the first
+    gradient's device (GradScaler's ``found_inf``), computed without a host read. A NaN or ±inf
+    makes a tensor's sum non-finite: on the CPU the sums (in at least float32) are the cheapest
+    read; elsewhere the 2-norms, one multi-tensor kernel. A finite gradient whose sum (CPU), or
+    2-norm (|g| ≳ 1e19), overflows float32 counts as non-finite."""
     device = grads[0].device
-    norms = [n if n.device == device else n.to(device) for n in torch._foreach_norm(grads)]
-    return (~torch.isfinite(torch.stack(norms))).any().to(torch.float32)
+    if device.type == "cpu":
+        totals = [g.sum(dtype=torch.promote_types(g.dtype, torch.float32)) for g in grads]
+    else:
+        low = all(g.dtype in (torch.float16, torch.bfloat16) for g in grads)
+        totals = torch._foreach_norm(grads, dtype=torch.float32 if low else None)
+    totals = [t if t.device == device else t.to(device) for t in totals]
+    return (~torch.isfinite(torch.stack(totals))).any().to(torch.float32)
 
 
 def check_finite(grads: list[Tensor], label: Callable[[int], str]) -> str | None:
