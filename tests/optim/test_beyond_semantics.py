@@ -260,3 +260,33 @@ def test_drop_in_for_torch(name):
         train(a, O.create(name, a.parameters(), no_decay_1d=False, **hyper, **ours), 15)
         train(b, cls(b.parameters(), **hyper, **theirs), 15)
         assert rel_err(a, b) <= 1e-5, ours
+
+
+@pytest.mark.parametrize("name", [n for n in BEYOND if n not in ("sam", "asam")])
+def test_grad_scaler_skips_an_overflowing_step(name):
+    """AMP's GradScaler: a step whose scaled gradients overflow leaves parameters and state as
+    they were and lowers the scale; the next one updates (SAM takes no GradScaler: its closure
+    would need a second scaled backward, and the Trainer refuses fp16 with it)."""
+    m = small_cnn()
+    opt = O.create(name, m.parameters(), **HYPER.get(name, {}))
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 8)
+
+    def step(poison):
+        opt.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = F.cross_entropy(m(X[:32]).float(), Y[:32])
+        scaler.scale(loss).backward()
+        if poison:
+            next(m.parameters()).grad[0] = float("inf")
+        scaler.step(opt)
+        scaler.update()
+
+    step(False)
+    params, state = copy.deepcopy(list(m.parameters())), copy.deepcopy(opt.state_dict()["state"])
+    step(True)
+    assert scaler.get_scale() == 2.0 ** 7
+    assert all(torch.equal(a, b) for a, b in zip(params, m.parameters()))
+    after = opt.state_dict()["state"]
+    assert all(torch.equal(state[i][k], after[i][k]) for i in state for k in state[i])
+    step(False)
+    assert not all(torch.equal(a, b) for a, b in zip(params, m.parameters()))

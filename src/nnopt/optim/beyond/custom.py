@@ -1,8 +1,8 @@
 """Registration of an optimizer whose factory does more than `nnopt.optim.define.register`'s
 (one ChainOptimizer over the given groups): Muon splits the parameters into two groups,
 schedule-free returns a ChainOptimizer with train()/eval(), SAM wraps another optimizer. Same
-registry entry as `define.register` (hyperparameters + `OPTIONS`, the chain builder as ``build``),
-so recipes, ``nnopt list`` and HPO spaces see no difference."""
+registry entry as `define.register` (hyperparameters + `OPTIONS`, the chain builder as ``build``,
+the reference class as ``torch_class``), so recipes, ``nnopt list`` and HPO spaces see no difference."""
 from __future__ import annotations
 
 from typing import Callable, Mapping
@@ -16,11 +16,6 @@ def register(name: str, factory: Callable, build: Callable | None, *, hyper: Map
              torch_class: type | None = None, options: Mapping[str, Param] = OPTIONS) -> None:
     """Register ``factory(params, **values)`` under `name`; `doc` is the entry's description (its
     first paragraph) and the factory's docstring."""
-    if build is not None:
-        build.kernel = getattr(build, "kernel", None)
-        build.structural = frozenset(getattr(build, "structural", ()))
-        build.torch_class = torch_class
-
     def create(params, **values):
         return factory(params, **values)
 

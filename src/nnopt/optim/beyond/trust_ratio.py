@@ -89,7 +89,7 @@ class scale_by_lamb_trust_ratio:
 
 
 def _check_lars(values: dict) -> None:
-    if values.get("nesterov") and values.get("momentum", 0.9) <= 0:
+    if values["nesterov"] and values["momentum"] <= 0:
         raise ValueError(f"nesterov needs momentum > 0 (got momentum = {values['momentum']!r})")
 
 
