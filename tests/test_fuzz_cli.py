@@ -7,6 +7,7 @@ stubs that write what the real one writes first, so thousands of cases run in se
 up to that point — parsing, recipe and space validation, size, seed and path checks — is real.
 """
 import contextlib
+import functools
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from matplotlib.figure import Figure
 
+import nnopt.cli
 import nnopt.compare
 import nnopt.diagnose.propagation
 import nnopt.diagnose.report
@@ -33,7 +35,7 @@ from nnopt.registry import SCHEDULES
 
 DOCUMENTED = {0, 2, 3, 130}
 COUNTS: Counter = Counter()
-EXAMPLES = int(os.environ.get("NNOPT_FUZZ_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("NNOPT_FUZZ_EXAMPLES", "1000"))  # argument lists; files get 40% of it
 
 
 # -- stubs for the work behind a valid command -------------------------------------------------
@@ -78,6 +80,7 @@ def stubs():
             (nnopt.diagnose.propagation, "from_recipe", lambda *a, **k: MEASURED),
             (nnopt.diagnose.report, "render", lambda results, path, title="": fake_file(path)),
             (Figure, "savefig", lambda self, path, **_: fake_file(path)),
+            (nnopt.cli, "build_parser", functools.lru_cache(nnopt.cli.build_parser)),  # argparse is reusable
         ]:
             stack.enter_context(mock.patch.object(target, name, value))
         yield
@@ -165,11 +168,13 @@ def snapshot(root: Path) -> dict:
         {str(p): "dir" for p in root.rglob("*") if p.is_dir()}
 
 
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+def fuzz(examples: int):
+    return settings(max_examples=examples, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
-@FUZZ
+@pytest.mark.slow  # ~5 s on an idle 2-core machine, 30 s under load
+@fuzz(EXAMPLES)
 @given(argv=ARGV)
 def test_fuzz_argument_lists(stubs, argv):
     run_cli(argv)
@@ -203,7 +208,8 @@ FILE = st.one_of(
 )
 
 
-@FUZZ
+@pytest.mark.slow
+@fuzz(EXAMPLES * 2 // 5)
 @given(text=FILE, command=st.sampled_from(["run", "tune", "diagnose", "compare"]))
 def test_fuzz_recipe_and_space_files(stubs, text, command):
     with tempfile.TemporaryDirectory() as files:
