@@ -110,10 +110,10 @@ def _sam_factory(adaptive: bool):
 
 def _register(name: str, adaptive: bool, rho: float, doc: str) -> None:
     bases = tuple(n for n in OPTIMIZERS.names() if n not in ("sam", "asam"))
-    hyper = {**_base_hyper(bases),
-             "base": Param(str, "momentum", choices=bases, doc="the optimizer that takes the step"),
-             "rho": Param(float, rho, ge=0, doc="ρ: radius of the neighbourhood"),
-             "perturb_eps": Param(float, 1e-12, ge=0, doc="added to ‖Tg‖")}
+    own = {"base": Param(str, "momentum", choices=bases, doc="the optimizer that takes the step"),
+           "rho": Param(float, rho, ge=0, doc="ρ: radius of the neighbourhood"),
+           "perturb_eps": Param(float, 1e-12, ge=0, doc="added to ‖Tg‖")}
+    hyper = {**own, **{k: v for k, v in _base_hyper(bases).items() if k not in own}}
     custom.register(name, _sam_factory(adaptive), None, hyper=hyper, options={}, doc=doc)
 
 
