@@ -10,13 +10,14 @@ import pytest
 pytest.importorskip("starlette")
 from browser import browser  # noqa: E402,F401
 
-from nnopt.serve.command import serve_in_thread  # noqa: E402
+from nnopt.serve.command import serve_in_thread, warm_up  # noqa: E402
 
 VIEWPORT = {"width": 1280, "height": 860}
 
 
 @pytest.fixture(scope="module")
 def url():
+    warm_up()  # the lazy imports of a first build, paid here rather than inside the first test
     address, stop = serve_in_thread()
     yield address
     stop()
@@ -87,7 +88,7 @@ def test_saddle_sgd_and_momentum_trajectories_differ_as_the_chapter_says(page, t
     assert "nnopt lab saddle_points" in lab and "nnopt lab momentum" in lab
     screenshot(page, tmp_path / "serve_trajectories.png")
     frames = sorted(page.evaluate("nnopt.frameTimes"))
-    assert len(frames) >= 30 and frames[len(frames) // 2] < 16, frames  # a frame renders in < 16 ms
+    assert len(frames) >= 30 and frames[int(0.95 * len(frames))] < 16, frames  # a frame renders in < 16 ms
 
 
 def test_train_moons_live_loss_falls_and_the_boundary_moves(page, tmp_path):

@@ -221,10 +221,8 @@ function animate() {
   state.anim = requestAnimationFrame(tick);
 }
 
-// One frame of the 2-D view: contours, the first k iterates of every run, and loss vs step.
-function drawTrajectories(k) {
-  const t0 = performance.now();
-  const s = state.surfaces[state.traj.surface];
+// The contours of surface s with its known minima; returns the context and the θ → pixel maps.
+function drawSurface(s) {
   const {g, w, h} = NNPlot.context($("traj-canvas"));
   const clamp = (v) => Math.max(-1e4, Math.min(1e4, v));
   const px = (x) => clamp(((x - s.xlim[0]) / (s.xlim[1] - s.xlim[0])) * w);
@@ -235,6 +233,16 @@ function drawTrajectories(k) {
   g.fillStyle = "#c90";
   for (const [x, y] of s.minima) g.fillText("★", px(x) - 6, py(y) + 5);
   g.font = "11px system-ui, sans-serif";
+  g.fillStyle = "#333";
+  g.fillText(`x ∈ [${s.xlim}], y ∈ [${s.ylim}]`, 8, h - 8);
+  return {g, px, py};
+}
+
+// One frame of the 2-D view: contours, the first k iterates of every run, and loss vs step.
+function drawTrajectories(k) {
+  const t0 = performance.now();
+  const s = state.surfaces[state.traj.surface];
+  const {g, px, py} = drawSurface(s);
   state.traj.runs.forEach((run, i) => {
     const pts = run.points.slice(0, k);
     g.strokeStyle = g.fillStyle = COLORS[i % COLORS.length];
@@ -247,8 +255,6 @@ function drawTrajectories(k) {
     g.beginPath(); g.arc(px(cx), py(cy), 4, 0, 2 * Math.PI); g.fill();
     g.fillText(run.optimizer + (run.diverged ? " (diverged)" : ""), 8, 16 + 14 * i);
   });
-  g.fillStyle = "#333";
-  g.fillText(`x ∈ [${s.xlim}], y ∈ [${s.ylim}]`, 8, h - 8);
   const positive = state.traj.runs.every((r) => r.losses.every((v) => v === null || v > 0));
   NNPlot.lineChart($("traj-loss"), state.traj.runs.map((run, i) => ({
     name: run.optimizer, color: COLORS[i % COLORS.length],
@@ -257,9 +263,12 @@ function drawTrajectories(k) {
   state.frameTimes.push(performance.now() - t0);
 }
 
+// The chosen function's formula and contours, shown before any run.
 function showSurface() {
   const s = state.surfaces[$("surface-select").value];
   $("surface-formula").textContent = `f = ${s.formula}   (default start ${s.start.map((v) => +v.toPrecision(3))})`;
+  cancelAnimationFrame(state.anim);
+  loadBackground(s.name).then(() => drawSurface(s), (err) => { $("traj-error").textContent = err.message; });
 }
 
 function initSurfaces(list) {
