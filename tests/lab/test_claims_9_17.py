@@ -140,7 +140,7 @@ def test_bias_correction_ratio_and_the_l2_optimum():
     assert ratios[0] == pytest.approx((1 - b1) / (1 - b2) ** 0.5, rel=1e-3)  # Kingma & Ba's m̂, v̂ at t = 1
     # Adam with L2 converges to the minimum of f + ½λ‖θ‖²: θᵢ = cᵢ/(cᵢ + λ)
     c, lam = c11_adam.CURVATURES, c11_adam.DECAY
-    ratio, _ = c11_adam.decay_ratio("adam", (2.0, 2.0), 3000)
+    ratio, _ = c11_adam.decay_ratio("adam", (2.0, 2.0), 1500)
     assert ratio == pytest.approx((c[0] / (c[0] + lam)) / (c[1] / (c[1] + lam)), rel=0.02)
 
 
