@@ -42,6 +42,7 @@ from . import checkpoint, distributed
 from .builder import Setup, build, schedule_drives
 from .callbacks import Callback
 from .early_stopping import EarlyStopping
+from .layer_stats import LayerStats
 from .progress import Progress
 
 
@@ -61,6 +62,8 @@ class Trainer:
         self.dist = distributed.init()  # rank / world size; one process unless started by torchrun
         self.net = self.dist.prepare(setup)  # the training forward: the model or its DDP wrapper
         self.writer = self.dist.is_writer  # only rank 0 writes the run directory
+        if self.recipe.train["log_layers"] and self.writer:  # layers.jsonl for nnopt doctor
+            self.callbacks.append(LayerStats())
         cfg = self.recipe.train
         self.epochs, self.seed = cfg["epochs"], cfg["seed"]
         self.log_every, self.do_checkpoint = cfg["log_every"], cfg["checkpoint"]
@@ -170,21 +173,22 @@ class Trainer:
         return out, loss
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> dict:
-        """One optimizer step on a batch. Returns the step's metrics as 0-d device tensors:
-        ``loss`` (CE, without the penalty), ``grad_norm`` (global, before clipping), ``correct``;
-        ``tensor_norms`` holds each gradient's norm (for naming a non-finite one)."""
+        """One optimizer step on a batch. Returns what the step leaves on the device for the next
+        read: ``loss`` (CE without the penalty, 0-d), ``tensor_norms`` (each gradient's 2-norm before
+        clipping, 0-d each), ``hits`` (prediction == label per sample), ``with_grad``. Nothing is
+        reduced here: `read_queue` does it for all queued steps at once."""
         s = self.s
         if s.augment is not None:
             x = s.augment(x, self.aug_gen)
         out, loss = self.forward_backward(x, y)
         with_grad = [p for p in self.params if p.grad is not None]
-        tensor_norms = torch.stack(torch._foreach_norm([p.grad for p in with_grad]))
-        norm = torch.linalg.vector_norm(tensor_norms)
+        tensor_norms = torch._foreach_norm([p.grad for p in with_grad])
         if s.clip is not None:
             s.clip(with_grad)
-        metrics = {"loss": loss.detach(), "grad_norm": norm, "tensor_norms": tensor_norms,
-                   "correct": (out.argmax(1) == y).sum(), "with_grad": with_grad}
-        if self.nonfinite == "skip" and self.scaler is None and not bool(torch.isfinite(norm)):
+        metrics = {"loss": loss.detach(), "tensor_norms": tensor_norms, "hits": out.argmax(1) == y,
+                   "with_grad": with_grad}
+        if self.nonfinite == "skip" and self.scaler is None and tensor_norms and \
+                not bool(torch.isfinite(torch.stack(tensor_norms)).all()):
             return metrics  # no update this step
         opt = s.optimizer
         try:
@@ -200,23 +204,37 @@ class Trainer:
         return metrics
 
     def read_queue(self) -> None:
-        """Read the queued steps' loss and norm from the device (one transfer), screen them, log the
-        ``log_every``-th steps."""
+        """Reduce the queued steps on the device and read them in one transfer: each step's loss and
+        global gradient norm ‖g‖ = √Σᵢ‖gᵢ‖², screened for NaN/inf; the epoch's running loss and
+        accuracy sums stay on the device; the ``log_every``-th steps get a line in metrics.jsonl."""
         if not self.queue:
             return
-        losses = self.dist.sum_(torch.stack([m["loss"].double() * m["share"] for _, _, m in self.queue]))
-        values = torch.stack((losses, torch.stack([m["grad_norm"].double() for _, _, m in self.queue])), 1).tolist()
-        for (step, lr, m), (loss, norm) in zip(self.queue, values):
+        queue, self.queue = self.queue, []
+        ms = [m for _, _, m in queue]
+        dev = self.acc["loss_sum"].device
+        f64 = dict(dtype=torch.float64, device=dev)
+        losses = torch.stack([m["loss"] for m in ms]).double()
+        local = torch.tensor([len(m["hits"]) for m in ms], **f64)
+        self.acc["loss_sum"].add_((losses * local).sum())  # Σ loss·n: exact in float64, so the sums
+        self.acc["correct"].add_(torch.cat([m["hits"] for m in ms]).sum())  # do not depend on chunking
+        counts = torch.tensor([len(m["tensor_norms"]) for m in ms], device=dev)
+        flat = [n for m in ms for n in m["tensor_norms"]]
+        squares = torch.stack(flat).double().square() if flat else torch.zeros(0, **f64)
+        norms = torch.zeros(len(ms), **f64).index_add_(
+            0, torch.repeat_interleave(torch.arange(len(ms), device=dev), counts), squares).sqrt()
+        shares = torch.tensor([m["share"] for m in ms], **f64)
+        values = torch.stack((self.dist.sum_(losses * shares), norms), 1).tolist()  # the one read
+        for (step, lr, m), (loss, norm) in zip(queue, values):
             if not math.isfinite(loss):
                 self.diverged(f"loss became {loss}", lr, step)
             if not math.isfinite(norm) and self.nonfinite == "raise" and self.scaler is None:
-                bad = next(k for k, v in enumerate(m["tensor_norms"].tolist()) if not math.isfinite(v))
+                per_tensor = torch.stack(m["tensor_norms"]).tolist()
+                bad = next(k for k, v in enumerate(per_tensor) if not math.isfinite(v))
                 self.diverged(f"gradient of {self.names[m['with_grad'][bad]]!r} is not finite "
-                              f"(its norm is {m['tensor_norms'][bad].item()})", lr, step)
+                              f"(its norm is {per_tensor[bad]})", lr, step)
             if step % self.log_every == 0:
                 self.pending.append({"kind": "step", "step": step, "epoch": self.epoch + 1,
                                      "lr": lr, "loss": loss, "grad_norm": norm})
-        self.queue = []
 
     def run_epoch(self, metrics_file) -> dict | None:
         """Train one epoch from the current position; None when stopped before its end."""
@@ -237,8 +255,6 @@ class Trainer:
             self.loss_weight = self.dist.weight(len(mine), len(idx))
             m = self.train_step(train.x[mine], train.y[mine], lr)
             m["share"] = len(mine) / len(idx)
-            self.acc["loss_sum"].add_(m["loss"], alpha=len(mine))
-            self.acc["correct"].add_(m["correct"])
             self.acc["seen"] += len(mine)
             self.samples += len(idx)
             self.step += 1
@@ -248,9 +264,10 @@ class Trainer:
                 self.read_queue()
             self.progress.step()
             if self.callbacks:
+                norm = torch.linalg.vector_norm(torch.stack(m["tensor_norms"])) if m["tensor_norms"] else 0.0
                 self.emit("on_step_end", self.step, {"step": self.step, "epoch": self.epoch + 1, "lr": lr,
                                                       "batch_size": len(idx), "loss": m["loss"],
-                                                      "grad_norm": m["grad_norm"], "correct": m["correct"]})
+                                                      "grad_norm": norm, "correct": m["hits"].sum()})
         self.read_queue()
         self.elapsed += time.perf_counter() - epoch_t0
         if self.position < steps:
