@@ -82,13 +82,13 @@ class CompiledRule:
             code = apply_update.__code__.replace(co_name=f"update_{type(transform).__name__}")
             fn = types.FunctionType(code, apply_update.__globals__, code.co_name)
             kernel = self.kernels[transform] = torch.compile(fn)
-        numbers = {k: v for k, v in hyper.items() if not isinstance(v, Tensor)}
+        values = dict(hyper)
         # βᵗ computed here, once: inside the kernel it would be recomputed for every element.
         for base in getattr(transform, "powers", ()):
-            numbers[power_key(base)] = (hyper[base.key] if isinstance(base, Ref) else base) ** step
-        packed = torch.tensor([float(step), *numbers.values()], dtype=torch.float64)
-        values = dict(zip(numbers, packed[1:]))
-        values.update((k, v) for k, v in hyper.items() if isinstance(v, Tensor))
+            values[power_key(base)] = (hyper[base.key] if isinstance(base, Ref) else base) ** step
+        numbers = [k for k, v in values.items() if not isinstance(v, Tensor)]  # tensors pass as they are
+        packed = torch.tensor([float(step), *(values[k] for k in numbers)], dtype=torch.float64)
+        values.update(zip(numbers, packed[1:]))
         try:
             kernel(transform, params, grads, state, values, packed[0], False, found, maximize)
         except Exception as exc:  # noqa: BLE001 — a backend failure falls back to eager for good
