@@ -107,7 +107,7 @@ def plot_interpolation(ax, curves: dict, ylabel: str = "training loss", log: boo
     for x in (0, 1):
         ax.axvline(x, color="0.6", lw=0.8, ls=":")
     ax.set_xlabel("α  (θ = (1−α)·θ₀ + α·θ₁)")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel + (", log scale" if log else ""))
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)

@@ -61,7 +61,7 @@ def flat_minima(ctx):
             curves[label].append(interpolate(a["setup"].model, F.cross_entropy, batches, a["theta"], b["theta"],
                                              np.linspace(-0.5, 1.5, 21)))
     fig, (ax, ax_s, ax_l) = figure(3, width=4.6, height=3.9)
-    plot_interpolation(ax, curves, ylabel="loss (cross-entropy, log)", log=True)
+    plot_interpolation(ax, curves, ylabel="loss (cross-entropy)", log=True)
     ax.set(xlabel=f"α: θ = (1−α)·θ_SB + α·θ_LB  (0: batch {SB}, 1: batch {LB})",
            title="1-D interpolation (band: 3 seeds)")
     Z = [m[K, 0]["slice"] for K in (SB, LB)]
