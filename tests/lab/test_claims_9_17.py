@@ -179,3 +179,17 @@ def test_measured_rate_stops_before_underflow():
 
     points = np.array([[0.5 ** t, 0.0] for t in range(3000)])  # reaches 0.0 in float64 after ~1075 steps
     assert c09_momentum.measured_rate(points) == pytest.approx(0.5, rel=1e-9)
+
+
+def test_steady_means_both_ratios_inside_the_band():
+    from nnopt.diagnose import LayerStats, Propagation
+
+    def prop(var_last, delta_first):
+        return Propagation("x", [LayerStats(0, "a", 0.0, 1.0, 1.0), LayerStats(1, "b", 0.0, var_last, 1.0),
+                                 LayerStats(2, "c", 0.0, 1.0, 1.0)])
+
+    p = prop(0.005, 1.0)
+    p.layers[0].delta_norm = 0.2
+    assert c14_init_depth.steady(p)  # forward 0.005, backward 0.2: inside [1e-3, 1e3]
+    p.layers[1].z_var = 1e-4
+    assert not c14_init_depth.steady(p)

@@ -16,6 +16,12 @@ INITS = {"N(0, 1)": ("normal:std=1.0", "relu", False),
          "He / ReLU": ("he_normal", "relu", True),
          "orthogonal / ReLU": ("orthogonal:activation=relu", "relu", True)}
 TRAIN_DEPTH, TRAINS, FAILS = 20, 0.3, 0.2
+BAND = (1e-3, 1e3)  # "steady": both ratios inside (the criterion's words, not nnopt diagnose's finer ones)
+
+
+def steady(p) -> bool:
+    """Both the forward and the backward ratio of a propagation measurement inside BAND."""
+    return all(BAND[0] <= r <= BAND[1] for r in (p.forward_ratio, p.backward_ratio))
 
 
 def init_overrides(init: str) -> dict:
@@ -46,14 +52,14 @@ def init_depth(ctx: Context) -> Finding:
     acc = {label: Spread([final_val_acc(r) for r in rs]) for label, rs in runs.items()}
     forward = {label: Spread([p.forward_ratio for p in ps]) for label, ps in prop.items()}
     backward = {label: Spread([p.backward_ratio for p in ps]) for label, ps in prop.items()}
-    steady = {label: all(p.verdict == "steady" for p in ps) for label, ps in prop.items()}
-    unsteady = {label: all(p.verdict != "steady" for p in ps) for label, ps in prop.items()}
+    kept = {label: all(steady(p) for p in ps) for label, ps in prop.items()}
+    lost = {label: not any(steady(p) for p in ps) for label, ps in prop.items()}
     trains = {label: a.lo > TRAINS for label, a in acc.items()}
     fails = {label: a.hi <= FAILS for label, a in acc.items()}
-    agree = {label: (steady[label] and trains[label]) if good else (unsteady[label] and fails[label])
+    agree = {label: (kept[label] and trains[label]) if good else (lost[label] and fails[label])
              for label, (_, _, good) in INITS.items()}
     undecided = [label for label in INITS if not (trains[label] or fails[label])
-                 or not (steady[label] or unsteady[label])]
+                 or not (kept[label] or lost[label])]
     verdict = holds(all(agree.values()), inconclusive=bool(undecided) and all(agree[label] for label in INITS
                                                                               if label not in undecided))
     figure = _figure(ctx, prop, runs, epochs)
@@ -63,12 +69,12 @@ def init_depth(ctx: Context) -> Finding:
     wrong = [label for label in INITS if not agree[label]]
     return Finding(
         verdict=verdict,
-        criterion=f"for every seed: Xavier/He/orthogonal 'steady' (both ratios in [1e-3, 1e3]) and the "
+        criterion=f"for every seed: Xavier/He/orthogonal steady (both ratios in [1e-3, 1e3]) and the "
                   f"{TRAIN_DEPTH}-layer net's final validation accuracy > {TRAINS:.0%}; N(0, 1), N(0, 0.01²) not "
                   f"steady and ≤ {FAILS:.0%} (diverged counts as chance)",
         measured="; ".join(f"{label}: fwd {forward[label].mean:.2g}, acc {acc[label].mean:.2f}" for label in INITS)
                  + (f" — against the prediction: {', '.join(wrong)}" if wrong else ""),
-        table=Table(["init / activation", "forward ratio (50 layers)", "backward ratio", "diagnose",
+        table=Table(["init / activation", "forward ratio (50 layers)", "backward ratio", "nnopt diagnose says",
                      f"val acc, {TRAIN_DEPTH} layers, {epochs} epochs", "as predicted"], rows),
         figures=[figure],
         numbers={"forward_ratio": forward, "backward_ratio": backward, "val_acc": acc, "agree": agree,
