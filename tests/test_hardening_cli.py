@@ -18,6 +18,12 @@ def test_the_same_key_varied_twice_is_refused(tmp_path, capsys):
             capsys, "--vary optimizer.lr is given twice", out=out)
 
 
+def test_a_value_varied_twice_is_refused(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    refused(["compare", "--vary", "model.widths=[64],[32],[64]", "--out", str(out)], capsys,
+            "--vary model.widths lists [64] twice", out=out)
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--seeds", "1000000000"], ["1000000000 runs", "at most 1000"]),
     (["--vary", "train.seed=" + ",".join(map(str, range(40))), "--vary", "optimizer.lr=" +

@@ -213,3 +213,10 @@ def test_a_split_unpacks_into_inputs_and_labels():
     data = nnopt.data.load("digits", n_train=100)
     x, y = data.train
     assert x is data.train.x and y is data.train.y and len(data.train) == 100
+
+
+def test_plot_takes_torchs_names_too():
+    from nnopt.plot import specs_from_cli
+
+    assert specs_from_cli(["cosine", "step"], ["T_max=50", "gamma=0.5"]) == [  # every schedule has T (T_max)
+        ("cosine", {"T_max": 50}), ("step", {"T_max": 50, "gamma": 0.5})]

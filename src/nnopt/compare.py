@@ -58,6 +58,10 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
             raise ConfigError(f"--vary {key} is given twice — give all its values in one --vary "
                               f"({key}=v1,v2,...)")
         out[key] = split_values(values)
+        repeated = next((v for i, v in enumerate(out[key]) if v in out[key][:i]), None)
+        if repeated is not None:
+            raise ConfigError(f"--vary {key} lists {toml_value(repeated)} twice — each value once "
+                              "(--seeds repeats a variant)")
     return out
 
 
