@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from .diagnose.command import add_arguments as diagnose_arguments, run as cmd_diagnose
+from .doctor.command import add_arguments as doctor_arguments, run as cmd_doctor
 from .errors import CheckpointError, ConfigError, DataError, DivergedError
 from .lab.command import add_arguments as lab_arguments, run as cmd_lab
 from .landscape.command import add_arguments as landscape_arguments, run as cmd_landscape
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("recipe", nargs="?", help="recipe TOML file (default: the built-in recipe)")
     add_common(run, "run")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    run.add_argument("--doctor", action="store_true",
+                     help="print nnopt doctor's diagnosis at the end (also of a diverged run)")
     run.add_argument("--nproc", type=int, default=1, metavar="N",
                      help="data-parallel training on N local processes started through torchrun "
                           "(gloo on CPU, nccl on CUDA); train.batch_size stays the global batch")
@@ -78,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     diag = sub.add_parser("diagnose", help="signal propagation: Var z and ‖δ‖ by depth per init × activation")
     diagnose_arguments(diag)
     diag.set_defaults(func=cmd_diagnose)
+
+    doctor = sub.add_parser("doctor", help="what went wrong in a run: the evidence and the chapter's remedy")
+    doctor_arguments(doctor)
+    doctor.set_defaults(func=cmd_doctor)
 
     tune = sub.add_parser("tune", help="hyperparameter search / small NAS over recipe fields (Optuna)")
     tune_arguments(tune)
@@ -135,6 +142,7 @@ def out_dir(args, kind: str) -> Path:
 
 
 def cmd_run(args) -> int:
+    from .doctor import format_diagnosis
     from .recipe import Recipe
     from .report.table import format_table
     from .train import Trainer, build, checkpoint, distributed
@@ -162,7 +170,12 @@ def cmd_run(args) -> int:
     trainer = Trainer(build(recipe), run_dir, quiet=quiet)
     if not quiet:
         print(f"run directory: {run_dir}", file=sys.stderr)
-    s = trainer.fit(resume=resume)
+    try:
+        s = trainer.fit(resume=resume)
+    except DivergedError:
+        if args.doctor and dist.is_writer:
+            print(format_diagnosis(run_dir))
+        raise
     if not dist.is_writer:
         return 0
     rows = [["status", s["status"]], ["epochs", s["epochs"]], ["steps", s["steps"]],
@@ -171,6 +184,8 @@ def cmd_run(args) -> int:
             ["train time (s)", round(s["time_s"], 2)], ["samples/s", round(s["samples_per_s"] or 0)],
             ["run directory", str(run_dir)]]
     print(format_table(["result", "value"], rows))
+    if args.doctor:
+        print(format_diagnosis(run_dir))
     return 0
 
 
