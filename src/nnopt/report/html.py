@@ -149,7 +149,7 @@ def finding_section(record: dict, path: Path, anchor: str, number: int | None) -
 <p class="verdict">{badge(record['verdict'])} {esc(record['measured'])}<br>
 <span class="meta">criterion (fixed before the run): {esc(record['criterion'])}</span></p>{notes}
 <h3>Rerun</h3><pre>{esc(rerun)}</pre>
-<p class="meta">seeds {esc(record['seeds'])} · {record['time_s']:.1f} s{' (--fast)' if record.get('fast') else ''}
+<p class="meta">seeds {esc(record['seeds'])} · {record['time_s']:.1f} s wall{f", {record['cpu_s']:.1f} s CPU" if 'cpu_s' in record else ''}{' (--fast)' if record.get('fast') else ''}
  · budget {record.get('budget_s', 0):.0f} s · nnopt {esc(record.get('nnopt_version', '?'))} · {esc(path)}</p>
 </section>"""
 
@@ -264,10 +264,11 @@ def markdown_table(paths: Sequence[str | Path]) -> str:
     records = claim_order([json.loads((p / "finding.json").read_text()) for k, p in collect(paths) if k == "finding"])
     if not records:
         raise ConfigError("no finding.json under " + ", ".join(map(str, paths)))
-    lines = ["| # | experiment | claim | verdict | measured | time (s) |", "|---|---|---|---|---|---|"]
+    lines = ["| # | experiment | claim | verdict | measured | wall / CPU time (s) |", "|---|---|---|---|---|---|"]
     for n, r in records:
         claim = r["claim"].split(". ")[0].rstrip(".")
         cells = [str(n or ""), f"`{r['experiment']}`", claim, f"**{r['verdict']}**", r["measured"],
-                 f"{r['time_s']:.0f}" + (" (fast)" if r.get("fast") else "")]
+                 f"{r['time_s']:.0f} / {r['cpu_s']:.0f}" if "cpu_s" in r else f"{r['time_s']:.0f}"]
+        cells[-1] += " (--fast)" if r.get("fast") else ""
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return "\n".join(lines)
