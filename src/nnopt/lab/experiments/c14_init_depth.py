@@ -65,15 +65,17 @@ def init_depth(ctx: Context) -> Finding:
     figure = _figure(ctx, prop, runs, epochs)
     rows = [[label, forward[label].fmt(".2g"), backward[label].fmt(".2g"),
              ", ".join(sorted({p.verdict for p in prop[label]})), acc[label].fmt(".2f"),
-             "yes" if agree[label] else "no"] for label in INITS]
-    wrong = [label for label in INITS if not agree[label]]
+             "yes" if agree[label] else "undecided" if label in undecided else "no"] for label in INITS]
+    wrong = [label for label in INITS if not agree[label] and label not in undecided]
     return Finding(
         verdict=verdict,
         criterion=f"for every seed: Xavier/He/orthogonal steady (both ratios in [1e-3, 1e3]) and the "
                   f"{TRAIN_DEPTH}-layer net's final validation accuracy > {TRAINS:.0%}; N(0, 1), N(0, 0.01²) not "
                   f"steady and ≤ {FAILS:.0%} (diverged counts as chance)",
         measured="; ".join(f"{label}: fwd {forward[label].mean:.2g}, acc {acc[label].mean:.2f}" for label in INITS)
-                 + (f" — against the prediction: {', '.join(wrong)}" if wrong else ""),
+                 + (f" — against the prediction: {', '.join(wrong)}" if wrong else "")
+                 + (f" — undecided (accuracy between {FAILS:.0%} and {TRAINS:.0%}, or seeds disagree): "
+                    f"{', '.join(undecided)}" if undecided else ""),
         table=Table(["init / activation", "forward ratio (50 layers)", "backward ratio", "nnopt diagnose says",
                      f"val acc, {TRAIN_DEPTH} layers, {epochs} epochs", "as predicted"], rows),
         figures=[figure],
