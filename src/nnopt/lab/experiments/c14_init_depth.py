@@ -64,7 +64,7 @@ def init_depth(ctx: Context) -> Finding:
                                                                               if label not in undecided))
     figure = _figure(ctx, prop, runs, epochs)
     rows = [[label, forward[label].fmt(".2g"), backward[label].fmt(".2g"),
-             ", ".join(sorted({p.verdict for p in prop[label]})), acc[label].fmt(".2f"),
+             " | ".join(sorted({p.verdict for p in prop[label]})), acc[label].fmt(".2f"),
              "yes" if agree[label] else "undecided" if label in undecided else "no"] for label in INITS]
     wrong = [label for label in INITS if not agree[label] and label not in undecided]
     return Finding(
@@ -76,7 +76,7 @@ def init_depth(ctx: Context) -> Finding:
                  + (f" — against the prediction: {', '.join(wrong)}" if wrong else "")
                  + (f" — undecided (accuracy between {FAILS:.0%} and {TRAINS:.0%}, or seeds disagree): "
                     f"{', '.join(undecided)}" if undecided else ""),
-        table=Table(["init / activation", "forward ratio (50 layers)", "backward ratio", "nnopt diagnose says",
+        table=Table(["init / activation", "forward ratio (50 layers)", "backward ratio", "nnopt diagnose says (per seed, | between different ones)",
                      f"val acc, {TRAIN_DEPTH} layers, {epochs} epochs", "as predicted"], rows),
         figures=[figure],
         numbers={"forward_ratio": forward, "backward_ratio": backward, "val_acc": acc, "agree": agree,
