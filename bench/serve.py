@@ -3,7 +3,8 @@
 1. Training speed (training samples/s, the Trainer's own clock; medians of alternating repeats) of the
    playground's default recipe (moons, MLP [16, 16], batch 32) without a viewer, with the LiveView
    callback alone, and through the server with an SSE client reading every frame; and the share of
-   the training time spent inside the LiveView callback (robust to a busy machine's noise).
+   the training time spent inside the LiveView callback and the CPU time of the server's event-loop
+   thread (what the viewer can cost at most; robust to a busy machine's noise).
 2. Frames per second the SSE client receives (the network view's update rate).
 3. In the system Chromium (when installed): ms per frame of the 2-D view (contours + 4 trajectories
    of 1000 steps + the loss plot) and ms per redraw of the network view (5 plots).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -59,9 +61,22 @@ def post(url: str, body: dict) -> dict:
         return json.loads(response.read())
 
 
-def served(url: str, epochs: int) -> tuple[float, float]:
-    """(training samples/s, frames/s received) of one run through the server and an SSE client."""
+def thread_cpu(name: str) -> float:
+    """CPU seconds used so far by this process's thread `name` (Linux /proc; 0 elsewhere)."""
+    thread = next(t for t in threading.enumerate() if t.name == name)
+    try:
+        with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def served(url: str, epochs: int) -> tuple[float, float, float]:
+    """(training samples/s, frames/s received, the server thread's CPU time / the training time) of
+    one run through the server and an SSE client."""
     frames, summary = [], {}
+    cpu0 = thread_cpu("nnopt-serve")
     stream = urllib.request.urlopen(url + "api/events", timeout=60)
     sid = json.loads(stream.readline()[5:])["sid"]
 
@@ -81,7 +96,7 @@ def served(url: str, epochs: int) -> tuple[float, float]:
     reader.join(600)
     stream.close()
     rate = (len(frames) - 1) / (frames[-1] - frames[0]) if len(frames) > 1 else 0.0
-    return summary["samples_per_s"], rate
+    return summary["samples_per_s"], rate, (thread_cpu("nnopt-serve") - cpu0) / summary["time_s"]
 
 
 def browser_times(url: str) -> dict[str, list[float]] | None:
@@ -138,24 +153,28 @@ def main() -> None:
     url, stop = serve_in_thread(fps=args.fps)
     live = f"LiveView callback ({args.fps:g} frames/s)"
     speeds = {"no viewer": [], live: [], "server + SSE client": []}
-    rates, shares = [], []
+    rates, shares, server_cpu = [], [], []
     try:
         for _ in range(args.repeats):
             speeds["no viewer"].append(fit(args.epochs, None)[0])
             speed, share = fit(args.epochs, args.fps)
             speeds[live].append(speed)
             shares.append(share)
-            speed, rate = served(url, args.epochs)
+            speed, rate, cpu = served(url, args.epochs)
             speeds["server + SSE client"].append(speed)
             rates.append(rate)
+            server_cpu.append(cpu)
         times = browser_times(url)
     finally:
         stop()
     base = statistics.median(speeds["no viewer"])
-    rows = [[name, f"{statistics.median(v):,.0f}", f"{base / statistics.median(v):.3f}"] for name, v in speeds.items()]
+    rows = [[name, f"{statistics.median(v):,.0f}", f"{base / statistics.median(v):.3f}",
+             f"{min(v):,.0f}–{max(v):,.0f}"] for name, v in speeds.items()]
     print(f"moons MLP [16, 16], batch 32, {args.epochs} epochs, medians of {args.repeats}")
-    print(format_table(["training", "samples/s", "time ratio vs no viewer"], rows))
+    print(format_table(["training", "samples/s", "time ratio vs no viewer", "range over runs"], rows))
     print(f"\ntime inside the LiveView callback: {100 * statistics.median(shares):.2f}% of the training time")
+    print(f"CPU time of the server's event-loop thread: {100 * statistics.median(server_cpu):.2f}% of the "
+          "training time")
     print(f"network-view updates received: {statistics.median(rates):.1f} frames/s (median of {len(rates)} runs)")
     if times is None:
         print("\n(no Chromium or playwright: browser render times not measured)")

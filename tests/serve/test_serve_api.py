@@ -230,10 +230,13 @@ def test_session_finishes_and_its_loss_falls(defaults, new_session):
 
 
 def test_diverging_run_fails_in_its_tab_only(defaults, new_session):
-    session = new_session()
+    session = new_session(fps=1e6)  # a frame every step, the non-finite ones too
     session.start(recipe_from_form(fast(defaults, **{"optimizer.lr": "1e37", "model.activation": "relu"})))
     wait_for(lambda: session.state == "failed")
-    state = [m for m in session.drain() if m["type"] == "state"][-1]
+    messages = session.drain()
+    for message in messages:
+        json.dumps(message, allow_nan=False)  # what the event stream sends: no NaN/inf in JSON
+    state = [m for m in messages if m["type"] == "state"][-1]
     assert state["error"].startswith("DivergedError: loss became")
 
 

@@ -37,8 +37,9 @@ from .session import Session
 from .surfaces import contour_png, surfaces_json, trajectories
 
 STATIC = Path(__file__).parent / "static"
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
 MAX_BODY = 1_000_000  # bytes of a request body
+
 
 class Sessions:
     """The open tabs (at most `max_sessions`) and their trainings (at most `max_running` at once)."""
@@ -89,11 +90,15 @@ def error(message: str, status: int = 400, field: str | None = None) -> JSONResp
 
 
 async def read_json(request: Request):
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise FormError(f"request body of {len(body)} bytes — at most {MAX_BODY}")
+    """The request's JSON body, read up to MAX_BODY bytes (FormError beyond, or when not JSON)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise FormError(f"request body of more than {MAX_BODY} bytes — at most {MAX_BODY}")
+        chunks.append(chunk)
     try:
-        return json.loads(body or b"{}")
+        return json.loads(b"".join(chunks) or b"{}")
     except (ValueError, RecursionError):
         raise FormError("request body is not valid JSON") from None
 
@@ -102,6 +107,7 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
     """The Starlette app; `loopback_only` refuses requests whose Host is not localhost (DNS rebinding)."""
     sessions = Sessions(max_sessions, max_running, fps)
     compute = anyio.CapacityLimiter(2)  # trajectory requests computed at once
+    starting = anyio.Lock()  # the training limit is checked and taken in one go
     form_schema = schema()
 
     async def index(request):
@@ -162,15 +168,16 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
             body = await read_json(request)
             values = body.get("values") if isinstance(body, dict) else None
             recipe = recipe_from_form(values)
-            if sessions.running() >= sessions.max_running:
-                raise LimitError(f"{sessions.running()} runs are training — the limit is "
-                                 f"{sessions.max_running}; stop one first")
-            if session.state != "idle":
-                await anyio.to_thread.run_sync(session.reset)
-            try:
-                await anyio.to_thread.run_sync(session.start, recipe, 1 if action == "step" else None)
-            except ConfigError as exc:  # a rule across fields, found when the run is built
-                raise FormError(str(exc), field_of(str(exc), values)) from None
+            async with starting:
+                if sessions.running() >= sessions.max_running:
+                    raise LimitError(f"{sessions.running()} runs are training — the limit is "
+                                     f"{sessions.max_running}; stop one first")
+                if session.state != "idle":
+                    await anyio.to_thread.run_sync(session.reset)
+                try:
+                    await anyio.to_thread.run_sync(session.start, recipe, 1 if action == "step" else None)
+                except ConfigError as exc:  # a rule across fields, found when the run is built
+                    raise FormError(str(exc), field_of(str(exc), values)) from None
         elif action == "step":
             session.proceed(1)
         elif action in ("start", "resume"):

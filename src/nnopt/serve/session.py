@@ -109,9 +109,9 @@ class LiveView(Callback):
         session.gate(trainer)
 
     def frame(self, trainer, metrics: dict) -> dict:
-        out = {"type": "frame", "step": metrics["step"], "epoch": metrics["epoch"], "lr": metrics["lr"],
+        out = {"type": "frame", "step": metrics["step"], "epoch": metrics["epoch"], "lr": finite(metrics["lr"]),
                "loss": finite(float(metrics["loss"])), "grad_norm": finite(float(metrics["grad_norm"])),
-               "layers": layer_grad_norms(self.groups), "epochs": self.epochs}
+               "layers": [finite(v) for v in layer_grad_norms(self.groups)], "epochs": self.epochs}
         self.epochs = []
         if self.boundary is not None:
             out["boundary"] = self.boundary.probabilities(trainer.s.model)
