@@ -43,7 +43,7 @@ code, pre { font: .85rem/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace
 table { border-collapse: collapse; font-size: .82rem; margin: .5rem 0; display: block; overflow-x: auto; }
 th, td { border-bottom: 1px solid var(--rule); padding: .3rem .6rem; text-align: left; vertical-align: top; }
 th { border-bottom-width: 2px; }
-figure { margin: 1rem 0; } figure img { display: block; max-width: 100%; height: auto; background: var(--fig);
+figure { margin: 1rem 0; width: min(100vw - 2.5rem, 78rem); position: relative; left: 50%; transform: translateX(-50%); } figure img { display: block; max-width: 100%; height: auto; background: var(--fig);
   border-radius: 4px; padding: 4px; } figcaption { color: var(--muted); font-size: .85rem; }
 .badge { display: inline-block; padding: .1rem .55rem; border-radius: 999px; color: #fff; font-size: .78rem;
   font-weight: 600; letter-spacing: .02em; white-space: nowrap; vertical-align: .1em; }
