@@ -74,7 +74,7 @@ def distinct(trials, key: str) -> int:
             source="Bergstra & Bengio 2012 (random search); Bergstra et al. 2011 (TPE); Li et al. 2018 (Hyperband); "
                    "Jamieson & Talwalkar 2016 (successive halving)", budget_s=60, part=3)
 def hpo_search(ctx: Context) -> Finding:
-    unimportant, epochs = ctx.pick(1, len(UNIMPORTANT)), ctx.pick(3, 9)
+    unimportant, epochs = ctx.pick(1, len(UNIMPORTANT)), ctx.pick(2, 9)
     budget = 2 ** (len(IMPORTANT) + unimportant)  # the grid's size
     tpe_budget = ctx.pick(budget, budget // 2)
     base = {**BASE, "train": {**BASE["train"], "epochs": epochs}}
@@ -114,7 +114,7 @@ def hpo_search(ctx: Context) -> Finding:
     failing = [k for k, v in part.items() if not v]
     notes = ("Trials run through nnopt.tune's space, samplers, pruners and trial objective on an in-memory "
              "Optuna study (the study directory's report and journal cost ~1 s per search, more than the trials). "
-             "--fast searches lr, λ and ε only (a grid of 8), 3 epochs per trial, TPE at the full budget of 8. "
+             "--fast searches lr, λ and ε only (a grid of 8), 2 epochs per trial, TPE at the full budget of 8. "
              "The workload was digits (500 images) in the first draft (loading it cost more than a trial), then "
              "two moons, where every method hit the same ceiling in a --fast run (0.897 ± 0.025 for all); "
              "spirals were chosen before any full run, for a narrow optimum in lr and λ.")
