@@ -26,7 +26,7 @@ def oscillation(points: np.ndarray) -> tuple[float, int]:
 
 
 @experiment("nesterov", claim="Nesterov momentum evaluates the gradient at the look-ahead point θ + ρΔθ; torch's "
-            "reparametrized form is the same method; Nesterov oscillates less than heavy-ball momentum",
+            "reparametrized form is the same method; Nesterov oscillates less than heavy-ball momentum.",
             precise="On f = 0.1x² + 2y², ρ = 0.9: the book's form (gradient at θ + ρv, v ← ρv − α∇f) and torch's "
                     "(b ← ρb + g, θ ← θ − α(g + ρb)) give the same iterates to 1e-10 at a constant α, and differ by "
                     "> 1e-3 when α steps from 0.1 to 0.01; at α = 0.1 and 0.2 (inside Nesterov's stability region) "

@@ -98,7 +98,7 @@ def decay_ratio(name: str, start, steps: int):
 
 
 @experiment("adam", claim="Adam combines momentum and RMSprop; bias correction matters in the first steps; with "
-            "Adam, L2 regularization is not weight decay",
+            "Adam, L2 regularization is not weight decay.",
             precise="(1) The chain of nnopt's momentum transform (EMA, dampening 1−β₁) and RMS-scaling transform "
                     "equals Adam without bias correction step for step (50 steps of softmax regression on digits, "
                     "float64, to 1e-10 relative), in either order; (2) without bias correction the steps of the first "

@@ -59,7 +59,7 @@ def largest_step(run: Trajectory) -> float:
 
 
 @experiment("clipping", claim="Gradient clipping tames exploding gradients: on a cliff of the loss surface a "
-            "gradient step jumps far away; a clipped step does not",
+            "gradient step jumps far away; a clipped step does not.",
             precise="(1) On Pascanu et al.'s one-unit recurrent net (T = 50), gradient descent (α = 1) started on the "
                     "plateau before the cliff takes, for every seed, a step longer than 5 (the cliff's gradient is "
                     "huge), while descent with the gradient clipped by norm or by value at 1 never does and ends below "

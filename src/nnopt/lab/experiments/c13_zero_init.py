@@ -28,7 +28,7 @@ def unit_spread(state: dict) -> tuple[float, float]:
 
 
 @experiment("zero_init", claim="Zero (constant) initialization makes the hidden units identical; random "
-            "initialization breaks the symmetry",
+            "initialization breaks the symmetry.",
             precise="An MLP 64-32-32-10 on digits, every weight 0.01 and every bias 0, trained by Adam: after "
                     "training, every pair of units of a hidden layer has exactly equal incoming weights (they get "
                     "equal gradients at every step), and the network is no better than a 1-unit-wide one; from "

@@ -32,7 +32,7 @@ def init_overrides(init: str) -> dict:
 
 @experiment("init_depth", claim="Xavier/He/orthogonal initialization keeps the variance of activations and "
             "gradients across depth; N(0, 1) explodes, N(0, 0.01²) vanishes, and deep networks train only with "
-            "the former",
+            "the former.",
             precise="50-layer MLPs (nnopt diagnose, one batch of N(0, 1) inputs): the forward ratio "
                     "Var z(last)/Var z(first) and backward ratio ‖δ(first)‖/‖δ(last)‖ stay in [1e-3, 1e3] for "
                     "Xavier (tanh; logistic with gain 4), He (ReLU) and orthogonal (ReLU) and leave it for N(0, 1) "

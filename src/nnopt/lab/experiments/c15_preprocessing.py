@@ -71,7 +71,7 @@ def fmt_steps(values: list[float]) -> str:
 
 
 @experiment("preprocessing", claim="Preprocessing the inputs (min-max, standardization, whitening) helps "
-            "optimization",
+            "optimization.",
             precise="Softmax regression on the raw wine data (features ranging from 0.1 to 1680), SGD with batch 16 "
                     "and lr = 1/λ_max of the loss's curvature E[x̃x̃ᵀ] for each preprocessing: κ of that curvature "
                     "falls by > 100× with standardization and whitening, and SGD reaches a training loss of 0.2 "

@@ -37,7 +37,7 @@ def mode_gap(run, norm: str) -> tuple[float, float, float]:
 
 @experiment("batch_norm", claim="Batch normalization allows larger learning rates, converges in fewer epochs, "
             "reduces the sensitivity to initialization, degrades with very small batches and behaves differently "
-            "in training and inference",
+            "in training and inference.",
             precise="Digits MLP 64-64 (ReLU) with and without batch norm, plain SGD, batch 64: (1) the largest lr of "
                     "{0.03, 0.3, 3} reaching 90% validation accuracy for every seed is larger with BN; (2) at each "
                     "net's best lr, BN needs fewer epochs to 90%; (3) over init N(0, σ²), σ ∈ {0.01, 0.1, 1}, lr 0.3, "

@@ -32,7 +32,7 @@ def batch_dependence(model: torch.nn.Module, x: torch.Tensor) -> float | str:
 
 @experiment("layer_weight_lrn_norm", claim="Layer normalization works per sample, so it applies to batch size 1 "
             "and to recurrent networks where batch norm cannot; weight normalization speeds up early training; "
-            "local response normalization helps a CNN",
+            "local response normalization helps a CNN.",
             precise="(1) In train mode, an MLP with layer norm and an RNN with layer norm inside the cell give each "
                     "of 32 digits the same output alone as within the batch (to 1e-5), batch norm's do not or cannot "
                     "run, and the MLP with layer norm trains at batch size 1 (1 epoch of SGD, > 50% validation "
