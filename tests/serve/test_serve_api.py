@@ -300,3 +300,34 @@ def test_digits_train_without_a_boundary(defaults, new_session):
     assert next(m for m in messages if m["type"] == "start")["boundary"] is None
     assert all("boundary" not in m for m in messages if m["type"] == "frame")
     assert [m for m in messages if m["type"] == "state"][-1]["summary"]["test_acc"] > 0.5
+
+
+def test_step_from_idle_and_start_after_a_finished_run(defaults):
+    from nnopt.serve.command import serve_in_thread
+
+    url, stop = serve_in_thread()
+    stream = urllib.request.urlopen(url + "api/events", timeout=30)
+    try:
+        sid = json.loads(stream.readline()[5:])["sid"]
+
+        def until(predicate):
+            """Messages of the stream up to the first one `predicate` accepts."""
+            seen = []
+            for line in stream:
+                if line.startswith(b"data:"):
+                    seen.append(json.loads(line[5:]))
+                    if predicate(seen[-1]):
+                        return seen
+
+        values = fast(defaults, **{"train.epochs": "1"})
+        assert request(f"{url}api/sessions/{sid}/step", {"values": values}) == (200, {"state": "running"})
+        seen = until(lambda m: m.get("state") == "paused")
+        assert seen[-1]["step"] == 1 and [m["step"] for m in seen if m["type"] == "frame"] == [1]
+        assert request(f"{url}api/sessions/{sid}/resume", {})[0] == 200
+        assert until(lambda m: m.get("state") in ("finished", "failed"))[-1]["state"] == "finished"
+        assert request(f"{url}api/sessions/{sid}/start", {"values": values}) == (200, {"state": "running"})
+        seen = until(lambda m: m.get("state") == "finished")
+        assert [m["state"] for m in seen if m["type"] == "state"] == ["idle", "running", "finished"]
+    finally:
+        stream.close()
+        stop()
