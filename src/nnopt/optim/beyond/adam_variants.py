@@ -74,6 +74,11 @@ class scale_by_nadam:
         return _divide(out, denom, ctx)
 
 
+def _rectifier(rho_t, rho_inf):
+    """RAdam's r_t = √((ρ_t−4)(ρ_t−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρ_t)) (a number or a 0-d tensor)."""
+    return ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+
+
 @dataclass(frozen=True)
 class scale_by_radam:
     """RAdam: m, v as in Adam; ρ∞ = 2/(1−β₂) − 1, ρ_t = ρ∞ − 2tβ₂ᵗ/(1−β₂ᵗ). While ρ_t ≤ 5 the
@@ -105,7 +110,7 @@ class scale_by_radam:
         if isinstance(rho_t, Tensor):
             ok = rho_t > 5.0
             safe = torch.where(ok, rho_t, 5.0)
-            rect = torch.where(ok, ((safe - 4) * (safe - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe)).sqrt(), 0.0)
+            rect = torch.where(ok, _rectifier(safe, rho_inf), 0.0)
             out = torch._foreach_reciprocal(_rsqrt_denominator(v, ctx.value(self.eps), False))
             torch._foreach_mul_(out, rect * bc2 ** 0.5)
             torch._foreach_add_(out, (~ok).to(rect.dtype))     # 1 where not rectified
@@ -116,8 +121,7 @@ class scale_by_radam:
         if rho_t <= 5.0:
             ctx.scale = 1 / bc1
             return m
-        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-        ctx.scale = rect * bc2 ** 0.5 / bc1
+        ctx.scale = _rectifier(rho_t, rho_inf) * bc2 ** 0.5 / bc1
         return _divide(m, _rsqrt_denominator(v, ctx.value(self.eps), False), ctx)
 
 
