@@ -10,7 +10,7 @@ from nnopt import Recipe
 from nnopt.cli import main
 from nnopt.doctor import diagnose, format_diagnosis
 from nnopt.errors import DivergedError
-from nnopt.train import Callback, Trainer, build
+from nnopt.train import Callback, LambdaCallback, Trainer, build
 from nnopt.train.layer_stats import dead_units
 
 BASE = {"data": {"name": "digits"}, "model": {"name": "mlp", "widths": [64]},
@@ -147,3 +147,18 @@ def test_cli_doctor_and_run_doctor(tmp_path, capsys):
                  "--set", "model.activation=\"tanh\""]) == 0
     out = capsys.readouterr().out
     assert "nnopt doctor:" in out and "! underfitting:" in out
+
+
+def test_layers_jsonl_of_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    recipe = Recipe(BASE).override({"train.epochs": 3, "train.checkpoint": True, "data.n_train": 300,
+                                    "train.log_every": 4})
+    Trainer(build(recipe), tmp_path / "whole", quiet=True).fit()
+    stop_after_2 = LambdaCallback(on_epoch_end=lambda tr, epoch, record: tr.request_stop("test") if epoch == 2 else None)
+    Trainer(build(recipe), tmp_path / "cut", quiet=True, callbacks=[stop_after_2]).fit()
+    cut = (tmp_path / "cut" / "layers.jsonl").read_text()
+    whole = (tmp_path / "whole" / "layers.jsonl").read_text()
+    assert whole.startswith(cut) and len(whole) > len(cut)
+    # a process killed after its last checkpoint leaves lines beyond it: the resumed run drops them
+    (tmp_path / "cut" / "layers.jsonl").write_text(whole)
+    Trainer(build(recipe), tmp_path / "cut", quiet=True).fit(resume=True)
+    assert (tmp_path / "cut" / "layers.jsonl").read_text() == whole
