@@ -179,32 +179,36 @@ def test_state_dict_resume_gives_the_same_trajectory(name):
     assert rel_err(a, b) == 0
 
 
+def assert_leaves_all_as_it_was(model, opt, step):
+    """`step()` leaves the parameters and every state buffer as they were (not "step": nnopt
+    counts a step skipped for a non-finite gradient, deciding on the device without a sync)."""
+    params = copy.deepcopy(list(model.parameters()))
+    state = copy.deepcopy(opt.state_dict()["state"])
+    step()
+    assert all(torch.equal(p, q) for p, q in zip(params, model.parameters()))
+    after = opt.state_dict()["state"]
+    assert all(torch.equal(state[i][k], after[i][k]) for i in state for k in state[i] if k != "step")
+
+
+def poisoned_backward(model, loss_scale=lambda loss: loss):
+    """Zero the gradients, backward of (scaled) CE on a batch, then an inf in the first gradient."""
+    for p in model.parameters():
+        p.grad = None
+    loss_scale(F.cross_entropy(model(X[:32]), Y[:32])).backward()
+    next(model.parameters()).grad[0] = float("inf")
+
+
 @pytest.mark.parametrize("name", BEYOND)
 def test_non_finite_gradient_step_is_skipped(name):
-    """The default nonfinite="skip": a NaN gradient leaves parameters and every state buffer as
-    they were (SAM: its perturbation is undone and the base skips); the step counter counts on,
-    as for every nnopt optimizer (decided on the device, without a sync)."""
+    """The default nonfinite="skip" (SAM: its perturbation is undone and the base skips)."""
     a = small_cnn()
     opt = O.create(name, a.parameters(), **HYPER.get(name, {}))
     run(a, opt, 3)
-    params = copy.deepcopy(list(a.parameters()))
-    state = copy.deepcopy(opt.state_dict()["state"])
-    first = next(a.parameters())
-    if getattr(opt, "needs_closure", False):
-        def closure():
-            opt.zero_grad()
-            F.cross_entropy(a(X[:32]), Y[:32]).backward()
-            first.grad[0] = float("nan")
-        closure()
-        opt.step(closure)
-    else:
-        opt.zero_grad()
-        F.cross_entropy(a(X[:32]), Y[:32]).backward()
-        first.grad[0] = float("nan")
-        opt.step()
-    assert all(torch.equal(p, q) for p, q in zip(params, a.parameters()))
-    after = opt.state_dict()["state"]
-    assert all(torch.equal(state[i][k], after[i][k]) for i in state for k in state[i] if k != "step")
+
+    def step():
+        poisoned_backward(a)
+        opt.step(lambda: poisoned_backward(a)) if getattr(opt, "needs_closure", False) else opt.step()
+    assert_leaves_all_as_it_was(a, opt, step)
 
 
 @pytest.mark.parametrize("name, hyper, message", [
@@ -264,29 +268,17 @@ def test_drop_in_for_torch(name):
 
 @pytest.mark.parametrize("name", [n for n in BEYOND if n not in ("sam", "asam")])
 def test_grad_scaler_skips_an_overflowing_step(name):
-    """AMP's GradScaler: a step whose scaled gradients overflow leaves parameters and state as
-    they were and lowers the scale; the next one updates (SAM takes no GradScaler: its closure
-    would need a second scaled backward, and the Trainer refuses fp16 with it)."""
+    """AMP's GradScaler: an overflowing step leaves everything as it was and lowers the scale
+    (SAM takes no GradScaler: its closure would need a second scaled backward; the Trainer refuses
+    fp16 with it)."""
     m = small_cnn()
     opt = O.create(name, m.parameters(), **HYPER.get(name, {}))
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 8)
+    train(m, opt, 2)
 
-    def step(poison):
-        opt.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = F.cross_entropy(m(X[:32]).float(), Y[:32])
-        scaler.scale(loss).backward()
-        if poison:
-            next(m.parameters()).grad[0] = float("inf")
+    def step():
+        poisoned_backward(m, scaler.scale)
         scaler.step(opt)
         scaler.update()
-
-    step(False)
-    params, state = copy.deepcopy(list(m.parameters())), copy.deepcopy(opt.state_dict()["state"])
-    step(True)
+    assert_leaves_all_as_it_was(m, opt, step)
     assert scaler.get_scale() == 2.0 ** 7
-    assert all(torch.equal(a, b) for a, b in zip(params, m.parameters()))
-    after = opt.state_dict()["state"]
-    assert all(torch.equal(state[i][k], after[i][k]) for i in state for k in state[i])
-    step(False)
-    assert not all(torch.equal(a, b) for a, b in zip(params, m.parameters()))
