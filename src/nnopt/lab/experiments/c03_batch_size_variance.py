@@ -70,7 +70,7 @@ def batch_size_variance(ctx):
                                                            for K in partial[:4]]), 1)[0])
     variance_ok = all(0.8 <= r.lo and r.hi <= 1.25 for r in rel.values()) and all(b.hi < 3 for b in bias.values())
 
-    lrs = ctx.pick([0.1, 1.0, 10.0], [0.1, 0.3, 1.0, 3.0])
+    lrs = ctx.pick([0.1, 1.0], [0.1, 0.3, 1.0, 3.0])
     ks = ctx.pick([16, 128], [8, 32, 128, 512])
     epochs = ctx.pick(2, 3)
     grid = {}
