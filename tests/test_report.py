@@ -1,5 +1,4 @@
 """nnopt report: one self-contained HTML page (checked in Chromium) and the README's markdown table."""
-import json
 import re
 
 import pytest

@@ -43,7 +43,9 @@ code, pre { font: .85rem/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace
 table { border-collapse: collapse; font-size: .82rem; margin: .5rem 0; display: block; overflow-x: auto; }
 th, td { border-bottom: 1px solid var(--rule); padding: .3rem .6rem; text-align: left; vertical-align: top; }
 th { border-bottom-width: 2px; }
-figure { margin: 1rem 0; width: min(100vw - 2.5rem, 78rem); position: relative; left: 50%; transform: translateX(-50%); } figure img { display: block; max-width: 100%; height: auto; background: var(--fig);
+figure { margin: 1rem 0; width: min(100vw - 2.5rem, 78rem); position: relative; left: 50%;
+  transform: translateX(-50%); } /* wider than the text column, up to the window */
+figure img { display: block; max-width: 100%; height: auto; background: var(--fig);
   border-radius: 4px; padding: 4px; } figcaption { color: var(--muted); font-size: .85rem; }
 .badge { display: inline-block; padding: .1rem .55rem; border-radius: 999px; color: #fff; font-size: .78rem;
   font-weight: 600; letter-spacing: .02em; white-space: nowrap; vertical-align: .1em; }
@@ -138,6 +140,8 @@ def finding_section(record: dict, path: Path, anchor: str, number: int | None) -
     if recipes:
         rerun += f"\nnnopt run {path}/{recipes[0]}      # any single run of it"
     notes = f"<h3>Notes</h3><p>{esc(record['notes'])}</p>" if record.get("notes") else ""
+    cpu = f", {record['cpu_s']:.1f} s CPU" if "cpu_s" in record else ""
+    fast = " (--fast)" if record.get("fast") else ""
     return f"""<section id="{anchor}">
 <h2>{f"{number}. " if number else ""}{esc(name.replace('_', ' '))} {badge(record['verdict'])}</h2>
 <blockquote>{esc(record['claim'])}</blockquote>
@@ -149,7 +153,7 @@ def finding_section(record: dict, path: Path, anchor: str, number: int | None) -
 <p class="verdict">{badge(record['verdict'])} {esc(record['measured'])}<br>
 <span class="meta">criterion (fixed before the run): {esc(record['criterion'])}</span></p>{notes}
 <h3>Rerun</h3><pre>{esc(rerun)}</pre>
-<p class="meta">seeds {esc(record['seeds'])} · {record['time_s']:.1f} s wall{f", {record['cpu_s']:.1f} s CPU" if 'cpu_s' in record else ''}{' (--fast)' if record.get('fast') else ''}
+<p class="meta">seeds {esc(record['seeds'])} · {record['time_s']:.1f} s wall{cpu}{fast}
  · budget {record.get('budget_s', 0):.0f} s · nnopt {esc(record.get('nnopt_version', '?'))} · {esc(path)}</p>
 </section>"""
 
@@ -230,14 +234,17 @@ def render(paths: Sequence[str | Path], title: str = "nnopt report") -> str:
     toc, toc_dirs, body = [], [], []
     for n, rec in findings:
         anchor = f"claim-{rec['experiment']}"
-        toc.append((f'<li value="{n}">' if n else "<li>") + f'<a href="#{anchor}">{esc(rec["experiment"].replace("_", " "))}</a> {badge(rec["verdict"])}'
-                   f' <span class="meta">— {esc(rec["claim"][:110])}{"…" if len(rec["claim"]) > 110 else ""}</span></li>')
+        claim = rec["claim"] if len(rec["claim"]) <= 110 else rec["claim"][:110] + "…"
+        toc.append((f'<li value="{n}">' if n else "<li>") + f'<a href="#{anchor}">'
+                   f'{esc(rec["experiment"].replace("_", " "))}</a> {badge(rec["verdict"])}'
+                   f' <span class="meta">— {esc(claim)}</span></li>')
         body.append(finding_section(rec, rec["_path"], anchor, n))
     sections = {"run": run_section, "compare": compare_section, "tune": tune_section}
     for i, (kind, p) in enumerate(others):
         anchor = f"{kind}-{i}"
         toc_dirs.append(f'<li><a href="#{anchor}">{kind} {esc(p.name)}</a></li>')
         body.append(sections[kind](p, anchor))
+    lists = (f"<ol>{''.join(toc)}</ol>" if toc else "") + (f"<ul>{''.join(toc_dirs)}</ul>" if toc_dirs else "")
     counts = {v: sum(r["verdict"] == v for _, r in findings) for v in BADGE}
     summary = " · ".join(f"{badge(v)} {c}" for v, c in counts.items() if c) if findings else ""
     return f"""<!doctype html>
@@ -245,7 +252,7 @@ def render(paths: Sequence[str | Path], title: str = "nnopt report") -> str:
 <meta name="color-scheme" content="light dark"><title>{esc(title)}</title><style>{CSS}</style></head>
 <body><header><h1>{esc(title)}</h1>
 <p class="meta">generated {time.strftime('%Y-%m-%d %H:%M')} by <code>nnopt report</code> · {summary}</p></header>
-<nav><h3>Contents</h3>{f"<ol>{''.join(toc)}</ol>" if toc else ""}{f"<ul>{''.join(toc_dirs)}</ul>" if toc_dirs else ""}</nav>
+<nav><h3>Contents</h3>{lists}</nav>
 <main>{''.join(body)}</main></body></html>
 """
 

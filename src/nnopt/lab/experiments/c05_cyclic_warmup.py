@@ -67,7 +67,8 @@ def cyclic_warmup(ctx):
          f"batch {BATCH}, lr {LR:g} (reference)", color="k", lw=1)
     a_lr.set(xlabel="step", ylabel="learning rate", title=f"schedules (batch {BATCH})")
     a_acc.set(xlabel="epoch", ylabel="validation accuracy", title="cyclic vs constant (band: 3 seeds)")
-    a_w.set(xlabel="epoch", ylabel="validation accuracy", title=f"large batch: warmup over {max(1, big_total // 4)} steps")
+    a_w.set(xlabel="epoch", ylabel="validation accuracy",
+            title=f"large batch: warmup over {max(1, big_total // 4)} steps")
     for ax in (a_lr, a_acc, a_w):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -76,7 +77,8 @@ def cyclic_warmup(ctx):
     rows = [[k, acc[k].fmt(".3f"), ", ".join(r.summary["status"] for r in rs)] for k, rs in {**runs, **warm}.items()]
     return Finding(
         verdict=holds(cyc_ok and warm_ok),
-        criterion="(a) each cyclic schedule's mean final val acc ≥ constant's − 0.01; (b) no-warmup ≤ warmup − 0.05 "
+        criterion="(a) each cyclic schedule's mean final val acc ≥ constant's − 0.01; "
+                  "(b) no-warmup ≤ warmup − 0.05 "
                   "and warmup ≥ the batch-32 constant run − 0.02",
         measured=f"(a) constant {const:.3f}, " + ", ".join(f"{k} {acc[k].mean:.3f}" for k in runs if k != "constant")
                  + f"; (b) batch {BIG} no warmup {no_w:.3f} vs warmup {w:.3f}",
