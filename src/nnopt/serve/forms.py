@@ -23,6 +23,7 @@ DEFAULTS = {
     "data": {"name": "moons", "n_samples": 500, "noise": 0.2},
     "model": {"name": "mlp", "widths": [16, 16], "activation": "tanh"},
     "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
+    "schedule": {"name": "cosine", "warmup_steps": 20},
     "train": {"epochs": 200, "batch_size": 32, "threads": 1, "checkpoint": False, "log_every": 10},
 }
 

@@ -56,7 +56,7 @@ const NNPlot = (() => {
       if (y1 <= y0) { y0 = lo; y1 = hi; }
     }
     if (x1 === x0) x1 = x0 + 1;
-    if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
+    if (y1 === y0) { const d = Math.abs(y0) * 0.2 || 0.5; y0 -= d; y1 += d; }
     const px = (x) => pad.l + ((x - x0) / (x1 - x0)) * (w - pad.l - pad.r);
     const py = (y) => h - pad.b - ((ty(y) - y0) / (y1 - y0)) * (h - pad.t - pad.b);
     g.strokeStyle = "#ccc"; g.lineWidth = 1; g.fillStyle = "#555";
