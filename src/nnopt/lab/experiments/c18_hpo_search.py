@@ -156,8 +156,8 @@ def plot(studies, epochs, budget):
     a.set(xlabel="epochs spent (cumulative over trials)", ylabel="best validation accuracy so far",
           title=f"best found vs cost ({len(studies['grid'])} seeds, one line each)")
     a.legend(fontsize=8, loc="lower right")
-    lo = min(min(best_curve(ts)[1][-1] for ts in st) for st in studies.values())
-    a.set_ylim(max(0.0, lo - 0.1), 1.0)
+    finals = [best_curve(ts)[1][-1] for st in studies.values() for ts in st]
+    a.set_ylim(max(0.0, min(finals) - 0.1), min(1.0, max(finals) + 0.05))
     pts = {m: [(t.params["optimizer.lr"], t.params["regularization.l2"], t.value) for t in studies[m][0]
                if t.state.name == "COMPLETE"] for m in ("grid", "random")}
     values = [v for p in pts.values() for _, _, v in p]
