@@ -11,7 +11,11 @@ the gradients as they are, so the row is SAM's own work (perturb, restore, base 
 second forward/backward. Muon's Newton–Schulz runs five bfloat16 matmul chains per matrix: its row
 takes --muon-steps steps.
 
-    python bench/optim_step_beyond.py [--steps 20] [--only lion,lamb] [--compiled] [--device cuda]
+    python bench/optim_step_beyond.py [--steps 20] [--only lion,lamb] [--compiled] [--per-tensor] [--device cuda]
+
+--per-tensor adds nnopt with foreach=False (the chain run one tensor at a time, in cache: what
+torch's for-loop does; the default runs a per-tensor chain — LARS, LAMB, NAdam, Adafactor, Muon —
+over all tensors at once, since only elementwise chains are cut into cache-sized blocks).
 """
 from __future__ import annotations
 
@@ -104,6 +108,7 @@ def main():
     ap.add_argument("--muon-steps", type=int, default=4)
     ap.add_argument("--only", default=",".join(refs))
     ap.add_argument("--compiled", action="store_true", help="also time compile=True (compiles each optimizer)")
+    ap.add_argument("--per-tensor", action="store_true", help="also time foreach=False")
     args = ap.parse_args()
     device = torch.device(args.device)
     torch.set_num_threads(1)
@@ -112,6 +117,7 @@ def main():
           f"{torch.__version__}; medians of {args.steps} steps (ms)")
     head = f"{'optimizer':20} {'references (ms)':48} {'best':>8} {'nnopt':>8} {'nnopt/best':>10}"
     head += f" {'compiled':>8} {'comp./best':>10}" if args.compiled else ""
+    head += f" {'per-tensor':>10} {'p-t/best':>8}" if args.per_tensor else ""
     print(head)
     print("-" * len(head))
     for name in args.only.split(","):
@@ -120,8 +126,9 @@ def main():
         for label, make in theirs.items():
             params = make_params(device)
             opts[label] = _Stepper(make(params), params)
-        for label, options in (("nnopt", {}), ("compiled", {"compile": True})):
-            if label == "nnopt" or args.compiled:
+        for label, options, wanted in (("nnopt", {}, True), ("compiled", {"compile": True}, args.compiled),
+                                       ("per-tensor", {"foreach": False}, args.per_tensor)):
+            if wanted:
                 params = make_params(device)
                 opts[label] = _Stepper(O.create(name, params, nonfinite="ignore", **ours, **options), params)
         if args.compiled:
@@ -129,12 +136,14 @@ def main():
             opts["compiled"].step()  # compiles at step 2
         steps = args.muon_steps if name == "muon" else args.steps
         t = round_robin(opts, device, steps, warmup=2)
-        mine = {k: t.pop(k) for k in ("nnopt", "compiled") if k in t}
+        mine = {k: t.pop(k) for k in ("nnopt", "compiled", "per-tensor") if k in t}
         best = min(t.values())
         listed = ", ".join(f"{k} {v * 1e3:.1f}" for k, v in t.items())
         row = f"{name:20} {listed:48} {best * 1e3:8.2f} {mine['nnopt'] * 1e3:8.2f} {mine['nnopt'] / best:10.2f}"
         if args.compiled:
             row += f" {mine['compiled'] * 1e3:8.2f} {mine['compiled'] / best:10.2f}"
+        if args.per_tensor:
+            row += f" {mine['per-tensor'] * 1e3:10.2f} {mine['per-tensor'] / best:8.2f}"
         print(row, flush=True)
         del opts
         sync(device)
