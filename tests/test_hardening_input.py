@@ -81,6 +81,26 @@ def test_integers_past_what_numpy_and_torch_hold_are_refused(tmp_path, capsys, a
         refused(["run", "--set", assignment, "--out", str(out)], capsys, *words, out=out)
 
 
+@pytest.mark.parametrize("sets, words", [
+    (["init.name=constant", "init.value=1e308"], ["init.value = 1e+308", "3.4028234663852886e+38"]),
+    (["init.name=normal", "init.std=1e300"], ["init.std = 1e+300"]),
+    (["init.name=he_normal", "init.bias=-1e39"], ["init.bias = -1e+39"]),
+    (["model.name=rnn", "data.name=digits_seq", "model.layers=100000"], ["model.layers = 100000", "[1, 100]"]),
+])
+def test_weights_must_fit_float32_and_layer_counts_must_build_in_time(tmp_path, capsys, sets, words):
+    out = tmp_path / "run"
+    refused(["run", *[a for s in sets for a in ("--set", s)], "--out", str(out)], capsys, *words, out=out)
+
+
+def test_unbounded_batch_growth_stops_past_every_data_set():
+    from nnopt.schedules import BatchSizeSchedule
+    from nnopt.schedules.batch_size import LARGEST
+
+    grown = BatchSizeSchedule(32, [1, 2, 3], factor=1e300)
+    assert [grown(e) for e in range(4)] == [32, LARGEST, LARGEST, LARGEST] and grown.steps(3, 1000) == 1
+    assert [BatchSizeSchedule(32, [1, 2], 2.0, 100)(e) for e in range(3)] == [32, 64, 100]
+
+
 def test_the_seed_bound_is_torchs_and_numpys():
     import numpy as np
     import torch

@@ -118,7 +118,8 @@ def norm(max_norm=1.0):
 
 @CLIPPING.register("global_norm", params={"max_norm": Param(float, 1.0, gt=0, doc="the bound, for all together")})
 def global_norm(max_norm=1.0):
-    """g ← g·max_norm/‖g‖ when the norm ‖g‖ of all gradients together exceeds max_norm (torch's clip_grad_norm_)"""
+    """g ← g·max_norm/‖g‖ when the norm ‖g‖ of all gradients together exceeds max_norm
+    (torch's clip_grad_norm_)"""
     return lambda params: by_global_norm(params, max_norm)
 
 

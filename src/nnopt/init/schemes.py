@@ -38,7 +38,9 @@ def _override(layer: str) -> Param:
 
 
 OVERRIDES = {t: _override(t) for t in LAYER_TYPES}
-COMMON = {"bias": Param(float, 0.0, nullable=True, doc="value of every bias; none keeps the layer's own"),
+F32 = float(torch.finfo(torch.float32).max)  # weights are float32: larger values are not representable
+COMMON = {"bias": Param(float, 0.0, ge=-F32, le=F32, nullable=True,
+                        doc="value of every bias; none keeps the layer's own"),
           **OVERRIDES}
 
 
@@ -77,7 +79,7 @@ def weight_scheme(name: str, params: dict[str, Param] | None = None, bias_defaul
             return module
 
         doc = (sampler.__doc__ or "").strip().splitlines()[0]
-        spec = {**(params or {}), **COMMON, "bias": Param(float, bias_default, nullable=True,
+        spec = {**(params or {}), **COMMON, "bias": Param(float, bias_default, ge=-F32, le=F32, nullable=True,
                                                           doc=COMMON["bias"].doc)}
         INITS.register(name, description=doc, params=spec, skip=1, sampler=sampler)(factory)
         return sampler
@@ -91,8 +93,8 @@ def _symmetry_warning(value: float) -> None:
 
 
 ACT = "activation whose gain scales the draw"
-GAIN = Param(float, None, gt=0, nullable=True, doc="overrides the activation's gain")
-SLOPE = Param(float, 0.01, ge=0, aliases=("a",), doc="negative slope of leaky_relu (torch's a)")
+GAIN = Param(float, None, gt=0, le=F32, nullable=True, doc="overrides the activation's gain")
+SLOPE = Param(float, 0.01, ge=0, le=F32, aliases=("a",), doc="negative slope of leaky_relu (torch's a)")
 
 
 @INITS.register("default", params=OVERRIDES, skip=1, sampler=None)
@@ -110,26 +112,27 @@ def zeros() -> Fill:
     return samplers.constant(0.0)
 
 
-@weight_scheme("constant", {"value": Param(float, 0.01, doc="every weight's value")})
+@weight_scheme("constant", {"value": Param(float, 0.01, ge=-F32, le=F32, doc="every weight's value")})
 def constant(value: float = 0.01) -> Fill:
     """W = value (warns: the units of a layer stay identical)"""
     _symmetry_warning(value)
     return samplers.constant(value)
 
 
-@weight_scheme("normal", {"mean": Param(float, 0.0), "std": Param(float, 0.01, ge=0)})
+@weight_scheme("normal", {"mean": Param(float, 0.0, ge=-F32, le=F32), "std": Param(float, 0.01, ge=0, le=F32)})
 def normal(mean: float = 0.0, std: float = 0.01) -> Fill:
     """W ~ N(mean, std²)"""
     return samplers.normal(mean, std)
 
 
-@weight_scheme("uniform", {"r": Param(float, 0.05, ge=0, doc="half-width of U(−r, r)")})
+@weight_scheme("uniform", {"r": Param(float, 0.05, ge=0, le=F32, doc="half-width of U(−r, r)")})
 def uniform(r: float = 0.05) -> Fill:
     """W ~ U(−r, r)"""
     return samplers.uniform(r)
 
 
-XAVIER = {"activation": Param(str, "tanh", choices=XAVIER_ACTIVATIONS, aliases=("nonlinearity",), doc=ACT), "gain": GAIN,
+XAVIER = {"activation": Param(str, "tanh", choices=XAVIER_ACTIVATIONS, aliases=("nonlinearity",), doc=ACT),
+          "gain": GAIN,
           "negative_slope": SLOPE}
 
 

@@ -18,6 +18,7 @@ from .norms import place_norm
 from .weightnorm import weight_norm
 
 BYTES_PER_PARAMETER = 16  # float32 weight, gradient and two optimizer states
+MAX_LAYERS = 100  # stacked recurrent layers (torch's LSTM takes seconds to build 1000 of them)
 COMMON = {
     "activation": Param(str, "relu", choices=ACTIVATIONS),
     "norm": Param(str, "none", choices=NORMS, doc="normalization after each hidden affine layer"),
@@ -109,7 +110,7 @@ class _ImageInput(nn.Module):
 
 @MODELS.register("rnn", skip=3, params={
     "cell": Param(str, "lstm", choices=("lstm", "gru", "rnn")),
-    "hidden": Param(int, 64, ge=1), "layers": Param(int, 1, ge=1),
+    "hidden": Param(int, 64, ge=1), "layers": Param(int, 1, ge=1, le=MAX_LAYERS, doc="stacked recurrent layers"),
     "bidirectional": Param(bool, False),
     "norm": Param(str, "none", choices=NORMS, doc="normalization of the last hidden state")})
 def rnn(input_shape, n_classes, dropout=0.0, cell="lstm", hidden=64, layers=1, bidirectional=False,

@@ -25,7 +25,7 @@ from ..params import Param
 from ..registry import LAYERS, MODELS, NORMS
 from .dropout import DROP, drop_probability, dropout_mask
 from .layernorm import layer_norm
-from .models import RecurrentClassifier
+from .models import MAX_LAYERS, RecurrentClassifier
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -46,7 +46,7 @@ class GateNorm(nn.Module):
 
 @LAYERS.register("loop_rnn", params={
     "input_size": Param(int, ge=1), "hidden_size": Param(int, ge=1),
-    "cell": Param(str, "lstm", choices=tuple(GATES)), "layers": Param(int, 1, ge=1),
+    "cell": Param(str, "lstm", choices=tuple(GATES)), "layers": Param(int, 1, ge=1, le=MAX_LAYERS),
     **{k: replace(DROP, default=0.0) for k in ("input_dropout", "state_dropout", "output_dropout")}})
 class LoopRNN(nn.Module):
     """Multi-layer LSTM/GRU/tanh-RNN over (B, T, F) (``batch_first``) or (T, B, F) inputs.
@@ -156,7 +156,7 @@ class LoopRecurrentClassifier(RecurrentClassifier):
 
 @MODELS.register("rnn_loop", skip=3, params={
     "cell": Param(str, "lstm", choices=tuple(GATES)),
-    "hidden": Param(int, 64, ge=1), "layers": Param(int, 1, ge=1),
+    "hidden": Param(int, 64, ge=1), "layers": Param(int, 1, ge=1, le=MAX_LAYERS, doc="stacked recurrent layers"),
     "norm": Param(str, "none", choices=NORMS, doc="normalization of the last hidden state"),
     "cell_norm": Param(bool, False, doc="layer norm inside the cell: h_t = f(LN(U h_{t-1} + W x_t))"),
     "variational_dropout": Param(float, 0.0, ge=0, lt=1,

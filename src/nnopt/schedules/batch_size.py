@@ -13,6 +13,8 @@ from typing import Mapping, Sequence
 from ..errors import ConfigError
 from ..params import Param
 
+LARGEST = 2**62  # a batch size past every data set, where unbounded growth stops
+
 PARAMS = {
     "batch_growth": Param(float, 1.0, ge=1, doc="the batch size is multiplied by this at each milestone"),
     "batch_milestones": Param(list, [], item=Param(int, ge=1), doc="epochs where the batch size grows"),
@@ -38,8 +40,12 @@ class BatchSizeSchedule:
         self.max_batch_size = max_batch_size
 
     def __call__(self, epoch: int) -> int:
-        size = round(self.batch_size * self.factor ** bisect.bisect_right(self.milestones, epoch))
-        return size if self.max_batch_size is None else min(size, self.max_batch_size)
+        k = bisect.bisect_right(self.milestones, epoch)
+        try:
+            size = self.batch_size * self.factor ** k
+        except OverflowError:  # past any data set: one batch per epoch either way
+            size = math.inf
+        return round(min(size, self.max_batch_size or LARGEST))
 
     def steps(self, epoch: int, n: int) -> int:
         """Optimizer steps in `epoch` over `n` samples: ⌈n / B(e)⌉."""

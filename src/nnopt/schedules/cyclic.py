@@ -41,8 +41,8 @@ def cyclic(*, lr=None, max_lr, cycle_steps=2000, mode="triangular", rate=1.0) ->
           cycle_mult=Param(int, 1, ge=1, aliases=("T_mult",), doc="each cycle is this many times longer than the last"),
           rate=Param(float, 1.0, gt=0, le=1, doc="the peak lr is multiplied by this after each cycle"))
 def cosine_restarts(*, lr=None, min_lr=0.0, cycle_steps=1000, cycle_mult=1, rate=1.0) -> Schedule:
-    """SGDR: lr_t = min_lr + ½(lr·rate^i − min_lr)(1 + cos(π·t_i/T_i)) in cycle i, T_i = cycle_steps·cycle_mult^i,
-    t_i = t − (start of cycle i)  (torch CosineAnnealingWarmRestarts)"""
+    """SGDR: lr_t = min_lr + ½(lr·rate^i − min_lr)(1 + cos(π·t_i/T_i)) in cycle i,
+    T_i = cycle_steps·cycle_mult^i, t_i = t − (start of cycle i)  (torch CosineAnnealingWarmRestarts)"""
     at_most("min_lr", min_lr, "lr", lr)
 
     def start(i: int) -> int:
@@ -89,7 +89,8 @@ def phases(total_steps: int, pct_start: float, three_phase: bool, start: float, 
     return value
 
 
-@register("one_cycle", lr=replace(LR, aliases=("max_lr",), doc="the peak lr (torch's max_lr); none = the optimizer's lr"),
+@register("one_cycle",
+          lr=replace(LR, aliases=("max_lr",), doc="the peak lr (torch's max_lr); none = the optimizer's lr"),
           total_steps=TOTAL_STEPS,
           pct_start=Param(float, 0.3, gt=0, lt=1, doc="the share of the run spent rising"),
           div_factor=Param(float, 25.0, gt=0, doc="start lr = lr/div_factor"),

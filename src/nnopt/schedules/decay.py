@@ -67,7 +67,8 @@ def inverse_time(*, lr=None, rate=0.1, step_size=1, staircase=False) -> Schedule
     return lambda t: lr / (1 + rate * _clock(t, step_size, staircase))
 
 
-@register("exponential", lr=LR, rate=Param(float, 0.9, gt=0, aliases=("gamma",), doc="the factor per step_size (torch's gamma)"),
+@register("exponential", lr=LR,
+          rate=Param(float, 0.9, gt=0, aliases=("gamma",), doc="the factor per step_size (torch's gamma)"),
           step_size=STEP_SIZE, staircase=STAIRCASE)
 def exponential(*, lr=None, rate=0.9, step_size=1, staircase=False) -> Schedule:
     """lr_t = lr·rate^(t/step_size)  (torch ExponentialLR with step_size = 1; Keras ExponentialDecay)"""
