@@ -141,3 +141,17 @@ def test_scheduled_momentum_is_read_per_step_without_new_chains():
                                        .drives["momentum"](t) for t in range(30)]}) > 20
     assert rel_err(a, b) <= 1e-6
     assert len(ours._chains) == 1
+
+
+def test_a_number_becoming_zero_or_not_is_structural():
+    """weight_decay 0 → 0.1 → 0.2 mid-run: one new chain for 0 → non-zero (add_l2 joins the chain),
+    none for 0.1 → 0.2 (read per step); the trajectory is torch's under the same changes."""
+    a, b = small_cnn(), small_cnn()
+    ours = O.create("momentum", a.parameters(), lr=0.05, no_decay_1d=False, fused=False)
+    theirs = torch.optim.SGD(b.parameters(), lr=0.05, momentum=0.9)
+    for start, wd in ((0, 0.0), (5, 0.1), (10, 0.2)):
+        for model, opt in ((a, ours), (b, theirs)):
+            opt.param_groups[0]["weight_decay"] = wd
+            train(model, opt, 5, start=start)
+    assert len(ours._chains) == 2
+    assert rel_err(a, b) <= 1e-6
