@@ -321,12 +321,13 @@ def test_step_from_idle_and_start_after_a_finished_run(defaults):
                         return seen
 
         values = fast(defaults, **{"train.epochs": "1"})
-        assert request(f"{url}api/sessions/{sid}/step", {"values": values}) == (200, {"state": "running"})
+        status, answer = request(f"{url}api/sessions/{sid}/step", {"values": values})
+        assert status == 200 and answer["state"] in ("running", "paused")  # step 1 may be done already
         seen = until(lambda m: m.get("state") == "paused")
         assert seen[-1]["step"] == 1 and [m["step"] for m in seen if m["type"] == "frame"] == [1]
         assert request(f"{url}api/sessions/{sid}/resume", {})[0] == 200
         assert until(lambda m: m.get("state") in ("finished", "failed"))[-1]["state"] == "finished"
-        assert request(f"{url}api/sessions/{sid}/start", {"values": values}) == (200, {"state": "running"})
+        assert request(f"{url}api/sessions/{sid}/start", {"values": values})[0] == 200
         seen = until(lambda m: m.get("state") == "finished")
         assert [m["state"] for m in seen if m["type"] == "state"] == ["idle", "running", "finished"]
     finally:

@@ -1,4 +1,6 @@
-"""`nnopt serve` as a user runs it: prints the URL, serves the page on loopback, stops on Ctrl-C."""
+"""`nnopt serve` as a user runs it: prints the URL, serves the page on loopback, stops on Ctrl-C
+(also while a tab trains)."""
+import json
 import signal
 import socket
 import subprocess
@@ -9,6 +11,7 @@ import pytest
 
 from nnopt.cli import main
 from nnopt.serve.command import is_loopback
+from nnopt.serve.forms import schema
 
 pytest.importorskip("uvicorn")
 
@@ -25,9 +28,17 @@ def test_serve_prints_the_url_serves_the_page_and_stops_on_ctrl_c():
             assert "<title>nnopt playground</title>" in page.read().decode()
         with urllib.request.urlopen(url + "static/app.js", timeout=30) as script:
             assert script.status == 200
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 130  # like nnopt run: Ctrl-C exits 130, without a traceback
-        assert "Traceback" not in proc.stderr.read()
+        with urllib.request.urlopen(url + "api/events", timeout=60) as tab:  # a tab that trains
+            sid = json.loads(tab.readline()[5:])["sid"]
+            values = {**schema()["defaults"], "train.epochs": "100000"}
+            start = urllib.request.Request(f"{url}api/sessions/{sid}/start", json.dumps({"values": values}).encode(),
+                                           {"Content-Type": "application/json"})
+            assert json.loads(urllib.request.urlopen(start, timeout=60).read())["state"] == "running"
+            tab.readline()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 130  # like nnopt run: Ctrl-C exits 130
+        err = proc.stderr.read()
+        assert "Traceback" not in err and "terminate called" not in err, err  # the training ended cleanly
     finally:
         proc.kill()
         proc.wait()

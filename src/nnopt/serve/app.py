@@ -47,6 +47,7 @@ class Sessions:
     def __init__(self, max_sessions: int = 8, max_running: int = 4, fps: float = 8.0):
         self.max_sessions, self.max_running, self.fps = max_sessions, max_running, fps
         self.open: dict[str, Session] = {}
+        self.closed: list[Session] = []  # closed without waiting: joined at shutdown
         self.lock = threading.Lock()
         self.closing = False  # set at shutdown: the event streams end
 
@@ -71,14 +72,19 @@ class Sessions:
     def close(self, sid: str, wait: bool = True) -> None:
         with self.lock:
             session = self.open.pop(sid, None)
+            self.closed = [s for s in self.closed if s.thread is not None and s.thread.is_alive()]
+            if session is not None and not wait:
+                self.closed.append(session)
         if session is not None:
             session.stop(wait)
 
     def shutdown(self) -> None:
-        """End every stream and training (the server is stopping)."""
+        """End every stream and training and wait for their threads (the server is stopping)."""
         self.closing = True
         for sid in list(self.open):
             self.close(sid)
+        for session in self.closed:
+            session.join()
 
 
 class LimitError(RuntimeError):

@@ -63,10 +63,16 @@ def server_for(sock: socket.socket, loopback_only: bool, **app_options):
 
     from .app import create_app
 
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            """Ctrl-C: the event streams end at once (a tab's stream would hold the shutdown)."""
+            app.state.sessions.closing = True
+            super().handle_exit(sig, frame)
+
     app = create_app(loopback_only=loopback_only, **app_options)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, access_log=False)
     threading.Thread(target=warm_up, daemon=True, name="nnopt-serve-warm-up").start()
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 def warm_up() -> None:
@@ -88,9 +94,10 @@ def serve_in_thread(host: str = DEFAULT_HOST, port: int = 0, **app_options):
         thread.join(0.02)
 
     def stop():
-        server.config.app.state.sessions.shutdown()
+        server.config.app.state.sessions.closing = True
         server.should_exit = True
         thread.join(10)
+        server.config.app.state.sessions.shutdown()
         sock.close()
 
     return url_of(sock), stop
@@ -111,5 +118,8 @@ def run(args) -> int:
               "train models here", file=sys.stderr)
     server = server_for(sock, loopback)
     print(f"nnopt serve: open {url_of(sock)}  (Ctrl-C stops)", flush=True)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:  # trainings end at a step boundary before the interpreter exits
+        server.config.app.state.sessions.shutdown()
     return 0

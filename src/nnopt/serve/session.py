@@ -222,12 +222,17 @@ class Session:
             trainer.request_stop("stopped from the playground")
 
     def stop(self, wait: bool = True) -> None:
-        """End the run (if any) after its current step; `wait` for its thread (at most 10 s)."""
+        """End the run (if any) after its current step; `wait` for its thread."""
         self.stopping = True
         self.resume.set()
+        if wait:
+            self.join()
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait (at most `timeout` s) for the training thread to end."""
         thread = self.thread
-        if wait and thread is not None and thread is not threading.current_thread():
-            thread.join(10.0)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
         self.thread = None
 
     def reset(self) -> None:
