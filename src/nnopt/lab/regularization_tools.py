@@ -100,7 +100,8 @@ def search(ctx: Context, rec: Recipe, space: str, method: str, trials: int | Non
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     parsed = parse_space(space, rec)
     sampler = make_sampler(method, parsed, seed)
-    study = optuna.create_study(direction="maximize", sampler=sampler,
+    # a fixed study name: Hyperband assigns trials to brackets by a hash of it
+    study = optuna.create_study(study_name=label, direction="maximize", sampler=sampler,
                                 pruner=make_pruner(method, rec.train["epochs"]))
     n = sampler.size() if isinstance(sampler, ConfigGridSampler) else trials
     study.optimize(Objective(parsed, ctx.out / "studies" / label), n_trials=n, catch=(ConfigError,))
