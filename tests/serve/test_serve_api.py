@@ -72,6 +72,14 @@ def test_bad_value_names_its_field(defaults, key, text, field, message):
     assert info.value.field == field and message in str(info.value)
 
 
+def test_an_empty_form_is_the_default_recipe_and_garbage_is_refused():
+    assert recipe_from_form({}) == nnopt.Recipe()  # digits, which the playground trains on
+    with pytest.raises(FormError, match="nested too deeply"):
+        recipe_from_form({"model.widths": "[" * 1500})
+    with pytest.raises(FormError, match="at most 500"):
+        recipe_from_form({f"train.x{i}": "1" for i in range(501)})
+
+
 def test_export_answers_toml_or_the_inline_error(client, defaults):
     ok = client.post("/api/export", json={"values": fast(defaults, **{"optimizer.lr": "0.3"})})
     assert ok.status_code == 200 and tomllib.loads(ok.json()["toml"])["optimizer"]["lr"] == 0.3

@@ -120,7 +120,8 @@ def recipe_from_form(values: Mapping[str, Any]) -> Recipe:
             set_path(raw, key, parse_value(value.strip()))
         except ConfigError as exc:
             raise FormError(str(exc), key) from None
-    data = raw.get("data", {}).get("name", "digits") if isinstance(raw.get("data"), dict) else None
+    section = raw.get("data", {})
+    data = section.get("name", "digits") if isinstance(section, dict) else None
     if data not in PLAY_DATASETS:
         raise FormError(f"data.name = {data!r} — the playground trains on {', '.join(map(repr, PLAY_DATASETS))}",
                         "data.name")

@@ -148,7 +148,6 @@ class Session:
         self.stopping = False
         self.thread: threading.Thread | None = None
         self.run_dir: str | None = None
-        self.recipe: Recipe | None = None
 
     # -- the queue the SSE stream drains ---------------------------------------------------------
     def push(self, message: dict) -> None:
@@ -173,7 +172,7 @@ class Session:
                 raise RuntimeError(f"a run is already {self.state}; reset it first")
             setup = build(recipe)
             self.run_dir = tempfile.mkdtemp(prefix="nnopt-serve-")
-            self.recipe, self.stopping, self.pausing, self.steps_left = recipe, False, False, steps
+            self.stopping, self.pausing, self.steps_left = False, False, steps
             trainer = Trainer(setup, self.run_dir, quiet=True, callbacks=[LiveView(self, self.fps)])
             self.set_state("running")
             self.thread = threading.Thread(target=self._fit, args=(trainer,), daemon=True,
@@ -239,5 +238,4 @@ class Session:
         with self.lock:
             self.stop()
             self.outbox.clear()
-            self.recipe = None
             self.set_state("idle")
