@@ -130,6 +130,7 @@ def run_all(args, curves: dict, t0: float) -> None:
             for method in METHODS:
                 points = run(method, seed, args, Path(tmp) / "data", Path(tmp) / f"{method}-{seed}")
                 curves[method].append(points)
+                Path(args.curves).parent.mkdir(parents=True, exist_ok=True)
                 Path(args.curves).write_text(json.dumps(curves))
                 print(f"seed {seed} {method:<9} best {points[-1][2]:.4f} epochs {points[-1][0]} "
                       f"trial time {points[-1][1]:.0f}s (elapsed {time.perf_counter() - t0:.0f}s)",
@@ -144,7 +145,7 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=1500, help="training-file images used (train + val)")
     ap.add_argument("--val", type=int, default=500, help="of those, held out for validation")
     ap.add_argument("--figure", default="docs/figures/hpo.png")
-    ap.add_argument("--curves", default="hpo_curves.json", help="where each finished study's curve is saved")
+    ap.add_argument("--curves", default="runs/hpo_curves.json", help="where each finished study's curve is saved")
     ap.add_argument("--from-curves", metavar="FILE", help="only tabulate and draw the curves in FILE")
     args = ap.parse_args()
     torch.set_num_threads(1)
