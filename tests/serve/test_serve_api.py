@@ -140,12 +140,22 @@ def test_schedule_sets_each_steps_lr(client):
     ({"start": "[1, 2, 3]", "runs": [{"optimizer": "sgd"}]}, "start", "must be [x, y]"),
     ({"surface": "moon", "runs": [{"optimizer": "sgd"}]}, "surface", "surface = 'moon'"),
     ({"runs": [{"optimizer": "sgd"}] * 9}, "runs", "1 to 8"),
+    ({"runs": [{"optimizer": "sgd", "fields": {"lr": "1e400"}}]}, "runs.0.lr", "must be a finite number"),
     ({"runs": [{"optimizer": "sgd"}], "schedule": {"name": "cosine", "fields": {"warmup_steps": "40"}}},
      "schedule.warmup_steps", "must be < total_steps"),
 ])
 def test_trajectory_errors_name_the_field(client, body, field, message):
     r = client.post("/api/trajectories", json={"surface": "saddle", "steps": 30, **body})
     assert r.status_code == 400 and r.json()["field"] == field and message in r.json()["error"]
+
+
+def test_an_optimizer_the_2d_runner_cannot_drive_is_a_400(client, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ValueError("sam: step() needs a closure")
+
+    monkeypatch.setattr("nnopt.serve.surfaces.trajectory", refuse)
+    r = post_runs(client, [{"optimizer": "sgd", "fields": {}}])
+    assert r.status_code == 400 and r.json() == {"error": "sam: step() needs a closure", "field": "runs.0"}
 
 
 def test_contours_image_and_the_server_survives_garbage(client):

@@ -129,7 +129,7 @@ def trajectories(body: Mapping[str, Any]) -> dict:
         try:
             run_ = trajectory(surface, name, start=start, steps=settings["steps"], schedule=schedule,
                               noise=settings["noise"], seed=settings["seed"], **hyper)
-        except ConfigError as exc:
+        except ValueError as exc:  # ConfigError, or an optimizer the 2-D runner cannot drive
             raise FormError(str(exc), f"runs.{i}") from None
         out.append({"optimizer": name, "points": json_floats(run_.points), "losses": json_floats(run_.losses),
                     "lrs": json_floats(run_.lrs), "diverged": run_.diverged})
