@@ -155,14 +155,14 @@ def _he(distribution: str):
     return make
 
 
-for _dist, _sym in (("uniform", "U(−r, r), r = g·√(6/(fan_in+fan_out))"),
-                    ("normal", "N(0, σ²), σ² = g²·2/(fan_in+fan_out)")):
+for _dist, _sym in (("uniform", "U(−r, r), r = gain·√(6/(fan_in+fan_out))"),
+                    ("normal", "N(0, σ²), σ² = gain²·2/(fan_in+fan_out)")):
     _make = _xavier(_dist)
-    _make.__doc__ = f"Xavier/Glorot {_sym}; g = 1 tanh, 4 logistic, √2 relu"
+    _make.__doc__ = f"Xavier/Glorot {_sym}; gain by activation: 1 tanh, 4 logistic, √2 relu"
     weight_scheme(f"xavier_{_dist}", XAVIER)(_make)
 for _dist, _sym in (("uniform", "U(−r, r), r = g·√(3/fan)"), ("normal", "N(0, σ²), σ² = g²/fan")):
     _make = _he(_dist)
-    _make.__doc__ = f"He/Kaiming {_sym}; fan = fan_in or fan_out, g = √2 relu"
+    _make.__doc__ = f"He/Kaiming {_sym}; fan by mode (fan_in or fan_out), g by activation (√2 relu)"
     weight_scheme(f"he_{_dist}", HE)(_make)
 
 
@@ -172,5 +172,5 @@ for _dist, _sym in (("uniform", "U(−r, r), r = g·√(3/fan)"), ("normal", "N(
                     doc="svd of a Gaussian matrix (the chapter) or QR (torch.nn.init.orthogonal_)")})
 def orthogonal(activation: str = "tanh", gain: float | None = None, negative_slope: float = 0.01,
                method: str = "svd") -> Fill:
-    """W = g·Q, Q orthogonal (rows or columns orthonormal); g as for Xavier"""
+    """W = gain·Q, Q orthogonal (rows or columns orthonormal); gain as for Xavier"""
     return samplers.orthogonal(gain if gain is not None else xavier_gain(activation, negative_slope), method)
