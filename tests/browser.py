@@ -29,9 +29,13 @@ def _unavailable(reason):
     pytest.skip(f"browser test skipped: {reason}")
 
 
+_shared: dict = {"users": 0}  # one Playwright per process: a second sync_playwright() cannot start
+
+
 @pytest.fixture(scope="session")
 def browser():
-    """A headless system Chromium for the whole session (a Playwright `Browser`)."""
+    """A headless system Chromium for the whole session (a Playwright `Browser`), shared by every
+    test module that imports this fixture."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -40,11 +44,20 @@ def browser():
     if path is None:
         _unavailable("no Chromium found (apt-get install chromium, or set NNOPT_CHROMIUM; "
                      "scripts/system-deps.sh installs it as root)")
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        chromium = playwright.chromium.launch(executable_path=path, headless=True,
-                                              args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    if _shared["users"] == 0:
+        playwright = sync_playwright().start()
+        try:  # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start
+            _shared["browser"] = playwright.chromium.launch(executable_path=path, headless=True,
+                                                            args=["--no-sandbox", "--disable-gpu"])
+        except Exception:
+            playwright.stop()
+            raise
+        _shared["playwright"] = playwright
+    _shared["users"] += 1
+    try:
+        yield _shared["browser"]
+    finally:
+        _shared["users"] -= 1
+        if _shared["users"] == 0:
+            _shared.pop("browser").close()
+            _shared.pop("playwright").stop()
