@@ -165,7 +165,7 @@ def rank_argv(args, run_dir: Path) -> list[str]:
     else:
         argv = ["run", *([args.recipe] if args.recipe else []), *[x for s in args.set for x in ("--set", s)],
                 "--out", str(run_dir)]
-    return argv + (["--quiet"] if args.quiet else [])
+    return argv + (["--quiet"] if args.quiet else []) + (["--doctor"] if args.doctor else [])
 
 
 def launch(args, run_dir: Path) -> int:
