@@ -27,7 +27,7 @@ def test_a_value_varied_twice_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("argv, words", [
     (["--seeds", "1000000000"], ["1000000000 runs", "at most 1000"]),
     (["--vary", "train.seed=" + ",".join(map(str, range(40))), "--vary", "optimizer.lr=" +
-      ",".join(f"0.{i + 1}" for i in range(30))], ["1200 runs"]),
+      ",".join(f"{i + 1}e-3" for i in range(30))], ["1200 runs"]),
     (["--seeds", "0"], ["--seeds = 0"]),
 ])
 def test_a_grid_too_large_to_run_is_refused_at_once(tmp_path, capsys, argv, words):
