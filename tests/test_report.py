@@ -113,3 +113,16 @@ def test_compare_and_tune_directories(tmp_path):
     assert len(re.findall(r'<img src="data:image/png;base64,', page)) == 2  # val_curves.png, history.png
     cells = re.findall(r"<tr><td>(\d)</td>", page.split("Tune study")[1])
     assert cells == ["2", "0", "1"]  # best value first, the pruned trial (no value) last
+
+
+def test_a_run_directory_carries_the_doctors_diagnosis(lab_dirs):
+    """Oracle: nnopt doctor's own text for the same run, HTML-escaped, is on the page."""
+    from html import escape
+
+    from nnopt.doctor import format_diagnosis
+
+    root, _ = lab_dirs
+    run_dir = root / "probe" / "runs" / "s0"
+    page = render([run_dir])
+    assert "Diagnosis (nnopt doctor)" in page
+    assert escape(format_diagnosis(run_dir), quote=False) in page

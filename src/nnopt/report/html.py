@@ -201,9 +201,12 @@ def run_section(path: Path, anchor: str) -> str:
     if land.is_file():
         L = json.loads(land.read_text())
         extra = html_table(["landscape", "value"], [[k, v] for k, v in L.items() if not isinstance(v, (list, dict))])
+    from ..doctor import format_diagnosis
+
+    diagnosis = f"<h3>Diagnosis (nnopt doctor)</h3><pre>{esc(format_diagnosis(path))}</pre>"
     return f"""<section id="{anchor}"><h2>Run {esc(path.name)}</h2>
 {html_table(['result', 'value'], rows)}{img(run_curves_png(path), f'{path.name}: curves')}{extra}{pngs(path)}
-<details><summary>recipe.toml</summary><pre>{esc(recipe)}</pre></details>
+{diagnosis}<details><summary>recipe.toml</summary><pre>{esc(recipe)}</pre></details>
 <h3>Rerun</h3><pre>nnopt run {esc(path)}/recipe.toml</pre></section>"""
 
 
