@@ -94,6 +94,7 @@ def test_saddle_sgd_and_momentum_trajectories_differ_as_the_chapter_says(page, t
 def test_train_moons_live_loss_falls_and_the_boundary_moves(page, tmp_path):
     page.get_by_test_id("tab-train").click()
     assert page.get_by_test_id("field-data.name").input_value() == "moons"
+    page.get_by_test_id("field-train.epochs").fill("2000")  # still running when paused, on a fast machine too
     page.get_by_test_id("train-start").click()
     page.wait_for_function("nnopt.train.status === 'running' && nnopt.boundaryDraws >= 1", timeout=60_000)
     first = boundary_pixels(page)
@@ -158,6 +159,7 @@ def test_two_tabs_train_independently_and_a_closed_tab_stops(browser, url):  # n
         tab.get_by_test_id("tab-train").click()
         tab.get_by_test_id("field-data.name").select_option(data)
         tab.get_by_test_id("field-optimizer.lr").fill(lr)
+        tab.get_by_test_id("field-train.epochs").fill("100000")
         tab.get_by_test_id("train-start").click()
         tabs.append((context, tab))
     for _, tab in tabs:
