@@ -16,6 +16,7 @@ from torch import nn
 from ..params import Param
 from ..registry import MODELS
 from .dropout import Dropout
+from .models import MAX_LAYERS
 from .recurrent import GATES, LoopRecurrentClassifier
 
 
@@ -34,7 +35,7 @@ class StepDropoutRNN(nn.Module):
 
 @MODELS.register("rnn_loop_naive", skip=3, params={
     "cell": Param(str, "lstm", choices=tuple(GATES)),
-    "hidden": Param(int, 64, ge=1), "layers": Param(int, 1, ge=1),
+    "hidden": Param(int, 64, ge=1), "layers": Param(int, 1, ge=1, le=MAX_LAYERS),
     "naive_dropout": Param(float, 0.0, ge=0, lt=1,
                            doc="per-time-step dropout on the inputs x_t and outputs h_t (not on h_{t-1})")})
 def rnn_loop_naive(input_shape, n_classes, dropout=0.0, cell="lstm", hidden=64, layers=1, naive_dropout=0.0):

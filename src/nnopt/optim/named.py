@@ -17,7 +17,7 @@ from .transforms import (add_l2, book_nesterov, chain, decoupled_weight_decay, s
 EPS_INSIDE = Param(bool, False, doc="book form u/√(v + ε) instead of torch's u/(√v + ε)")
 FORM = Param(str, "torch", choices=("torch", "book"),
              doc="torch: b ← ρb + g, θ ← θ − αb; book: Δθ ← ρΔθ − αg (differ when α changes)")
-MOMENTUM = Param(float, 0.9, ge=0, doc="ρ: momentum coefficient")
+MOMENTUM = Param(float, 0.9, ge=0, lt=1, doc="ρ: momentum coefficient (< 1, or the velocity never decays)")
 DAMPENING = Param(float, 0.0, ge=0, le=1, doc="d: the buffer adds (1 − d)·g")
 
 
@@ -42,7 +42,7 @@ SGD_HYPER = {"lr": LR(1e-3), "momentum": MOMENTUM, "dampening": DAMPENING, "weig
 
 
 @register("sgd", torch_class=torch.optim.SGD, kernel=native.sgd_kernel, check=_check_nesterov, hyper={
-    **SGD_HYPER, "momentum": Param(float, 0.0, ge=0, doc="ρ: momentum coefficient"),
+    **SGD_HYPER, "momentum": Param(float, 0.0, ge=0, lt=1, doc="ρ: momentum coefficient"),
     "nesterov": Param(bool, False, doc="Nesterov momentum (needs momentum > 0, dampening = 0)")})
 def sgd(h):
     """Mini-batch SGD: θ ← θ − α·g (torch.optim.SGD; momentum/nesterov as in torch)."""
@@ -57,7 +57,7 @@ def momentum(h):
 
 
 @register("nesterov", torch_class=torch.optim.SGD, kernel=native.sgd_kernel, fixed={"nesterov": True, "dampening": 0.0},
-          hyper={"lr": LR(1e-3), "momentum": Param(float, 0.9, gt=0, doc="ρ: momentum coefficient (> 0)"),
+          hyper={"lr": LR(1e-3), "momentum": Param(float, 0.9, gt=0, lt=1, doc="ρ: momentum coefficient (0 < ρ < 1)"),
                  "weight_decay": WEIGHT_DECAY,
                  "form": Param(str, "torch", choices=("torch", "book"),
                                doc="torch: b ← ρb + g, θ ← θ − α(g + ρb); book: gradient at θ + ρv, "
@@ -80,7 +80,7 @@ def adagrad(h):
 
 @register("rmsprop", torch_class=torch.optim.RMSprop, kernel=native.rmsprop_kernel, hyper={
     "lr": LR(1e-2), "alpha": Param(float, 0.99, ge=0, lt=1, doc="β: decay of the squared-gradient average"),
-    "eps": Param(float, 1e-8, gt=0), "weight_decay": WEIGHT_DECAY, "momentum": Param(float, 0.0, ge=0),
+    "eps": Param(float, 1e-8, gt=0), "weight_decay": WEIGHT_DECAY, "momentum": Param(float, 0.0, ge=0, lt=1),
     "centered": Param(bool, False, doc="divide by the centered √(r − m²) (m: mean gradient)"),
     "eps_inside_sqrt": EPS_INSIDE})
 def rmsprop(h):
