@@ -15,11 +15,13 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("recipe", nargs="?", help="base recipe TOML file (default: the built-in recipe)")
     p.add_argument("--space", required=True, metavar="SPACE.toml", help="the search space")
-    p.add_argument("--method", default="bayes", choices=("grid", "random", "bayes", "hyperband", "asha"),
-                   help="search method (default bayes = TPE; hyperband/asha prune over epochs)")
+    p.add_argument("--method", default="bayes", choices=("grid", "random", "bayes", "hyperband", "asha", "bohb"),
+                   help="search method (default bayes = TPE; hyperband/asha/bohb prune over epochs; "
+                        "bohb = TPE + Hyperband)")
     p.add_argument("--model", default="tpe", choices=("tpe", "gp"), help="bayes: TPE or Gaussian process")
     p.add_argument("--trials", type=int, metavar="N",
-                   help="complete + pruned trials the study should hold (grid: default the whole grid)")
+                   help="complete + pruned trials the study should hold, exactly, over all workers "
+                        "(grid: default the whole grid)")
     p.add_argument("--workers", type=int, default=1, metavar="K", help="worker processes on this machine")
     p.add_argument("--storage", metavar="URL",
                    help="sqlite:///FILE, postgresql://user@host:port/db, or a journal FILE.log "
