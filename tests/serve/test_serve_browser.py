@@ -142,7 +142,7 @@ def test_bad_values_get_an_inline_error_and_the_server_keeps_going(page):
     page.get_by_test_id("traj-run").click()
     page.get_by_test_id("traj-error-runs.1.momentum").wait_for()
     assert page.get_by_test_id("traj-error-runs.1.momentum").inner_text() == \
-        "momentum.momentum = 'lots' — must be a number >= 0"
+        "momentum.momentum = 'lots' — must be a number in [0, 1)"
     page.get_by_test_id("traj-field-runs.1.momentum").fill("0.9")
     page.get_by_test_id("traj-run").click()  # the server still answers
     page.wait_for_function("window.nnopt.trajDone", timeout=20_000)
