@@ -214,7 +214,7 @@ class Trainer:
         dev = self.acc["loss_sum"].device
         f64 = dict(dtype=torch.float64, device=dev)
         losses = torch.stack([m["loss"] for m in ms]).double()
-        local = torch.tensor([len(m["hits"]) for m in ms], **f64)
+        local = torch.tensor([m["n"] for m in ms], **f64)
         self.acc["loss_sum"].add_((losses * local).sum())  # Σ loss·n: exact in float64, so the sums
         self.acc["correct"].add_(torch.cat([m["hits"] for m in ms]).sum())  # do not depend on chunking
         counts = torch.tensor([len(m["tensor_norms"]) for m in ms], device=dev)
@@ -252,11 +252,12 @@ class Trainer:
                 lr = self.set_lr(self.step)
             idx = order[self.position * bs:(self.position + 1) * bs]
             mine = self.dist.shard(idx)
-            self.loss_weight = self.dist.weight(len(mine), len(idx))
+            n, n_all = mine.shape[0], idx.shape[0]  # (Tensor.__len__ costs a µs a call)
+            self.loss_weight = self.dist.weight(n, n_all)
             m = self.train_step(train.x[mine], train.y[mine], lr)
-            m["share"] = len(mine) / len(idx)
-            self.acc["seen"] += len(mine)
-            self.samples += len(idx)
+            m["n"], m["share"] = n, n / n_all
+            self.acc["seen"] += n
+            self.samples += n_all
             self.step += 1
             self.position += 1
             self.queue.append((self.step, lr, m))
@@ -266,7 +267,7 @@ class Trainer:
             if self.callbacks:
                 norm = torch.linalg.vector_norm(torch.stack(m["tensor_norms"])) if m["tensor_norms"] else 0.0
                 self.emit("on_step_end", self.step, {"step": self.step, "epoch": self.epoch + 1, "lr": lr,
-                                                      "batch_size": len(idx), "loss": m["loss"],
+                                                      "batch_size": n_all, "loss": m["loss"],
                                                       "grad_norm": norm, "correct": m["hits"].sum()})
         self.read_queue()
         self.elapsed += time.perf_counter() - epoch_t0
