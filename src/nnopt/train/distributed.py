@@ -32,8 +32,10 @@ reports which rank died and how to resume.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -140,8 +142,8 @@ _CONTEXT: Context | None = None
 
 def init() -> Context:
     """Join the process group torchrun describes in the environment (WORLD_SIZE, RANK, LOCAL_RANK,
-    MASTER_ADDR, MASTER_PORT); one process without it. Idempotent. Call it before building a run
-    on CUDA, so each rank's model lands on its own GPU."""
+    MASTER_ADDR, MASTER_PORT); one process without it. Idempotent; the ranks leave together at exit.
+    Call it before building a run on CUDA, so each rank's model lands on its own GPU."""
     global _CONTEXT
     if _CONTEXT is None:
         world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -153,9 +155,21 @@ def init() -> Context:
             if cuda:
                 torch.cuda.set_device(local)
             dist.init_process_group("nccl" if cuda else "gloo")
+            atexit.register(_leave)
             control = dist.new_group(backend="gloo") if cuda else None
             _CONTEXT = Context(dist.get_rank(), dist.get_world_size(), local, control)
     return _CONTEXT
+
+
+def _leave() -> None:
+    """At exit: wait (at most a minute) until every rank is done, then close the group. A rank that
+    leaves while another still runs, or with the group open, can be aborted by gloo's threads
+    (SIGABRT, "terminate called without an active exception"), which torchrun reports as a failure."""
+    try:
+        dist.monitored_barrier(group=_CONTEXT.control, timeout=timedelta(seconds=60))
+    except RuntimeError:  # a rank that failed alone: it does not wait longer
+        pass
+    dist.destroy_process_group()
 
 
 def rank_argv(args, run_dir: Path) -> list[str]:
