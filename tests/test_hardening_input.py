@@ -185,5 +185,5 @@ def test_a_top_level_field_is_sent_to_its_section(tmp_path, capsys):
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop"])
 def test_momentum_of_one_or_more_is_refused(name):
     """ρ ≥ 1: the velocity b ← ρb + g never decays (a closed-form reason, not a tuning choice)."""
-    with pytest.raises(ConfigError, match=r"optimizer.momentum = 1.5 — must be in [[(]0, 1\)"):
+    with pytest.raises(ConfigError, match=r"optimizer.momentum = 1.5 — must be in [\[(]0, 1\)"):
         Recipe({"optimizer": {"name": name, "momentum": 1.5}})
