@@ -229,8 +229,9 @@ class Trainer:
                 self.diverged(f"loss became {loss}", lr, step)
             if not math.isfinite(norm) and self.nonfinite == "raise" and self.scaler is None:
                 per_tensor = torch.stack(m["tensor_norms"]).tolist()
-                bad = next(k for k, v in enumerate(per_tensor) if not math.isfinite(v))
-                self.diverged(f"gradient of {self.names[m['with_grad'][bad]]!r} is not finite "
+                bad = next((k for k, v in enumerate(per_tensor) if not math.isfinite(v)), None)
+                self.diverged(f"the global gradient norm overflowed ({norm})" if bad is None else
+                              f"gradient of {self.names[m['with_grad'][bad]]!r} is not finite "
                               f"(its norm is {per_tensor[bad]})", lr, step)
             if step % self.log_every == 0:
                 self.pending.append({"kind": "step", "step": step, "epoch": self.epoch + 1,
