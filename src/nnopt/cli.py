@@ -1,4 +1,4 @@
-"""The `nnopt` command line: run, compare, tune, plot, diagnose, list."""
+"""The `nnopt` command line: train, compare, search, test the chapter's claims, report, diagnose, serve."""
 from __future__ import annotations
 
 import argparse
@@ -7,14 +7,25 @@ import sys
 import time
 from pathlib import Path
 
-from .diagnose.command import add_arguments as diagnose_arguments, run as cmd_diagnose
-from .doctor.command import add_arguments as doctor_arguments, run as cmd_doctor
+from .diagnose import command as diagnose_command
+from .doctor import command as doctor_command
 from .errors import CheckpointError, ConfigError, DataError, DivergedError
-from .lab.command import add_arguments as lab_arguments, run as cmd_lab
-from .landscape.command import add_arguments as landscape_arguments, run as cmd_landscape
-from .report.command import add_arguments as report_arguments, run as cmd_report
-from .serve.command import add_arguments as serve_arguments, run as cmd_serve
-from .tune.command import add_arguments as tune_arguments, run as cmd_tune
+from .lab import command as lab_command
+from .landscape import command as landscape_command
+from .report import command as report_command
+from .serve import command as serve_command
+from .tune import command as tune_command
+
+# Subcommands that live in their own package: (name, help, module with add_arguments(p) and run(args)).
+COMMANDS = [
+    ("diagnose", "signal propagation: Var z and ‖δ‖ by depth per init × activation", diagnose_command),
+    ("doctor", "what went wrong in a run: the evidence and the chapter's remedy", doctor_command),
+    ("tune", "hyperparameter search / small NAS over recipe fields (Optuna)", tune_command),
+    ("lab", "the chapter's claims as experiments: numbers, figures, a verdict", lab_command),
+    ("report", "lab findings, runs, compare and tune directories as one HTML page", report_command),
+    ("landscape", "λ_max, Hessian trace, 1-D/2-D loss slices of a finished run", landscape_command),
+    ("serve", "the web playground: optimizers on 2-D functions, a network training live", serve_command),
+]
 
 EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -78,33 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--title")
     ps.set_defaults(func=cmd_plot_schedule)
 
-    diag = sub.add_parser("diagnose", help="signal propagation: Var z and ‖δ‖ by depth per init × activation")
-    diagnose_arguments(diag)
-    diag.set_defaults(func=cmd_diagnose)
-
-    doctor = sub.add_parser("doctor", help="what went wrong in a run: the evidence and the chapter's remedy")
-    doctor_arguments(doctor)
-    doctor.set_defaults(func=cmd_doctor)
-
-    tune = sub.add_parser("tune", help="hyperparameter search / small NAS over recipe fields (Optuna)")
-    tune_arguments(tune)
-    tune.set_defaults(func=cmd_tune)
-
-    lab = sub.add_parser("lab", help="the chapter's claims as experiments: numbers, figures, a verdict")
-    lab_arguments(lab)
-    lab.set_defaults(func=cmd_lab)
-
-    rep = sub.add_parser("report", help="lab findings, runs, compare and tune directories as one HTML page")
-    report_arguments(rep)
-    rep.set_defaults(func=cmd_report)
-
-    land = sub.add_parser("landscape", help="λ_max, Hessian trace, 1-D/2-D loss slices of a finished run")
-    landscape_arguments(land)
-    land.set_defaults(func=cmd_landscape)
-
-    serve = sub.add_parser("serve", help="the web playground: optimizers on 2-D functions, a network training live")
-    serve_arguments(serve)
-    serve.set_defaults(func=cmd_serve)
+    for name, text, module in COMMANDS:
+        p = sub.add_parser(name, help=text)
+        module.add_arguments(p)
+        p.set_defaults(func=module.run)
 
     lst = sub.add_parser("list", help="registered techniques, by family")
     lst.add_argument("family", nargs="?", help="one family (e.g. optimizers)")
