@@ -1,7 +1,6 @@
 """The library as a PyTorch user meets it in their own loop: torch's names, one-call factories,
 clear errors for what does not fit, and a user's own schedule treated like the built-in ones."""
 import re
-import warnings
 
 import pytest
 import torch
@@ -13,18 +12,7 @@ from nnopt.cli import main
 from nnopt.params import Param
 from nnopt.registry import LAYERS, LOSSES, SCHEDULES
 from nnopt.train import build
-
-
-def torch_lrs(make, steps, lr=0.1):
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
-    sched, out = make(opt), []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(steps):
-            out.append(sched.get_last_lr()[0])
-            opt.step()
-            sched.step()
-    return out
+from test_schedules_torch import torch_lrs
 
 
 # -- a user's own schedule (the README's example) ----------------------------------------------
