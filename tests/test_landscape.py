@@ -12,13 +12,7 @@ from nnopt.landscape import (filter_normalized_direction, hessian_density, hessi
                              hvp, interpolate, parameters_vector, slice_2d)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one torch thread (two threads only wait on each other on a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def small_mlp(seed=0, dtype=torch.float64):

@@ -59,12 +59,8 @@ def runs_native(opt) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only add overhead (and contention on a shared machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def every_test_on_one_thread(one_thread):
+    """The optimizer tests' tensors are tiny: each runs on one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture
