@@ -45,7 +45,7 @@ def test_a_name_change_after_a_bad_name_is_still_a_clean_error():
     (["optimizer.lr=-inf"], ["optimizer.lr = -inf"]),
     (["optimizer.lr=nan"], ["optimizer.lr = nan"]),
     (["init.name=uniform", "init.r=inf"], ["init.r = inf", "finite"]),
-    (["regularization.l2=1e999"], ["regularization.l2 = inf", "finite"]),
+    (["penalty.name=l2", "penalty.coef=1e999"], ["penalty.coef = inf", "finite"]),
 ])
 def test_non_finite_numbers_are_refused_before_the_run_directory(tmp_path, capsys, sets, words):
     out = tmp_path / "run"

@@ -3,7 +3,7 @@ import torch
 
 from nnopt.errors import ConfigError
 from nnopt.nn.norms import place_norm
-from nnopt.regularize import l1, l2, penalty, select, weights
+from nnopt.regularize import elastic_net, l1, l2, none, select, weights
 from nnopt.registry import PENALTIES
 
 
@@ -37,18 +37,22 @@ def test_hand_values():
     a, b = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.0], [3.0]])
     assert l1([a, b]).item() == pytest.approx(6.0)
     assert l2([a, b]).item() == pytest.approx(0.5 * 14)
-    assert penalty([a, b], l1_coef=0.1, l2_coef=0.01).item() == pytest.approx(0.6 + 0.07)
-    assert penalty([a, b]) is None
+    assert l1([a, b], coef=0.5).item() == pytest.approx(3.0)
+    assert l2([a, b], coef=0.1).item() == pytest.approx(0.1 * 0.5 * 14)
+    assert l1([a, b], coef=0.0) is None and l2([a, b], coef=0.0) is None and none([a, b]) is None
+    assert elastic_net([a, b], l1_coef=0.1, l2_coef=0.01).item() == pytest.approx(0.6 + 0.07)
+    assert elastic_net([a, b]) is None
     eps = 0.25  # Σ(√(θ²+ε) − √ε)
     smooth = sum((t * t + eps) ** 0.5 - eps ** 0.5 for t in (1.0, -2.0, 0.0, 3.0))
     assert l1([a, b], smooth=eps).item() == pytest.approx(smooth)
-    assert penalty([a, b], l1_coef=2.0, l1_smooth=eps).item() == pytest.approx(2 * smooth)
+    assert elastic_net([a, b], l1_coef=2.0, l1_smooth=eps).item() == pytest.approx(2 * smooth)
+    assert l1([a, b], coef=2.0, smooth=eps).item() == pytest.approx(2 * smooth)
     assert l1([]).item() == 0.0 and l2([]).item() == 0.0
 
 
 def test_gradients_sign_weight_and_smooth_surrogate():
     w = torch.tensor([-2.0, 0.5, 3.0], requires_grad=True)
-    penalty([w], l1_coef=0.3, l2_coef=0.1).backward()
+    elastic_net([w], l1_coef=0.3, l2_coef=0.1).backward()
     torch.testing.assert_close(w.grad, 0.3 * torch.sign(w.detach()) + 0.1 * w.detach())
     w.grad = None
     eps = 1e-2
@@ -58,17 +62,23 @@ def test_gradients_sign_weight_and_smooth_surrogate():
     assert l1([w.detach()], smooth=1e-10).item() == pytest.approx(l1([w.detach()]).item(), abs=1e-4)
 
 
-@pytest.mark.parametrize("kw,field", [({"l1_coef": -0.1}, "l1_coef"), ({"l2_coef": -1.0}, "l2_coef")])
-def test_negative_coefficients_are_errors(kw, field):
+@pytest.mark.parametrize("fn,kw,field", [(elastic_net, {"l1_coef": -0.1}, "l1_coef"),
+                                         (elastic_net, {"l2_coef": -1.0}, "l2_coef"),
+                                         (l1, {"coef": -1.0}, "coef"), (l2, {"coef": -2.0}, "coef")])
+def test_negative_coefficients_are_errors(fn, kw, field):
     with pytest.raises(ValueError, match=f"{field} = -.* must be >= 0"):
-        penalty([torch.ones(2, 2)], **kw)
+        fn([torch.ones(2, 2)], **kw)
     with pytest.raises(ValueError, match="smooth = -1"):
         l1([torch.ones(2, 2)], smooth=-1.0)
 
 
 def test_registered_with_validated_parameters():
-    assert {"l1", "l2", "elastic_net"} <= set(PENALTIES.names())
+    assert {"none", "l1", "l2", "elastic_net"} <= set(PENALTIES.names())
     w = [torch.ones(2, 2)]
     assert PENALTIES.create("elastic_net", w, l1_coef=1.0, l2_coef=2.0).item() == pytest.approx(4 + 4)
-    with pytest.raises(ConfigError, match=r"regularization.l1_coef = -1.0 — must be >= 0"):
-        PENALTIES.create("elastic_net", w, field="regularization", l1_coef=-1.0)
+    assert PENALTIES.create("l2", w, coef=3.0).item() == pytest.approx(3 * 0.5 * 4)
+    with pytest.raises(ConfigError, match=r"penalty.l1_coef = -1.0 — must be >= 0"):
+        PENALTIES.create("elastic_net", w, field="penalty", l1_coef=-1.0)
+    # l1 and l2 have no natural strength: the recipe must say how much
+    with pytest.raises(ConfigError, match=r"penalty.coef is required"):
+        PENALTIES.create("l1", w, field="penalty")

@@ -1,7 +1,7 @@
 """The Recipe: a typed, validated description of a whole run.
 
 A recipe is TOML with one table per section. Component sections (data, model, optimizer, schedule,
-clip, init, preprocess, augment) hold a registered ``name`` plus that entry's parameters; fixed
+clip, init, preprocess, penalty, augment) hold a registered ``name`` plus that entry's parameters; fixed
 sections (regularization, train) have their own fields. Everything is validated up front, defaults
 are filled in, and the resolved recipe written into a run directory reproduces the run.
 
@@ -19,8 +19,9 @@ from ._compat import tomllib
 from .errors import ConfigError
 from .params import Param, REQUIRED, suggest, validate_fields
 from .schedules.batch_size import PARAMS as BATCH_SIZE_PARAMS
-from .registry import (AUGMENTATIONS, CLIPPING, DATASETS, INITS, MODELS, OPTIMIZERS, PREPROCESSORS,
-                       SCHEDULES, Registry)
+from .registry import (AUGMENTATIONS, CLIPPING, DATASETS, INITS, MODELS, OPTIMIZERS, PENALTIES,
+                       PREPROCESSORS, SCHEDULES, Registry)
+from .regularize import SELECTIONS
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,15 @@ EARLY_STOPPING = {
     "restore_best_weights": Param(bool, False),
 }
 
+# settings that left their section: old dotted key → (new home, the old default); "{v}" is the value
+ELASTIC = 'L1 and L2 together: name = "elastic_net", l1_coef = …, l2_coef = …'
+MOVED = {
+    "regularization.l1": (f'[penalty] name = "l1", coef = {{v}} ({ELASTIC})', 0.0),
+    "regularization.l2": (f'[penalty] name = "l2", coef = {{v}} ({ELASTIC})', 0.0),
+    "regularization.l1_smooth": ('[penalty] name = "l1", smooth = {v} (elastic_net: l1_smooth = {v})', 0.0),
+    "regularization.penalize": ("[penalty] on = {v}", "weights"),
+}
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 SEED_MAX = 2**32 - 1
 
@@ -63,12 +73,11 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
     "clip": Component(CLIPPING, "none"),
     "init": Component(INITS, "default"),
     "preprocess": Component(PREPROCESSORS, "none"),
+    "penalty": Component(PENALTIES, "none", {
+        "on": Param(str, "weights", choices=SELECTIONS,
+                    doc="the parameters the penalty sees: weights (matrices and kernels outside norm "
+                        "layers), weights_and_biases (everything outside norm layers), all")}),
     "regularization": {
-        "l1": Param(float, 0.0, ge=0, doc="adds l1·Σ|w| over weights (not biases/norms)"),
-        "l2": Param(float, 0.0, ge=0, doc="adds ½·l2·Σw² over weights (gradient l2·w)"),
-        "l1_smooth": Param(float, 0.0, ge=0, doc="ε of the smooth L1 Σ(√(θ²+ε)−√ε); 0 = exact |θ|"),
-        "penalize": Param(str, "weights", choices=("weights", "weights_and_biases", "all"),
-                          doc="which parameters l1/l2 apply to"),
         "dropout": Param(float, 0.0, ge=0, lt=1, doc="drop probability after each hidden layer"),
         "variational_dropout": Param(float, 0.0, ge=0, lt=1,
                                      doc='one mask per sequence on x_t, h_{t-1}, h_t; needs model.name = "rnn_loop"'),
@@ -170,6 +179,8 @@ def resolve(raw: Mapping[str, Any]) -> dict:
         values = raw.get(section, {})
         if not isinstance(values, Mapping):
             raise ConfigError(f"{section} = {values!r} — must be a table [{section}]")
+        for key, value in values.items():
+            check_moved(f"{section}.{key}", value)
         if isinstance(spec, Component):
             name = values.get("name", spec.default)
             Param(str, choices=spec.registry).validate(f"{section}.name", name)
@@ -178,6 +189,18 @@ def resolve(raw: Mapping[str, Any]) -> dict:
         else:
             out[section] = validate_fields(section, spec, values)
     return out
+
+
+def check_moved(dotted: str, value: Any) -> None:
+    """ConfigError saying where a setting went when `dotted` is one that moved (see MOVED)."""
+    if dotted not in MOVED:
+        return
+    where, old_default = MOVED[dotted]
+    scalar = isinstance(value, (bool, int, float, str))
+    shown = toml_value(value) if scalar else "…"
+    unused = f" — or delete the line: {shown} was the default" if scalar and value == old_default \
+        else ""
+    raise ConfigError(f"{dotted} = {shown} — this setting moved: write {where.format(v=shown)}{unused}")
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -177,8 +177,9 @@ def overfitting(run: Run) -> Problem | None:
     gap_text = f"train − val accuracy gap {gap:.3f} ({e[-1]['train_acc']:.3f} vs {e[-1]['val_acc']:.3f})"
     return Problem("overfitting", "; ".join(t for t in (seen, gap_text) if t),
                    "early stopping (regularization.early_stopping = { patience = 5, restore_best_weights = true }), "
-                   "weight decay (optimizer.weight_decay or regularization.l2), dropout (regularization.dropout = "
-                   "0.3), data augmentation (augment.name = \"image\"), or more training data")
+                   "weight decay (optimizer.weight_decay) or an L2 penalty (penalty.name = \"l2\", penalty.coef = "
+                   "1e-4), dropout (regularization.dropout = 0.3), data augmentation (augment.name = \"image\"), "
+                   "or more training data")
 
 
 def underfitting(run: Run) -> Problem | None:

@@ -21,7 +21,7 @@ LINKS: dict[str, dict[str, str]] = {
     "init.name": {"zeros": "zero_init", "constant": "zero_init", **dict.fromkeys(RANDOM_INITS, "init_depth")},
     "preprocess.name": dict.fromkeys(("minmax", "standardize", "pca", "zca"), "preprocessing"),
     "model.norm": {"batch": "batch_norm", **dict.fromkeys(("layer", "weight", "lrn"), "layer_weight_lrn_norm")},
-    "regularization.l2": {"*": "weight_decay_vs_l2"},
+    "penalty.name": {"l2": "weight_decay_vs_l2"},
     "regularization.dropout": {"*": "dropout"},
     "regularization.label_smoothing": {"*": "label_smoothing"},
     "regularization.early_stopping.patience": {"*": "early_stopping"},

@@ -16,7 +16,7 @@ from ..nn import build_model
 from ..recipe import Recipe
 from ..nn.losses import torch_label_smoothing
 from ..registry import AUGMENTATIONS, CLIPPING, INITS, MODELS, OPTIMIZERS, PREPROCESSORS, SCHEDULES
-from ..regularize import penalty, select
+from ..regularize import bind, select
 from ..schedules import BatchSizeSchedule, check_drives
 from ..schedules.batch_size import from_train
 
@@ -25,8 +25,8 @@ from ..schedules.batch_size import from_train
 class Setup:
     """The built run. ``schedule(t)`` gives the lr at step/epoch t (per ``interval``); each param
     group's lr is that value times ``lr_scales[i]`` (its own initial lr over the base lr);
-    ``batches(epoch)`` the batch size of an epoch; ``penalty()`` the loss term of the
-    regularization section (None when it has none)."""
+    ``batches(epoch)`` the batch size of an epoch; ``penalty()`` the loss term of the recipe's
+    [penalty] over the parameters its ``on`` selects (None when there is none)."""
 
     recipe: Recipe
     device: torch.device
@@ -145,8 +145,8 @@ def build(recipe: Recipe) -> Setup:
     augment = AUGMENTATIONS.create(recipe.augment["name"], field="augment", **recipe.params("augment"))
     if augment is not None:
         check_augment(augment, recipe.augment["name"], data, device)
-    penalized = select(model, reg["penalize"])
+    penalty = bind(recipe.penalty["name"], select(model, recipe.penalty["on"]), recipe.params("penalty"))
     return Setup(recipe=recipe, device=device, data=data, model=model, optimizer=optimizer,
                  schedule=schedule, interval=interval, lr_scales=lr_scales, clip=clip, augment=augment,
                  preprocessor=preprocessor, label_smoothing=smoothing, batches=batches,
-                 penalty=lambda: penalty(penalized, reg["l1"], reg["l2"], reg["l1_smooth"]))
+                 penalty=penalty)

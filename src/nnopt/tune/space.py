@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import ConfigError
 from ..params import Param, suggest
-from ..recipe import SECTIONS, Component, Recipe, loads_toml, parse_value, read_text, toml_value
+from ..recipe import SECTIONS, Component, Recipe, check_moved, loads_toml, parse_value, read_text, toml_value
 
 FORMS = {"low", "high", "log", "step", "choices", "depth", "width", "value", "when"}
 
@@ -229,6 +229,8 @@ def build_knobs(raw: Mapping[str, Any], base: Recipe) -> list[Knob]:
         if not isinstance(table, Mapping):
             raise ConfigError(f"{section} = {table!r} — must be a table [{section}]")
         entries += _walk(section, (), table)
+    for key, spec in entries:
+        check_moved(key, spec)
     knobs = [_knob(key, spec, raw, base) for key, spec in entries]
     if not any(k.dist is not None for k in knobs):
         raise ConfigError("the search space searches nothing — give at least one field a range or choices")

@@ -14,7 +14,8 @@ BASE = {"data": {"name": "spirals", "n_samples": 500, "noise": 0.1}, "model": {"
                                                                                   "log_every": 1000}}
 VAL_POINTS = 100  # 20% of 500
 # (section, field): (low, high, log, integer); the first two matter, the other four barely or not at all
-IMPORTANT = {("optimizer", "lr"): (1e-4, 1.0, True, False), ("regularization", "l2"): (1e-6, 1e-1, True, False)}
+IMPORTANT = {("optimizer", "lr"): (1e-4, 1.0, True, False), ("penalty", "coef"): (1e-6, 1e-1, True, False)}
+FIXED = {"penalty": 'name = "l2"'}  # λ is the coef of the L2 penalty
 UNIMPORTANT = {("optimizer", "eps"): (1e-10, 1e-7, True, False),  # ≪ √v̂ of every weight
                ("clip", "max_norm"): (20.0, 200.0, False, False),  # above the gradient norms of these runs
                ("train", "eval_batch_size"): (256, 2048, False, True),  # evaluation only
@@ -35,7 +36,7 @@ def space_text(grid: bool, unimportant: int = len(UNIMPORTANT)) -> str:
     lines, section = [], None
     for (sec, field), (low, high, log, integer) in sorted(ranges.items()):
         if sec != section:
-            lines.append(f"[{sec}]")
+            lines += [f"[{sec}]", *([FIXED[sec]] if sec in FIXED else [])]
             section = sec
         if grid:
             lines.append(f"{field} = [{level(low, high, log, integer, 0.25)}, {level(low, high, log, integer, 0.75)}]")
@@ -163,7 +164,7 @@ def plot(studies, epochs, budget):
     a.legend(fontsize=8, loc="lower right")
     finals = [best_curve(ts)[1][-1] for st in studies.values() for ts in st]
     a.set_ylim(max(0.0, min(finals) - 0.1), min(1.0, max(finals) + 0.05))
-    pts = {m: [(t.params["optimizer.lr"], t.params["regularization.l2"], t.value) for t in studies[m][0]
+    pts = {m: [(t.params["optimizer.lr"], t.params["penalty.coef"], t.value) for t in studies[m][0]
                if t.state.name == "COMPLETE"] for m in ("grid", "random")}
     values = [v for p in pts.values() for _, _, v in p]
     for method, marker in (("grid", "s"), ("random", "o")):
@@ -171,7 +172,7 @@ def plot(studies, epochs, budget):
         sc = b.scatter(x, y, c=v, cmap="viridis", vmin=min(values), vmax=max(values), marker=marker,
                        s=60 if method == "grid" else 22,
                        edgecolors="k" if method == "grid" else "none", label=f"{method} (seed 0)")
-    b.set(xscale="log", yscale="log", xlabel="optimizer.lr", ylabel="regularization.l2 (λ)",
+    b.set(xscale="log", yscale="log", xlabel="optimizer.lr", ylabel="penalty.coef (λ of the L2 penalty)",
           title="the important plane: the grid repeats 4 points, random covers it")
     b.legend(fontsize=8, loc="upper left")
     fig.colorbar(sc, ax=b, label="validation accuracy of the trial")

@@ -11,9 +11,9 @@ LAMBDA = 1e-2  # torch's AdamW default, fixed before the first run
 SECTIONS = {"data": {"name": "digits"}, "model": {"name": "mlp", "widths": [64]}, "train": {"batch_size": 64}}
 ARMS = {  # (optimizer, how λ enters)
     "SGD + weight decay": {"optimizer.name": "sgd", "optimizer.lr": 0.1, "optimizer.weight_decay": LAMBDA},
-    "SGD + L2 penalty": {"optimizer.name": "sgd", "optimizer.lr": 0.1, "regularization.l2": LAMBDA},
+    "SGD + L2 penalty": {"optimizer.name": "sgd", "optimizer.lr": 0.1, "penalty.name": "l2", "penalty.coef": LAMBDA},
     "AdamW (decoupled decay)": {"optimizer.name": "adamw", "optimizer.lr": 1e-3, "optimizer.weight_decay": LAMBDA},
-    "Adam + L2 penalty": {"optimizer.name": "adam", "optimizer.lr": 1e-3, "regularization.l2": LAMBDA},
+    "Adam + L2 penalty": {"optimizer.name": "adam", "optimizer.lr": 1e-3, "penalty.name": "l2", "penalty.coef": LAMBDA},
 }
 PAIRS = {"SGD": ("SGD + weight decay", "SGD + L2 penalty"), "Adam": ("AdamW (decoupled decay)", "Adam + L2 penalty")}
 

@@ -12,7 +12,7 @@ MODEL = {"name": "mlp", "widths": [128, 128]}
 # coefficients fixed before the first run (not tuned): common textbook values
 ARMS = {
     "none": {},
-    "L2": {"regularization.l2": 1e-3},
+    "L2": {"penalty.name": "l2", "penalty.coef": 1e-3},
     "weight decay": {"optimizer.name": "adamw", "optimizer.weight_decay": 0.1},
     "dropout": {"regularization.dropout": 0.3},
     "early stopping": {"regularization.early_stopping": {"patience": 30, "monitor": "val_loss",
