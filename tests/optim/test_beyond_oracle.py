@@ -74,6 +74,21 @@ def test_nadam_matches_torch(hyper, fe, split, scale):
     _compare("nadam", _torch(torch.optim.NAdam, foreach=fe), hyper, split=split, scale=scale)
 
 
+def test_nadam_follows_a_scheduled_beta1_as_torch():
+    """β₁ moved before every step (as one-cycle's cycle_momentum does): Π_t must multiply each
+    step's μ_t, from that step's β₁ (nnopt keeps Π_t as a host number on the CPU, torch reads its
+    tensor), and the result must follow torch's."""
+    a, b = small_cnn(), small_cnn()
+    mine = O.create("nadam", a.parameters(), no_decay_1d=False, lr=1e-2)
+    theirs = torch.optim.NAdam(b.parameters(), lr=1e-2)
+    for t in range(30):
+        for opt in (mine, theirs):
+            opt.param_groups[0]["betas"] = (0.95 - 0.3 * t / 30, 0.999)
+        train(a, mine, 1, start=t)
+        train(b, theirs, 1, start=t)
+    assert rel_err(a, b) <= 1e-6
+
+
 @SETTINGS
 @given(hyper=st.fixed_dictionaries({"lr": lrs, "betas": betas, "eps": eps, "weight_decay": wds,
                                     "decoupled_weight_decay": st.booleans()}), fe=foreach, **GROUPS)

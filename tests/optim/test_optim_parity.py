@@ -105,12 +105,7 @@ def test_fused_true_with_compile_or_foreach_is_refused():
 HOST_READS = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy")
 
 
-# Known deviations, visible rather than hidden: name → why the count is not the rule's.
-READS_KNOWN = {"nadam": "reads Π_t with .item() on the CPU (optim/beyond, commit a4a3f31); the issue asks for none"}
-
-
-@pytest.mark.parametrize("name, kw", [pytest.param(name, {}, marks=[pytest.mark.xfail(strict=True, reason=READS_KNOWN[name])]
-                                                    if name in READS_KNOWN else []) for name in O.available()]
+@pytest.mark.parametrize("name, kw", [(name, {}) for name in O.available()]
                          + [pytest.param("adam", {"nonfinite": "raise"}, marks=pytest.mark.xfail(strict=True))])
 def test_default_step_reads_nothing_from_the_device(name, kw, monkeypatch):
     """Counts every way Python can read a tensor's value (item, bool, float, int, ...) during

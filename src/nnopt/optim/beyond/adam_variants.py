@@ -8,10 +8,11 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
+from torch.utils.weak import WeakIdKeyDictionary
 
 from ...params import Param
 from ..define import LR, WEIGHT_DECAY, register
@@ -30,14 +31,33 @@ def _moments(updates, state, ctx, b1, b2):
     return m, v
 
 
+class _HostMirror:
+    """Python-number copies of 0-d CPU tensors, each valid while the tensor's version counter
+    is the one recorded (any in-place write — a loaded state, the compiled path, a restore —
+    bumps it). A tensor without a valid copy is read once."""
+
+    def __init__(self):
+        self._values = WeakIdKeyDictionary()
+
+    def record(self, tensors: list[Tensor], value: float) -> None:
+        for t in tensors:
+            self._values[t] = (t._version, value)
+
+    def value(self, t: Tensor) -> float:
+        version, value = self._values.get(t, (None, 0.0))
+        return value if version == t._version else t.item()
+
+
 @dataclass(frozen=True)
 class scale_by_nadam:
     """NAdam: m and v as in Adam, μ_t = β₁(1 − ½·0.96^{tψ}), Π_t = μ₁⋯μ_t;
     u ← [(1−μ_t)/(1−Π_t)·u + μ_{t+1}/(1−Π_tμ_{t+1})·m] / (√(v/(1−β₂ᵗ)) + ε) (torch.optim.NAdam).
 
-    Π_t is kept per parameter as a 0-d tensor (``mu_product``, as torch); off the CPU the two
-    factors are computed on the device, so the step needs no host sync. Not elementwise (a 0-d
-    state)."""
+    Π_t is kept per parameter as a 0-d tensor (``mu_product``, as torch), and every parameter of
+    one update has the same Π_t (they share the step and the β₁ history). On the eager CPU path a
+    host mirror of Π_t (`_HostMirror`) turns the two factors into plain numbers without reading
+    the tensor; elsewhere (CUDA, compiled: values are tensors) they are 0-d tensors computed on
+    the device. Either way the step reads nothing from the device. Not elementwise (a 0-d state)."""
 
     pending = True
 
@@ -46,6 +66,7 @@ class scale_by_nadam:
     eps: float | Ref = 1e-8
     momentum_decay: float | Ref = 4e-3
     slots = ("exp_avg", "exp_avg_sq", "mu_product")
+    mirror: _HostMirror = field(default_factory=_HostMirror, init=False, compare=False, repr=False)
 
     @property
     def powers(self):
@@ -54,6 +75,7 @@ class scale_by_nadam:
     def init(self, params):
         state = _zeros(params, "exp_avg", "exp_avg_sq")
         state["mu_product"] = [torch.ones((), dtype=p.dtype, device=p.device) for p in params]
+        self.mirror.record(state["mu_product"], 1.0)
         return state
 
     def update(self, updates, state, ctx):
@@ -63,10 +85,13 @@ class scale_by_nadam:
         mu = b1 * (1.0 - 0.5 * 0.96 ** (ctx.step * psi))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((ctx.step + 1) * psi))
         products = state["mu_product"]
-        torch._foreach_mul_(products, mu)
-        product = products[0]  # every parameter passed here has the same step, so the same Π_t
-        if product.device.type == "cpu" and not isinstance(mu, Tensor):
-            product = product.item()  # a CPU read, no device sync: the factors become plain scalars
+        if isinstance(mu, Tensor) or products[0].device.type != "cpu":
+            torch._foreach_mul_(products, mu)
+            product = products[0]
+        else:
+            product = self.mirror.value(products[0]) * mu
+            torch._foreach_mul_(products, mu)
+            self.mirror.record(products, product)
         out = torch._foreach_mul(updates, (1.0 - mu) / (1.0 - product))
         axpy(out, m, mu_next / (1.0 - product * mu_next))
         ctx.owned = True
