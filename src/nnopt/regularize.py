@@ -79,7 +79,9 @@ def none(params: list[torch.Tensor]) -> None:
 
 @PENALTIES.register("l1", skip=1, params={"coef": STRENGTH, "smooth": SMOOTH})
 def l1(params: list[torch.Tensor], coef: float = 1.0, smooth: float = 0.0) -> torch.Tensor | None:
-    """coef·Σ|θ|, or coef·Σ(√(θ²+ε) − √ε) (smooth surrogate) when smooth = ε > 0; None when coef = 0"""
+    """coef·Σ|θ|, or the smooth surrogate coef·Σ(√(θ²+ε) − √ε) when smooth = ε > 0.
+
+    None (no term) when coef = 0."""
     _check_coef("coef", coef)
     if smooth < 0:
         raise ValueError(f"smooth = {smooth!r} — must be >= 0 (0 = exact |θ|)")
@@ -95,7 +97,9 @@ def l1(params: list[torch.Tensor], coef: float = 1.0, smooth: float = 0.0) -> to
 
 @PENALTIES.register("l2", skip=1, params={"coef": STRENGTH})
 def l2(params: list[torch.Tensor], coef: float = 1.0) -> torch.Tensor | None:
-    """coef·½Σθ² (gradient coef·θ: weight decay coef under plain SGD); None when coef = 0"""
+    """coef·½Σθ² (gradient coef·θ: under plain SGD the same as weight decay coef).
+
+    None (no term) when coef = 0."""
     _check_coef("coef", coef)
     if not coef:
         return None
@@ -107,7 +111,9 @@ def l2(params: list[torch.Tensor], coef: float = 1.0) -> torch.Tensor | None:
 @PENALTIES.register("elastic_net", params={"l1_coef": COEF, "l2_coef": COEF, "l1_smooth": SMOOTH}, skip=1)
 def elastic_net(params: list[torch.Tensor], l1_coef: float = 0.0, l2_coef: float = 0.0,
                 l1_smooth: float = 0.0) -> torch.Tensor | None:
-    """l1_coef·Σ|θ| + l2_coef·½Σθ² (Zou & Hastie 2005; L1 smoothed when l1_smooth > 0); None when both are 0"""
+    """l1_coef·Σ|θ| + l2_coef·½Σθ² (Zou & Hastie 2005; L1 smoothed when l1_smooth > 0).
+
+    None (no term) when both coefficients are 0."""
     _check_coef("l1_coef", l1_coef)
     _check_coef("l2_coef", l2_coef)
     terms = [t for t in (l1(params, l1_coef, l1_smooth), l2(params, l2_coef)) if t is not None]

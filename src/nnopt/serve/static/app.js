@@ -286,7 +286,7 @@ function initSurfaces(list) {
 }
 
 // ---- view 2: a network training live ------------------------------------------------------------
-const OPEN_SECTIONS = ["data", "model", "optimizer", "regularization", "train"];
+const OPEN_SECTIONS = ["data", "model", "optimizer", "penalty", "regularization", "train"];
 
 function initTrainForm() {
   const form = $("recipe-form");
