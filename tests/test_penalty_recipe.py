@@ -117,22 +117,31 @@ def test_list_shows_the_penalties_and_their_parameters(capsys):
 
 
 @pytest.fixture
-def row_norm():
-    """A user's own penalty, registered for one test: coef·Σ_rows ‖W_i‖₂ (group lasso over rows)."""
+def register():
+    """Registers a user's own penalties for one test: ``register(name, fn)`` returns the name. The
+    registry has no unregister, so they are removed by hand to keep them out of other tests."""
+    names = []
 
-    @PENALTIES.register("test_row_norm", skip=1)
-    def group_lasso(params, coef: float = 0.0):
-        """coef·Σ_i ‖W_i‖₂ over the rows of each matrix"""
-        return coef * sum(p.norm(dim=1).sum() for p in params) if coef else None
+    def add(name, fn):
+        PENALTIES.register(name, skip=1)(fn)
+        names.append(name)
+        return name
 
-    yield "test_row_norm"
-    PENALTIES._entries.pop("test_row_norm")  # the registry has no unregister: keep it out of other tests
+    yield add
+    for name in names:
+        PENALTIES._entries.pop(name)
 
 
-def test_a_user_registered_penalty_reaches_the_sgd_update(tmp_path, row_norm):
+def group_lasso(params, coef: float = 0.0):
+    """coef·Σ_i ‖W_i‖₂ over the rows of each matrix"""
+    return coef * sum(p.norm(dim=1).sum() for p in params) if coef else None
+
+
+def test_a_user_registered_penalty_reaches_the_sgd_update(tmp_path, register):
     """One SGD step (one batch, one epoch): the runs with and without the penalty differ by exactly
     −lr·∇P(θ₀), with ∇_{W_i} coef·‖W_i‖ = coef·W_i/‖W_i‖ computed by hand; biases see no penalty."""
     lr, coef = 0.5, 0.3
+    row_norm = register("test_row_norm", group_lasso)
     sets = ["--set", "data.name=moons", "--set", "data.n_samples=40", "--set", "model.widths=[3]",
             "--set", "model.norm=layer", "--set", "optimizer.name=sgd", "--set", f"optimizer.lr={lr}",
             "--set", "train.epochs=1", "--set", "train.batch_size=1024", "--set", "train.threads=1"]
@@ -166,3 +175,19 @@ def test_the_playground_links_an_l2_penalty_to_its_lab_experiment():
     names = [link["name"] for link in lab_links(recipe_choices(tiny({"name": "l2", "coef": 1e-4})))]
     assert "weight_decay_vs_l2" in names
     assert "weight_decay_vs_l2" not in [link["name"] for link in lab_links(recipe_choices(tiny()))]
+
+
+def refusing(params, power: float = 1.0):
+    """Σ|θ|^power for power ≥ 1"""
+    if power < 1:
+        raise ValueError(f"power = {power} — must be >= 1 (not convex below)")
+    return sum(p.abs().pow(power).sum() for p in params)
+
+
+def test_a_penalty_that_refuses_its_values_fails_before_the_run_directory(tmp_path, capsys, register):
+    name = register("test_refusing", refusing)
+    out = tmp_path / "run"
+    assert main(["run", "--out", str(out), "--set", f"penalty.name={name}", "--set", "penalty.power=0.5",
+                 "--set", "data.name=moons", "--set", "data.n_samples=40"]) == 2
+    assert "penalty (test_refusing): power = 0.5 — must be >= 1" in capsys.readouterr().err
+    assert not out.exists()
