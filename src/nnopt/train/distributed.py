@@ -28,13 +28,21 @@ bit-identically (another N is refused). Ctrl-C, a callback's ``request_stop`` an
 are agreed on by all ranks at each step boundary (one all-reduce of two flags); a non-finite loss
 or gradient is seen by every rank at the same step (losses are reduced, gradients are averaged).
 A rank killed outright (SIGKILL) ends the job: torchrun stops the other ranks and ``--nproc``
-reports which rank died and how to resume.
+reports which rank died and how to resume. An error that every rank meets (a ConfigError, a
+divergence) is printed once by the launcher, not once per rank (`say_error`).
+
+``launch_module`` is the one launcher: ``nnopt run --nproc N`` starts ``nnopt.cli run`` with it,
+``nnopt tune --nproc N`` each trial's ``nnopt.tune.ddp`` job.
 """
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import signal
 import sys
+import tempfile
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -183,27 +191,72 @@ def rank_argv(args, run_dir: Path) -> list[str]:
 
 
 def launch(args, run_dir: Path) -> int:
-    """``nnopt run --nproc N``: run N local ranks under torchrun; returns the job's exit code (a
-    rank's own code, e.g. 2, 3, 130, or 1 when a rank was killed)."""
+    """``nnopt run --nproc N``: run N local ranks of ``nnopt run`` under torchrun."""
+    return launch_module(["nnopt.cli", *rank_argv(args, run_dir)], args.nproc,
+                         after_kill=f"Continue from the last checkpoint with: nnopt run --resume {run_dir} "
+                                    f"--nproc {args.nproc}")
+
+
+ERRORS_ENV = "NNOPT_RANK_ERRORS"  # set by launch_module: the folder where failing ranks leave their message
+
+
+def say_error(message: str) -> None:
+    """A process's last message (``error: ...``) for the user. Under `launch_module` each rank
+    writes it to the job's folder and the launcher prints every distinct message once (N ranks
+    failing alike print it once, not N times); elsewhere it goes straight to stderr."""
+    folder = os.environ.get(ERRORS_ENV)
+    if folder and "RANK" in os.environ:
+        Path(folder, f"rank-{int(os.environ['RANK']):06d}").write_text(message)
+    else:
+        print(message, file=sys.stderr)
+
+
+def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
+    """Run ``python -m MODULE ARGS`` (``argv = [MODULE, *ARGS]``) as `nproc` local ranks under
+    torchrun (``--standalone``); the job's exit code: 0, a rank's own code (2, 3, 130), or 1 when a
+    rank was killed (reported with `after_kill`). Each distinct error message of the ranks
+    (`say_error`) is printed once. ``nnopt run --nproc N`` and ``nnopt tune --nproc N`` call it."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
-    nproc = args.nproc
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))  # torchrun's default is 1
     torchrun = get_args_parser().parse_args(["--standalone", "--nproc-per-node", str(nproc),
-                                             "--monitor-interval", "0.2", "-m", "nnopt.cli",
-                                             *rank_argv(args, run_dir)])
-    resume = f"nnopt run --resume {run_dir} --nproc {nproc}"
+                                             "--monitor-interval", "0.2", "-m", *argv])
+    with tempfile.TemporaryDirectory(prefix="nnopt-ranks-") as folder, _job_scope(folder):
+        try:
+            run(torchrun)
+            code = 0
+        except ChildFailedError as exc:
+            rank, failure = exc.get_first_failure()
+            code = failure.exitcode
+            if code < 0:
+                print(f"error: rank {rank} (pid {failure.pid}) was killed by {failure.signal_name()}; the other "
+                      f"ranks were stopped. {after_kill}".rstrip(), file=sys.stderr)
+                code = 1
+        except SignalException:  # Ctrl-C / SIGTERM: torchrun passed it to the ranks, which checkpointed
+            code = 130
+        for message in dict.fromkeys(f.read_text() for f in sorted(Path(folder).iterdir())):
+            print(message, file=sys.stderr)
+    return code
+
+
+@contextlib.contextmanager
+def _job_scope(folder: str):
+    """While a job runs the ranks find `folder` (for say_error) in the environment they inherit;
+    afterwards the launcher's environment and signal handlers (torchrun replaces them with its
+    own, which raise SignalException) are what they were — a tune worker launches many jobs."""
+    previous = os.environ.get(ERRORS_ENV)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+    os.environ[ERRORS_ENV] = folder
     try:
-        run(torchrun)
-    except ChildFailedError as exc:
-        rank, failure = exc.get_first_failure()
-        if failure.exitcode < 0:
-            print(f"error: rank {rank} (pid {failure.pid}) was killed by {failure.signal_name()}; the other ranks "
-                  f"were stopped. Continue from the last checkpoint with: {resume}", file=sys.stderr)
-            return 1
-        return failure.exitcode
-    except SignalException:  # Ctrl-C / SIGTERM: torchrun passed it to the ranks, which checkpointed
-        return 130
-    return 0
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(ERRORS_ENV, None)
+        else:
+            os.environ[ERRORS_ENV] = previous
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():
+                if handler is not None:  # None: a handler installed outside Python, left alone
+                    signal.signal(sig, handler)
