@@ -42,16 +42,23 @@ def main(argv=None) -> int:
     try:
         return args.func(args) or 0
     except (ConfigError, DataError, CheckpointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say_error(f"error: {exc}")
         return EXIT_CONFIG
     except DivergedError as exc:
-        print(f"diverged: {exc}", file=sys.stderr)
+        say_error(f"diverged: {exc}")
         return EXIT_DIVERGED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stdout = open(os.devnull, "w")
         return 0
+
+
+def say_error(message: str) -> None:
+    """The message a failed command ends with; under --nproc printed once for all ranks (distributed.say_error)."""
+    from .train.distributed import say_error as say
+
+    say(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
