@@ -188,3 +188,32 @@ def test_ctrl_c_checkpoints_every_rank_and_resume_ends_bit_identical(tmp_path, r
     assert resumed.wait(timeout=600) == 0, resumed.communicate()
     assert summary(tmp_path / "run")["status"] == "completed"
     assert_same_run(reference, tmp_path / "run")
+
+
+TINY_FAIL = ["--set", "data.n_train=101", "--set", "train.threads=1", "--set", "train.epochs=1"]
+BATCH_ERROR = "error: train.batch_size = 1 — with 2 processes every rank needs at least 1 sample"
+
+
+@pytest.mark.slow
+def test_an_error_every_rank_meets_is_printed_once(tmp_path):
+    """Each rank refuses a batch of 1 for 2 ranks; the launcher prints the message once, exit 2.
+    Control: torchrun started by hand (no launcher to collect them) prints it once per rank."""
+    job = nnopt_run("--nproc", 2, "--out", tmp_path / "a", "--set", "train.batch_size=1", *TINY_FAIL)
+    _, err = job.communicate(timeout=300)
+    assert job.returncode == 2, err
+    assert err.count(BATCH_ERROR) == 1, err
+    by_hand = subprocess.run([*TORCHRUN, "-m", "nnopt.cli", "run", "--out", str(tmp_path / "b"),
+                              "--set", "train.batch_size=1", *TINY_FAIL], env=ENV, capture_output=True,
+                             text=True, timeout=300)
+    assert by_hand.returncode != 0 and by_hand.stderr.count(BATCH_ERROR) == 2, by_hand.stderr
+
+
+@pytest.mark.slow
+def test_a_divergence_is_printed_once_with_its_exit_code(tmp_path):
+    job = nnopt_run("--nproc", 2, "--out", tmp_path / "run", "--quiet", "--set", "optimizer.name=sgd",
+                    "--set", "optimizer.lr=10", "--set", "model.activation=identity", "--set", "model.widths=[32]",
+                    "--set", "data.n_train=600", "--set", "train.threads=1", "--set", "train.batch_size=64")
+    _, err = job.communicate(timeout=300)
+    assert job.returncode == 3, err
+    assert err.count("diverged: ") == 1, err
+    assert summary(tmp_path / "run")["status"] == "diverged"

@@ -2,6 +2,7 @@
 
     nnopt tune recipe.toml --space examples/spaces/mlp.toml --method hyperband --trials 40
     nnopt tune --space space.toml --method random --trials 100 --workers 4
+    nnopt tune --space space.toml --method asha --trials 20 --nproc 2        # each trial on 2 processes (DDP)
     nnopt tune --space space.toml --method bayes --trials 200 --storage postgresql://u@db/hpo --study s1
 """
 from __future__ import annotations
@@ -23,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="complete + pruned trials the study should hold, exactly, over all workers "
                         "(grid: default the whole grid)")
     p.add_argument("--workers", type=int, default=1, metavar="K", help="worker processes on this machine")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="each trial a data-parallel job of N processes, as nnopt run --nproc N trains it")
     p.add_argument("--storage", metavar="URL",
                    help="sqlite:///FILE, postgresql://user@host:port/db, or a journal FILE.log "
                         "(default: study.db in the study directory; journal.log with --workers > 1)")
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     space = load_space(args.space, recipe)
     result = tune(recipe, space, method=args.method, trials=args.trials, workers=args.workers,
                   storage=args.storage, study=study_name(args), timeout=args.timeout, out=args.out,
-                  seed=args.seed, model=args.model, heartbeat=args.heartbeat, quiet=args.quiet)
+                  seed=args.seed, model=args.model, heartbeat=args.heartbeat, quiet=args.quiet, nproc=args.nproc)
     print(result["table"])
     return 0
 

@@ -2,8 +2,10 @@
 
 The trial's value is the run's best validation accuracy (summary.json's ``best_val_acc``), so
 ``nnopt run best.toml`` reproduces it. After every epoch the epoch's val_acc is reported at step =
-epoch and the pruner asked (before the last epoch); a pruned trial stops at once. A diverged run ends the trial with the
-best val_acc it reached (0 before the first epoch) and the error in user attribute ``diverged``.
+epoch and the pruner asked (before the last epoch); a prune is the Trainer's ``request_stop``, so
+the run ends at that epoch (with every rank, when the trial is a data-parallel job: see ddp.py) and
+the trial is marked pruned. A diverged run ends the trial with the best val_acc it reached (0
+before the first epoch) and the error in user attribute ``diverged``.
 """
 from __future__ import annotations
 
@@ -12,17 +14,54 @@ from pathlib import Path
 import optuna
 
 from ..errors import DivergedError
-from ..train import LambdaCallback, Trainer, build
+from ..recipe import Recipe
+from ..train import Callback, Trainer, build
 from .space import Space
 from .storage import WORKER_ATTR, worker_id
 
+PRUNED = "pruned after epoch "  # the stop reason of a pruned trial's run, then the epoch
+
+
+class Pruning(Callback):
+    """Reports each epoch's val_acc to `trial` and asks its pruner; a prune requests the stop."""
+
+    def __init__(self, trial: optuna.Trial, epochs: int):
+        self.trial, self.epochs = trial, epochs
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        self.trial.report(record["val_acc"], record["epoch"])
+        if record["epoch"] < self.epochs and self.trial.should_prune():  # a finished run stays complete
+            trainer.request_stop(f"{PRUNED}{record['epoch']}")
+
+
+def train_trial(trial: optuna.Trial | None, recipe: Recipe, run_dir: Path) -> dict:
+    """Train `recipe` into `run_dir`, reporting to `trial` (None: a rank other than 0 of a
+    data-parallel trial, which only follows rank 0's stop); returns the run's summary."""
+    callbacks = [] if trial is None else [Pruning(trial, recipe.train["epochs"])]
+    trainer = Trainer(build(recipe), run_dir, quiet=True, callbacks=callbacks)
+    try:
+        return trainer.fit()
+    except DivergedError as exc:
+        if trial is not None:
+            trial.set_user_attr("diverged", str(exc))
+        return trainer.summary("diverged")
+
+
+def trial_value(summary: dict) -> float:
+    """The trial's value from its run's summary; optuna.TrialPruned when the pruner stopped it."""
+    if summary["status"] == "stopped" and str(summary.get("stop_reason", "")).startswith(PRUNED):
+        raise optuna.TrialPruned(summary["stop_reason"])
+    return summary["best_val_acc"] or 0.0
+
 
 class Objective:
-    """``objective(trial) -> best val_acc``; trial run directories go to ``study_dir/trials/NNNNN``."""
+    """``objective(trial) -> best val_acc``; trial run directories go to ``study_dir/trials/NNNNN``.
+    With `job` (a ddp.TrialJob) each trial trains as a data-parallel job of ``job.nproc`` processes."""
 
-    def __init__(self, space: Space, study_dir: str | Path):
+    def __init__(self, space: Space, study_dir: str | Path, job=None):
         self.space = space
         self.study_dir = Path(study_dir)
+        self.job = job
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr(WORKER_ATTR, worker_id())
@@ -30,21 +69,9 @@ class Objective:
         trial.set_user_attr("assigned", assigned)
         recipe = self.space.recipe(assigned)
         trial.set_user_attr("recipe", recipe.to_toml())
-        best, epochs = [0.0], recipe.train["epochs"]
-
-        def on_epoch_end(trainer, epoch: int, record: dict) -> None:
-            best[0] = max(best[0], record["val_acc"])
-            trial.report(record["val_acc"], record["epoch"])
-            if record["epoch"] < epochs and trial.should_prune():  # a finished run stays complete
-                raise optuna.TrialPruned(f"pruned after epoch {record['epoch']}")
-
-        trainer = Trainer(build(recipe), self.study_dir / "trials" / f"{trial.number:05d}", quiet=True,
-                          callbacks=[LambdaCallback(on_epoch_end=on_epoch_end)])
-        try:
-            return trainer.fit()["best_val_acc"]
-        except DivergedError as exc:
-            trial.set_user_attr("diverged", str(exc))
-            return best[0]
+        run_dir = self.study_dir / "trials" / f"{trial.number:05d}"
+        summary = train_trial(trial, recipe, run_dir) if self.job is None else self.job.run(trial, recipe, run_dir)
+        return trial_value(summary)
 
 
 def epochs_of(trial: optuna.trial.FrozenTrial) -> int:

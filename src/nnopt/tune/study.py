@@ -9,7 +9,8 @@
 reruns, exactly (storage.limit_trials): a rerun after a crash runs only what is missing. Failed
 trials do not count, so a trial whose worker died is retried: a worker that finds the study full
 but some trial still running waits (checking for dead workers every heartbeat) until every trial
-has finished, and takes the slot a dead worker's trial frees.
+has finished, and takes the slot a dead worker's trial frees. With ``nproc`` > 1 each trial is a
+data-parallel job of that many processes (ddp.py), as ``nnopt run --nproc N`` trains.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from optuna.trial import TrialState
 
 from ..errors import ConfigError
 from ..recipe import Recipe
+from .ddp import TrialJob, TrialJobFailed
 from .objective import Objective
 from .report import best_trial, trial_line, write_report
 from .sampler import METHODS, RESOURCE_METHODS, ConfigGridSampler, make_pruner, make_sampler
@@ -48,6 +50,7 @@ class Job:
     heartbeat: float
     deadline: float | None
     quiet: bool
+    nproc: int = 1  # processes per trial (a data-parallel job when > 1)
     worker: int = 0
     tag: str = ""  # progress-line prefix
 
@@ -55,13 +58,15 @@ class Job:
 def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | None = None, workers: int = 1,
          storage: str | None = None, study: str = "nnopt", timeout: float | None = None,
          out: str | Path | None = None, seed: int = 0, model: str = "tpe", heartbeat: float = 10.0,
-         quiet: bool = False, report: bool = True) -> dict:
+         quiet: bool = False, report: bool = True, nproc: int = 1) -> dict:
     """Run (or continue) the study; returns write_report's dict plus ``storage`` and ``study_dir``
     (``report=False``: only ``trials``, ``storage`` and ``study_dir`` — no files or figures)."""
     if method not in METHODS:
         raise ConfigError(f"--method {method!r} — must be one of {', '.join(METHODS)}")
     if workers < 1:
         raise ConfigError(f"--workers = {workers} — must be >= 1")
+    if nproc < 1:
+        raise ConfigError(f"--nproc = {nproc} — must be >= 1 (processes per trial)")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout = {timeout} — must be > 0 seconds")
     make_sampler(method, space, seed, model)  # a bad --method / --model fails before anything is written
@@ -73,8 +78,8 @@ def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | Non
         trials = min(trials or size, size)
     if trials is None or trials < 1:
         raise ConfigError(f"--trials = {trials} — must be >= 1 (only grid search may leave it out)")
-    if workers > 1 and recipe.train["threads"] == 0:  # one intra-op thread pool per worker, not K
-        recipe = recipe.override({"train.threads": max(1, (os.cpu_count() or 1) // workers)})
+    if workers * nproc > 1 and recipe.train["threads"] == 0:  # the cores shared by K workers × N ranks
+        recipe = recipe.override({"train.threads": max(1, (os.cpu_count() or 1) // (workers * nproc))})
         space = parse_space(space.text, recipe)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study_dir = Path(out or Path("runs") / f"tune-{study}")
@@ -86,7 +91,7 @@ def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | Non
     (study_dir / "space.toml").write_text(space.text)
     recipe.save(study_dir / "recipe.toml")
     job = Job(recipe.raw, space.text, method, model, trials, url, study, str(study_dir), seed, heartbeat,
-              time.time() + timeout if timeout else None, quiet)
+              time.time() + timeout if timeout else None, quiet, nproc)
     if workers == 1:
         run_worker(job)
     else:
@@ -133,7 +138,9 @@ def run_worker(job: Job) -> None:
     study = limit_trials(optuna.load_study(study_name=job.study, storage=storage, sampler=sampler,
                                            pruner=make_pruner(job.method, base.train["epochs"])),
                          job.storage, job.trials)
-    objective = Objective(space, job.study_dir)
+    trial_job = None if job.nproc == 1 else TrialJob(job.nproc, job.storage, job.study, job.method,
+                                                      base.train["epochs"], job.heartbeat)
+    objective = Objective(space, job.study_dir, trial_job)
 
     failures = [0]
 
@@ -147,7 +154,7 @@ def run_worker(job: Job) -> None:
         if isinstance(sampler, ConfigGridSampler) and not sampler.unvisited(study):
             break
         try:
-            study.optimize(objective, n_trials=1, catch=(ConfigError,), callbacks=[progress],
+            study.optimize(objective, n_trials=1, catch=(ConfigError, TrialJobFailed), callbacks=[progress],
                            gc_after_trial=False)
         except StudyFull:
             if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
