@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 from nnopt import Recipe
 from nnopt.errors import ConfigError
 from nnopt.tune import parse_space, tune
+from nnopt.tune.ddp import TrialJob
 from nnopt.tune.sampler import make_pruner
 from nnopt.tune.storage import open_storage
 
@@ -67,7 +68,7 @@ def test_a_trial_is_a_two_process_job_with_the_numbers_of_nnopt_run(tmp_path):
 
 def prefill(url: str, name: str, n: int, epochs: int, recipe: Recipe) -> None:
     """`n` finished trials that reached val_acc 0.999 at epoch 1, recorded by ASHA's own pruner."""
-    study = optuna.create_study(storage=open_storage(url), study_name=name, direction="maximize",
+    study = optuna.create_study(storage=url, study_name=name, direction="maximize",
                                 pruner=make_pruner("asha", epochs))
     for _ in range(n):
         trial = study.ask()
@@ -85,8 +86,12 @@ def test_a_pruned_trial_stops_both_ranks_after_the_same_epoch(tmp_path, monkeypa
     prefill(url, "pruned", 3, 3, recipe)
     result = tune(recipe, parse_space(SPACE, recipe), method="asha", trials=4, nproc=2, storage=url,
                   study="pruned", out=tmp_path, quiet=True, report=False)
+    assert len(result["trials"]) == 4  # --trials counts the 3 earlier ones
     trial = result["trials"][3]
+    # PRUNED, not FAIL: the job exited 0, so rank 1 left with rank 0 (a rank still training would
+    # have met a collective without its peer and failed the job)
     assert trial.state == TrialState.PRUNED and list(trial.intermediate_values) == [1]
+    assert trial.value == trial.intermediate_values[1]  # the worker saw rank 0's report
     run = tmp_path / "trials" / "00003"
     done = summary(run)
     assert done["status"] == "stopped" and done["stop_reason"] == "pruned after epoch 1"
@@ -99,3 +104,17 @@ def test_nproc_below_one_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match=r"--nproc = 0 — must be >= 1"):
         tune(recipe, parse_space(SPACE, recipe), trials=1, nproc=0, out=tmp_path / "s", quiet=True)
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.slow
+def test_an_error_in_the_trial_job_fails_the_trial_with_the_message_once(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=url, study_name="bad")
+    trial = study.ask()
+    recipe = Recipe().override({**TINY, "train.batch_size": 1, "data.n_train": 101})  # 0 samples for rank 1
+    job = TrialJob(nproc=2, storage=url, study="bad", method="random", epochs=2, heartbeat=10.0)
+    with pytest.raises(ConfigError, match=r"trial 0: its 2-process job stopped with the error above"):
+        job.run(trial, recipe, tmp_path / "trials" / "00000")
+    err = capfd.readouterr().err
+    assert err.count("error: train.batch_size = 1 — with 2 processes every rank needs") == 1, err
