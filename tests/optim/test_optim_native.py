@@ -170,3 +170,25 @@ def test_cache_blocking_gives_the_same_numbers(name, hyper, monkeypatch):
     assert len(pieces) > 5 and max(sum(p.numel() for p in ps) for ps, _, _ in pieces) < 200
     _run(b, cut, 12)
     assert rel_err(a, b) == 0
+
+
+TENSORWISE = [("nadam", dict(weight_decay=1e-3)), ("lars", dict(weight_decay=1e-3, nesterov=True)), ("lars", {}),
+              ("lamb", dict(weight_decay=1e-2)), ("adafactor", dict(weight_decay=1e-2))]
+
+
+@pytest.mark.parametrize("name,hyper", TENSORWISE)
+def test_tensorwise_grouping_gives_the_same_numbers(name, hyper, monkeypatch):
+    """A tensorwise chain (per-tensor norms, NAdam's 0-d Π_t per tensor) runs on groups of whole
+    tensors of about BLOCK elements: bit for bit the ungrouped trajectory."""
+    from nnopt.optim import blocks
+
+    a, b = small_cnn(), small_cnn()
+    _run(a, O.create(name, a.parameters(), **hyper), 12)
+    monkeypatch.setattr(blocks, "BLOCK", 100)
+    grouped = O.create(name, b.parameters(), **hyper)
+    params = list(b.parameters())
+    pieces = list(blocks.blocks(grouped.transform_for(grouped.param_groups[0]), params,
+                                [torch.zeros_like(p) for p in params], {}))
+    assert len(pieces) > 2 and sorted(id(p) for ps, _, _ in pieces for p in ps) == sorted(map(id, params))
+    _run(b, grouped, 12)
+    assert rel_err(a, b) == 0

@@ -4,9 +4,11 @@ ops read and write stay in the CPU cache between ops instead of making a trip to
 
 A block is a list of whole small tensors, or flat views (``t.view(-1)[k·B:(k+1)·B]``) of a large
 one, cut the same way in θ, g and every state buffer. Elementwise ops give the very same numbers
-on any such cut (tested). Chains with a transform that is not marked ``elementwise = True`` (a
-per-tensor norm, say), non-contiguous tensors and devices other than the CPU are not cut.
-``per_tensor=True`` (torch's ``foreach=False``) yields one whole tensor at a time instead.
+on any such cut (tested). A chain that is only ``tensorwise`` (a per-tensor norm, say: each output
+tensor depends on its own tensor as a whole) is grouped the same way but never cut: a large
+tensor is a block of its own, so its temporaries stay about one tensor in size instead of the
+size of all parameters. Non-contiguous tensors are not cut, devices other than the CPU not
+blocked. ``per_tensor=True`` (torch's ``foreach=False``) yields one whole tensor at a time instead.
 """
 from __future__ import annotations
 
@@ -23,13 +25,15 @@ Block = tuple[list[Tensor], list[Tensor], dict[str, list[Tensor]]]
 
 def blocks(transform: Transform, params: list[Tensor], grads: list[Tensor],
            state: dict[str, list[Tensor]], per_tensor: bool = False) -> Iterator[Block]:
-    """(params, grads, state) as blocks of about `BLOCK` elements each, or whole when cutting
-    does not apply or does not pay (under two blocks in all); one tensor each with `per_tensor`."""
+    """(params, grads, state) as blocks of about `BLOCK` elements each (whole tensors only for a
+    `tensorwise` chain), or whole when blocking does not apply or does not pay (under two blocks
+    in all); one tensor each with `per_tensor`."""
     if per_tensor:
         for i in range(len(params)):
             yield [params[i]], [grads[i]], {k: [v[i]] for k, v in state.items()}
         return
-    if (not getattr(transform, "elementwise", False) or params[0].device.type != "cpu"
+    cut = getattr(transform, "elementwise", False)
+    if (not (cut or getattr(transform, "tensorwise", False)) or params[0].device.type != "cpu"
             or sum(p.numel() for p in params) < 2 * BLOCK):
         yield params, grads, state
         return
@@ -37,7 +41,7 @@ def blocks(transform: Transform, params: list[Tensor], grads: list[Tensor],
     batch: list[tuple[Tensor, ...]] = []
     size = 0
     for row in zip(params, grads, *state.values()):
-        if row[0].numel() > BLOCK and all(t.is_contiguous() for t in row):
+        if cut and row[0].numel() > BLOCK and all(t.is_contiguous() for t in row):
             pieces = zip(*(t.view(-1).split(BLOCK) for t in row))
         else:
             pieces = (row,)

@@ -26,6 +26,9 @@ parameter) into a new one; the optimizer then applies θ ← c·θ + s·u/d (see
   value. Use the helpers `axpy`, `addcmul`, `lerp` (they accept a number or a 0-d tensor).
 * ``elementwise = True`` (optional) says each output element depends on the same element of u, θ
   and the state only: the eager CPU path may then run the chain on cache-sized blocks.
+  ``tensorwise = True`` (optional) says each output tensor depends on the same tensor of u, θ and
+  the state only (a per-tensor norm, a per-tensor 0-d state): the chain may run on groups of whole
+  tensors.
 
 A plain function works too: ``pure(torch.sign)`` (u' = f(u) per tensor) or ``pure(f, state=
 {"ema": torch.zeros_like})`` with ``f(u, s) -> (u', s')`` (s: that parameter's slots); ``chain``
@@ -231,6 +234,10 @@ class Chain:
         return all(getattr(t, "elementwise", False) for t in self.transforms)
 
     @property
+    def tensorwise(self) -> bool:
+        return all(getattr(t, "elementwise", False) or getattr(t, "tensorwise", False) for t in self.transforms)
+
+    @property
     def powers(self) -> tuple:
         return tuple(dict.fromkeys(b for t in self.transforms for b in getattr(t, "powers", ())))
 
@@ -267,9 +274,11 @@ class pure:
     """A transform from a function of one parameter's update: u' = fn(u), or with ``state``
     (slot → init(θ), e.g. ``{"ema": torch.zeros_like}``) (u', s') = fn(u, s) where s maps each
     slot to that parameter's tensor. fn must not write into its arguments; the new state is
-    copied into the slots. ``elementwise=True`` allows cache blocking."""
+    copied into the slots. ``elementwise=True`` allows cache blocking; a function of one
+    parameter's update is tensorwise by construction."""
 
     pure = True
+    tensorwise = True
 
     def __init__(self, fn: Callable, state: Mapping[str, Callable] | None = None, elementwise: bool = False):
         self.fn, self.init_fns, self.elementwise = fn, dict(state or {}), elementwise

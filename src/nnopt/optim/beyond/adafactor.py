@@ -30,6 +30,7 @@ class scale_by_factored_rms:
     ε. States ``row_var``, ``col_var`` (matrices) and ``variance`` (vectors) as in torch; each
     parameter holds a 0-element placeholder for the ones its shape does not use."""
 
+    tensorwise = True
     pending = True
 
     beta2_decay: float | Ref = -0.8

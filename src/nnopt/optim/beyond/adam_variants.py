@@ -57,8 +57,10 @@ class scale_by_nadam:
     one update has the same Π_t (they share the step and the β₁ history). On the eager CPU path a
     host mirror of Π_t (`_HostMirror`) turns the two factors into plain numbers without reading
     the tensor; elsewhere (CUDA, compiled: values are tensors) they are 0-d tensors computed on
-    the device. Either way the step reads nothing from the device. Not elementwise (a 0-d state)."""
+    the device. Either way the step reads nothing from the device. Tensorwise, not elementwise
+    (a 0-d state per tensor)."""
 
+    tensorwise = True
     pending = True
 
     b1: float | Ref = 0.9

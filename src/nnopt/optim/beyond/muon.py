@@ -55,6 +55,7 @@ class orthogonalize:
     """Muon's direction for 2-D tensors: b ← μb + (1−μ)u; v = u + μ(b − u) (``nesterov``) or b;
     u ← NS(v)·ratio(shape) (see `newton_schulz`, `lr_ratio`). Chain ``scale_by_lr`` after it."""
 
+    tensorwise = True
     pending = True
 
     momentum: float | Ref = 0.95

@@ -17,10 +17,12 @@ from ..named import ADAM
 from ..transforms import Ref, chain, materialize, plus, scale_by_adam, scale_by_lr, trace
 
 
-def _ratios(numerator, denominator, where):
-    """numerator/denominator per tensor, 1 where `where` is false (0-d tensors, no host sync)."""
-    ratio = torch.where(where, numerator / torch.where(where, denominator, 1.0), 1.0)
-    return ratio.unbind()
+def _divisors(numerator, denominator, where):
+    """The trust ratio numerator/denominator per tensor as its reciprocal, a 0-d divisor
+    denominator/numerator (1 where `where` is false; no host sync). Left pending in
+    ``ctx.divisor``, it is applied in the pass that next reads u (the momentum's addcdiv, or the
+    final θ ← θ + s·u/d) instead of a pass of its own."""
+    return list(torch.where(where, denominator / numerator, 1.0).unbind())
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class scale_by_lars:
     denominator is 0); vectors (biases, norm weights) pass unchanged, without decay
     (pytorch-optimizer's LARS). Chain ``trace`` and ``scale_by_lr`` after it."""
 
+    tensorwise = True
     pending = True
 
     trust_coefficient: float | Ref = 1e-3
@@ -48,13 +51,16 @@ class scale_by_lars:
         grad = torch.stack(torch._foreach_norm([updates[i] for i in picked]))
         wd = ctx.value(self.weight_decay)
         denominator = grad + wd * theta
-        ratios = _ratios(ctx.value(self.trust_coefficient) * theta, denominator, (theta > 0) & (denominator > 0))
-        scaled = plus([updates[i] for i in picked], params, wd)
-        torch._foreach_mul_(scaled, ratios)
+        divisors = _divisors(ctx.value(self.trust_coefficient) * theta, denominator,
+                             (theta > 0) & (denominator > 0))
         out = list(updates)
-        for i, s in zip(picked, scaled):
-            out[i] = s
-        ctx.owned = ctx.owned or len(picked) == len(updates)
+        if self.weight_decay:
+            for i, s in zip(picked, plus([updates[i] for i in picked], params, wd)):
+                out[i] = s
+            ctx.owned = ctx.owned or len(picked) == len(updates)
+        ctx.divisor = [theta.new_ones(())] * len(updates)
+        for i, d in zip(picked, divisors):
+            ctx.divisor[i] = d
         return out
 
 
@@ -63,6 +69,7 @@ class scale_by_lamb_trust_ratio:
     """LAMB's layer adaptation: u ← u + λθ; u ← φ(‖θ‖)/(‖u‖ + ε)·u with φ(x) = min(x, clamp)
     (ratio 1 where ‖θ‖ or ‖u‖ is 0). Chain after ``scale_by_adam``, then ``scale_by_lr``."""
 
+    tensorwise = True
     pending = True
 
     weight_decay: float | Ref = 0.0
@@ -79,13 +86,9 @@ class scale_by_lamb_trust_ratio:
             updates, ctx.owned = plus(updates, ctx.params, ctx.value(self.weight_decay)), True
         theta = torch.stack(torch._foreach_norm(ctx.params))
         norm = torch.stack(torch._foreach_norm(updates))
-        ratios = _ratios(torch.clamp(theta, max=ctx.value(self.clamp)), norm + ctx.value(self.eps),
-                         (theta > 0) & (norm > 0))
-        if ctx.owned:
-            torch._foreach_mul_(updates, ratios)
-            return updates
-        ctx.owned = True
-        return torch._foreach_mul(updates, ratios)
+        ctx.divisor = _divisors(torch.clamp(theta, max=ctx.value(self.clamp)), norm + ctx.value(self.eps),
+                                (theta > 0) & (norm > 0))
+        return updates
 
 
 def _check_lars(values: dict) -> None:
