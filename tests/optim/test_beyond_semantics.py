@@ -151,6 +151,19 @@ def test_schedule_free_eval_train_restores_y_bit_for_bit():
         assert rel_err(a, b) == 0, name
 
 
+@pytest.mark.parametrize("name", ["schedule_free_sgd", "schedule_free_adamw"])
+def test_schedule_free_at_lr_zero_moves_nothing(name):
+    """lr = 0 makes every weight w_t and so c_t = 0 (the schedulefree package's ZeroDivisionError
+    branch): θ and z stay as they are — c·z + k·u is computed as c·(z + (k/c)·u), which must not
+    become 0·(0/0)."""
+    m = small_cnn()
+    before = [p.detach().clone() for p in m.parameters()]
+    opt = O.create(name, m.parameters(), lr=0.0)
+    train(m, opt, 3)
+    assert opt.param_groups[0]["ckp1"] == 0.0
+    assert all(torch.equal(p, q) and torch.equal(opt.state[p]["z"], q) for p, q in zip(m.parameters(), before))
+
+
 @pytest.mark.parametrize("name", BEYOND)
 def test_state_dict_resume_gives_the_same_trajectory(name):
     """10 steps, save (schedule-free: in eval mode, as the Trainer does), 10 more; a fresh model and

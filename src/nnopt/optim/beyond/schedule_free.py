@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+from torch import Tensor
 
 from ...params import Param
 from ..define import LR
 from ..groups import split_no_decay
 from ..optimizer import ChainOptimizer
-from ..transforms import Ref, _divide, _rsqrt_denominator, add_l2, addcmul, axpy, chain, materialize
+from ..transforms import Ref, _divide, _rsqrt_denominator, add_l2, addcmul, axpy, chain, materialize, plus
 from . import custom
 
 
@@ -76,9 +77,12 @@ class schedule_free:
         updates = materialize(updates, ctx)
         c, lr = ctx.value(self.ckp1), ctx.value(self.lr)
         z = state["z"]
-        out = torch._foreach_mul(z, c)
-        axpy(out, updates, lr * (ctx.value(self.momentum) * (1 - c) - 1))
+        # c·z + k·u as c·(z + (k/c)·u): one pass makes the new tensor, c stays pending (c = 0
+        # only when lr_max = 0, and then k = 0 too)
+        k = lr * (ctx.value(self.momentum) * (1 - c) - 1)
+        out = plus(z, updates, torch.where(c != 0, k / c, 0.0) if isinstance(c, Tensor) else k / c if c else 0.0)
         axpy(z, updates, -lr)
+        ctx.scale = c
         ctx.decay = 1 - c if ctx.decay is None else ctx.decay * (1 - c)
         ctx.owned = True
         return out
