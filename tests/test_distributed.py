@@ -197,15 +197,12 @@ BATCH_ERROR = "error: train.batch_size = 1 — with 2 processes every rank needs
 @pytest.mark.slow
 def test_an_error_every_rank_meets_is_printed_once(tmp_path):
     """Each rank refuses a batch of 1 for 2 ranks; the launcher prints the message once, exit 2.
-    Control: torchrun started by hand (no launcher to collect them) prints it once per rank."""
+    (Under torchrun started by hand, with no launcher to collect them, both ranks print it.)"""
     job = nnopt_run("--nproc", 2, "--out", tmp_path / "a", "--set", "train.batch_size=1", *TINY_FAIL)
     _, err = job.communicate(timeout=300)
     assert job.returncode == 2, err
     assert err.count(BATCH_ERROR) == 1, err
-    by_hand = subprocess.run([*TORCHRUN, "-m", "nnopt.cli", "run", "--out", str(tmp_path / "b"),
-                              "--set", "train.batch_size=1", *TINY_FAIL], env=ENV, capture_output=True,
-                             text=True, timeout=300)
-    assert by_hand.returncode != 0 and by_hand.stderr.count(BATCH_ERROR) == 2, by_hand.stderr
+    assert not (tmp_path / "a").exists()  # refused before anything was written
 
 
 @pytest.mark.slow
