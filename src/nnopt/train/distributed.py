@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -243,15 +244,21 @@ def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
 
 @contextlib.contextmanager
 def _job_scope(folder: str):
-    """While a job runs the ranks find `folder` (for say_error) in the environment they inherit;
-    afterwards the launcher's environment and signal handlers (torchrun replaces them with its
-    own, which raise SignalException) are what they were — a tune worker launches many jobs."""
+    """While a job runs the ranks find `folder` (for say_error) in the environment they inherit,
+    and torchrun's own log lines ("failed (exitcode: 2) local_rank: 0 ...") are silenced: the
+    launcher says what failed. Afterwards the launcher's environment, log level and signal handlers
+    (torchrun replaces them with its own, which raise SignalException) are what they were — a tune
+    worker launches many jobs."""
     previous = os.environ.get(ERRORS_ENV)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+    log = logging.getLogger("torch.distributed.elastic")
+    level = log.level
     os.environ[ERRORS_ENV] = folder
+    log.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
+        log.setLevel(level)
         if previous is None:
             os.environ.pop(ERRORS_ENV, None)
         else:
