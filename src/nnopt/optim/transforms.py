@@ -101,6 +101,7 @@ class Context:
     scale: Number | None = None
     decay: Number | None = None
     divisor: Tensors | None = None
+    scratch: Tensors | None = None
 
     @property
     def lr(self) -> Number:
@@ -162,11 +163,18 @@ def _zeros(params: Tensors, *names: str) -> State:
 
 
 def materialize(updates: Tensors, ctx: Context) -> Tensors:
-    """The updates with the pending ``ctx.divisor`` and ``ctx.scale`` applied."""
+    """The updates with the pending ``ctx.divisor`` and ``ctx.scale`` applied. A divisor that is
+    the chain's own temporary (``ctx.scratch``) receives the quotient on the CPU: a new tensor
+    there is fresh memory from the system for a large one, and faulting its pages in costs more
+    than the division."""
     if ctx.divisor is not None:
         divisor, ctx.divisor = ctx.divisor, None
         if ctx.owned:
             torch._foreach_div_(updates, divisor)
+        elif divisor is ctx.scratch and divisor[0].device.type == "cpu":
+            for u, d in zip(updates, divisor):
+                torch.div(u, d, out=d)
+            updates, ctx.owned = divisor, True
         else:
             updates, ctx.owned = torch._foreach_div(updates, divisor), True
     if ctx.scale is not None:
@@ -186,10 +194,12 @@ def own(updates: Tensors, ctx: Context) -> Tensors:
     return updates
 
 
-def _divide(updates: Tensors, denom: Tensors, ctx: Context) -> Tensors:
+def _divide(updates: Tensors, denom: Tensors, ctx: Context, scratch: bool = False) -> Tensors:
     """u / d, kept pending in ``ctx.divisor`` (applied by the next reader or the final
-    θ ← θ + s·u/d, one addcdiv as in torch)."""
+    θ ← θ + s·u/d, one addcdiv as in torch). ``scratch``: d is a temporary of u's shapes that
+    nothing else holds (from `_rsqrt_denominator`), free to be overwritten."""
     ctx.divisor = denom
+    ctx.scratch = denom if scratch else None
     return updates
 
 
@@ -465,7 +475,7 @@ class scale_by_sum_sq:
         r = state["sum"]
         torch._foreach_addcmul_(r, updates, updates, value=1)
         denom = _rsqrt_denominator(r, ctx.value(self.eps), self.eps_inside_sqrt)
-        return _divide(updates, denom, ctx)
+        return _divide(updates, denom, ctx, scratch=True)
 
 
 @dataclass(frozen=True)
@@ -501,7 +511,7 @@ class scale_by_rms:
             denom = _rsqrt_denominator(var, eps, self.eps_inside_sqrt)
         else:
             denom = _rsqrt_denominator(r, eps, self.eps_inside_sqrt)
-        return _divide(updates, denom, ctx)
+        return _divide(updates, denom, ctx, scratch=True)
 
 
 @dataclass(frozen=True)
@@ -578,7 +588,7 @@ class scale_by_adam:
         ctx.owned = False
         if self.bias_correction:
             ctx.scale = 1 / (1 - ctx.power(self.b1))
-        return _divide(m, denom, ctx)
+        return _divide(m, denom, ctx, scratch=True)
 
 
 __all__ = ["Ref", "Context", "Transform", "Chain", "chain", "pure", "materialize", "own", "axpy", "addcmul",

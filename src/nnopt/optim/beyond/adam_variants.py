@@ -98,7 +98,7 @@ class scale_by_nadam:
         axpy(out, m, mu_next / (1.0 - product * mu_next))
         ctx.owned = True
         denom = _rsqrt_denominator(v, ctx.value(self.eps), False, 1 - ctx.power(self.b2))
-        return _divide(out, denom, ctx)
+        return _divide(out, denom, ctx, scratch=True)
 
 
 def _rectifier(rho_t, rho_inf):
@@ -149,7 +149,7 @@ class scale_by_radam:
             ctx.scale = 1 / bc1
             return m
         ctx.scale = _rectifier(rho_t, rho_inf) * bc2 ** 0.5 / bc1
-        return _divide(m, _rsqrt_denominator(v, ctx.value(self.eps), False), ctx)
+        return _divide(m, _rsqrt_denominator(v, ctx.value(self.eps), False), ctx, scratch=True)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,8 @@ class scale_by_debiased_rms:
         v, b2 = state["exp_avg_sq"], ctx.value(self.b2)
         torch._foreach_mul_(v, b2)
         addcmul(v, updates, updates, 1 - b2)
-        return _divide(updates, _rsqrt_denominator(v, ctx.value(self.eps), False, 1 - ctx.power(self.b2)), ctx)
+        return _divide(updates, _rsqrt_denominator(v, ctx.value(self.eps), False, 1 - ctx.power(self.b2)), ctx,
+                       scratch=True)
 
 
 @dataclass(frozen=True)
