@@ -4,14 +4,16 @@ ops read and write stay in the CPU cache between ops instead of making a trip to
 
 A block is a list of whole small tensors, or flat views (``t.view(-1)[k·B:(k+1)·B]``) of a large
 one, cut the same way in θ, g and every state buffer. Elementwise ops give the very same numbers
-on any such cut (tested). A chain that is only ``tensorwise`` (a per-tensor norm, say: each output
-tensor depends on its own tensor as a whole) is grouped the same way but never cut: a large
-tensor is a block of its own, so its temporaries stay about one tensor in size instead of the
-size of all parameters. Non-contiguous tensors are not cut, devices other than the CPU not
+on any such cut (tested); a 0-d state of a cut tensor (a per-tensor number, as NAdam's Π_t) comes
+whole with each of its pieces, and the transform must change it once per step. A chain that is
+only ``tensorwise`` (a per-tensor norm, say: each output tensor depends on its own tensor as a
+whole) is grouped the same way but never cut: a large tensor is a block of its own, so its
+temporaries stay about one tensor in size instead of the size of all parameters. Non-contiguous tensors are not cut, devices other than the CPU not
 blocked. ``per_tensor=True`` (torch's ``foreach=False``) yields one whole tensor at a time instead.
 """
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Iterator
 
 from torch import Tensor
@@ -42,7 +44,7 @@ def blocks(transform: Transform, params: list[Tensor], grads: list[Tensor],
     size = 0
     for row in zip(params, grads, *state.values()):
         if cut and row[0].numel() > BLOCK and all(t.is_contiguous() for t in row):
-            pieces = zip(*(t.view(-1).split(BLOCK) for t in row))
+            pieces = zip(*(t.view(-1).split(BLOCK) if t.ndim else repeat(t) for t in row))
         else:
             pieces = (row,)
         for piece in pieces:

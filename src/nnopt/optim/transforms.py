@@ -25,7 +25,8 @@ parameter) into a new one; the optimizer then applies θ ← c·θ + s·u/d (see
   code may branch on ``ctx.first``, ``ctx.owned``, ``is None`` and a Ref's truth value, never on a
   value. Use the helpers `axpy`, `addcmul`, `lerp` (they accept a number or a 0-d tensor).
 * ``elementwise = True`` (optional) says each output element depends on the same element of u, θ
-  and the state only: the eager CPU path may then run the chain on cache-sized blocks.
+  and the state only: the eager CPU path may then run the chain on cache-sized blocks (a 0-d
+  slot then comes whole with each piece of its tensor: change it once per step).
   ``tensorwise = True`` (optional) says each output tensor depends on the same tensor of u, θ and
   the state only (a per-tensor norm, a per-tensor 0-d state): the chain may run on groups of whole
   tensors.

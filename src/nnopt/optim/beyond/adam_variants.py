@@ -17,7 +17,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 from ...params import Param
 from ..define import LR, WEIGHT_DECAY, register
 from ..named import ADAM
-from ..transforms import (Ref, _divide, _rsqrt_denominator, _zeros, add_l2, addcmul, chain,
+from ..transforms import (Number, Ref, _divide, _rsqrt_denominator, _zeros, add_l2, addcmul, chain,
                           decoupled_weight_decay, lerp, materialize, plus, scale_by_lr)
 
 
@@ -32,20 +32,25 @@ def _moments(updates, state, ctx, b1, b2):
 
 
 class _HostMirror:
-    """Python-number copies of 0-d CPU tensors, each valid while the tensor's version counter
-    is the one recorded (any in-place write — a loaded state, the compiled path, a restore —
-    bumps it). A tensor without a valid copy is read once."""
+    """What the host knows of 0-d tensors: the step each was last advanced at and, for CPU
+    tensors advanced by plain numbers, its value — valid while the tensor's version counter is the
+    one recorded (any other in-place write — a loaded state, the compiled path, a restore — bumps
+    it). A value not known is read once."""
 
     def __init__(self):
-        self._values = WeakIdKeyDictionary()
+        self._entries = WeakIdKeyDictionary()
 
-    def record(self, tensors: list[Tensor], value: float) -> None:
+    def record(self, tensors: list[Tensor], step: int, value: float | None) -> None:
         for t in tensors:
-            self._values[t] = (t._version, value)
+            self._entries[t] = (t._version, step, value)
+
+    def advanced(self, t: Tensor, step: int) -> bool:
+        entry = self._entries.get(t)
+        return entry is not None and entry[:2] == (t._version, step)
 
     def value(self, t: Tensor) -> float:
-        version, value = self._values.get(t, (None, 0.0))
-        return value if version == t._version else t.item()
+        version, _, value = self._entries.get(t, (None, 0, None))
+        return value if version == t._version and value is not None else t.item()
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,14 @@ class scale_by_nadam:
     u ← [(1−μ_t)/(1−Π_t)·u + μ_{t+1}/(1−Π_tμ_{t+1})·m] / (√(v/(1−β₂ᵗ)) + ε) (torch.optim.NAdam).
 
     Π_t is kept per parameter as a 0-d tensor (``mu_product``, as torch), and every parameter of
-    one update has the same Π_t (they share the step and the β₁ history). On the eager CPU path a
-    host mirror of Π_t (`_HostMirror`) turns the two factors into plain numbers without reading
-    the tensor; elsewhere (CUDA, compiled: values are tensors) they are 0-d tensors computed on
-    the device. Either way the step reads nothing from the device. Tensorwise, not elementwise
-    (a 0-d state per tensor)."""
+    one update has the same Π_t (they share the step and the β₁ history). Elementwise: on the CPU
+    a large tensor is cut into pieces that each bring the same Π_t tensor (see `blocks`), which is
+    advanced once per step (`_HostMirror` notes which were). There a host mirror of Π_t also turns
+    the two factors into plain numbers without reading the tensor; elsewhere (CUDA, compiled:
+    values are tensors) they are 0-d tensors computed on the device. Either way the step reads
+    nothing from the device."""
 
-    tensorwise = True
+    elementwise = True
     pending = True
 
     b1: float | Ref = 0.9
@@ -77,8 +83,27 @@ class scale_by_nadam:
     def init(self, params):
         state = _zeros(params, "exp_avg", "exp_avg_sq")
         state["mu_product"] = [torch.ones((), dtype=p.dtype, device=p.device) for p in params]
-        self.mirror.record(state["mu_product"], 1.0)
+        self.mirror.record(state["mu_product"], 0, 1.0)
         return state
+
+    def _advance(self, products: list[Tensor], mu, step) -> Number:
+        """Π_t ← Π_{t−1}·μ_t in each tensor not yet advanced at this step; Π_t (a number on the
+        eager CPU path, else a 0-d tensor)."""
+        if isinstance(step, Tensor):  # compiled: whole tensors, each passed once
+            torch._foreach_mul_(products, mu)
+            return products[0]
+        todo = list({id(t): t for t in products if not self.mirror.advanced(t, step)}.values())
+        if isinstance(mu, Tensor) or products[0].device.type != "cpu":
+            if todo:
+                torch._foreach_mul_(todo, mu)
+                self.mirror.record(todo, step, None)
+            return products[0]
+        if not todo:
+            return self.mirror.value(products[0])
+        product = self.mirror.value(todo[0]) * mu
+        torch._foreach_mul_(todo, mu)
+        self.mirror.record(todo, step, product)
+        return product
 
     def update(self, updates, state, ctx):
         updates = materialize(updates, ctx)
@@ -86,14 +111,7 @@ class scale_by_nadam:
         b1, psi = ctx.value(self.b1), ctx.value(self.momentum_decay)
         mu = b1 * (1.0 - 0.5 * 0.96 ** (ctx.step * psi))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((ctx.step + 1) * psi))
-        products = state["mu_product"]
-        if isinstance(mu, Tensor) or products[0].device.type != "cpu":
-            torch._foreach_mul_(products, mu)
-            product = products[0]
-        else:
-            product = self.mirror.value(products[0]) * mu
-            torch._foreach_mul_(products, mu)
-            self.mirror.record(products, product)
+        product = self._advance(state["mu_product"], mu, ctx.step)
         grad_factor = (1.0 - mu) / (1.0 - product)
         momentum_factor = mu_next / (1.0 - product * mu_next)
         # f₁u + f₂m = f₁(u + (f₂/f₁)m), made in one pass (f₁ > 0 as μ_t < 1), f₁ left pending;
