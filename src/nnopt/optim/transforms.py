@@ -221,6 +221,15 @@ def _rsqrt_denominator(v: Tensors, eps: Number, eps_inside_sqrt: bool, scale=Non
     return out
 
 
+def _debiased_denominator(v: Tensors, eps: Number, bias: Number) -> tuple[Tensors, Number]:
+    """(√v + ε·r, r) with r = √bias: u/(√(v/bias) + ε) = r·u/(√v + ε·r), so the bias
+    correction becomes a pending factor r instead of a pass over the denominator."""
+    root = bias ** 0.5
+    out = torch._foreach_sqrt(v)
+    torch._foreach_add_(out, eps * root)
+    return out, root
+
+
 @dataclass(frozen=True)
 class Chain:
     """Apply `transforms` in order; their state names must not collide."""

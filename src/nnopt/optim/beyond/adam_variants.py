@@ -17,8 +17,8 @@ from torch.utils.weak import WeakIdKeyDictionary
 from ...params import Param
 from ..define import LR, WEIGHT_DECAY, register
 from ..named import ADAM
-from ..transforms import (Number, Ref, _divide, _rsqrt_denominator, _zeros, add_l2, addcmul, chain,
-                          decoupled_weight_decay, lerp, materialize, plus, scale_by_lr)
+from ..transforms import (Number, Ref, _debiased_denominator, _divide, _rsqrt_denominator, _zeros, add_l2,
+                          addcmul, chain, decoupled_weight_decay, lerp, materialize, plus, scale_by_lr)
 
 
 def _moments(updates, state, ctx, b1, b2):
@@ -114,12 +114,9 @@ class scale_by_nadam:
         product = self._advance(state["mu_product"], mu, ctx.step)
         grad_factor = (1.0 - mu) / (1.0 - product)
         momentum_factor = mu_next / (1.0 - product * mu_next)
-        # f₁u + f₂m = f₁(u + (f₂/f₁)m), made in one pass (f₁ > 0 as μ_t < 1), f₁ left pending;
-        # √(v/(1−β₂ᵗ)) + ε = (√v + ε·r)/r with r = √(1−β₂ᵗ), r left pending too (a pass fewer)
+        # f₁u + f₂m = f₁(u + (f₂/f₁)m), made in one pass (f₁ > 0 as μ_t < 1), f₁ left pending
         out = plus(updates, m, momentum_factor / grad_factor)
-        root = (1 - ctx.power(self.b2)) ** 0.5
-        denom = torch._foreach_sqrt(v)
-        torch._foreach_add_(denom, ctx.value(self.eps) * root)
+        denom, root = _debiased_denominator(v, ctx.value(self.eps), 1 - ctx.power(self.b2))
         ctx.owned, ctx.scale = True, grad_factor * root
         return _divide(out, denom, ctx, scratch=True)
 

@@ -24,7 +24,7 @@ from ...params import Param
 from ..define import LR
 from ..groups import split_no_decay
 from ..optimizer import ChainOptimizer
-from ..transforms import Ref, _divide, _rsqrt_denominator, add_l2, addcmul, axpy, chain, materialize, plus
+from ..transforms import Ref, _debiased_denominator, _divide, add_l2, addcmul, axpy, chain, materialize, plus
 from . import custom
 
 
@@ -52,8 +52,8 @@ class scale_by_debiased_rms:
         v, b2 = state["exp_avg_sq"], ctx.value(self.b2)
         torch._foreach_mul_(v, b2)
         addcmul(v, updates, updates, 1 - b2)
-        return _divide(updates, _rsqrt_denominator(v, ctx.value(self.eps), False, 1 - ctx.power(self.b2)), ctx,
-                       scratch=True)
+        denom, ctx.scale = _debiased_denominator(v, ctx.value(self.eps), 1 - ctx.power(self.b2))
+        return _divide(updates, denom, ctx, scratch=True)
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,10 @@ class schedule_free:
         return {"z": [p.detach().clone(memory_format=torch.preserve_format) for p in params]}
 
     def update(self, updates, state, ctx):
+        # a pending factor s joins the two steps' factors below instead of taking a pass
+        s, ctx.scale = 1.0 if ctx.scale is None else ctx.scale, None
         updates = materialize(updates, ctx)
-        c, lr = ctx.value(self.ckp1), ctx.value(self.lr)
+        c, lr = ctx.value(self.ckp1), ctx.value(self.lr) * s
         z = state["z"]
         # c·z + k·u as c·(z + (k/c)·u): one pass makes the new tensor, c stays pending (c = 0
         # only when lr_max = 0, and then k = 0 too)
