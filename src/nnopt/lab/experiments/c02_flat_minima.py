@@ -15,13 +15,21 @@ from ..plots import figure
 SB, LB = 16, 256
 
 
+def sharpness(setup, seed: int) -> dict:
+    """The sharpness of a trained run's minimum: λ_max of the Hessian of the mean training loss (Lanczos,
+    20 Hessian-vector products, start vector seeded) and that training loss, both in eval mode over the
+    whole training split (the lab's one λ_max measurement: claims 2 and 25 use it)."""
+    train = split_batches(setup.data.train)
+    return {"lambda_max": hessian_top_eigenvalues(setup.model, F.cross_entropy, train, k=1, iters=20, seed=seed)[0],
+            "train_loss": mean_loss(setup.model, F.cross_entropy, train)}
+
+
 def measure(setup, points: int, seed: int) -> dict:
-    """λ_max, Hessian trace, train/val loss (eval mode) of a trained run, and its 2-D slice."""
+    """`sharpness`, Hessian trace, val loss (eval mode) of a trained run, and its 2-D slice."""
     model, loss_fn = setup.model, F.cross_entropy
     train, val = split_batches(setup.data.train), split_batches(setup.data.val)
-    return {"lambda_max": hessian_top_eigenvalues(model, loss_fn, train, k=1, iters=20, seed=seed)[0],
-            "trace": hessian_trace(model, loss_fn, train, samples=10, seed=seed),
-            "train_loss": mean_loss(model, loss_fn, train), "val_loss": mean_loss(model, loss_fn, val),
+    return {**sharpness(setup, seed), "trace": hessian_trace(model, loss_fn, train, samples=10, seed=seed),
+            "val_loss": mean_loss(model, loss_fn, val),
             "slice": slice_2d(model, loss_fn, train, span=1.0, points=points, seed=seed) if seed == 0 else None,
             "theta": parameters_vector(model), "setup": setup, "batches": (train, val)}
 
