@@ -59,6 +59,34 @@ def test_logged_grad_norm_is_the_global_norm(tmp_path, small_recipe):
     assert float(norm) == pytest.approx(float(grads_norm), rel=1e-6)
 
 
+def test_step_norms_of_queued_steps_equal_the_norms_of_their_concatenated_gradients():
+    """Oracle: the 2-norm of all of a step's gradients concatenated; steps with the same tensors and
+    steps with different ones (a parameter without a gradient) give the same numbers."""
+    from nnopt.train.trainer import step_norms
+    gen = torch.Generator().manual_seed(0)
+    steps = [[torch.randn(5, 3, generator=gen), torch.randn(4, generator=gen)] for _ in range(3)]
+    expected = [float(torch.linalg.vector_norm(torch.cat([g.flatten() for g in gs]))) for gs in steps]
+    norms = lambda gs: [torch.linalg.vector_norm(g) for g in gs]  # noqa: E731
+    assert step_norms([norms(gs) for gs in steps], torch.device("cpu")).tolist() == pytest.approx(expected, rel=1e-6)
+    ragged = [norms(steps[0]), norms(steps[1][:1]), []]
+    want = [expected[0], float(torch.linalg.vector_norm(steps[1][0])), 0.0]
+    assert step_norms(ragged, torch.device("cpu")).tolist() == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize("log_every", [1, 3])
+def test_epoch_train_loss_and_accuracy_equal_an_evaluation_when_nothing_moves(tmp_path, small_recipe, log_every):
+    """Oracle: with lr = 0 the model never changes, so the epoch's train loss and accuracy summed from
+    the queued steps equal one evaluation of the training split (whatever the read interval)."""
+    recipe = small_recipe.override({"optimizer.name": "sgd", "optimizer.lr": 0.0, "train.epochs": 2,
+                                    "train.log_every": log_every, "train.checkpoint": False})
+    setup = build(recipe)
+    loss, acc = nnopt.train.trainer.evaluate(setup.model, setup.data.train, 4096)
+    train(recipe, tmp_path, quiet=True)
+    epochs = [m for m in read_metrics(tmp_path) if m["kind"] == "epoch"]
+    assert [e["train_loss"] for e in epochs] == pytest.approx([loss] * 2, rel=1e-6)
+    assert [e["train_acc"] for e in epochs] == pytest.approx([acc] * 2, abs=1e-12)
+
+
 def test_same_seed_same_numbers_different_seed_different(tmp_path, small_recipe):
     train(small_recipe, tmp_path / "a", quiet=True)
     train(small_recipe, tmp_path / "b", quiet=True)
@@ -250,11 +278,18 @@ def test_mixed_precision_trains_and_clips_unscaled_gradients(tmp_path, small_rec
 def test_nonfinite_gradient_stops_the_run_naming_the_parameter(tmp_path, small_recipe):
     """A finite loss whose gradient is NaN: the Trainer's screen (train.nonfinite; the optimizer
     runs without its own) names the step and the parameter; with "skip" the step is skipped."""
-    setup = build(small_recipe)
+    setup = build(small_recipe.override({"train.log_every": 1}))
     weight = setup.model[-1].weight
     weight.register_hook(lambda g: torch.full_like(g, float("nan")))
     with pytest.raises(DivergedError, match=r"gradient of '4.weight' is not finite \(its norm is nan\) at step 1 "):
         Trainer(setup, tmp_path / "raise", quiet=True).fit()
+    # log_every = 10: step 1's gradients are not screened; its update makes the weight NaN, so the
+    # loss of step 2 is the first non-finite value, and the message says where it may come from
+    setup = build(small_recipe)
+    setup.model[-1].weight.register_hook(lambda g: torch.full_like(g, float("nan")))
+    with pytest.raises(DivergedError, match=r"loss became nan at step 2 \(epoch 1\); the gradients of step 1 "
+                                            r"were not screened"):
+        Trainer(setup, tmp_path / "raise10", quiet=True).fit()
     setup = build(small_recipe.override({"train.nonfinite": "skip"}))
     setup.model[-1].weight.register_hook(lambda g: torch.full_like(g, float("nan")))
     before = {k: v.clone() for k, v in setup.model.state_dict().items()}

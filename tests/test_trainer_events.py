@@ -132,3 +132,37 @@ def test_optimizer_hooks_closure_and_eval_mode(tmp_path, small_recipe):
     assert calls["closure"] == s["steps"]
     assert calls["eval"] == 3 + 1 + 1  # each validation, the test evaluation, model.pt
     assert calls["train"] >= calls["eval"]
+
+
+def test_gradient_norms_are_taken_at_logged_steps_or_for_step_listeners(tmp_path, small_recipe, monkeypatch):
+    """Count torch._foreach_norm calls (the per-tensor gradient norms): one per logged step when
+    nobody listens to steps (epoch-only callbacks included), one per step for an on_step_end
+    listener, whether a Callback subclass, a LambdaCallback or a plain object."""
+    from nnopt.train.callbacks import listens
+
+    class EpochOnly(Callback):
+        def on_epoch_end(self, trainer, epoch, record):
+            pass
+
+    class Duck:
+        def on_step_end(self, trainer, step, metrics):
+            pass
+
+    assert not listens(EpochOnly(), "on_step_end") and not listens(LambdaCallback(on_epoch_end=print), "on_step_end")
+    assert listens(Recorder(), "on_step_end") and listens(Duck(), "on_step_end")
+    assert listens(LambdaCallback(on_step_end=print), "on_step_end") and not listens(object(), "on_step_end")
+    calls = {"n": 0}
+    original = torch._foreach_norm
+
+    def counting(*a, **k):
+        calls["n"] += 1
+        return original(*a, **k)
+
+    monkeypatch.setattr(torch, "_foreach_norm", counting)
+    recipe = small_recipe.override(["train.log_every=4", "train.epochs=1"])
+    for name, callbacks, per_step in [("none", [], False), ("epoch", [EpochOnly()], False),
+                                      ("lambda", [LambdaCallback(on_epoch_end=lambda *a: None)], False),
+                                      ("duck", [Duck()], True)]:
+        calls["n"] = 0
+        s = train(recipe, tmp_path / name, quiet=True, callbacks=callbacks)
+        assert calls["n"] == (s["steps"] if per_step else s["steps"] // 4), name

@@ -35,6 +35,14 @@ class Callback:
         pass
 
 
+def listens(callback, event: str) -> bool:
+    """Whether `callback` handles `event` with more than `Callback`'s no-op (the Trainer computes a
+    step's gradient norms for on_step_end only when someone listens)."""
+    own = getattr(callback, "__dict__", {}).get(event)
+    method = getattr(type(callback), event, None)
+    return own is not None or (method is not None and method is not getattr(Callback, event))
+
+
 class LambdaCallback(Callback):
     """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda tr, e, r: ...)``."""
 

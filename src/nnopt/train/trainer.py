@@ -10,11 +10,15 @@ Run directory: recipe.toml (resolved), metrics.jsonl, summary.json, checkpoints/
 A checkpoint holds the step, the position in the epoch and every RNG state, so a resumed run ends
 bit-identical to an uninterrupted one at the same thread count.
 
-Device reads. A step queues its loss and global gradient norm as device tensors; the Trainer reads
-them (one device→host transfer) every ``train.log_every`` steps and at the epoch end. The run's
-NaN/inf screen (``train.nonfinite``) is owned here: "raise" checks the queued values at those reads
-and stops the run at the first non-finite step, naming the first parameter whose gradient was not
-finite; "skip" must decide before the update, so it reads the norm at every step.
+Device reads. A step queues its loss and logits (and, at a logged step, its gradients' norms) as
+device tensors; the Trainer reduces the queue on the device and reads it (one device→host transfer)
+every ``train.log_every`` steps and at the epoch end: each step's loss, the logged steps' global
+gradient norms, and the number of right predictions, which the epoch's train loss and accuracy sum
+on the host. The run's NaN/inf screen (``train.nonfinite``) is owned here: "raise" checks every
+queued loss and every logged gradient norm at those reads and stops the run at the first
+non-finite one (a non-finite gradient at an unlogged step reaches the parameters, so the next
+step's loss shows it); "skip" must decide before the update, so it takes the norm at every step
+and reads it.
 
 What an optimizer needs from the loop it says itself: ``needs_closure = True`` → ``step(closure)``
 with a closure that recomputes loss and gradients (SAM); ``train()`` / ``eval()`` methods → called
@@ -40,7 +44,7 @@ from ..recipe import Recipe
 from ..schedules import set_hyper
 from . import checkpoint, distributed
 from .builder import Setup, build, schedule_drives
-from .callbacks import Callback
+from .callbacks import Callback, listens
 from .early_stopping import EarlyStopping
 from .layer_stats import LayerStats
 from .progress import Progress
@@ -64,12 +68,16 @@ class Trainer:
         self.writer = self.dist.is_writer  # only rank 0 writes the run directory
         if self.recipe.train["log_layers"] and self.writer:  # layers.jsonl for nnopt doctor
             self.callbacks.append(LayerStats())
+        self.step_listeners = [c for c in self.callbacks if listens(c, "on_step_end")]
         cfg = self.recipe.train
         self.epochs, self.seed = cfg["epochs"], cfg["seed"]
         self.log_every, self.do_checkpoint = cfg["log_every"], cfg["checkpoint"]
         self.progress = Progress(self.epochs, quiet or not self.writer)
         self.early = EarlyStopping(**self.recipe.regularization["early_stopping"])
         self.params = [p for p in setup.model.parameters() if p.requires_grad]
+        # what zero_grad(set_to_none=True) would clear, cleared directly (it costs µs of bookkeeping a step)
+        self.cleared = list({id(p): p for p in [*self.params, *(q for g in setup.optimizer.param_groups
+                                                                 for q in g["params"])]}.values())
         self.names = {p: name for name, p in setup.model.named_parameters()}
         self.drives = schedule_drives(setup.schedule)
         precision, device_type = cfg["precision"], setup.device.type
@@ -85,18 +93,20 @@ class Trainer:
         self.history: list[dict] = []
         self.elapsed = 0.0
         self.acc = self._zero_accumulators()
-        self.queue: list[tuple] = []  # (step, lr, loss, norm, per-tensor norms) not yet read
+        self.queue: list[tuple] = []  # (step, lr, samples, the step's device tensors) not yet read
         self.metrics_offset = 0
         self.pending: list[dict] = []  # metric lines not yet written
         self.interrupted = False  # set by Ctrl-C; honoured at the next step boundary
         self.stop_reason: str | None = None  # set by request_stop
+        self.unscreened: int | None = None  # the last read step, when its gradient norm was not taken
         self.loss_weight = 1.0  # this rank's share of the batch mean (distributed.Context.weight)
 
     # -- state -------------------------------------------------------------------------------
-    def _zero_accumulators(self) -> dict:
-        """Running sums of the epoch, on the device: read once, at the epoch end."""
-        zero = lambda dtype: torch.zeros((), dtype=dtype, device=self.s.device)  # noqa: E731
-        return {"loss_sum": zero(torch.float64), "correct": zero(torch.int64), "seen": 0}
+    @staticmethod
+    def _zero_accumulators() -> dict:
+        """The epoch's running sums over all ranks, on the host (filled by `read_queue`):
+        Σ loss·batch, right predictions, samples."""
+        return {"loss_sum": 0.0, "correct": 0, "seen": 0}
 
     def state_dict(self) -> dict:
         s = self.s
@@ -121,7 +131,7 @@ class Trainer:
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
         self.samples = state["samples"]
         self.history, self.elapsed = state["history"], state["elapsed"]
-        self.acc = {k: v.to(s.device) if torch.is_tensor(v) else v for k, v in state["accumulators"].items()}
+        self.acc = {k: v.item() if torch.is_tensor(v) else v for k, v in state["accumulators"].items()}
         self.metrics_offset = state["metrics_offset"]
         self.early.load_state_dict(state["early_stopping"])
         torch.set_rng_state(state["rng_cpu"])
@@ -140,8 +150,8 @@ class Trainer:
         self.stop_reason = reason
 
     def emit(self, event: str, *args) -> None:
-        for callback in self.callbacks:
-            getattr(callback, event)(self, *args)
+        for callback in self.step_listeners if event == "on_step_end" else self.callbacks:
+            getattr(callback, event, _ignore)(self, *args)
 
     # -- the loop ----------------------------------------------------------------------------
     def set_lr(self, t: int) -> float:
@@ -164,7 +174,8 @@ class Trainer:
         total = loss if extra is None else loss + extra
         if self.loss_weight != 1.0:
             total = total * self.loss_weight
-        s.optimizer.zero_grad(set_to_none=True)
+        for p in self.cleared:
+            p.grad = None
         if self.scaler is None:
             total.backward()
         else:
@@ -172,23 +183,24 @@ class Trainer:
             self.scaler.unscale_(s.optimizer)
         return out, loss
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> dict:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float, norms: bool = True) -> dict:
         """One optimizer step on a batch. Returns what the step leaves on the device for the next
         read: ``loss`` (CE without the penalty, 0-d), ``tensor_norms`` (each gradient's 2-norm before
-        clipping, 0-d each), ``hits`` (prediction == label per sample), ``with_grad``. Nothing is
-        reduced here: `read_queue` does it for all queued steps at once."""
+        clipping, 0-d each; None unless `norms` or the "skip" screen needs them), ``logits`` and
+        ``y`` (for the accuracy), ``with_grad``. Nothing is reduced here: `read_queue` does it for
+        all queued steps at once."""
         s = self.s
         if s.augment is not None:
             x = s.augment(x, self.aug_gen)
         out, loss = self.forward_backward(x, y)
         with_grad = [p for p in self.params if p.grad is not None]
-        tensor_norms = torch._foreach_norm([p.grad for p in with_grad])
+        skip = self.nonfinite == "skip" and self.scaler is None
+        tensor_norms = torch._foreach_norm([p.grad for p in with_grad]) if norms or skip else None
         if s.clip is not None:
             s.clip(with_grad)
-        metrics = {"loss": loss.detach(), "tensor_norms": tensor_norms, "hits": out.argmax(1) == y,
+        metrics = {"loss": loss.detach(), "tensor_norms": tensor_norms, "logits": out.detach(), "y": y,
                    "with_grad": with_grad}
-        if self.nonfinite == "skip" and self.scaler is None and tensor_norms and \
-                not bool(torch.isfinite(torch.stack(tensor_norms)).all()):
+        if skip and tensor_norms and not bool(torch.isfinite(torch.stack(tensor_norms)).all()):
             return metrics  # no update this step
         opt = s.optimizer
         try:
@@ -205,31 +217,33 @@ class Trainer:
 
     def read_queue(self) -> None:
         """Reduce the queued steps on the device and read them in one transfer: each step's loss and
-        global gradient norm ‖g‖ = √Σᵢ‖gᵢ‖², screened for NaN/inf; the epoch's running loss and
-        accuracy sums stay on the device; the ``log_every``-th steps get a line in metrics.jsonl."""
+        (where taken) global gradient norm ‖g‖ = √Σᵢ‖gᵢ‖², screened for NaN/inf, and the right
+        predictions of all of them. The epoch's Σ loss·batch and right predictions add up on the host, step by
+        step (so they do not depend on when reads happen); the ``log_every``-th steps get a line in
+        metrics.jsonl."""
         if not self.queue:
             return
         queue, self.queue = self.queue, []
-        ms = [m for _, _, m in queue]
-        dev = self.acc["loss_sum"].device
-        f64 = dict(dtype=torch.float64, device=dev)
+        ms = [m for *_, m in queue]
         losses = torch.stack([m["loss"] for m in ms]).double()
-        local = torch.tensor([m["n"] for m in ms], **f64)
-        self.acc["loss_sum"].add_((losses * local).sum())  # Σ loss·n: exact in float64, so the sums
-        self.acc["correct"].add_(torch.cat([m["hits"] for m in ms]).sum())  # do not depend on chunking
-        counts = torch.tensor([len(m["tensor_norms"]) for m in ms], device=dev)
-        flat = [n for m in ms for n in m["tensor_norms"]]
-        squares = torch.stack(flat).double().square() if flat else torch.zeros(0, **f64)
-        norms = torch.zeros(len(ms), **f64).index_add_(
-            0, torch.repeat_interleave(torch.arange(len(ms), device=dev), counts), squares).sqrt()
-        shares = torch.tensor([m["share"] for m in ms], **f64)
-        values = torch.stack((self.dist.sum_(losses * shares), norms), 1).tolist()  # the one read
-        for (step, lr, m), (loss, norm) in zip(queue, values):
+        if self.dist.world > 1:  # each rank's loss is the mean over its shard: weight by shares
+            losses = losses * losses.new_tensor([m["share"] for m in ms])
+        hits = torch.cat([m["logits"] for m in ms]).argmax(1) == torch.cat([m["y"] for m in ms])
+        summed = self.dist.sum_(torch.cat((losses, hits.sum().double().view(1))))
+        normed = [m["tensor_norms"] for m in ms if m["tensor_norms"] is not None]
+        values = torch.cat((summed, step_norms(normed, losses.device))).tolist()  # the one read
+        k = len(ms)
+        self.acc["correct"] += int(values[k])
+        norms = iter(values[k + 1:])
+        for (step, lr, samples, m), loss in zip(queue, values[:k]):
+            norm = None if m["tensor_norms"] is None else next(norms)
+            self.acc["loss_sum"] += loss * samples
             if not math.isfinite(loss):
-                self.diverged(f"loss became {loss}", lr, step)
-            if not math.isfinite(norm) and self.nonfinite == "raise" and self.scaler is None:
+                self.diverged(f"loss became {loss}", lr, step, unscreened=self.unscreened)
+            self.unscreened = step if norm is None else None
+            if norm is not None and not math.isfinite(norm) and self.nonfinite == "raise" and self.scaler is None:
                 per_tensor = torch.stack(m["tensor_norms"]).tolist()
-                bad = next((k for k, v in enumerate(per_tensor) if not math.isfinite(v)), None)
+                bad = next((j for j, v in enumerate(per_tensor) if not math.isfinite(v)), None)
                 self.diverged(f"the global gradient norm overflowed ({norm})" if bad is None else
                               f"gradient of {self.names[m['with_grad'][bad]]!r} is not finite "
                               f"(its norm is {per_tensor[bad]})", lr, step)
@@ -247,29 +261,32 @@ class Trainer:
         self.progress.start_epoch(self.epoch + 1, self.position, steps)
         s.model.train()
         set_mode(s.optimizer, "train")
-        lr = self.set_lr(self.step if s.interval == "step" else self.epoch)
+        per_step = s.interval == "step"
+        lr = self.set_lr(self.step if per_step else self.epoch)
         while self.position < steps and not self.dist.agree_stop(self):
-            if s.interval == "step":
+            if per_step:
                 lr = self.set_lr(self.step)
             idx = order[self.position * bs:(self.position + 1) * bs]
             mine = self.dist.shard(idx)
             n, n_all = mine.shape[0], idx.shape[0]  # (Tensor.__len__ costs a µs a call)
             self.loss_weight = self.dist.weight(n, n_all)
-            m = self.train_step(train.x[mine], train.y[mine], lr)
-            m["n"], m["share"] = n, n / n_all
-            self.acc["seen"] += n
+            norms = bool(self.step_listeners) or (self.step + 1) % self.log_every == 0
+            m = self.train_step(train.x[mine], train.y[mine], lr, norms)
+            m["share"] = n / n_all
+            self.acc["seen"] += n_all
             self.samples += n_all
             self.step += 1
             self.position += 1
-            self.queue.append((self.step, lr, m))
+            self.queue.append((self.step, lr, n_all, m))
             if self.step % self.log_every == 0:
                 self.read_queue()
             self.progress.step()
-            if self.callbacks:
+            if self.step_listeners:
                 norm = torch.linalg.vector_norm(torch.stack(m["tensor_norms"])) if m["tensor_norms"] else 0.0
                 self.emit("on_step_end", self.step, {"step": self.step, "epoch": self.epoch + 1, "lr": lr,
                                                       "batch_size": n_all, "loss": m["loss"],
-                                                      "grad_norm": norm, "correct": m["hits"].sum()})
+                                                      "grad_norm": norm,
+                                                      "correct": (m["logits"].argmax(1) == m["y"]).sum()})
         self.read_queue()
         self.elapsed += time.perf_counter() - epoch_t0
         if self.position < steps:
@@ -277,9 +294,7 @@ class Trainer:
             return None
         val_loss, val_acc = self.evaluate(s.data.val)
         self.epoch += 1
-        totals = torch.stack((self.acc["loss_sum"], self.acc["correct"].double(),
-                              self.acc["loss_sum"].new_tensor(float(self.acc["seen"]))))
-        loss_sum, correct, seen = self.dist.sum_(totals).tolist()  # over ranks
+        loss_sum, correct, seen = self.acc["loss_sum"], self.acc["correct"], self.acc["seen"]
         record = {"kind": "epoch", "epoch": self.epoch, "step": self.step,
                   "train_loss": loss_sum / seen, "train_acc": correct / seen,
                   "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "batch_size": bs,
@@ -307,7 +322,9 @@ class Trainer:
         self.pending = []
         self.metrics_offset = metrics_file.tell()
 
-    def diverged(self, what: str, lr: float, step: int):
+    def diverged(self, what: str, lr: float, step: int, unscreened: int | None = None):
+        """Write summary.json (status "diverged") and raise DivergedError with advice; `unscreened`:
+        the previous step, when its gradients were not screened (their update may be the cause)."""
         ckpt = checkpoint.path_in(self.run_dir)
         last = f"{ckpt} (after epoch {self.epoch})" if self.do_checkpoint and ckpt.exists() else "none"
         self.queue = []
@@ -316,7 +333,9 @@ class Trainer:
                                                                   last_good_checkpoint=last))
         raise DivergedError(
             f"{what} at step {step} (epoch {self.epoch + 1}); "
-            f"last good checkpoint: {last}. Try a lower optimizer.lr (it was {lr:.3g}), gradient "
+            + (f"the gradients of step {unscreened} were not screened and may have made the parameters "
+               f"non-finite (train.log_every = 1 screens every step); " if unscreened else "")
+            + f"last good checkpoint: {last}. Try a lower optimizer.lr (it was {lr:.3g}), gradient "
             f"clipping (--set clip.name=global_norm), or a variance-preserving init.")
 
     def fit(self, resume: bool = False) -> dict:
@@ -399,6 +418,24 @@ class Trainer:
             "samples_per_s": self.samples / self.elapsed if self.elapsed else None,
             "device": str(self.s.device), "processes": self.dist.world, **extra,
         }
+
+
+def step_norms(tensor_norms: list[list[torch.Tensor]], device: torch.device) -> torch.Tensor:
+    """Each step's global norm √Σᵢ‖gᵢ‖² (float64) from its per-tensor norms ‖gᵢ‖; a step without
+    gradients has norm 0. One reduction when every step has the same tensors (the usual case)."""
+    flat = [t for norms in tensor_norms for t in norms]
+    if not flat:
+        return torch.zeros(len(tensor_norms), dtype=torch.float64, device=device)
+    k = len(tensor_norms[0])
+    if all(len(norms) == k for norms in tensor_norms):
+        return torch.linalg.vector_norm(torch.stack(flat).view(len(tensor_norms), k), dim=1, dtype=torch.float64)
+    owner = torch.tensor([i for i, norms in enumerate(tensor_norms) for _ in norms], device=device)
+    squares = torch.stack(flat).double().square()
+    return torch.zeros(len(tensor_norms), dtype=torch.float64, device=device).index_add_(0, owner, squares).sqrt()
+
+
+def _ignore(*_) -> None:
+    """The handler of an event a callback does not define."""
 
 
 def set_mode(optimizer, mode: str) -> None:
