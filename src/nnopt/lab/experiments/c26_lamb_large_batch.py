@@ -31,9 +31,9 @@ def final_test_acc(run) -> float:
             claim="LAMB keeps the accuracy of small-batch training at a large batch size where Adam loses it.",
             precise=f"Digits MLP (two hidden layers of 128), the same epochs at every batch size. Each optimizer's lr "
                     f"at batch {SMALL} is the best of {', '.join(map(str, LRS))} on validation accuracy (seed 0); at "
-                    f"a batch B it is scaled by √(B/{SMALL}) (the square-root rule of both papers' analyses), with a "
-                    f"linear warmup over the first {WARMUP:.0%} of the steps. Batches {SMALL}, {MIDDLE} and the whole "
-                    f"training split. Premise: at batch {SMALL} the mean test accuracies of Adam and LAMB differ by ≤ "
+                    f"a batch B it is scaled by √(B/{SMALL}) (the square-root rule: You et al.'s for LAMB, Malladi et "
+                    f"al.'s for Adam), with a linear warmup over the first {WARMUP:.0%} of the steps. Batches {SMALL}, "
+                    f"{MIDDLE} and the whole training split. Premise: at batch {SMALL} the mean test accuracies of Adam and LAMB differ by ≤ "
                     f"{PREMISE_MAX:.0%} (absolute); claim: LAMB's drop in mean test accuracy from batch {SMALL} to the "
                     f"whole split is smaller than Adam's by ≥ {MARGIN:.0%} (absolute).",
             source="You et al. 2020, Large Batch Optimization for Deep Learning: Training BERT in 76 minutes (LAMB, "
