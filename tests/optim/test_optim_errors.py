@@ -63,7 +63,7 @@ def test_nonfinite_gradient_raises_with_parameter_name():
 @pytest.mark.parametrize("name, kw", [("adam", {}), ("adam", {"fused": False}), ("adam", {"compile": True}),
                                       ("adadelta", {}), ("momentum", {"form": "book"})])
 def test_nonfinite_gradient_skip_leaves_everything(name, kw):
-    """The default: the step is skipped on the device (torch's fused kernel, the eager and the
+    """nonfinite="skip": the step is skipped on the device (torch's fused kernel, the eager and the
     compiled update); buffers and parameters keep their values, skipped_steps counts it; the
     step counter counts the call (the host cannot know without a sync)."""
     m, opt = _poisoned(True, "skip", name, **kw)
@@ -78,10 +78,20 @@ def test_nonfinite_gradient_skip_leaves_everything(name, kw):
     assert float(opt.skipped_steps) == 1 and not all(torch.equal(a, b) for a, b in zip(params, m.parameters()))
 
 
-def test_nonfinite_ignore_is_torchs_behaviour():
+def test_the_default_is_torchs_behaviour_no_screen():
+    """Oracle: torch.optim.Adam on a copy, the same poisoned gradient: the same NaN parameters."""
     m, opt = _poisoned(False, "ignore")
+    assert O.create("adam", small_cnn().parameters()).nonfinite == "ignore"
+    twin = copy.deepcopy(m)
+    for a, b in zip(m.parameters(), twin.parameters()):
+        b.grad = a.grad.clone()
+    reference = torch.optim.Adam(twin.parameters(), lr=opt.param_groups[0]["lr"])
+    reference.load_state_dict(copy.deepcopy(opt.state_dict()))  # (torch would share the buffers)
     opt.step()
+    reference.step()
     assert torch.isnan(m[4].weight).any()
+    for a, b in zip(m.parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7, equal_nan=True)
 
 
 def test_chain_optimizer_rejects_bad_arguments():

@@ -105,14 +105,15 @@ def test_fused_true_with_compile_or_foreach_is_refused():
 HOST_READS = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy")
 
 
-@pytest.mark.parametrize("name, kw", [(name, {}) for name in O.available()]
+@pytest.mark.parametrize("name, kw", [(name, kw) for name in O.available() for kw in ({}, {"nonfinite": "skip"})]
                          + [pytest.param("adam", {"nonfinite": "raise"}, marks=pytest.mark.xfail(strict=True))])
 def test_default_step_reads_nothing_from_the_device(name, kw, monkeypatch):
     """Counts every way Python can read a tensor's value (item, bool, float, int, ...) during
-    three default steps, the first included (state created): none where torch's fused kernel
-    runs; where the transforms run on the CPU, exactly one per step — the non-finite flag, in host
-    memory there (on CUDA the select happens on the device: the CUDA test below). (nonfinite=
-    "raise" reads the device every step: the count sees it.)"""
+    three steps, the first included (state created): none in the default step; with the
+    device-side screen nonfinite="skip", none where torch's fused kernel runs and, where the
+    transforms run on the CPU, exactly one per step — the non-finite flag, in host memory there
+    (on CUDA the select happens on the device: the CUDA test below). (nonfinite="raise" reads
+    the device every step: the count sees it.)"""
     model = small_cnn()
     opt = O.create(name, model.named_parameters(), **kw)
     batches = []
@@ -130,16 +131,18 @@ def test_default_step_reads_nothing_from_the_device(name, kw, monkeypatch):
         opt.step(lambda: None) if name in ("sam", "asam") else opt.step()
     monkeypatch.undo()
     stepping = getattr(opt, "base", opt)  # SAM steps its base optimizer
-    expected = [] if runs_native(stepping) else ["__bool__"] * 3
+    expected = ["__bool__"] * 3 if kw and not runs_native(stepping) else []
     assert reads == expected, f"{name}: {reads}"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+@pytest.mark.parametrize("nonfinite", ["ignore", "skip"])
 @pytest.mark.parametrize("name", O.available())
-def test_default_step_has_no_sync_on_cuda(name):
-    """Three default steps of every registered optimizer under torch.cuda.set_sync_debug_mode("error")."""
+def test_default_step_has_no_sync_on_cuda(name, nonfinite):
+    """Three steps of every registered optimizer, the default and the device-side screen, under
+    torch.cuda.set_sync_debug_mode("error")."""
     model = small_cnn().cuda()
-    opt = O.create(name, model.named_parameters())
+    opt = O.create(name, model.named_parameters(), nonfinite=nonfinite)
     x, y = X[:32].cuda(), Y[:32].cuda()
     for _ in range(3):
         model.zero_grad()

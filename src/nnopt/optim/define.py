@@ -50,10 +50,11 @@ WEIGHT_DECAY = Param(float, 0.0, ge=0, doc="λ: L2 added to the gradient, g + λ
 
 OPTIONS = {
     "no_decay_1d": Param(bool, True, doc="no weight decay for 1-D params (biases, norm weights)"),
-    "nonfinite": Param(str, "skip", choices=NONFINITE,
-                       doc="for library use (the Trainer screens itself and passes ignore): on a NaN/inf "
-                           "gradient skip the step, decided on the device (skipped_steps counts them), "
-                           "raise naming the parameter (a host read per step), or ignore"),
+    "nonfinite": Param(str, "ignore", choices=NONFINITE,
+                       doc="for library use (a run's Trainer screens itself): on a NaN/inf gradient "
+                           "ignore (torch's behaviour, free), skip the step decided on the device "
+                           "(one more read of the gradients; skipped_steps counts them) or raise "
+                           "naming the parameter (a host read per step)"),
     "fused": Param(bool, None, nullable=True,
                    doc="torch's fused kernel: true = required (an error where there is none), false = "
                        "never, none = where available"),

@@ -1,5 +1,5 @@
-"""Non-finite gradient detection: `found_nonfinite` on the device (no sync, the default
-``nonfinite="skip"``), `check_finite` on the host (``"raise"``, one sync per step).
+"""Non-finite gradient detection for the optimizers' opt-in screens: `found_nonfinite` on the
+device (``nonfinite="skip"``, no sync), `check_finite` on the host (``"raise"``, one sync per step).
 
 `check_finite` uses each tensor's 2-norm (a NaN or ±inf anywhere makes it non-finite), which torch
 computes several times faster on CPU than the ∞-norm. A tensor whose 2-norm is not finite is then

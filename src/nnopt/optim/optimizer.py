@@ -18,8 +18,10 @@ Which update runs, per group (``fused``, ``compile``; same numbers up to float r
 | False | None / False | the transforms only (``foreach=False``: one tensor at a time, torch's for-loop) |
 
 The default step does no ``.item()`` and no device→host sync: step counts are mirrored on the
-host, and the default ``nonfinite="skip"`` decides on the device (one read of the gradients; the
-eager path on the CPU, where the flag is in host memory, reads it once per step instead).
+host. The NaN/inf screen is opt-in: ``nonfinite="skip"`` decides on the device, without a sync, but
+costs one more read of every gradient (no kernel can fold it into the update: the decision needs
+all gradients before the first write), so the default is torch's: no screen. A run's Trainer
+screens with the norms it takes anyway (``train.nonfinite``).
 """
 from __future__ import annotations
 
@@ -44,17 +46,18 @@ class ChainOptimizer(torch.optim.Optimizer):
                 per group from its hyperparameters (`nnopt.optim.hyper.Hyper`); ``build.kernel(h)``
                 may offer torch's fused kernel, ``build.structural`` names numbers read once
     lr          the learning rate α (a float or a 0-d tensor), per group
-    nonfinite   on a NaN/inf gradient: "skip" (default; decided on the device, no sync: parameters
-                and buffers keep their values, ``skipped_steps`` counts it), "raise"
-                (NonFiniteGradientError naming the parameter; reads the device every step) or
-                "ignore" (no check, torch's behaviour)
+    nonfinite   on a NaN/inf gradient: "ignore" (default: no check, torch's behaviour), "skip"
+                (decided on the device, no sync, one more read of the gradients: parameters and
+                buffers keep their values, ``skipped_steps`` counts it; on the CPU eager path the
+                flag, in host memory, is read once) or "raise" (NonFiniteGradientError naming the
+                parameter; reads the device every step)
     fused, compile, foreach, maximize   see the module doc; ``maximize`` ascends, as in torch
     capturable, differentiable   torch's options; only False is supported (see `refuse`)
     hyper       further group defaults read by `build`
     """
 
     def __init__(self, params: Iterable, transform: Transform | Callable[[Hyper], Transform], *,
-                 lr: float | Tensor = 1e-3, nonfinite: str = "skip", fused: bool | None = None,
+                 lr: float | Tensor = 1e-3, nonfinite: str = "ignore", fused: bool | None = None,
                  compile: bool | None = None, foreach: bool | None = None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False, **hyper: Any):
         if not isinstance(lr, Tensor) and lr < 0:
