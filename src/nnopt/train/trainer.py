@@ -225,11 +225,12 @@ class Trainer:
             return
         queue, self.queue = self.queue, []
         ms = [m for *_, m in queue]
-        losses = torch.stack([m["loss"] for m in ms]).double()
+        losses = torch.stack([m["loss"] for m in ms])
         if self.dist.world > 1:  # each rank's loss is the mean over its shard: weight by shares
-            losses = losses * losses.new_tensor([m["share"] for m in ms])
+            losses = losses * torch.tensor([m["share"] for m in ms], dtype=torch.float64, device=losses.device)
         hits = torch.cat([m["logits"] for m in ms]).argmax(1) == torch.cat([m["y"] for m in ms])
-        summed = self.dist.sum_(torch.cat((losses, hits.sum().double().view(1))))
+        correct = hits.sum(0, keepdim=True, dtype=torch.float64)  # (exact; float64 with the losses)
+        summed = self.dist.sum_(torch.cat((losses, correct)))
         normed = [m["tensor_norms"] for m in ms if m["tensor_norms"] is not None]
         values = torch.cat((summed, step_norms(normed, losses.device))).tolist()  # the one read
         k = len(ms)
