@@ -13,9 +13,9 @@ takes --muon-steps steps.
 
     python bench/optim_step_beyond.py [--steps 20] [--only lion,lamb] [--compiled] [--per-tensor] [--device cuda]
 
---per-tensor adds nnopt with foreach=False (the chain run one tensor at a time, in cache: what
-torch's for-loop does; the default runs a per-tensor chain — LARS, LAMB, NAdam, Adafactor, Muon —
-over all tensors at once, since only elementwise chains are cut into cache-sized blocks).
+--per-tensor adds nnopt with foreach=False (the chain run one tensor at a time: what torch's
+for-loop does). The default cuts elementwise chains (NAdam included) into cache-sized blocks and
+runs tensorwise ones (LARS, LAMB, Adafactor, Muon: per-tensor norms) on groups of whole tensors.
 """
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Shared pieces of the optimizer tests: a small real CNN on real data, and a training loop."""
+"""Shared pieces of the optimizer tests: a small real CNN on real data, a training loop, a check
+that torch.compile compiled what it should."""
+import contextlib
 import copy
+import warnings
 
 import pytest
 import torch
@@ -68,3 +71,20 @@ def twins():
     """Two identical copies of the small CNN."""
     m = small_cnn()
     return m, copy.deepcopy(m)
+
+
+@contextlib.contextmanager
+def compiled_exactly(frames: int):
+    """Fails when a compile falls back to eager (its RuntimeWarning becomes an error), breaks its
+    graph, or does not compile exactly `frames` frames into generated kernels."""
+    from torch._dynamo.utils import counters
+    from torch._inductor import metrics
+
+    counters.clear()
+    metrics.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        yield
+    assert counters["frames"]["ok"] == frames and counters["stats"]["unique_graphs"] == frames
+    assert not counters["graph_break"], dict(counters["graph_break"])
+    assert metrics.generated_kernel_count >= frames

@@ -1,13 +1,11 @@
 """state_dict round trip and resume, GradScaler skipped steps, schedulers, missing gradients,
 the compiled path."""
-import contextlib
 import copy
 import io
-import warnings
 
 import pytest
 import torch
-from conftest import X, Y, rel_err, small_cnn, train
+from conftest import X, Y, compiled_exactly, rel_err, small_cnn, train
 from torch.nn import functional as F
 
 import nnopt.optim as O
@@ -86,23 +84,6 @@ def test_missing_gradients_match_torch():
             opt.step()
     assert rel_err(a, b) <= 1e-6
     assert float(oa.state[next(a.parameters())]["step"]) == 8
-
-
-@contextlib.contextmanager
-def compiled_exactly(frames: int):
-    """Fails when a compile falls back to eager (its RuntimeWarning becomes an error) or when
-    torch.compile does not compile exactly `frames` frames into generated kernels."""
-    from torch._dynamo.utils import counters
-    from torch._inductor import metrics
-
-    counters.clear()
-    metrics.reset()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        yield
-    assert counters["frames"]["ok"] == frames and counters["stats"]["unique_graphs"] == frames
-    assert not counters["graph_break"], dict(counters["graph_break"])
-    assert metrics.generated_kernel_count >= frames
 
 
 @pytest.mark.slow

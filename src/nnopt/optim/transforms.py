@@ -223,7 +223,11 @@ def _rsqrt_denominator(v: Tensors, eps: Number, eps_inside_sqrt: bool, scale=Non
 
 def _debiased_denominator(v: Tensors, eps: Number, bias: Number) -> tuple[Tensors, Number]:
     """(√v + ε·r, r) with r = √bias: u/(√(v/bias) + ε) = r·u/(√v + ε·r), so the bias
-    correction becomes a pending factor r instead of a pass over the denominator."""
+    correction becomes a pending factor r instead of a pass over the denominator. With tensor
+    values (compiled: one kernel, passes cost nothing) (√(v/bias) + ε, 1): torch.compile cannot
+    hand the product ε·r, a 0-d tensor made inside, to ``_foreach_add_`` without a graph break."""
+    if isinstance(bias, Tensor) or isinstance(eps, Tensor):
+        return _rsqrt_denominator(v, eps, False, bias), 1.0
     root = bias ** 0.5
     out = torch._foreach_sqrt(v)
     torch._foreach_add_(out, eps * root)

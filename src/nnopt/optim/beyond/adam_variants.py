@@ -160,7 +160,9 @@ class scale_by_radam:
             rect = torch.where(ok, _rectifier(safe, rho_inf), 0.0)
             out = torch._foreach_reciprocal(_rsqrt_denominator(v, ctx.value(self.eps), False))
             torch._foreach_mul_(out, rect * bc2 ** 0.5)
-            torch._foreach_add_(out, (~ok).to(rect.dtype))     # 1 where not rectified
+            # 1 where not rectified (as a list: torch.compile breaks the graph on a 0-d tensor made
+            # inside handed to _foreach_add_ as one scalar)
+            torch._foreach_add_(out, [(~ok).to(rect.dtype)] * len(out))
             torch._foreach_mul_(out, m)
             ctx.owned, ctx.scale = True, 1 / bc1
             return out
