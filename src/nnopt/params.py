@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import ConfigError
+from .torch_names import hint as torch_hint
 
 REQUIRED = object()
 _KINDS = (float, int, bool, str, list, tuple, dict)
@@ -183,10 +184,11 @@ def _show(value: Any) -> str:
 
 
 def validate_fields(prefix: str, spec: Mapping[str, Param], values: Mapping[str, Any],
-                    *, what: str = "") -> dict:
+                    *, entry: tuple[str, str] | None = None) -> dict:
     """Check `values` against `spec`: no unknown keys, every value valid, defaults filled in.
 
-    Returns a new dict in the spec's order. Errors name the field as ``prefix.key``.
+    Returns a new dict in the spec's order. Errors name the field as ``prefix.key``; `entry` =
+    (family, name) when `spec` is a registered entry's.
     """
     if not isinstance(values, Mapping):
         raise ConfigError(f"{prefix} = {_show(values)} — must be a table of {', '.join(spec) or 'no keys'}")
@@ -194,10 +196,7 @@ def validate_fields(prefix: str, spec: Mapping[str, Param], values: Mapping[str,
     out = {}
     for key in values:
         if key not in spec:
-            owner = f" of {what}" if what else ""
-            allowed = ", ".join(spec) if spec else "none"
-            raise ConfigError(f"{_join(prefix, key)} is not a known field{owner} (allowed: {allowed})"
-                              f"{suggest(key, spec)}")
+            raise ConfigError(unknown_field(_join(prefix, key), key, spec, entry, values))
     for key, param in spec.items():
         name = _join(prefix, key)
         if key in values:
@@ -209,6 +208,20 @@ def validate_fields(prefix: str, spec: Mapping[str, Param], values: Mapping[str,
         else:
             out[key] = _copy(param.default)
     return out
+
+
+def unknown_field(field: str, key: str, fields: Iterable[str], entry: tuple[str, str] | None = None,
+                  values: Mapping[str, Any] | None = None) -> str:
+    """The message for `key`, not a field of `fields`: torch's name for something of the entry
+    (`nnopt.torch_names`, with the converted value where `values` give it), else the allowed fields
+    and a did-you-mean."""
+    fields = list(fields)
+    torch_name = entry and torch_hint(field, *entry, key, values)
+    if torch_name:
+        return torch_name
+    owner = f" of {entry[0]} {entry[1]!r}" if entry else ""
+    return (f"{field} is not a known field{owner} (allowed: {', '.join(fields) if fields else 'none'})"
+            f"{suggest(key, fields)}")
 
 
 def field_of(spec: Mapping[str, Param], key: str) -> str | None:
@@ -284,5 +297,5 @@ def describe_spec(spec: Mapping[str, Param]) -> list[str]:
     return lines
 
 
-__all__ = ["Param", "REQUIRED", "validate_fields", "field_of", "spec_from_signature", "describe_spec",
-           "suggest", "unknown_name_error"]
+__all__ = ["Param", "REQUIRED", "validate_fields", "unknown_field", "field_of", "spec_from_signature",
+           "describe_spec", "suggest", "unknown_name_error"]

@@ -185,7 +185,7 @@ def resolve(raw: Mapping[str, Any]) -> dict:
             name = values.get("name", spec.default)
             Param(str, choices=spec.registry).validate(f"{section}.name", name)
             out[section] = validate_fields(section, spec.spec(name), values,
-                                           what=f"{spec.registry.family} {name!r}")
+                                           entry=(spec.registry.family, name))
         else:
             out[section] = validate_fields(section, spec, values)
     return out

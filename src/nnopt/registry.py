@@ -79,7 +79,7 @@ class Registry:
         """Validate `values` as `name`'s parameters; defaults filled in."""
         field = field or self.family
         entry = self.get(name, f"{field}.name")
-        return validate_fields(field, entry.params, values, what=f"{self.family} {name!r}")
+        return validate_fields(field, entry.params, values, entry=(self.family, name))
 
     def create(self, name: str, *args, field: str | None = None, **values):
         """Validate `values`, then call the factory: ``factory(*args, **resolved)``.

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..errors import ConfigError
-from ..params import Param, suggest
+from ..params import Param, suggest, unknown_field
 from ..recipe import SECTIONS, Component, Recipe, check_moved, loads_toml, parse_value, read_text, toml_value
 
 FORMS = {"low", "high", "log", "step", "choices", "depth", "width", "value", "when"}
@@ -266,11 +266,10 @@ def field_params(key: str, base: Recipe, names: Iterable[str] | None = None) -> 
         param = None
         for i, part in enumerate(path):
             if part not in fields:
-                owner = f" of {spec.registry.family} {name!r}" if name else ""
                 hint = (f" — restrict it with when = {{ name = [...] }} to the {spec.registry.family} "
                         "that have it") if name and any(path[0] in s for s in specs.values()) else ""
-                raise ConfigError(f"{key} is not a known field{owner} (allowed: {', '.join(fields)})"
-                                  f"{suggest(part, fields)}{hint}")
+                entry = (spec.registry.family, name) if name else None
+                raise ConfigError(unknown_field(key, part, fields, entry) + hint)
             param = fields[part]
             if i < len(path) - 1:
                 if param.kind is not dict:
