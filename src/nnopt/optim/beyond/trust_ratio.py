@@ -81,13 +81,20 @@ class scale_by_lamb_trust_ratio:
         return {}
 
     def update(self, updates, state, ctx):
+        # a pending factor s (Adam's 1/(1−β₁ᵗ)) stays pending: u + λθ = s·(u' + (λ/s)θ) with
+        # u' = u/s, and ‖s·x‖ = |s|·‖x‖ — a pass fewer
+        s, ctx.scale = ctx.scale, None
         updates = materialize(updates, ctx)
         if self.weight_decay:
-            updates, ctx.owned = plus(updates, ctx.params, ctx.value(self.weight_decay)), True
+            wd = ctx.value(self.weight_decay)
+            updates, ctx.owned = plus(updates, ctx.params, wd if s is None else wd / s), True
         theta = torch.stack(torch._foreach_norm(ctx.params))
         norm = torch.stack(torch._foreach_norm(updates))
+        if s is not None:
+            norm = norm * abs(s)
         ctx.divisor = _divisors(torch.clamp(theta, max=ctx.value(self.clamp)), norm + ctx.value(self.eps),
                                 (theta > 0) & (norm > 0))
+        ctx.scale = s
         return updates
 
 
