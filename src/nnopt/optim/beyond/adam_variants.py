@@ -89,11 +89,11 @@ class scale_by_nadam:
     def _advance(self, products: list[Tensor], mu, step) -> Number:
         """Π_t ← Π_{t−1}·μ_t in each tensor not yet advanced at this step; Π_t (a number on the
         eager CPU path, else a 0-d tensor)."""
-        if isinstance(step, Tensor):  # compiled: whole tensors, each passed once
-            torch._foreach_mul_(products, mu)
+        if isinstance(step, Tensor) or products[0].device.type != "cpu":
+            torch._foreach_mul_(products, mu)  # compiled or off the CPU: never cut, each tensor once
             return products[0]
         todo = list({id(t): t for t in products if not self.mirror.advanced(t, step)}.values())
-        if isinstance(mu, Tensor) or products[0].device.type != "cpu":
+        if isinstance(mu, Tensor):  # a β₁ or ψ given as a tensor
             if todo:
                 torch._foreach_mul_(todo, mu)
                 self.mirror.record(todo, step, None)
