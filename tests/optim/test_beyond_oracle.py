@@ -89,6 +89,21 @@ def test_nadam_follows_a_scheduled_beta1_as_torch():
     assert rel_err(a, b) <= 1e-6
 
 
+def test_nadam_with_a_tensor_beta1_cut_into_blocks_matches_torch(monkeypatch):
+    """β₁ as a 0-d tensor in the param group (the factors become tensors on the CPU too) with the
+    parameters cut into blocks of 100 elements: each tensor's Π_t, passed with each of its pieces,
+    is still multiplied once per step."""
+    from nnopt.optim import blocks
+
+    monkeypatch.setattr(blocks, "BLOCK", 100)
+    a, b = small_cnn(), small_cnn()
+    mine = O.create("nadam", a.parameters(), no_decay_1d=False, lr=1e-2)
+    mine.param_groups[0]["betas"] = (torch.tensor(0.9), 0.999)
+    train(a, mine, 10)
+    train(b, torch.optim.NAdam(b.parameters(), lr=1e-2), 10)
+    assert rel_err(a, b) <= 1e-6
+
+
 @SETTINGS
 @given(hyper=st.fixed_dictionaries({"lr": lrs, "betas": betas, "eps": eps, "weight_decay": wds,
                                     "decoupled_weight_decay": st.booleans()}), fe=foreach, **GROUPS)
