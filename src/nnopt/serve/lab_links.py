@@ -10,7 +10,7 @@ RANDOM_INITS = ("normal", "uniform", "xavier_uniform", "xavier_normal", "he_unif
 
 # field → value → experiment; "*" = any value other than the default recipe's
 LINKS: dict[str, dict[str, str]] = {
-    "surface": {"saddle": "saddle_points"},
+    "surface": {"saddle": "saddle_points", "flat_sharp": "flat_minima"},
     "optimizer.name": {"momentum": "momentum", "nesterov": "nesterov", "adagrad": "adagrad_rmsprop",
                        "rmsprop": "adagrad_rmsprop", "adadelta": "adadelta", "adam": "adam", "adamw": "adam"},
     "optimizer.weight_decay": {"*": "weight_decay_vs_l2"},

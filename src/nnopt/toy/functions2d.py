@@ -64,6 +64,31 @@ def quadratic(a: float = 0.1, b: float = 2.0) -> Surface:
                    (-10.0, 10.0), (-3.0, 3.0), (-9.0, 2.0), ((0.0, 0.0),))
 
 
+def flat_sharp(t: torch.Tensor) -> torch.Tensor:
+    """The book's landscape (Qiu, 《神经网络与深度学习》 ch. 7): a flat minimum, a sharp minimum and a
+    saddle between them.
+
+    f(x, y) = q(s)² + y²·cosh²x,  s = sinh x,  q(s) = 4s(s − 3)/9.
+
+    A symmetric double well in s, seen through s = sinh x: the warp stretches curvature by cosh²x,
+    so the well at s = 3 is narrow and steep and the one at s = 0 wide and flat, at the same depth.
+
+    ∇f = (2q(s)·q'(s)·cosh x + 2y²·sinh x·cosh x,  2y·cosh²x),  q'(s) = 4(2s − 3)/9.
+    ∂f/∂y = 0 gives y = 0, then q·q' = 0 gives s ∈ {0, 3/2, 3}: three stationary points, all on y = 0.
+    At y = 0 the Hessian is diagonal, diag(2q'²cosh²x + 2q·q''·cosh²x + 2q·q'·sinh x, 2cosh²x), q'' = 8/9:
+    - flat minimum (0, 0), f = 0: Hessian diag(32/9, 2);
+    - sharp minimum (asinh 3, 0) = (ln(3 + √10), 0), f = 0: diag(320/9, 20), both eigenvalues
+      1 + 3² = 10 times the flat one's (cosh²x = 1 + s²): equally good on f, ten times as curved;
+    - saddle (asinh 3/2, 0) = (ln((3 + √13)/2), 0), cosh²x = 13/4, f = 1: diag(−52/9, 13/2).
+    SGD is stable in a minimum only for α < 2/λ_max: 9/16 at the flat one, 9/160 ≈ 0.056 at the
+    sharp one. From the default start (1.3, 0.4), just past the saddle, SGD at α = 0.05 settles in
+    the sharp minimum; momentum 0.9 at the same α overshoots it and is in the flat one by step 60.
+    """
+    x, y = t[..., 0], t[..., 1]
+    s = torch.sinh(x)
+    return (4 * s * (s - 3) / 9) ** 2 + (y * torch.cosh(x)) ** 2
+
+
 SURFACES: dict[str, Surface] = {s.name: s for s in [
     Surface("saddle", "x² − y²", lambda t: _x(t) ** 2 - _y(t) ** 2, (-2.0, 2.0), (-2.0, 2.0), (1.5, 1e-3)),
     Surface("double_well", "(x² − 1)² + y²", lambda t: (_x(t) ** 2 - 1) ** 2 + _y(t) ** 2,
@@ -80,6 +105,9 @@ SURFACES: dict[str, Surface] = {s.name: s for s in [
             lambda t: (_x(t) ** 2 + _y(t) - 11) ** 2 + (_x(t) + _y(t) ** 2 - 7) ** 2,
             (-5.0, 5.0), (-5.0, 5.0), (-0.3, -0.9),
             ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848127)), log_levels=True),
+    Surface("flat_sharp", "(4s(s − 3)/9)² + y²·cosh²x, s = sinh x  (flat and sharp minima, a saddle between)",
+            flat_sharp, (-1.2, 2.4), (-1.5, 1.5), (1.3, 0.4), ((0.0, 0.0), (math.asinh(3.0), 0.0)),
+            log_levels=True),
 ]}
 
 
