@@ -246,6 +246,15 @@ def test_cli_set_error(tmp_path, capsys):
     assert err.count("\n") == 1
 
 
+def test_plot_schedule_set_error(tmp_path, capsys):
+    out = tmp_path / "lr.png"
+    refused(["plot", "schedule", "cyclic", "--set", "max_lr=1", "--set", "step_size_up=50", "-o", str(out)], capsys,
+            "--set 'step_size_up=50' — step_size_up is torch CyclicLR's name: here cycle_steps = 2·step_size_up = 100",
+            out=out)
+    refused(["plot", "schedule", "cosine", "--set", "step_size_up=50", "-o", str(out)], capsys,
+            "no schedule named here (cosine) has a parameter 'step_size_up'", out=out)
+
+
 def test_library_create_errors():
     with pytest.raises(ConfigError, match=re.escape(CYCLIC)):
         schedules.create("cyclic", lr=0.01, max_lr=1.0, step_size_up=100)

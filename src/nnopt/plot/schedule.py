@@ -14,6 +14,7 @@ from ..errors import ConfigError  # noqa: E402
 from ..recipe import parse_value  # noqa: E402
 from ..params import field_of  # noqa: E402
 from ..registry import SCHEDULES  # noqa: E402
+from ..torch_names import hint as torch_hint  # noqa: E402
 
 MAX_POINTS = 4000
 
@@ -30,8 +31,11 @@ def specs_from_cli(names: Sequence[str], assignments: Sequence[str]) -> list[tup
         targets = [params for name, params in specs if (scope or name) == name
                    and (name not in SCHEDULES or field_of(SCHEDULES.get(name).params, key))]
         if not targets:
-            raise ConfigError(f"--set {text!r} — no schedule named here ({', '.join(names)}) "
-                              f"has a parameter {key!r}" + (f" or is named {scope!r}" if scope else ""))
+            hints = [torch_hint(key, "schedules", name, key, {key: parse_value(value.strip())})
+                     for name in names if (scope or name) == name]
+            raise ConfigError(f"--set {text!r} — " + next(filter(None, hints), f"no schedule named here "
+                              f"({', '.join(names)}) has a parameter {key!r}"
+                              + (f" or is named {scope!r}" if scope else "")))
         for params in targets:
             params[key] = parse_value(value.strip())
     return specs
