@@ -98,6 +98,8 @@ def test_cyclic_step_size_up_is_half_a_cycle(mode, gamma, up):
                                     cycle_momentum=False), 8 * up + 3)
     # an explicit, equal step_size_down is the same cycle
     assert hinted("schedules", "cyclic", {**given, "step_size_down": up}) == {"cycle_steps": 2 * up}
+    assert_lrs("cyclic", ours, lambda o: L.CyclicLR(o, base_lr=0.01, max_lr=0.2, step_size_up=up, step_size_down=up,
+                                                     mode=mode, gamma=gamma, cycle_momentum=False), 8 * up + 3)
 
 
 def test_an_asymmetric_cyclic_gets_no_number():
