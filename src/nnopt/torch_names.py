@@ -43,6 +43,9 @@ def _symmetric_cycle(v: Mapping[str, Any]) -> int:
 NO_MOMENTUM_CYCLE = TorchName("no counterpart in cyclic", note="cyclic drives the lr only (torch's CyclicLR "
                               "cycles momentum by default); one_cycle has cycle_momentum, base_momentum, max_momentum")
 
+RUN_LENGTH = TorchName("total_steps = epochs·steps_per_epoch", ("total_steps",),
+                       lambda v: v["epochs"] * v["steps_per_epoch"], note="none = the whole run, filled by the Trainer")
+
 TORCH_NAMES: dict[str, dict[str, tuple[str, dict[str, TorchName]]]] = {
     "schedules": {
         "*": ("LRScheduler", {
@@ -73,12 +76,8 @@ TORCH_NAMES: dict[str, dict[str, tuple[str, dict[str, TorchName]]]] = {
             "max_momentum": NO_MOMENTUM_CYCLE,
         }),
         "one_cycle": ("OneCycleLR", {
-            "epochs": TorchName("total_steps = epochs·steps_per_epoch", ("total_steps",),
-                                lambda v: v["epochs"] * v["steps_per_epoch"],
-                                note="none = the whole run, filled by the Trainer"),
-            "steps_per_epoch": TorchName("total_steps = epochs·steps_per_epoch", ("total_steps",),
-                                         lambda v: v["epochs"] * v["steps_per_epoch"],
-                                         note="none = the whole run, filled by the Trainer"),
+            "epochs": RUN_LENGTH,
+            "steps_per_epoch": RUN_LENGTH,
         }),
     },
     "optimizers": {
@@ -115,10 +114,10 @@ def lookup(family: str, entry: str, key: str) -> tuple[str, TorchName] | None:
 def converted(row: TorchName, values: Mapping[str, Any]) -> Any:
     """The nnopt value `row.convert` gives for the numbers among `values`; None when it cannot (a
     value missing or not a number, a case with no counterpart)."""
-    numeric = {k: v for k, v in values.items()
-               if _number(v) or (isinstance(v, (list, tuple)) and all(x is None or _number(x) for x in v))}
     if row.convert is None:
         return None
+    numeric = {k: v for k, v in values.items()
+               if _number(v) or (isinstance(v, (list, tuple)) and all(x is None or _number(x) for x in v))}
     try:
         return row.convert(numeric)
     except (KeyError, IndexError, TypeError, ValueError):
