@@ -82,11 +82,17 @@ def test_unknown_event_name_is_refused():
         LambdaCallback(on_step=lambda *a: None)
 
 
-def test_device_reads_once_per_log_point(tmp_path, small_recipe, monkeypatch):
-    """Count the Trainer's device→host reads (Tensor.item / tolist / __bool__ / __float__) in the
-    training loop: one batch read per log point plus a few per epoch, not several per step. The
+@pytest.mark.parametrize("batch_size, elements", [(64, None), (8, None), (8, 8 * 10 * 3)])
+def test_device_reads_once_per_read_interval(tmp_path, small_recipe, monkeypatch, batch_size, elements):
+    """Count the Trainer's device→host reads (Tensor.item / tolist / __bool__ / __float__) in a
+    one-epoch fit: one batch read per READ_STEPS steps (or per READ_ELEMENTS queued logits) and
+    one at the epoch end, whatever log_every is, plus the evaluations — not one per step. The
     optimizer is torch's own SGD, which reads nothing (nnopt's optimizers are tested in tests/optim)."""
-    recipe = small_recipe.override(["train.log_every=10", "train.epochs=1"])
+    from nnopt.train import trainer as trainer_module
+
+    if elements:
+        monkeypatch.setattr(trainer_module, "READ_ELEMENTS", elements)  # 3 steps of 8 × 10 logits
+    recipe = small_recipe.override({"train.log_every": 1, "train.epochs": 1, "train.batch_size": batch_size})
     setup = build(recipe)
     setup.optimizer = torch.optim.SGD(setup.model.parameters(), lr=0.01, foreach=True)
     trainer = Trainer(setup, tmp_path, quiet=True)
@@ -100,10 +106,13 @@ def test_device_reads_once_per_log_point(tmp_path, small_recipe, monkeypatch):
 
         monkeypatch.setattr(torch.Tensor, name, counting)
     trainer.fit()
+    monkeypatch.undo()
     steps = trainer.step
+    every = 3 if elements else trainer_module.READ_STEPS
     evaluation = 2 * 2 * 1  # val + test: a loss and a correct count, one batch each
-    assert steps == 20
-    assert counts["n"] <= steps // 10 + 2 + evaluation  # log points + the epoch's train loss and accuracy
+    assert counts["n"] == steps // every + (steps % every > 0) + evaluation, steps
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines if m["kind"] == "step"] == list(range(1, steps + 1))
 
 
 def test_optimizer_hooks_closure_and_eval_mode(tmp_path, small_recipe):

@@ -99,12 +99,12 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
                            doc="autocast dtype of the forward pass; fp16 adds a GradScaler (gradients "
                                "are unscaled before clipping and the step)"),
         "eval_batch_size": Param(int, 1024, ge=1),
-        "log_every": Param(int, 10, ge=1, doc="every N steps: take the gradient norm, read the queued "
-                                             "losses from the device and write a step line"),
+        "log_every": Param(int, 10, ge=1, doc="every N steps: take the gradient norm and write a step "
+                                             "line (loss, grad norm, lr) to metrics.jsonl"),
         "nonfinite": Param(str, "raise", choices=("raise", "skip"),
                            doc="a NaN/inf loss or gradient: raise stops the run (every loss and each "
-                               "logged step's gradients checked at the reads, naming the step and "
-                               "parameter); skip drops the step's update (reads the device every step)"),
+                               "logged gradient norm checked at the device reads, every 50 steps, naming "
+                               "the step and parameter); skip drops the step's update (reads every step)"),
         "checkpoint": Param(bool, True, doc="save a checkpoint at every epoch end"),
         "log_layers": Param(bool, False, doc="write layers.jsonl: per-layer gradient/parameter/update norms at "
                                             "log points and dead ReLU units per epoch (for nnopt doctor)"),

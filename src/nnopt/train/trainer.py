@@ -3,7 +3,8 @@
     for each epoch: permute the training set (seeded by seed and epoch)
         for each batch: lr ← schedule(t); loss = CE(model(x), y) + penalty; backward;
                         clip; optimizer.step(); callbacks.on_step_end
-        every log_every steps: read loss / grad norm from the device once, screen them, log
+        every log_every steps: the gradient norm; every READ_STEPS steps: one device read of
+                               the queued losses and norms, screen them, queue the log lines
         validate; write metrics; checkpoint; early stopping; callbacks.on_epoch_end
 
 Run directory: recipe.toml (resolved), metrics.jsonl, summary.json, checkpoints/last.pt, model.pt.
@@ -12,9 +13,10 @@ bit-identical to an uninterrupted one at the same thread count.
 
 Device reads. A step queues its loss and logits (and, at a logged step, its gradients' norms) as
 device tensors; the Trainer reduces the queue on the device and reads it (one device→host transfer)
-every ``train.log_every`` steps and at the epoch end: each step's loss, the logged steps' global
-gradient norms, and the number of right predictions, which the epoch's train loss and accuracy sum
-on the host. The run's NaN/inf screen (``train.nonfinite``) is owned here: "raise" checks every
+every `READ_STEPS` steps (sooner when the queued logits grow large) and at the epoch end: each
+step's loss, the logged steps' global gradient norms, and the number of right predictions, which
+the epoch's train loss and accuracy sum on the host. Lines are written at the epoch end, so how
+often the queue is read changes no output. The run's NaN/inf screen (``train.nonfinite``) is owned here: "raise" checks every
 queued loss and every logged gradient norm at those reads and stops the run at the first
 non-finite one (a non-finite gradient at an unlogged step reaches the parameters, so the next
 step's loss shows it); "skip" must decide before the update, so it takes the norm at every step
@@ -48,6 +50,10 @@ from .callbacks import Callback, listens
 from .early_stopping import EarlyStopping
 from .layer_stats import LayerStats
 from .progress import Progress
+
+
+READ_STEPS = 50  # queued steps per device read: the read's ~12 small ops then cost < 1% of a tiny step
+READ_ELEMENTS = 1 << 22  # or fewer steps, once their queued logits hold this many numbers
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -94,6 +100,7 @@ class Trainer:
         self.elapsed = 0.0
         self.acc = self._zero_accumulators()
         self.queue: list[tuple] = []  # (step, lr, samples, the step's device tensors) not yet read
+        self.queued = 0  # numbers in the queued logits
         self.metrics_offset = 0
         self.pending: list[dict] = []  # metric lines not yet written
         self.interrupted = False  # set by Ctrl-C; honoured at the next step boundary
@@ -223,7 +230,7 @@ class Trainer:
         metrics.jsonl."""
         if not self.queue:
             return
-        queue, self.queue = self.queue, []
+        queue, self.queue, self.queued = self.queue, [], 0
         ms = [m for *_, m in queue]
         losses = torch.stack([m["loss"] for m in ms])
         if self.dist.world > 1:  # each rank's loss is the mean over its shard: weight by shares
@@ -279,7 +286,8 @@ class Trainer:
             self.step += 1
             self.position += 1
             self.queue.append((self.step, lr, n_all, m))
-            if self.step % self.log_every == 0:
+            self.queued += m["logits"].numel()
+            if len(self.queue) >= READ_STEPS or self.queued >= READ_ELEMENTS:
                 self.read_queue()
             self.progress.step()
             if self.step_listeners:
