@@ -1,13 +1,18 @@
-"""Claims 1–8 and the part-1 claims of the optimizers beyond the chapter (25 SAM, 26 LAMB) at --fast: each
-reaches the verdict it reached when written (a regression suite for the library), writes its figures and
-recipes, and stays within the fast budget (CPU time, 2× slack)."""
+"""Claims 1–8, the part-1 claims of the optimizers beyond the chapter (25 SAM, 26 LAMB) and 27 (saddle points in
+high dimensions) at --fast: each reaches the verdict it reached when written (a regression suite for the
+library), writes its figures and recipes, and stays within the fast budget (CPU time, 2× slack); claim 27's
+field, Newton search and classification against autograd and functions with known critical points."""
 import json
 import math
 
+import numpy as np
 import pytest
+import torch
 
 from nnopt.lab import get, run_experiment
 from nnopt.lab.base import FAST_BUDGET_S as BUDGET
+from nnopt.lab.experiments.c27_saddle_points_high_dim import (CosineField, critical_points, index, spearman,
+                                                              strictly_falls)
 from nnopt.recipe import Recipe
 
 # verdicts at --fast (the full runs' verdicts are in each finding; see docs/lab.md)
@@ -22,6 +27,7 @@ FAST_VERDICTS = {
     "adadelta": "DOES NOT HOLD",  # ε sets Adadelta's unit: from 100 away it never arrives
     "sam_flat_minima": "DOES NOT HOLD",  # 5 epochs: SAM flatter for every seed, not by 0.8 (full run: 0.58, HOLDS)
     "lamb_large_batch": "DOES NOT HOLD",  # 3 epochs: neither trained at batch 32 (the premise fails)
+    "saddle_points_high_dim": "HOLDS",
 }
 
 
@@ -44,7 +50,14 @@ def lamb_measurements(n: dict, out) -> None:
         assert big["schedule"]["warmup_steps"] == 1
 
 
-MEASUREMENTS = {"sam_flat_minima": sam_measurements, "lamb_large_batch": lamb_measurements}
+def saddle_measurements(n: dict, out) -> None:
+    # in 1-D minima and maxima alternate: about half of the critical points are minima
+    assert 0.3 < n["median_fraction_minima"][0] < 0.7 and n["median_spearman"] > 0.5
+    assert all(count >= 5 for count in n["critical_points"].values())
+
+
+MEASUREMENTS = {"sam_flat_minima": sam_measurements, "lamb_large_batch": lamb_measurements,
+                "saddle_points_high_dim": saddle_measurements}
 
 
 @pytest.mark.parametrize("name", list(FAST_VERDICTS))
@@ -58,3 +71,54 @@ def test_claim_fast(name, tmp_path):
     exp = get(name)
     assert exp.part == 1 and exp.precise and exp.source and record["criterion"]
     MEASUREMENTS.get(name, lambda n, out: None)(record["numbers"], tmp_path)
+
+
+def test_cosine_field_derivatives_match_autograd():
+    field = CosineField.random(5, 16, np.random.default_rng(1))
+    x = np.random.default_rng(2).standard_normal((3, 5))
+    w, a, b = (torch.tensor(v) for v in (field.w, field.a, field.b))
+
+    def f(p):
+        return (a * torch.cos(w @ p + b)).sum()
+
+    for row, value, grad, hess in zip(x, field.value(x), field.gradient(x), field.hessian(x)):
+        p = torch.tensor(row)
+        assert value == pytest.approx(f(p).item(), abs=1e-12)
+        np.testing.assert_allclose(grad, torch.func.grad(f)(p).numpy(), atol=1e-12)
+        np.testing.assert_allclose(hess, torch.func.hessian(f)(p).numpy(), atol=1e-12)
+
+
+def test_newton_finds_and_classifies_known_critical_points():
+    # f = cos x₁ + cos x₂ + cos x₃: critical points at {0, π}³ (mod 2π); index = (coordinates at 0) / 3, f = 2·that − 3
+    field = CosineField(np.eye(3), np.ones(3), np.zeros(3))
+    corners = np.array([[i, j, k] for i in (0, np.pi) for j in (0, np.pi) for k in (0, np.pi)])
+    starts = np.repeat(corners, 2, axis=0) + np.random.default_rng(0).uniform(-0.3, 0.3, (16, 3))
+    points = critical_points(field, starts, iters=20)
+    assert len(points) == 8  # each corner found twice, counted once
+    np.testing.assert_allclose(np.sort(points, axis=0), np.sort(corners, axis=0), atol=1e-9)
+    alpha = index(field.hessian(points))
+    np.testing.assert_allclose(alpha, (np.abs(points) < 1).sum(axis=1) / 3)
+    assert (alpha == 0).sum() == 1 and spearman(alpha, field.value(points)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("negative", [0, 1, 3, 6])
+def test_index_of_a_quadratic(negative):
+    # ½ xᵀQx with Q = R diag(λ) Rᵀ: `negative` negative eigenvalues out of 6, whatever the rotation R
+    rng = np.random.default_rng(negative)
+    rotation = np.linalg.qr(rng.standard_normal((6, 6)))[0]
+    eigenvalues = rng.uniform(0.1, 2, 6) * np.r_[-np.ones(negative), np.ones(6 - negative)]
+    assert index((rotation * eigenvalues) @ rotation.T)[()] == negative / 6
+
+
+def test_spearman_matches_scipy():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    alpha = rng.integers(0, 5, 40) / 4  # an index: many ties
+    value = alpha + rng.standard_normal(40)
+    assert spearman(alpha, value) == pytest.approx(spearmanr(alpha, value).statistic, abs=1e-12)
+    assert spearman(value, -value) == pytest.approx(-1.0)
+
+
+def test_strictly_falls():
+    assert strictly_falls([0.5, 0.2, 0.01, 0, 0]) and not strictly_falls([0.5, 0.5]) and not strictly_falls([0.1, 0.2])
