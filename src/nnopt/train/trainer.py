@@ -16,11 +16,11 @@ device tensors; the Trainer reduces the queue on the device and reads it (one de
 every `READ_STEPS` steps (sooner when the queued logits grow large) and at the epoch end: each
 step's loss, the logged steps' global gradient norms, and the number of right predictions, which
 the epoch's train loss and accuracy sum on the host. Lines are written at the epoch end, so how
-often the queue is read changes no output. The run's NaN/inf screen (``train.nonfinite``) is owned here: "raise" checks every
-queued loss and every logged gradient norm at those reads and stops the run at the first
-non-finite one (a non-finite gradient at an unlogged step reaches the parameters, so the next
-step's loss shows it); "skip" must decide before the update, so it takes the norm at every step
-and reads it.
+often the queue is read changes no output. The run's NaN/inf screen (``train.nonfinite``) is owned
+here: "raise" checks every queued loss and every logged gradient norm at those reads and stops
+the run at the first non-finite one (a non-finite gradient at an unlogged step reaches the
+parameters, so the next step's loss shows it); "skip" must decide before the update, so it takes
+the norm at every step and reads it.
 
 What an optimizer needs from the loop it says itself: ``needs_closure = True`` → ``step(closure)``
 with a closure that recomputes loss and gradients (SAM); ``train()`` / ``eval()`` methods → called
@@ -81,9 +81,6 @@ class Trainer:
         self.progress = Progress(self.epochs, quiet or not self.writer)
         self.early = EarlyStopping(**self.recipe.regularization["early_stopping"])
         self.params = [p for p in setup.model.parameters() if p.requires_grad]
-        # what zero_grad(set_to_none=True) would clear, cleared directly (it costs µs of bookkeeping a step)
-        self.cleared = list({id(p): p for p in [*self.params, *(q for g in setup.optimizer.param_groups
-                                                                 for q in g["params"])]}.values())
         self.names = {p: name for name, p in setup.model.named_parameters()}
         self.drives = schedule_drives(setup.schedule)
         precision, device_type = cfg["precision"], setup.device.type
@@ -181,8 +178,9 @@ class Trainer:
         total = loss if extra is None else loss + extra
         if self.loss_weight != 1.0:
             total = total * self.loss_weight
-        for p in self.cleared:
-            p.grad = None
+        for group in s.optimizer.param_groups:  # zero_grad(set_to_none=True) without its per-call
+            for p in group["params"]:          # profiler and hook bookkeeping (µs a step)
+                p.grad = None
         if self.scaler is None:
             total.backward()
         else:
@@ -225,9 +223,9 @@ class Trainer:
     def read_queue(self) -> None:
         """Reduce the queued steps on the device and read them in one transfer: each step's loss and
         (where taken) global gradient norm ‖g‖ = √Σᵢ‖gᵢ‖², screened for NaN/inf, and the right
-        predictions of all of them. The epoch's Σ loss·batch and right predictions add up on the host, step by
-        step (so they do not depend on when reads happen); the ``log_every``-th steps get a line in
-        metrics.jsonl."""
+        predictions of all of them. The epoch's Σ loss·batch and right predictions add up on the
+        host, step by step (so they do not depend on when reads happen); the ``log_every``-th steps
+        get a line in metrics.jsonl."""
         if not self.queue:
             return
         queue, self.queue, self.queued = self.queue, [], 0
