@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .diagnose import command as diagnose_command
 from .doctor import command as doctor_command
-from .errors import CheckpointError, ConfigError, DataError, DivergedError
+from .errors import EXIT_CONFIG, ConfigError, DivergedError, exit_code
 from .lab import command as lab_command
 from .landscape import command as landscape_command
 from .report import command as report_command
@@ -27,8 +27,6 @@ COMMANDS = [
     ("serve", "the web playground: optimizers on 2-D functions, a network training live", serve_command),
 ]
 
-EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
-
 
 def main(argv=None) -> int:
     parser = build_parser()
@@ -40,25 +38,10 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args) or 0
-    except (ConfigError, DataError, CheckpointError) as exc:
-        say_error(f"error: {exc}")
-        return EXIT_CONFIG
-    except DivergedError as exc:
-        say_error(f"diverged: {exc}")
-        return EXIT_DIVERGED
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return exit_code(lambda: args.func(args))
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stdout = open(os.devnull, "w")
         return 0
-
-
-def say_error(message: str) -> None:
-    """The message a failed command ends with; under --nproc printed once for all ranks (distributed.say_error)."""
-    from .train.distributed import say_error as say
-
-    say(message)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,10 @@
-"""Errors nnopt raises on purpose: each names what is wrong and what is allowed."""
+"""Errors nnopt raises on purpose: each names what is wrong and what is allowed; and what a process
+returns for each (`exit_code`)."""
+from __future__ import annotations
+
+from typing import Callable
+
+EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130  # bad input, a diverged run, Ctrl-C
 
 
 class ConfigError(ValueError):
@@ -23,3 +29,21 @@ class DivergedError(RuntimeError):
 
 class NonFiniteGradientError(DivergedError, ValueError):
     """An optimizer met a NaN/inf gradient; the message names the parameter."""
+
+
+def exit_code(command: Callable[[], int | None]) -> int:
+    """Run `command`; return its own code (None → 0) or that of the nnopt error it raised — bad
+    input 2, divergence 3, Ctrl-C 130 — after its one-line message (``error: ...`` /
+    ``diverged: ...``), which a job of several ranks prints once (`distributed.say_error`)."""
+    from .train.distributed import say_error
+
+    try:
+        return command() or 0
+    except (ConfigError, DataError, CheckpointError) as exc:
+        say_error(f"error: {exc}")
+        return EXIT_CONFIG
+    except DivergedError as exc:
+        say_error(f"diverged: {exc}")
+        return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

@@ -19,14 +19,12 @@ from pathlib import Path
 
 import optuna
 
-from ..errors import CheckpointError, ConfigError, DataError
+from ..errors import EXIT_CONFIG, EXIT_INTERRUPTED, ConfigError, exit_code
 from ..recipe import Recipe
 from ..train import distributed
 from .objective import train_trial
 from .sampler import make_pruner
 from .storage import open_storage
-
-EXIT_CONFIG, EXIT_INTERRUPTED = 2, 130
 
 
 class TrialJobFailed(RuntimeError):
@@ -77,14 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m nnopt.tune.ddp JOB_JSON TRIAL_ID RUN_DIR`` (started by TrialJob.run under torchrun)."""
     job, trial_id, run_dir = argv if argv is not None else sys.argv[1:]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        rank_main(TrialJob(**json.loads(job)), int(trial_id), Path(run_dir))
-    except (ConfigError, DataError, CheckpointError) as exc:
-        distributed.say_error(f"error: {exc}")
-        return EXIT_CONFIG
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    return 0
+    return exit_code(lambda: rank_main(TrialJob(**json.loads(job)), int(trial_id), Path(run_dir)))
 
 
 if __name__ == "__main__":
