@@ -37,7 +37,7 @@ from typing import Any, Callable, Mapping
 from ..params import Param
 from ..registry import OPTIMIZERS
 from .groups import split_no_decay
-from .nonfinite import NONFINITE
+from .nonfinite import NONFINITE, NONFINITE_DEFAULT
 from .optimizer import ChainOptimizer
 
 
@@ -50,7 +50,7 @@ WEIGHT_DECAY = Param(float, 0.0, ge=0, doc="λ: L2 added to the gradient, g + λ
 
 OPTIONS = {
     "no_decay_1d": Param(bool, True, doc="no weight decay for 1-D params (biases, norm weights)"),
-    "nonfinite": Param(str, "ignore", choices=NONFINITE,
+    "nonfinite": Param(str, NONFINITE_DEFAULT, choices=NONFINITE,
                        doc="for library use (a run's Trainer screens itself): on a NaN/inf gradient "
                            "ignore (torch's behaviour, free), skip the step decided on the device "
                            "(one more read of the gradients; skipped_steps counts them) or raise "

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 NONFINITE = ("skip", "raise", "ignore")
+NONFINITE_DEFAULT = "ignore"  # torch's behaviour, free (ChainOptimizer and the registry read it)
 WIDE = (torch.float32, torch.float64)  # sums kept in the gradient's own dtype
 
 
@@ -50,4 +51,4 @@ def check_finite(grads: list[Tensor], label: Callable[[int], str]) -> str | None
     return None
 
 
-__all__ = ["NONFINITE", "found_nonfinite", "check_finite"]
+__all__ = ["NONFINITE", "NONFINITE_DEFAULT", "found_nonfinite", "check_finite"]

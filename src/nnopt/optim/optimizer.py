@@ -36,7 +36,7 @@ from .compiled import CompiledRule, apply_update, hyper_values
 from .groups import normalize_groups
 from .hyper import Hyper, structure
 from .native import Update, applicable
-from .nonfinite import NONFINITE, check_finite, found_nonfinite
+from .nonfinite import NONFINITE, NONFINITE_DEFAULT, check_finite, found_nonfinite
 from .transforms import Transform, refs_of
 
 class ChainOptimizer(torch.optim.Optimizer):
@@ -57,7 +57,7 @@ class ChainOptimizer(torch.optim.Optimizer):
     """
 
     def __init__(self, params: Iterable, transform: Transform | Callable[[Hyper], Transform], *,
-                 lr: float | Tensor = 1e-3, nonfinite: str = "ignore", fused: bool | None = None,
+                 lr: float | Tensor = 1e-3, nonfinite: str = NONFINITE_DEFAULT, fused: bool | None = None,
                  compile: bool | None = None, foreach: bool | None = None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False, **hyper: Any):
         if not isinstance(lr, Tensor) and lr < 0:
