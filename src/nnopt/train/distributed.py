@@ -102,13 +102,18 @@ class Context:
         return tensor
 
     def agree_stop(self, trainer) -> bool:
-        """Whether the loop stops now: any rank interrupted (Ctrl-C) or asked to stop → all do."""
+        """Whether the loop stops now: any rank interrupted (Ctrl-C) or asked to stop → all do.
+        ``trainer.interrupted`` becomes the agreed value; the request the signal handler sets
+        (``trainer.sigint``) is only read, so a Ctrl-C that lands during the all-reduce itself (where
+        a rank spends much of its time) counts at the next step instead of being overwritten."""
         if self.world > 1:
-            flags = torch.tensor([trainer.interrupted, trainer.stop_reason is not None], dtype=torch.int32)
+            flags = torch.tensor([trainer.sigint, trainer.stop_reason is not None], dtype=torch.int32)
             dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=self.control)
             trainer.interrupted = bool(flags[0])
             if flags[1] and trainer.stop_reason is None:
                 trainer.stop_reason = "another rank requested the stop"
+        else:
+            trainer.interrupted = trainer.sigint
         return bool(trainer.interrupted or trainer.stop_reason)
 
     def sync_buffers(self, model: nn.Module) -> None:
@@ -245,20 +250,24 @@ def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
 @contextlib.contextmanager
 def _job_scope(folder: str):
     """While a job runs the ranks find `folder` (for say_error) in the environment they inherit,
-    and torchrun's own log lines ("failed (exitcode: 2) local_rank: 0 ...") are silenced: the
-    launcher says what failed. Afterwards the launcher's environment, log level and signal handlers
-    (torchrun replaces them with its own, which raise SignalException) are what they were — a tune
-    worker launches many jobs."""
+    and torchrun's own log lines ("failed (exitcode: 2) local_rank: 0 ...", "Received 2 death
+    signal, shutting down workers") are silenced: the launcher says what failed. torchrun sets a
+    level on each of its modules' loggers, so each is set here, not only their parent. Afterwards
+    the launcher's environment, log levels and signal handlers (torchrun replaces them with its
+    own, which raise SignalException) are what they were — a tune worker launches many jobs."""
     previous = os.environ.get(ERRORS_ENV)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
-    log = logging.getLogger("torch.distributed.elastic")
-    level = log.level
+    logs = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+            if name.startswith("torch.distributed.elastic")]
+    levels = [log.level for log in logs]
     os.environ[ERRORS_ENV] = folder
-    log.setLevel(logging.CRITICAL)
+    for log in logs:
+        log.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        log.setLevel(level)
+        for log, level in zip(logs, levels):
+            log.setLevel(level)
         if previous is None:
             os.environ.pop(ERRORS_ENV, None)
         else:

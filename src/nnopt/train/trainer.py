@@ -100,7 +100,8 @@ class Trainer:
         self.queued = 0  # numbers in the queued logits
         self.metrics_offset = 0
         self.pending: list[dict] = []  # metric lines not yet written
-        self.interrupted = False  # set by Ctrl-C; honoured at the next step boundary
+        self.sigint = False  # set by the Ctrl-C handler, at any moment
+        self.interrupted = False  # what the ranks agreed at the last step boundary (dist.agree_stop)
         self.stop_reason: str | None = None  # set by request_stop
         self.unscreened: int | None = None  # the last read step, when its gradient norm was not taken
         self.loss_weight = 1.0  # this rank's share of the batch mean (distributed.Context.weight)
@@ -403,7 +404,7 @@ class Trainer:
             yield
             return
         previous = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, lambda *_: setattr(self, "interrupted", True))
+        signal.signal(signal.SIGINT, lambda *_: setattr(self, "sigint", True))
         try:
             yield
         finally:
