@@ -164,6 +164,26 @@ def test_schedule_free_at_lr_zero_moves_nothing(name):
     assert all(torch.equal(p, q) and torch.equal(opt.state[p]["z"], q) for p, q in zip(m.parameters(), before))
 
 
+@pytest.mark.parametrize("wd", [0.0, 0.5])
+def test_schedule_free_step_by_hand(wd):
+    """One `schedule_free` step against its formula, θ ← (1−αλ)(1−c)θ + c·z + k·g with
+    k = α_t(β(1−c) − 1), z ← z − α_t·g: as one lerp when nothing came before it, and after a
+    decoupled decay (1 − αλ), which makes it a scaling and an addition."""
+    from nnopt.optim.beyond.schedule_free import schedule_free
+    torch.manual_seed(0)
+    theta = torch.randn(1000, requires_grad=True)
+    theta.grad = torch.randn(1000)
+    z0, th0 = theta.detach().clone(), theta.detach().clone()
+    lr, c, beta, a_t = 0.1, 0.3, 0.9, 0.2
+    opt = O.ChainOptimizer([theta], O.transforms.chain(O.transforms.decoupled_weight_decay(wd),
+                                                       schedule_free(beta, c, a_t)), lr=lr)
+    opt.step()
+    k = a_t * (beta * (1 - c) - 1)
+    expected = (1 - lr * wd) * (1 - c) * th0 + c * z0 + k * theta.grad
+    assert torch.allclose(theta.detach(), expected, rtol=0, atol=1e-6)
+    assert torch.allclose(opt.state[theta]["z"], z0 - a_t * theta.grad, rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", BEYOND)
 def test_state_dict_resume_gives_the_same_trajectory(name):
     """10 steps, save (schedule-free: in eval mode, as the Trainer does), 10 more; a fresh model and

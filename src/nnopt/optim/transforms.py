@@ -21,6 +21,8 @@ parameter) into a new one; the optimizer then applies θ ← c·θ + s·u/d (see
   pending — the update is really ``ctx.scale``·u/``ctx.divisor`` and θ is to be multiplied by
   ``ctx.decay`` — and must call `materialize` before reading u and write into u only when
   ``ctx.owned``; this keeps scalings out of memory passes (one ``addcdiv`` at the end, as torch).
+  A last transform may set ``ctx.lerp`` while ``ctx.decay`` is None: θ ← (1 − s)·θ + s·u, one
+  ``lerp`` pass over θ instead of a scaling pass and an addition (schedule-free's averaging).
 * **Compiled path.** Under torch.compile, lr, t and hyperparameter values are 0-d tensors: Python
   code may branch on ``ctx.first``, ``ctx.owned``, ``is None`` and a Ref's truth value, never on a
   value. Use the helpers `axpy`, `addcmul`, `lerp` (they accept a number or a 0-d tensor).
@@ -101,6 +103,7 @@ class Context:
     owned: bool = False
     scale: Number | None = None
     decay: Number | None = None
+    lerp: bool = False
     divisor: Tensors | None = None
     scratch: Tensors | None = None
 

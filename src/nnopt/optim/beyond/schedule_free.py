@@ -85,9 +85,11 @@ class schedule_free:
         k = lr * (ctx.value(self.momentum) * (1 - c) - 1)
         out = plus(z, updates, torch.where(c != 0, k / c, 0.0) if isinstance(c, Tensor) else k / c if c else 0.0)
         axpy(z, updates, -lr)
-        ctx.scale = c
-        ctx.decay = 1 - c if ctx.decay is None else ctx.decay * (1 - c)
-        ctx.owned = True
+        ctx.scale, ctx.owned = c, True
+        if ctx.decay is None:
+            ctx.lerp = True  # θ ← (1 − c)·θ + c·out in one pass
+        else:
+            ctx.decay = ctx.decay * (1 - c)
         return out
 
 
