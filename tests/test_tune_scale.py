@@ -97,8 +97,8 @@ def tune_command(tmp_path, study, out, trials, workers, *extra):
     return [sys.executable, "-m", "nnopt.tune", "--space", str(space), "--method", "random",
             "--trials", str(trials), "--workers", str(workers), "--storage", PG, "--study", study,
             "--out", str(tmp_path / out), "--heartbeat", "1", "--set", "model.widths=[16]",
-            "--set", "train.threads=1", "--set", "train.checkpoint=false", "--set", "train.batch_size=16",
-            "--set", "data.n_train=300", "--set", "train.epochs=6", *extra]
+            "--set", "train.threads=1", "--set", "train.checkpoint=false", "--set", "train.batch_size=4",
+            "--set", "data.n_train=300", "--set", "train.epochs=10", *extra]
 
 
 @needs_pg
