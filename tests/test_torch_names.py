@@ -10,6 +10,7 @@ import torch
 from torch.optim import lr_scheduler as L
 
 import nnopt
+import nnopt.cli
 from nnopt import Recipe, schedules
 from nnopt.errors import ConfigError
 from nnopt.registry import OPTIMIZERS, SCHEDULES
@@ -60,6 +61,20 @@ def test_each_torch_argument_is_a_field_an_alias_or_a_row(family, entry, cls):
             assert key in torch_args(cls), f"{key} is not an argument of torch {cls.__name__}"
             assert key not in accepted, f"{entry} accepts {key}: the row could never be shown"
             assert set(row.fields) <= set(spec)
+
+
+@pytest.mark.parametrize("family, entry, cls", counterparts(), ids=lambda x: getattr(x, "__name__", x))
+def test_nnopt_list_answers_every_torch_argument(family, entry, cls, capsys):
+    """``nnopt list FAMILY ENTRY`` shows each of torch's arguments: as a field, among a field's
+    ``[also: ...]`` names, or as a row saying what to write instead."""
+    assert nnopt.cli.main(["list", family, entry]) == 0
+    out = capsys.readouterr().out
+    fields = set(re.findall(r"^  (\w+) = ", out, re.M))
+    also = {a for names in re.findall(r"\[also: ([^\]]+)\]", out) for a in names.split(", ")}
+    rows = dict(re.findall(r"^    (\w+) \(torch \w+\) → (.+?)(?:  \(|$)", out, re.M))
+    for key in torch_args(cls):
+        found = lookup(family, entry, key)
+        assert key in fields | also or (found and rows.get(key) == found[1].use), f"{entry}: {key}"
 
 
 def test_family_wide_rows_are_the_base_class_arguments():

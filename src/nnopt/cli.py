@@ -192,6 +192,7 @@ def cmd_plot_schedule(args) -> int:
 def cmd_list(args) -> int:
     from .params import describe_spec, unknown_name_error
     from .registry import FAMILIES
+    from .torch_names import describe
 
     if args.family and args.family not in FAMILIES:
         raise unknown_name_error("family", args.family, FAMILIES)
@@ -201,6 +202,11 @@ def cmd_list(args) -> int:
         print(f"{families[0].family} {entry.name}: {entry.description}")
         for line in describe_spec(entry.params):
             print(f"  {line}")
+        torch_rows = describe(families[0].family, entry.name)
+        if torch_rows:
+            print("  torch's names that are written differently here:")
+            for line in torch_rows:
+                print(f"    {line}")
         return 0
     for registry in families:
         print(f"{registry.family} — {registry.description}")

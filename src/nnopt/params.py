@@ -288,12 +288,13 @@ def _kind_of(default, annotation) -> type:
 
 
 def describe_spec(spec: Mapping[str, Param]) -> list[str]:
-    """One line per field: ``name = default  (allowed)  doc``."""
+    """One line per field: ``name = default  (allowed)  doc  [also: alias, ...]``."""
     lines = []
     for key, p in spec.items():
         default = "required" if p.default is REQUIRED else _show(p.default)
         doc = f"  {p.doc}" if p.doc else ""
-        lines.append(f"{key} = {default}  ({p.allowed()}){doc}")
+        also = f"  [also: {', '.join(p.aliases)}]" if p.aliases else ""
+        lines.append(f"{key} = {default}  ({p.allowed()}){doc}{also}")
     return lines
 
 

@@ -149,6 +149,15 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
+def describe(family: str, entry: str) -> list[str]:
+    """The rows `entry` of `family` answers to (its own and the family-wide ones), one line each:
+    ``step_size_up (torch CyclicLR) → cycle_steps = 2·step_size_up  (the whole cycle; ...)``;
+    ``nnopt list FAMILY ENTRY`` prints them under the fields."""
+    rows = TORCH_NAMES.get(family, {})
+    return [f"{key} (torch {cls}) → {row.use}" + (f"  ({row.note})" if row.note else "")
+            for name in (entry, "*") for cls, names in [rows.get(name, ("", {}))] for key, row in names.items()]
+
+
 def markdown(family: str) -> str:
     """The rows of `family` as a markdown table (the docs page carries this text; a test compares)."""
     lines = ["| entry | torch | torch's name | in nnopt | note |", "| --- | --- | --- | --- | --- |"]
@@ -159,4 +168,4 @@ def markdown(family: str) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["TorchName", "TORCH_NAMES", "lookup", "converted", "hint", "markdown"]
+__all__ = ["TorchName", "TORCH_NAMES", "lookup", "converted", "hint", "describe", "markdown"]
