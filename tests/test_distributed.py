@@ -108,15 +108,15 @@ def test_a_checkpoint_resumes_only_with_its_process_count():
 def test_a_ctrl_c_during_the_stop_agreement_is_kept_for_the_next_one(monkeypatch):
     """Ranks spend much of a step in all-reduces, where torchrun's forwarded SIGINT often lands:
     it must stop the job at the next step boundary, not be overwritten by the agreed "no"."""
-    trainer = type("T", (), {"sigint": False, "interrupted": False, "stop_reason": None})()
+    trainer = type("T", (), {"stop_signal": 0, "interrupted": 0, "stop_reason": None})()
 
     def signal_arrives_during(tensor, op=None, group=None):  # every other rank sent zeros
-        trainer.sigint = True
+        trainer.stop_signal = signal.SIGINT
 
     monkeypatch.setattr(distributed.dist, "all_reduce", signal_arrives_during)
     rank = distributed.Context(0, 2)
     assert rank.agree_stop(trainer) is False and not trainer.interrupted  # agreed before it arrived
-    assert rank.agree_stop(trainer) is True and trainer.interrupted  # sent with the next agreement
+    assert rank.agree_stop(trainer) is True and trainer.interrupted == signal.SIGINT  # at the next one
 
 
 def test_sync_batch_is_batch_norm_in_one_process():
@@ -206,6 +206,20 @@ def test_ctrl_c_checkpoints_every_rank_and_resume_ends_bit_identical(tmp_path, r
     assert resumed.wait(timeout=600) == 0, resumed.communicate()
     assert summary(run)["status"] == "completed"
     assert_same_run(reference, run)
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_launcher_checkpoints_every_rank_and_exits_143(tmp_path):
+    """A scheduler stops the job's main process with SIGTERM; the launcher passes it on, the ranks
+    agree on a step, checkpoint, and the job exits 128 + 15."""
+    run = tmp_path / "run"
+    job = nnopt_run("--nproc", 2, "--out", run, *RESUMABLE)
+    wait_for_checkpoint(run, job)
+    job.send_signal(signal.SIGTERM)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 143, err
+    assert summary(run)["status"] == "interrupted"
+    assert "interrupted (SIGTERM) at step" in err and "--nproc 2" in err
 
 
 TINY_FAIL = ["--set", "data.n_train=101", "--set", "train.threads=1", "--set", "train.epochs=1"]

@@ -2,9 +2,25 @@
 returns for each (`exit_code`)."""
 from __future__ import annotations
 
+import signal
 from typing import Callable
 
-EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130  # bad input, a diverged run, Ctrl-C
+EXIT_CONFIG, EXIT_DIVERGED = 2, 3  # bad input, a diverged run
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a scheduler's stop: checkpoint, exit 128 + signum
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped on one of `STOP_SIGNALS` after saving a checkpoint; the process exits with
+    128 + signum (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process the signal ended."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+    @classmethod
+    def from_exit_code(cls, code: int) -> "Interrupted | None":
+        """The interruption a process's exit `code` reports; None for any other code."""
+        return cls(code - 128) if code - 128 in STOP_SIGNALS else None
 
 
 class ConfigError(ValueError):
@@ -33,7 +49,7 @@ class NonFiniteGradientError(DivergedError, ValueError):
 
 def exit_code(command: Callable[[], int | None]) -> int:
     """Run `command`; return its own code (None → 0) or that of the nnopt error it raised — bad
-    input 2, divergence 3, Ctrl-C 130 — after its one-line message (``error: ...`` /
+    input 2, divergence 3, a stop signal 128 + signum (Ctrl-C 130) — after its one-line message (``error: ...`` /
     ``diverged: ...``), which a job of several ranks prints once (`distributed.say_error`)."""
     from .train.distributed import say_error
 
@@ -45,5 +61,5 @@ def exit_code(command: Callable[[], int | None]) -> int:
     except DivergedError as exc:
         say_error(f"diverged: {exc}")
         return EXIT_DIVERGED
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # a plain one: Ctrl-C outside the training loop
+        return 128 + getattr(exc, "signum", signal.SIGINT)

@@ -102,18 +102,19 @@ class Context:
         return tensor
 
     def agree_stop(self, trainer) -> bool:
-        """Whether the loop stops now: any rank interrupted (Ctrl-C) or asked to stop → all do.
-        ``trainer.interrupted`` becomes the agreed value; the request the signal handler sets
-        (``trainer.sigint``) is only read, so a Ctrl-C that lands during the all-reduce itself (where
-        a rank spends much of its time) counts at the next step instead of being overwritten."""
+        """Whether the loop stops now: any rank signalled (Ctrl-C, SIGTERM) or asked to stop → all
+        do. ``trainer.interrupted`` becomes the agreed signal (the largest number, 0 for none); the
+        one the handler sets (``trainer.stop_signal``) is only read, so a signal that lands during
+        the all-reduce itself (where a rank spends much of its time) counts at the next step
+        instead of being overwritten."""
         if self.world > 1:
-            flags = torch.tensor([trainer.sigint, trainer.stop_reason is not None], dtype=torch.int32)
+            flags = torch.tensor([trainer.stop_signal, trainer.stop_reason is not None], dtype=torch.int32)
             dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=self.control)
-            trainer.interrupted = bool(flags[0])
+            trainer.interrupted = int(flags[0])
             if flags[1] and trainer.stop_reason is None:
                 trainer.stop_reason = "another rank requested the stop"
         else:
-            trainer.interrupted = trainer.sigint
+            trainer.interrupted = trainer.stop_signal
         return bool(trainer.interrupted or trainer.stop_reason)
 
     def sync_buffers(self, model: nn.Module) -> None:
@@ -219,7 +220,7 @@ def say_error(message: str) -> None:
 
 def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
     """Run ``python -m MODULE ARGS`` (``argv = [MODULE, *ARGS]``) as `nproc` local ranks under
-    torchrun (``--standalone``); the job's exit code: 0, a rank's own code (2, 3, 130), or 1 when a
+    torchrun (``--standalone``); the job's exit code: 0, a rank's own code (2, 3), 128 + signum for a stop signal (130: Ctrl-C), or 1 when a
     rank was killed (reported with `after_kill`). Each distinct error message of the ranks
     (`say_error`) is printed once. ``nnopt run --nproc N`` and ``nnopt tune --nproc N`` call it."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -240,8 +241,8 @@ def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
                 print(f"error: rank {rank} (pid {failure.pid}) was killed by {failure.signal_name()}; the other "
                       f"ranks were stopped. {after_kill}".rstrip(), file=sys.stderr)
                 code = 1
-        except SignalException:  # Ctrl-C / SIGTERM: torchrun passed it to the ranks, which checkpointed
-            code = 130
+        except SignalException as exc:  # Ctrl-C / SIGTERM: torchrun passed it on; the ranks checkpointed
+            code = 128 + int(exc.sigval)
         for message in dict.fromkeys(f.read_text() for f in sorted(Path(folder).iterdir())):
             print(message, file=sys.stderr)
     return code

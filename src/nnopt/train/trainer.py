@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..errors import CheckpointError, DivergedError, NonFiniteGradientError
+from ..errors import STOP_SIGNALS, CheckpointError, DivergedError, Interrupted, NonFiniteGradientError
 from ..recipe import Recipe
 from ..schedules import set_hyper
 from . import checkpoint, distributed
@@ -100,8 +100,8 @@ class Trainer:
         self.queued = 0  # numbers in the queued logits
         self.metrics_offset = 0
         self.pending: list[dict] = []  # metric lines not yet written
-        self.sigint = False  # set by the Ctrl-C handler, at any moment
-        self.interrupted = False  # what the ranks agreed at the last step boundary (dist.agree_stop)
+        self.stop_signal = 0  # set by the SIGINT/SIGTERM handler, at any moment: the signal's number
+        self.interrupted = 0  # the signal the ranks agreed on at the last step boundary (dist.agree_stop)
         self.stop_reason: str | None = None  # set by request_stop
         self.unscreened: int | None = None  # the last read step, when its gradient norm was not taken
         self.loss_weight = 1.0  # this rank's share of the batch mean (distributed.Context.weight)
@@ -362,17 +362,18 @@ class Trainer:
             metrics_path.write_text("")
         status = "completed"
         self.emit("on_fit_start")
-        with open(metrics_path if self.writer else os.devnull, "a") as metrics_file, self.stop_on_sigint():
+        with open(metrics_path if self.writer else os.devnull, "a") as metrics_file, self.stop_on_signals():
             while self.epoch < self.epochs:
                 record = self.run_epoch(metrics_file)
                 if record is None and self.interrupted:
                     path = self.save_checkpoint()
                     if self.writer:
-                        print(f"interrupted at step {self.step}; saved {path}. Continue with: nnopt run "
+                        by = "Ctrl-C" if self.interrupted == signal.SIGINT else signal.Signals(self.interrupted).name
+                        print(f"interrupted ({by}) at step {self.step}; saved {path}. Continue with: nnopt run "
                               f"--resume {self.run_dir}" + (f" --nproc {self.dist.world}" if self.dist.world > 1 else ""),
                               file=sys.stderr)
                         write_json(self.run_dir / "summary.json", self.summary("interrupted"))
-                    raise KeyboardInterrupt
+                    raise Interrupted(self.interrupted)
                 stop = record is not None and self.early.update(self.epoch, record, self.s.model)
                 if record is not None:
                     self.emit("on_epoch_end", self.epoch, record)
@@ -398,17 +399,21 @@ class Trainer:
         return summary
 
     @contextlib.contextmanager
-    def stop_on_sigint(self):
-        """While training, Ctrl-C asks the loop to stop after the current step (state stays whole)."""
+    def stop_on_signals(self):
+        """While training, Ctrl-C (SIGINT) or SIGTERM (a scheduler's stop, or torchrun passing
+        either on) asks the loop to stop after the current step: a checkpoint, then `Interrupted`."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, lambda *_: setattr(self, "sigint", True))
+        previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, lambda signum, _: setattr(self, "stop_signal", signum))
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                if handler is not None:  # None: installed outside Python, left as it is
+                    signal.signal(sig, handler)
 
     def summary(self, status: str, **extra) -> dict:
         best = max(self.history, key=lambda r: r["val_acc"], default=None)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import optuna
 
-from ..errors import EXIT_CONFIG, EXIT_INTERRUPTED, ConfigError, exit_code
+from ..errors import EXIT_CONFIG, ConfigError, Interrupted, exit_code
 from ..recipe import Recipe
 from ..train import distributed
 from .objective import train_trial
@@ -49,8 +49,9 @@ class TrialJob:
         recipe.save(run_dir / "recipe.toml")
         code = distributed.launch_module(["nnopt.tune.ddp", json.dumps(asdict(self)), str(trial._trial_id),
                                           str(run_dir)], self.nproc, after_kill="The trial failed.")
-        if code == EXIT_INTERRUPTED:
-            raise KeyboardInterrupt
+        interrupted = Interrupted.from_exit_code(code)
+        if interrupted:
+            raise interrupted
         if code == EXIT_CONFIG:
             raise ConfigError(f"trial {trial.number}: its {self.nproc}-process job stopped with the error above")
         summary = run_dir / "summary.json"
