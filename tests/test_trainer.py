@@ -185,17 +185,24 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     assert_identical_runs(tmp_path / "ref", tmp_path / "killed")
 
 
+def stop_in_epoch_2(out, sig) -> tuple[int, str]:
+    """Send `sig` to a run early in its second epoch; it must save a mid-epoch checkpoint and say
+    so in summary.json. Returns (exit code, stderr)."""
+    stopped = start_run(out)
+    wait_for_epochs(out, 1, stopped)
+    time.sleep(0.1)
+    stopped.send_signal(sig)
+    _, err = stopped.communicate(timeout=60)
+    assert checkpoint.read(path_in(out))["position"] > 0, err  # saved mid-epoch, not at an epoch end
+    assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
+    assert f"nnopt run --resume {out}" in err
+    return stopped.returncode, err
+
+
 @pytest.mark.slow
 def test_ctrl_c_saves_mid_epoch_and_resume_is_bit_identical(tmp_path):
-    stopped = start_run(tmp_path / "stopped")
-    wait_for_epochs(tmp_path / "stopped", 1, stopped)
-    time.sleep(0.1)
-    stopped.send_signal(signal.SIGINT)
-    _, err = stopped.communicate(timeout=60)
-    assert stopped.returncode == 130 and "interrupted (Ctrl-C) at step" in err and "--resume" in err
-    state = checkpoint.read(path_in(tmp_path / "stopped"))
-    assert state["position"] > 0  # saved mid-epoch, not at an epoch end
-    assert json.loads((tmp_path / "stopped" / "summary.json").read_text())["status"] == "interrupted"
+    code, err = stop_in_epoch_2(tmp_path / "stopped", signal.SIGINT)
+    assert code == 130 and "interrupted (Ctrl-C) at step" in err
     run_cli("run", "--quiet", "--resume", tmp_path / "stopped")
     ref = start_run(tmp_path / "ref")
     assert ref.wait(300) == 0, ref.communicate()
@@ -206,15 +213,8 @@ def test_ctrl_c_saves_mid_epoch_and_resume_is_bit_identical(tmp_path):
 def test_sigterm_stops_like_ctrl_c_and_exits_143(tmp_path):
     """A scheduler's stop (SLURM, Kubernetes: SIGTERM, then SIGKILL after a grace period) gets the
     same mid-epoch checkpoint as Ctrl-C; the exit code is 128 + 15, as a shell reports SIGTERM."""
-    stopped = start_run(tmp_path / "stopped")
-    wait_for_epochs(tmp_path / "stopped", 1, stopped)
-    time.sleep(0.1)
-    stopped.send_signal(signal.SIGTERM)
-    _, err = stopped.communicate(timeout=60)
-    assert stopped.returncode == 143, err
-    assert "interrupted (SIGTERM) at step" in err and f"nnopt run --resume {tmp_path / 'stopped'}" in err
-    assert checkpoint.read(path_in(tmp_path / "stopped"))["position"] > 0
-    assert json.loads((tmp_path / "stopped" / "summary.json").read_text())["status"] == "interrupted"
+    code, err = stop_in_epoch_2(tmp_path / "stopped", signal.SIGTERM)
+    assert code == 143 and "interrupted (SIGTERM) at step" in err
 
 
 def test_early_stopping_stops_and_records_epochs(tmp_path, small_recipe):
