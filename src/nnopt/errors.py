@@ -49,8 +49,9 @@ class NonFiniteGradientError(DivergedError, ValueError):
 
 def exit_code(command: Callable[[], int | None]) -> int:
     """Run `command`; return its own code (None → 0) or that of the nnopt error it raised — bad
-    input 2, divergence 3, a stop signal 128 + signum (Ctrl-C 130) — after its one-line message (``error: ...`` /
-    ``diverged: ...``), which a job of several ranks prints once (`distributed.say_error`)."""
+    input 2, divergence 3, a stop signal 128 + signum (Ctrl-C 130) — after its one-line message
+    (``error: ...`` / ``diverged: ...``), which a job of several ranks prints once
+    (`distributed.say_error`)."""
     from .train.distributed import say_error
 
     try:

@@ -220,9 +220,10 @@ def say_error(message: str) -> None:
 
 def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
     """Run ``python -m MODULE ARGS`` (``argv = [MODULE, *ARGS]``) as `nproc` local ranks under
-    torchrun (``--standalone``); the job's exit code: 0, a rank's own code (2, 3), 128 + signum for a stop signal (130: Ctrl-C), or 1 when a
-    rank was killed (reported with `after_kill`). Each distinct error message of the ranks
-    (`say_error`) is printed once. ``nnopt run --nproc N`` and ``nnopt tune --nproc N`` call it."""
+    torchrun (``--standalone``); the job's exit code: 0, a rank's own code (2, 3), 128 + signum
+    for a stop signal the launcher got (130: Ctrl-C), or 1 when a rank was killed (reported with
+    `after_kill`). Each distinct error message of the ranks (`say_error`) is printed once.
+    ``nnopt run --nproc N`` and ``nnopt tune --nproc N`` call it."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run

@@ -368,7 +368,7 @@ class Trainer:
                 if record is None and self.interrupted:
                     path = self.save_checkpoint()
                     if self.writer:
-                        by = "Ctrl-C" if self.interrupted == signal.SIGINT else signal.Signals(self.interrupted).name
+                        by = signal.Signals(self.interrupted).name.replace("SIGINT", "Ctrl-C")
                         print(f"interrupted ({by}) at step {self.step}; saved {path}. Continue with: nnopt run "
                               f"--resume {self.run_dir}" + (f" --nproc {self.dist.world}" if self.dist.world > 1 else ""),
                               file=sys.stderr)

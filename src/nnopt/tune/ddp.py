@@ -50,7 +50,7 @@ class TrialJob:
         code = distributed.launch_module(["nnopt.tune.ddp", json.dumps(asdict(self)), str(trial._trial_id),
                                           str(run_dir)], self.nproc, after_kill="The trial failed.")
         interrupted = Interrupted.from_exit_code(code)
-        if interrupted:
+        if interrupted is not None:
             raise interrupted
         if code == EXIT_CONFIG:
             raise ConfigError(f"trial {trial.number}: its {self.nproc}-process job stopped with the error above")
