@@ -153,3 +153,22 @@ def test_command_line(tmp_path, capsys):
     assert main(["--space", str(tmp_path / "missing.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert os.path.exists(tmp_path / "s" / "study.db")
+
+
+def test_a_failed_trial_shows_its_reason_in_its_progress_line(tmp_path):
+    """Optuna's own log (a traceback per failed trial) is off in the workers, so the progress line
+    carries the reason the trial job gave."""
+    from nnopt.tune.objective import Objective
+    from nnopt.tune.report import trial_line
+
+    class RefusingJob:
+        def run(self, trial, recipe, run_dir):
+            raise ConfigError("train.batch_size = 1 — too small for 2 ranks")
+
+    recipe = tiny()
+    study = optuna.create_study()
+    study.optimize(Objective(parse_space(SPACE, recipe), tmp_path, RefusingJob()), n_trials=1, catch=(ConfigError,))
+    trial = study.trials[0]
+    assert trial.state == TrialState.FAIL
+    line = trial_line(trial, None, 0, 1)
+    assert line.endswith("ConfigError: train.batch_size = 1 — too small for 2 ranks"), line

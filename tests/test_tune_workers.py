@@ -51,35 +51,41 @@ def test_two_worker_processes_share_a_postgres_study(tmp_path):
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both did work
 
 
-@pytest.mark.slow
-def test_killed_worker_trial_fails_and_rerun_continues(tmp_path):
-    storage = PG or f"sqlite:///{tmp_path}/kill.db"
-    study = f"kill-{uuid.uuid4().hex[:8]}"
-    slow = ["--set", "train.epochs=40", "--set", "data.n_train=400", "--set", "train.batch_size=4"]
-    # Many trials, so that a trial is always running to be killed: a trial that finishes between two
-    # polls (a fast machine, a slow database) just lets the next one be the victim.
-    worker = subprocess.Popen(command(tmp_path, storage, study, 100, *slow), stdout=subprocess.DEVNULL,
+def start_and_wait_for_second_trial(tmp_path, storage, study, *extra):
+    """A worker asked for many trials (a trial that ends between two polls just lets the next one
+    be caught), once one trial has completed and another is running with an epoch reported:
+    (the worker process, the running trial's number)."""
+    worker = subprocess.Popen(command(tmp_path, storage, study, 100, *SLOW, *extra), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    victim = None
-    while time.time() < deadline and worker.poll() is None:  # kill mid-trial, after one completed
+    while time.time() < deadline and worker.poll() is None:
         try:
             trials = trials_of(storage, study)
         except KeyError:  # study not created yet
             trials = []
         running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
         if any(t.state == TrialState.COMPLETE for t in trials) and running:
-            victim = running[0].number
-            os.kill(worker.pid, signal.SIGKILL)
-            break
+            return worker, running[0].number
         time.sleep(0.05)
+    worker.kill()
+    raise AssertionError(worker.communicate()[1])
+
+
+SLOW = ["--set", "train.epochs=40", "--set", "data.n_train=400", "--set", "train.batch_size=4"]
+
+
+@pytest.mark.slow
+def test_killed_worker_trial_fails_and_rerun_continues(tmp_path):
+    storage = PG or f"sqlite:///{tmp_path}/kill.db"
+    study = f"kill-{uuid.uuid4().hex[:8]}"
+    worker, victim = start_and_wait_for_second_trial(tmp_path, storage, study)
+    os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
-    assert victim is not None, worker.stderr.read()
     before = trials_of(storage, study)
     assert [t.number for t in before] == list(range(victim + 1))  # one worker: the victim is the last
     kept = {t.number: (t.state, t.value) for t in before if t.number != victim}
     time.sleep(3.5)  # past the grace period (3 heartbeats of 1 s)
-    rerun = subprocess.run(command(tmp_path, storage, study, len(kept) + 1, *slow), capture_output=True,
+    rerun = subprocess.run(command(tmp_path, storage, study, len(kept) + 1, *SLOW), capture_output=True,
                            text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     assert f"marked FAIL the trials of dead workers: [{victim}]" in rerun.stderr
@@ -88,3 +94,20 @@ def test_killed_worker_trial_fails_and_rerun_continues(tmp_path):
     assert final[victim].state == TrialState.FAIL
     assert final[-1].state in (TrialState.COMPLETE, TrialState.PRUNED)
     assert {t.number: (t.state, t.value) for t in final[:victim]} == kept  # nothing lost
+
+
+@pytest.mark.slow
+def test_a_stopped_worker_fails_its_trial_and_says_how_to_continue(tmp_path, sig=signal.SIGINT):
+    """Ctrl-C mid-trial (SIGTERM takes the same path, exit 143): the trial is FAIL at once (no
+    heartbeat to wait for), with the reason; the worker says to rerun the command, prints no
+    traceback (optuna's log of the failed trial is off) and exits 128 + signum."""
+    storage = f"sqlite:///{tmp_path}/stop.db"
+    worker, victim = start_and_wait_for_second_trial(tmp_path, storage, "stop")
+    worker.send_signal(sig)
+    _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 128 + sig, err
+    assert "Traceback" not in err and "nnopt run --resume" not in err, err
+    assert "stopped: the interrupted trial counts as failed; run the same command again" in err
+    trials = trials_of(storage, "stop")
+    assert trials[victim].state == TrialState.FAIL
+    assert trials[victim].user_attrs["fail_reason"] == f"Interrupted: {signal.Signals(sig).name}"

@@ -72,6 +72,9 @@ class Trainer:
         self.dist = distributed.init()  # rank / world size; one process unless started by torchrun
         self.net = self.dist.prepare(setup)  # the training forward: the model or its DDP wrapper
         self.writer = self.dist.is_writer  # only rank 0 writes the run directory
+        # what the user is told after a Ctrl-C / SIGTERM ("": nothing; nnopt tune says it itself)
+        self.resume_hint = f"Continue with: nnopt run --resume {self.run_dir}" + \
+            (f" --nproc {self.dist.world}" if self.dist.world > 1 else "")
         if self.recipe.train["log_layers"] and self.writer:  # layers.jsonl for nnopt doctor
             self.callbacks.append(LayerStats())
         self.step_listeners = [c for c in self.callbacks if listens(c, "on_step_end")]
@@ -369,9 +372,8 @@ class Trainer:
                     path = self.save_checkpoint()
                     if self.writer:
                         by = signal.Signals(self.interrupted).name.replace("SIGINT", "Ctrl-C")
-                        print(f"interrupted ({by}) at step {self.step}; saved {path}. Continue with: nnopt run "
-                              f"--resume {self.run_dir}" + (f" --nproc {self.dist.world}" if self.dist.world > 1 else ""),
-                              file=sys.stderr)
+                        print(f"interrupted ({by}) at step {self.step}; saved {path}."
+                              + (f" {self.resume_hint}" if self.resume_hint else ""), file=sys.stderr)
                         write_json(self.run_dir / "summary.json", self.summary("interrupted"))
                     raise Interrupted(self.interrupted)
                 stop = record is not None and self.early.update(self.epoch, record, self.s.model)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
 
@@ -83,13 +82,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    from ..errors import ConfigError, DataError
+    """``python -m nnopt.tune``: the exit codes and messages of ``nnopt tune`` (`errors.exit_code`)."""
+    from ..errors import exit_code
 
     parser = argparse.ArgumentParser(prog="nnopt tune", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (ConfigError, DataError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return exit_code(lambda: run(args))

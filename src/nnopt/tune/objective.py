@@ -19,6 +19,7 @@ from ..train import Callback, Trainer, build
 from .space import Space
 from .storage import WORKER_ATTR, worker_id
 
+FAIL_REASON = "fail_reason"  # trial user attr: why the trial failed (its progress line and the report show it)
 PRUNED = "pruned after epoch "  # the stop reason of a pruned trial's run, then the epoch
 
 
@@ -39,6 +40,7 @@ def train_trial(trial: optuna.Trial | None, recipe: Recipe, run_dir: Path) -> di
     data-parallel trial, which only follows rank 0's stop); returns the run's summary."""
     callbacks = [] if trial is None else [Pruning(trial, recipe.train["epochs"])]
     trainer = Trainer(build(recipe), run_dir, quiet=True, callbacks=callbacks)
+    trainer.resume_hint = ""  # not `nnopt run --resume`: the worker says how to continue the study
     try:
         return trainer.fit()
     except DivergedError as exc:
@@ -70,7 +72,11 @@ class Objective:
         recipe = self.space.recipe(assigned)
         trial.set_user_attr("recipe", recipe.to_toml())
         run_dir = self.study_dir / "trials" / f"{trial.number:05d}"
-        summary = train_trial(trial, recipe, run_dir) if self.job is None else self.job.run(trial, recipe, run_dir)
+        try:
+            summary = train_trial(trial, recipe, run_dir) if self.job is None else self.job.run(trial, recipe, run_dir)
+        except (Exception, KeyboardInterrupt) as exc:  # the progress line shows it (optuna's log is off)
+            trial.set_user_attr(FAIL_REASON, f"{type(exc).__name__}: {exc}")
+            raise
         return trial_value(summary)
 
 

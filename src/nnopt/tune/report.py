@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 
 from ..recipe import toml_value
 from ..report.table import format_table
-from .objective import epochs_of
+from .objective import FAIL_REASON, epochs_of
 
 
 def trial_line(trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial | None, done: int,
@@ -23,7 +23,7 @@ def trial_line(trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial |
     state = "PRUNED" if trial.state == TrialState.PRUNED else trial.state.name
     best_text = f"best {best.value:.4f} (#{best.number})" if best is not None else "best -"
     knobs = " ".join(f"{k}={_text(v, short=True)}" for k, v in trial.user_attrs.get("assigned", {}).items())
-    reason = trial.system_attrs.get("fail_reason", "") if trial.state == TrialState.FAIL else ""
+    reason = trial.user_attrs.get(FAIL_REASON, "") if trial.state == TrialState.FAIL else ""
     return (f"[{done}/{total}] trial {trial.number:<4} {state:<8}  {value:<14}  epochs {epochs_of(trial):>3}  "
             f"{secs:6.1f}s  {best_text}  {knobs}{('  ' + reason) if reason else ''}")
 

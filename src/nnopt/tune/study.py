@@ -124,8 +124,10 @@ def _check_same_study(study: optuna.Study, fingerprint: dict, url: str) -> None:
 
 
 def run_worker(job: Job) -> None:
-    """One worker: start trials until the study holds `job.trials` counted trials (or the deadline)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    """One worker: start trials until the study holds `job.trials` counted trials (or the deadline).
+    Optuna's own log is off (a failed trial would print a traceback): each trial's progress line
+    says what became of it, with the reason of a failure."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     base = Recipe(job.recipe)
     space = parse_space(job.space, base)
     storage = open_storage(job.storage, job.heartbeat)
@@ -156,6 +158,10 @@ def run_worker(job: Job) -> None:
         try:
             study.optimize(objective, n_trials=1, catch=(ConfigError, TrialJobFailed), callbacks=[progress],
                            gc_after_trial=False)
+        except KeyboardInterrupt:  # Ctrl-C / SIGTERM: the running trial is marked FAIL; the study stays
+            print(f"{job.tag}stopped: the interrupted trial counts as failed; run the same command again to "
+                  "continue the study", file=sys.stderr)
+            raise
         except StudyFull:
             if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 break
