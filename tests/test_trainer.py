@@ -148,6 +148,15 @@ def start_run(out, *extra):
                             stderr=subprocess.PIPE, text=True)
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run of RESUME_RECIPE, which every resumed run must equal."""
+    out = tmp_path_factory.mktemp("ref") / "run"
+    ref = start_run(out)
+    assert ref.wait(300) == 0, ref.communicate()
+    return out
+
+
 def wait_for_epochs(out, n, proc, timeout=120):
     """Until the run's checkpoint (written after the epoch's metrics line, atomically) holds n
     epochs: a signal sent just after lands in epoch n+1, not in the epoch-end bookkeeping."""
@@ -171,7 +180,7 @@ def assert_identical_runs(a, b):
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_is_bit_identical(tmp_path):
+def test_resume_after_sigkill_is_bit_identical(tmp_path, reference):
     killed = start_run(tmp_path / "killed")
     wait_for_epochs(tmp_path / "killed", 1, killed)
     time.sleep(0.1)  # into the next epoch
@@ -180,9 +189,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     partial = read_metrics(tmp_path / "killed")
     assert sum(m["kind"] == "epoch" for m in partial) < 3, "the run ended before it was killed"
     run_cli("run", "--quiet", "--resume", tmp_path / "killed")
-    ref = start_run(tmp_path / "ref")
-    assert ref.wait(300) == 0, ref.communicate()
-    assert_identical_runs(tmp_path / "ref", tmp_path / "killed")
+    assert_identical_runs(reference, tmp_path / "killed")
 
 
 def stop_in_epoch_2(out, sig) -> tuple[int, str]:
@@ -200,13 +207,11 @@ def stop_in_epoch_2(out, sig) -> tuple[int, str]:
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_mid_epoch_and_resume_is_bit_identical(tmp_path):
+def test_ctrl_c_saves_mid_epoch_and_resume_is_bit_identical(tmp_path, reference):
     code, err = stop_in_epoch_2(tmp_path / "stopped", signal.SIGINT)
     assert code == 130 and "interrupted (Ctrl-C) at step" in err
     run_cli("run", "--quiet", "--resume", tmp_path / "stopped")
-    ref = start_run(tmp_path / "ref")
-    assert ref.wait(300) == 0, ref.communicate()
-    assert_identical_runs(tmp_path / "ref", tmp_path / "stopped")
+    assert_identical_runs(reference, tmp_path / "stopped")
 
 
 @pytest.mark.slow
