@@ -1,6 +1,7 @@
 """nnopt tune end to end on the digits MLP: every method, pruning, best.toml, reruns, workers."""
 import json
 import os
+import signal
 import subprocess
 
 import optuna
@@ -8,7 +9,7 @@ import pytest
 from optuna.trial import TrialState
 
 from nnopt import Recipe
-from nnopt.errors import ConfigError
+from nnopt.errors import ConfigError, Interrupted
 from nnopt.train import Trainer, build
 from nnopt.tune import parse_space, tune
 from nnopt.tune.storage import fail_dead_workers, open_storage, worker_id
@@ -172,3 +173,23 @@ def test_a_failed_trial_shows_its_reason_in_its_progress_line(tmp_path):
     assert trial.state == TrialState.FAIL
     line = trial_line(trial, None, 0, 1)
     assert line.endswith("ConfigError: train.batch_size = 1 — too small for 2 ranks"), line
+
+
+@pytest.mark.parametrize("raised, code, text", [
+    (lambda: Interrupted(signal.SIGTERM), 143, ""),
+    (lambda: ConfigError("train.epochs = 0 — must be >= 1"), 2, "error: train.epochs = 0 — must be >= 1"),
+])
+def test_a_spawned_worker_exits_with_nnopt_codes_not_a_traceback(monkeypatch, capsys, raised, code, text):
+    """``--workers K`` runs `worker_process` in each spawned process: a Ctrl-C / SIGTERM there or a
+    bad value ends it with the exit code and message of a command (multiprocessing would print the
+    exception's traceback)."""
+    import nnopt.tune.study as study_module
+
+    def run_worker(job):
+        raise raised()
+
+    monkeypatch.setattr(study_module, "run_worker", run_worker)
+    with pytest.raises(SystemExit) as exit_:
+        study_module.worker_process(None)
+    assert exit_.value.code == code
+    assert capsys.readouterr().err.strip() == text

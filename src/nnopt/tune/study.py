@@ -24,7 +24,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from ..errors import ConfigError
+from ..errors import ConfigError, exit_code
 from ..recipe import Recipe
 from .ddp import TrialJob, TrialJobFailed
 from .objective import Objective
@@ -96,7 +96,7 @@ def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | Non
         run_worker(job)
     else:
         ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=run_worker, args=(Job(**{**job.__dict__, "worker": i, "tag": f"[w{i}] "}),))
+        procs = [ctx.Process(target=worker_process, args=(Job(**{**job.__dict__, "worker": i, "tag": f"[w{i}] "}),))
                  for i in range(workers)]
         for p in procs:
             p.start()
@@ -121,6 +121,12 @@ def _check_same_study(study: optuna.Study, fingerprint: dict, url: str) -> None:
     if changed:
         raise ConfigError(f"study {study.study_name!r} in {url} was started with a different "
                           f"{' and '.join(changed)}; give another --study or --out to start a new one")
+
+
+def worker_process(job: Job) -> None:
+    """A spawned worker (``--workers K``): `run_worker` with nnopt's exit codes and one-line
+    messages, as a command has (multiprocessing would print a traceback for a Ctrl-C)."""
+    sys.exit(exit_code(lambda: run_worker(job)))
 
 
 def run_worker(job: Job) -> None:
