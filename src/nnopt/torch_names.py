@@ -101,14 +101,19 @@ TORCH_NAMES: dict[str, dict[str, tuple[str, dict[str, TorchName]]]] = {
 }
 
 
-def lookup(family: str, entry: str, key: str) -> tuple[str, TorchName] | None:
-    """(torch class, row) for `key` given to `entry` of `family`; None when it is not torch's name."""
+def rows_of(family: str, entry: str):
+    """(torch class, torch name, row) for every name `entry` of `family` answers to: its own rows,
+    then the family-wide ones."""
     rows = TORCH_NAMES.get(family, {})
     for name in (entry, "*"):
         cls, names = rows.get(name, ("", {}))
-        if key in names:
-            return cls, names[key]
-    return None
+        for key, row in names.items():
+            yield cls, key, row
+
+
+def lookup(family: str, entry: str, key: str) -> tuple[str, TorchName] | None:
+    """(torch class, row) for `key` given to `entry` of `family`; None when it is not torch's name."""
+    return next(((cls, row) for cls, name, row in rows_of(family, entry) if name == key), None)
 
 
 def converted(row: TorchName, values: Mapping[str, Any]) -> Any:
@@ -153,9 +158,8 @@ def describe(family: str, entry: str) -> list[str]:
     """The rows `entry` of `family` answers to (its own and the family-wide ones), one line each:
     ``step_size_up (torch CyclicLR) → cycle_steps = 2·step_size_up  (the whole cycle; ...)``;
     ``nnopt list FAMILY ENTRY`` prints them under the fields."""
-    rows = TORCH_NAMES.get(family, {})
     return [f"{key} (torch {cls}) → {row.use}" + (f"  ({row.note})" if row.note else "")
-            for name in (entry, "*") for cls, names in [rows.get(name, ("", {}))] for key, row in names.items()]
+            for cls, key, row in rows_of(family, entry)]
 
 
 def markdown(family: str) -> str:
@@ -168,4 +172,4 @@ def markdown(family: str) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["TorchName", "TORCH_NAMES", "lookup", "converted", "hint", "describe", "markdown"]
+__all__ = ["TorchName", "TORCH_NAMES", "rows_of", "lookup", "converted", "hint", "describe", "markdown"]
