@@ -1,6 +1,7 @@
 """The in-memory data set every loader returns, and the shared split/layout helpers."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,12 +12,16 @@ from ..params import Param
 from ..registry import DATASETS
 
 LAYOUTS = ("image", "flat", "sequence")
+TASKS = ("classification", "regression")
 SPLIT_SEED = Param(int, 0, ge=0, le=2**32 - 1, doc="seed of the fixed split (numpy's range: 0 … 2³²−1)")
 
 
 @dataclass
 class Split:
-    """Inputs ``x`` (float32) and integer labels ``y`` (int64) of one split; ``x, y = split``."""
+    """Inputs ``x`` (float32) and targets ``y`` of one split; ``x, y = split``.
+
+    Classification: ``y`` int64 of shape (N,), class ids 0 … K−1. Regression: ``y`` float32 of
+    shape (N,) (one output) or (N, k) (k outputs)."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -33,7 +38,11 @@ class Split:
 
 @dataclass
 class Dataset:
-    """Train/val/test splits plus what a model builder needs: input shape and class count."""
+    """Train/val/test splits plus what a model builder needs: input shape and output count.
+
+    ``task`` is "classification" (``n_classes`` = K ≥ 2, ``y`` int64 class ids, class names in
+    ``classes``) or "regression" (``n_classes`` = 0, ``y`` float32 (N,) or (N, k)). ``target``
+    names the predicted column when the data came from a table."""
 
     name: str
     train: Split
@@ -42,14 +51,25 @@ class Dataset:
     n_classes: int
     classes: list[str] = field(default_factory=list)
     vocabulary: list[str] | None = None  # token of each id, for token-id data sets
+    task: str = "classification"
+    target: str | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.train.x.shape[1:])
 
+    @property
+    def n_outputs(self) -> int:
+        """Width of the model's output: K logits (classification) or k targets (regression; 1 when
+        ``y`` is 1-D)."""
+        if self.task == "classification":
+            return self.n_classes
+        y = self.train.y
+        return 1 if y.dim() == 1 else int(y.shape[1])
+
     def to(self, device) -> "Dataset":
-        return Dataset(self.name, self.train.to(device), self.val.to(device), self.test.to(device),
-                       self.n_classes, self.classes, self.vocabulary)
+        return dataclasses.replace(self, train=self.train.to(device), val=self.val.to(device),
+                                   test=self.test.to(device))
 
 
 def load(name: str = "digits", **params) -> Dataset:
