@@ -41,6 +41,23 @@ def test_bad_values_name_field_value_and_rule(values, message):
     with pytest.raises(ConfigError) as err:
         validate_fields("s", SPEC, values)
     assert message in str(err.value)
+    assert err.value.field == message.split(" ")[0]  # the field, without parsing the message
+
+
+def test_config_error_field_survives_pickling_and_the_registry():
+    import pickle
+
+    from nnopt.registry import OPTIMIZERS
+    import nnopt.optim  # noqa: F401  (registrations)
+
+    again = pickle.loads(pickle.dumps(ConfigError("a.b = 1 — must be 2", field="a.b")))
+    assert (str(again), again.field) == ("a.b = 1 — must be 2", "a.b")
+    with pytest.raises(ConfigError) as err:
+        OPTIMIZERS.create("adam", [], field="optimizer", betas=(0.9, 1.5))
+    assert err.value.field == "optimizer.betas[1]"
+    with pytest.raises(ConfigError) as err:
+        OPTIMIZERS.create("sgd", [], field="optimizer", nesterov=True)
+    assert err.value.field == "optimizer"  # a cross-field rule names its section
 
 
 def test_nan_is_rejected_and_none_only_when_nullable():
@@ -67,6 +84,6 @@ def test_any_value_is_accepted_or_a_config_error(key, value):
     try:
         out = validate_fields("s", SPEC, {key: value})
     except ConfigError as exc:
-        assert f"s.{key}" in str(exc)
+        assert f"s.{key}" in str(exc) and exc.field.startswith(f"s.{key}")
     else:
         assert SPEC[key].validate("again", out[key]) == out[key]

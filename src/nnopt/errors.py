@@ -27,8 +27,17 @@ class ConfigError(ValueError):
     """A recipe field, CLI option or argument has a value nnopt cannot use.
 
     The message reads ``field = value — what is allowed``, e.g.
-    ``optimizer.betas[1] = 1.2 — must be in [0, 1)``.
+    ``optimizer.betas[1] = 1.2 — must be in [0, 1)``. ``field`` is the dotted field it is about
+    (``"optimizer.betas[1]"``), None where the message names no single field, so a form can mark
+    the field without parsing the message.
     """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+    def __reduce__(self):  # a worker process's error keeps its field across pickling
+        return type(self), (str(self), self.field)
 
 
 class DataError(RuntimeError):

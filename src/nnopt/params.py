@@ -45,7 +45,7 @@ def typos(a: str, b: str) -> int:
 def unknown_name_error(field: str, value: Any, allowed: Iterable[str], what: str = "one of") -> ConfigError:
     allowed = sorted(allowed)
     return ConfigError(f"{field} = {value!r} — must be {what} {', '.join(map(repr, allowed))}"
-                       f"{suggest(value, allowed)}")
+                       f"{suggest(value, allowed)}", field=field)
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ class Param:
     nullable  None (written "none" in TOML) is also allowed
     finite    a float must be finite (inf is refused unless False; NaN always is)
     aliases   other names the field is accepted under (torch's, e.g. "gamma" for "rate")
+    external  the value names something outside the recipe — a file, a directory or Python code to
+              import — so a service that takes recipes from others (`nnopt serve`) refuses it
     """
 
     kind: type = float
@@ -74,6 +76,7 @@ class Param:
     nullable: bool = False
     finite: bool = True
     aliases: tuple[str, ...] = ()
+    external: bool = False
     doc: str = ""
 
     def __post_init__(self):
@@ -130,7 +133,8 @@ class Param:
             value = float(value)
             if math.isnan(value) or (self.finite and math.isinf(value)):
                 what = "a finite number" if self.finite else "a number (not nan)"
-                raise ConfigError(f"{field} = {_show(value)} — must be {what} {self._bounds_text()}".rstrip())
+                raise ConfigError(f"{field} = {_show(value)} — must be {what} {self._bounds_text()}".rstrip(),
+                                  field=field)
         elif self.kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
                 if isinstance(value, float) and value.is_integer():
@@ -148,7 +152,7 @@ class Param:
             if not isinstance(value, (list, tuple)):
                 raise self._error(field, value)
             if self.length is not None and len(value) != self.length:
-                raise ConfigError(f"{field} = {_show(value)} — must have exactly {self.length} items")
+                raise ConfigError(f"{field} = {_show(value)} — must have exactly {self.length} items", field=field)
             if self.item is not None:
                 value = [self.item.validate(f"{field}[{i}]", v) for i, v in enumerate(value)]
             return tuple(value) if self.kind is tuple else list(value)
@@ -165,12 +169,12 @@ class Param:
         ok = ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
               and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
         if not ok:
-            raise ConfigError(f"{field} = {_show(original)} — must be {self._bounds_text()}")
+            raise ConfigError(f"{field} = {_show(original)} — must be {self._bounds_text()}", field=field)
         if self.kind is int and not -2**63 <= value < 2**63:
-            raise ConfigError(f"{field} = {_show(original)} — must be an integer that fits in 64 bits")
+            raise ConfigError(f"{field} = {_show(original)} — must be an integer that fits in 64 bits", field=field)
 
     def _error(self, field: str, value: Any) -> ConfigError:
-        return ConfigError(f"{field} = {_show(value)} — must be {self.allowed()}")
+        return ConfigError(f"{field} = {_show(value)} — must be {self.allowed()}", field=field)
 
 
 def _fmt(x: float) -> str:
@@ -191,18 +195,19 @@ def validate_fields(prefix: str, spec: Mapping[str, Param], values: Mapping[str,
     (family, name) when `spec` is a registered entry's.
     """
     if not isinstance(values, Mapping):
-        raise ConfigError(f"{prefix} = {_show(values)} — must be a table of {', '.join(spec) or 'no keys'}")
+        raise ConfigError(f"{prefix} = {_show(values)} — must be a table of {', '.join(spec) or 'no keys'}",
+                          field=prefix or None)
     values = _canonical_keys(prefix, spec, values)
     out = {}
     for key in values:
         if key not in spec:
-            raise ConfigError(unknown_field(_join(prefix, key), key, spec, entry, values))
+            raise ConfigError(unknown_field(_join(prefix, key), key, spec, entry, values), field=_join(prefix, key))
     for key, param in spec.items():
         name = _join(prefix, key)
         if key in values:
             out[key] = param.validate(name, values[key])
         elif param.default is REQUIRED:
-            raise ConfigError(f"{name} is required — {param.allowed()}")
+            raise ConfigError(f"{name} is required — {param.allowed()}", field=name)
         elif param.kind is dict:
             out[key] = validate_fields(name, param.fields or {}, param.default or {})
         else:
@@ -241,7 +246,7 @@ def _canonical_keys(prefix: str, spec: Mapping[str, Param], values: Mapping[str,
         name = aliases.get(key, key) if key not in spec else key
         if name in out:
             raise ConfigError(f"{_join(prefix, given[name])} and {_join(prefix, key)} name the same field "
-                              f"({name}) — give one")
+                              f"({name}) — give one", field=_join(prefix, key))
         out[name], given[name] = value, key
     return out
 

@@ -93,7 +93,7 @@ class Registry:
         except ConfigError:
             raise
         except ValueError as exc:
-            raise ConfigError(f"{field or self.family} ({name}): {exc}") from exc
+            raise ConfigError(f"{field or self.family} ({name}): {exc}", field=field or self.family) from exc
 
 
 def first_paragraph(doc: str) -> str:
