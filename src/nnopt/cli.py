@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .diagnose import command as diagnose_command
 from .doctor import command as doctor_command
-from .errors import EXIT_CONFIG, ConfigError, DivergedError, exit_code
+from .errors import ConfigError, DivergedError
+from .process import EXIT_CONFIG, exit_code
 from .lab import command as lab_command
 from .landscape import command as landscape_command
 from .report import command as report_command

@@ -1,11 +1,9 @@
-"""Errors nnopt raises on purpose: each names what is wrong and what is allowed; and what a process
-returns for each (`exit_code`)."""
+"""Errors nnopt raises on purpose: each names what is wrong and what is allowed. A leaf module:
+what a process returns for each and how it says so is `nnopt.process`."""
 from __future__ import annotations
 
 import signal
-from typing import Callable
 
-EXIT_CONFIG, EXIT_DIVERGED = 2, 3  # bad input, a diverged run
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a scheduler's stop: checkpoint, exit 128 + signum
 
 
@@ -54,22 +52,3 @@ class DivergedError(RuntimeError):
 
 class NonFiniteGradientError(DivergedError, ValueError):
     """An optimizer met a NaN/inf gradient; the message names the parameter."""
-
-
-def exit_code(command: Callable[[], int | None]) -> int:
-    """Run `command`; return its own code (None → 0) or that of the nnopt error it raised — bad
-    input 2, divergence 3, a stop signal 128 + signum (Ctrl-C 130) — after its one-line message
-    (``error: ...`` / ``diverged: ...``), which a job of several ranks prints once
-    (`distributed.say_error`)."""
-    from .train.distributed import say_error
-
-    try:
-        return command() or 0
-    except (ConfigError, DataError, CheckpointError) as exc:
-        say_error(f"error: {exc}")
-        return EXIT_CONFIG
-    except DivergedError as exc:
-        say_error(f"diverged: {exc}")
-        return EXIT_DIVERGED
-    except KeyboardInterrupt as exc:  # a plain one: Ctrl-C outside the training loop
-        return 128 + getattr(exc, "signum", signal.SIGINT)

@@ -29,7 +29,7 @@ are agreed on by all ranks at each step boundary (one all-reduce of two flags); 
 or gradient is seen by every rank at the same step (losses are reduced, gradients are averaged).
 A rank killed outright (SIGKILL) ends the job: torchrun stops the other ranks and ``--nproc``
 reports which rank died and how to resume. An error that every rank meets (a ConfigError, a
-divergence) is printed once by the launcher, not once per rank (`say_error`).
+divergence) is printed once by the launcher, not once per rank (`nnopt.process.say_error`).
 
 ``launch_module`` is the one launcher: ``nnopt run --nproc N`` starts ``nnopt.cli run`` with it,
 ``nnopt tune --nproc N`` each trial's ``nnopt.tune.ddp`` job.
@@ -52,6 +52,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
+from ..process import ERRORS_ENV
 
 RANK_STATE = ("rng_cpu", "rng_cuda", "aug_gen", "accumulators")  # the parts of a checkpoint each rank has its own
 
@@ -204,25 +205,11 @@ def launch(args, run_dir: Path) -> int:
                                     f"--nproc {args.nproc}")
 
 
-ERRORS_ENV = "NNOPT_RANK_ERRORS"  # set by launch_module: the folder where failing ranks leave their message
-
-
-def say_error(message: str) -> None:
-    """A process's last message (``error: ...``) for the user. Under `launch_module` each rank
-    writes it to the job's folder and the launcher prints every distinct message once (N ranks
-    failing alike print it once, not N times); elsewhere it goes straight to stderr."""
-    folder = os.environ.get(ERRORS_ENV)
-    if folder and "RANK" in os.environ:
-        Path(folder, f"rank-{int(os.environ['RANK']):06d}").write_text(message)
-    else:
-        print(message, file=sys.stderr)
-
-
 def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
     """Run ``python -m MODULE ARGS`` (``argv = [MODULE, *ARGS]``) as `nproc` local ranks under
     torchrun (``--standalone``); the job's exit code: 0, a rank's own code (2, 3), 128 + signum
     for a stop signal the launcher got (130: Ctrl-C), or 1 when a rank was killed (reported with
-    `after_kill`). Each distinct error message of the ranks (`say_error`) is printed once.
+    `after_kill`). Each distinct error message of the ranks (`nnopt.process.say_error`) is printed once.
     ``nnopt run --nproc N`` and ``nnopt tune --nproc N`` call it."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -251,7 +238,7 @@ def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
 
 @contextlib.contextmanager
 def _job_scope(folder: str):
-    """While a job runs the ranks find `folder` (for say_error) in the environment they inherit,
+    """While a job runs the ranks find `folder` (for `nnopt.process.say_error`) in the environment they inherit,
     and torchrun's own log lines ("failed (exitcode: 2) local_rank: 0 ...", "Received 2 death
     signal, shutting down workers") are silenced: the launcher says what failed. torchrun sets a
     level on each of its modules' loggers, so each is set here, not only their parent. Afterwards

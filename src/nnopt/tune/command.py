@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    """``python -m nnopt.tune``: the exit codes and messages of ``nnopt tune`` (`errors.exit_code`)."""
-    from ..errors import exit_code
+    """``python -m nnopt.tune``: the exit codes and messages of ``nnopt tune`` (`process.exit_code`)."""
+    from ..process import exit_code
 
     parser = argparse.ArgumentParser(prog="nnopt tune", description=__doc__.splitlines()[0])
     add_arguments(parser)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import optuna
 
-from ..errors import EXIT_CONFIG, ConfigError, Interrupted, exit_code
+from ..errors import ConfigError, Interrupted
+from ..process import EXIT_CONFIG, exit_code
 from ..recipe import Recipe
 from ..train import distributed
 from .objective import train_trial

@@ -24,7 +24,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from ..errors import ConfigError, exit_code
+from ..errors import ConfigError
+from ..process import exit_code
 from ..recipe import Recipe
 from .ddp import TrialJob, TrialJobFailed
 from .objective import Objective

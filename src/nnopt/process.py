@@ -1,0 +1,51 @@
+"""How an nnopt process ends: the exit code of each outcome and its one last message.
+
+`exit_code(command)` runs a command and maps nnopt's errors (`nnopt.errors`, a leaf module that
+knows nothing of processes) to codes — 0 done, 2 bad input (`EXIT_CONFIG`), 3 diverged
+(`EXIT_DIVERGED`), 128 + signum for a stop signal (130 Ctrl-C, 143 SIGTERM, as a shell reports a
+process the signal ended) — after printing the error once with `say_error`. Under the job launcher
+(`nnopt.train.distributed.launch_module`) each rank leaves its message in the folder named by
+`ERRORS_ENV` and the launcher prints each distinct one once, so N ranks failing alike say it once.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .errors import CheckpointError, ConfigError, DataError, DivergedError
+
+EXIT_CONFIG, EXIT_DIVERGED = 2, 3  # bad input, a diverged run
+ERRORS_ENV = "NNOPT_RANK_ERRORS"  # set by launch_module: the folder where failing ranks leave their message
+
+
+def say_error(message: str) -> None:
+    """A process's last message (``error: ...``) for the user: under the launcher (`ERRORS_ENV`
+    set and a ``RANK``) written to the job's folder, for the launcher to print once; elsewhere
+    straight to stderr."""
+    folder = os.environ.get(ERRORS_ENV)
+    if folder and "RANK" in os.environ:
+        Path(folder, f"rank-{int(os.environ['RANK']):06d}").write_text(message)
+    else:
+        print(message, file=sys.stderr)
+
+
+def exit_code(command: Callable[[], int | None]) -> int:
+    """Run `command`; return its own code (None → 0) or that of the nnopt error it raised — bad
+    input 2, divergence 3, a stop signal 128 + signum (Ctrl-C 130) — after its one-line message
+    (``error: ...`` / ``diverged: ...``, via `say_error`)."""
+    try:
+        return command() or 0
+    except (ConfigError, DataError, CheckpointError) as exc:
+        say_error(f"error: {exc}")
+        return EXIT_CONFIG
+    except DivergedError as exc:
+        say_error(f"diverged: {exc}")
+        return EXIT_DIVERGED
+    except KeyboardInterrupt as exc:  # errors.Interrupted carries its signal; a plain one is Ctrl-C
+        return 128 + getattr(exc, "signum", signal.SIGINT)
+
+
+__all__ = ["EXIT_CONFIG", "EXIT_DIVERGED", "ERRORS_ENV", "say_error", "exit_code"]
