@@ -16,6 +16,7 @@ from .landscape import command as landscape_command
 from .report import command as report_command
 from .serve import command as serve_command
 from .tune import command as tune_command
+from .user_code import add_import_argument, prepare
 
 # Subcommands that live in their own package: (name, help, module with add_arguments(p) and run(args)).
 COMMANDS = [
@@ -39,7 +40,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     try:
-        return exit_code(lambda: args.func(args))
+        return exit_code(lambda: prepare(args) or args.func(args))  # --import first, in every process
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stdout = open(os.devnull, "w")
         return 0
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text, module in COMMANDS:
         p = sub.add_parser(name, help=text)
         module.add_arguments(p)
+        if name == "lab":  # tune's own parser has --import (python -m nnopt.tune)
+            add_import_argument(p)
         p.set_defaults(func=module.run)
 
     lst = sub.add_parser("list", help="registered techniques, by family")
@@ -98,6 +101,7 @@ def add_common(p: argparse.ArgumentParser, kind: str) -> None:
     p.add_argument("--out", metavar="DIR", help=f"output directory, new or empty (default: runs/<recipe>-{kind}-<time>, "
                                                 "<recipe> the recipe file's name or 'default')")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
+    add_import_argument(p)
 
 
 def load_recipe(args):

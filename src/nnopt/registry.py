@@ -75,11 +75,19 @@ class Registry:
         raise unknown_name_error(field or f"{self.family} name", name, self._entries,
                                  what=f"a registered {self.family} name, one of")
 
+    def spec(self, name: str, values: Mapping[str, Any] | None = None) -> dict[str, Param]:
+        """`name`'s parameter spec. An entry registered with ``spec_of=fn`` has parameters that
+        depend on the values given (the "python" model: its factory's own keyword arguments):
+        ``fn(values)`` is its spec."""
+        entry = self.get(name)
+        spec_of = entry.meta.get("spec_of")
+        return spec_of(values or {}) if spec_of else entry.params
+
     def resolve(self, name: str, values: Mapping[str, Any], field: str | None = None) -> dict:
         """Validate `values` as `name`'s parameters; defaults filled in."""
         field = field or self.family
-        entry = self.get(name, f"{field}.name")
-        return validate_fields(field, entry.params, values, entry=(self.family, name))
+        self.get(name, f"{field}.name")
+        return validate_fields(field, self.spec(name, values), values, entry=(self.family, name))
 
     def create(self, name: str, *args, field: str | None = None, **values):
         """Validate `values`, then call the factory: ``factory(*args, **resolved)``.

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..params import Param
+from ..params import REQUIRED, Param, spec_from_signature
 from ..registry import ACTIVATIONS, MODELS, NORMS
+from ..user_code import accepts, one_line, resolve_callable
 from .checks import check_memory
 from .norms import place_norm
 from .weightnorm import weight_norm
@@ -147,3 +148,78 @@ class RecurrentClassifier(nn.Module):
             x = x.squeeze(1)
         seq, _ = self.recurrent(x)
         return self.head(self.dropout(self.norm(seq[:, -1])))
+
+
+# -- a user's own model ----------------------------------------------------------------------------
+FACTORY = Param(str, external=True, doc='your function: "pkg.module:function" or "path/to/file.py:function"; it gets '
+                         "input_shape and n_outputs (and this section's other keys) as keyword arguments "
+                         "and returns an nn.Module")
+RUN_SUPPLIED = ("input_shape", "n_outputs", "dropout")  # what the run passes, not recipe fields
+
+
+def python_spec(values) -> dict[str, Param]:
+    """The parameters of ``model.name = "python"`` for the recipe's `values`: ``factory`` plus the
+    factory's own keyword arguments (kinds from their defaults or annotations; an argument with
+    neither takes the kind of the value given), so an unknown key, a wrong kind and a tune space
+    over the factory's arguments are checked like a built-in model's."""
+    factory = values.get("factory") if hasattr(values, "get") else None
+    if not isinstance(factory, str):
+        return {"factory": FACTORY}
+    fn = resolve_callable(factory, "model.factory")
+    if not all(accepts(fn, k) for k in ("input_shape", "n_outputs")):
+        raise ConfigError(f"model.factory = {factory!r} — {fn.__name__} must take the keyword arguments "
+                          "input_shape and n_outputs")
+    spec = {"factory": FACTORY}
+    for key, param in spec_from_signature(fn).items():
+        if key in RUN_SUPPLIED:
+            continue
+        given = values.get(key)
+        if param.default is REQUIRED and param.kind is str and given is not None \
+                and not isinstance(given, str):  # no default, no annotation: the given value's kind
+            param = Param(type(given) if type(given) in (int, float, bool, list, dict) else str)
+        spec[key] = param
+    return spec
+
+
+@MODELS.register("python", skip=3, spec_of=python_spec, params={"factory": FACTORY})
+def python_model(input_shape, n_outputs, dropout=0.0, factory="", **kwargs):
+    """Your own model: ``factory(input_shape=…, n_outputs=…, **the section's other keys)`` → nn.Module"""
+    fn = resolve_callable(factory, "model.factory")
+    if dropout > 0:
+        if not accepts(fn, "dropout"):
+            raise ConfigError(f"regularization.dropout = {dropout} — model.factory = {factory!r} takes no "
+                              "dropout argument; give it one (it gets this value) or leave dropout at 0")
+        kwargs["dropout"] = dropout
+    name = getattr(fn, "__qualname__", factory)
+    try:
+        model = fn(input_shape=tuple(input_shape), n_outputs=n_outputs, **kwargs)
+    except Exception as exc:  # noqa: BLE001 — the user's function may raise anything
+        raise ConfigError(f"model.factory = {factory!r} — {name}(input_shape={tuple(input_shape)}, "
+                          f"n_outputs={n_outputs}{''.join(f', {k}={v!r}' for k, v in kwargs.items())}) raised "
+                          f"{type(exc).__name__}: {one_line(exc)}") from None
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"model.factory = {factory!r} — {name} returned {type(model).__name__}, "
+                          "not a torch.nn.Module")
+    if not any(p.is_meta for p in model.parameters()):  # build_model's meta-device probe has no values
+        check_output(model, input_shape, n_outputs, f"model.factory = {factory!r}")
+    return model
+
+
+def check_output(model: nn.Module, input_shape, n_outputs: int, what: str) -> None:
+    """A forward pass on two zero inputs (eval mode, no gradient: no running statistics move, no
+    randomness drawn) must give shape (2, n_outputs)."""
+    x = torch.zeros(2, *input_shape)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"{what} — the model's forward on inputs of shape {tuple(x.shape)} raised "
+                          f"{type(exc).__name__}: {one_line(exc)}") from None
+    finally:
+        model.train(was_training)
+    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if got != (2, n_outputs):
+        raise ConfigError(f"{what} — the model maps inputs of shape {tuple(x.shape)} to {got}; expected "
+                          f"(2, {n_outputs}): one row per sample, n_outputs = {n_outputs} columns")

@@ -11,6 +11,8 @@ import argparse
 import re
 from pathlib import Path
 
+from ..user_code import add_import_argument, prepare
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("recipe", nargs="?", help="base recipe TOML file (default: the built-in recipe)")
@@ -38,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="study directory (default runs/tune-<study>); "
                                                 "rerunning with the same one continues the study")
     p.add_argument("--quiet", action="store_true", help="no per-trial lines")
+    add_import_argument(p)
 
 
 def study_name(args) -> str:
@@ -88,4 +91,4 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="nnopt tune", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    return exit_code(lambda: run(args))
+    return exit_code(lambda: prepare(args) or run(args))

@@ -22,6 +22,7 @@ import optuna
 from ..errors import ConfigError, Interrupted
 from ..process import EXIT_CONFIG, exit_code
 from ..recipe import Recipe
+from ..user_code import load_imports
 from ..train import distributed
 from .objective import train_trial
 from .sampler import make_pruner
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m nnopt.tune.ddp JOB_JSON TRIAL_ID RUN_DIR`` (started by TrialJob.run under torchrun)."""
     job, trial_id, run_dir = argv if argv is not None else sys.argv[1:]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return exit_code(lambda: rank_main(TrialJob(**json.loads(job)), int(trial_id), Path(run_dir)))
+    return exit_code(lambda: load_imports() or rank_main(TrialJob(**json.loads(job)), int(trial_id), Path(run_dir)))
 
 
 if __name__ == "__main__":

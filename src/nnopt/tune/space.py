@@ -258,7 +258,7 @@ def field_params(key: str, base: Recipe, names: Iterable[str] | None = None) -> 
     spec = SECTIONS[section]
     if isinstance(spec, Component):
         names = list(names) if names is not None else [base.get(f"{section}.name")]
-        specs = {n: spec.spec(n) for n in names}
+        specs = {n: spec.spec(n, base.get(section)) for n in names}
     else:
         specs = {"": spec}
     out = {}

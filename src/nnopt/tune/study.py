@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 from ..errors import ConfigError
 from ..process import exit_code
 from ..recipe import Recipe
+from ..user_code import load_imports
 from .ddp import TrialJob, TrialJobFailed
 from .objective import Objective
 from .report import best_trial, trial_line, write_report
@@ -127,7 +128,7 @@ def _check_same_study(study: optuna.Study, fingerprint: dict, url: str) -> None:
 def worker_process(job: Job) -> None:
     """A spawned worker (``--workers K``): `run_worker` with nnopt's exit codes and one-line
     messages, as a command has (multiprocessing would print a traceback for a Ctrl-C)."""
-    sys.exit(exit_code(lambda: run_worker(job)))
+    sys.exit(exit_code(lambda: load_imports() or run_worker(job)))  # --import's modules: NNOPT_IMPORT
 
 
 def run_worker(job: Job) -> None:
