@@ -33,8 +33,8 @@ class Component:
     extra: Mapping[str, Param] | None = None
     run_owned: tuple[str, ...] = ()  # entry parameters the run sets itself (not recipe fields)
 
-    def spec(self, name: str) -> dict[str, Param]:
-        params = {k: v for k, v in self.registry.get(name).params.items() if k not in self.run_owned}
+    def spec(self, name: str, values: Mapping[str, Any] | None = None) -> dict[str, Param]:
+        params = {k: v for k, v in self.registry.spec(name, values).items() if k not in self.run_owned}
         return {"name": Param(str, self.default, choices=self.registry), **(self.extra or {}), **params}
 
 
@@ -184,7 +184,7 @@ def resolve(raw: Mapping[str, Any]) -> dict:
         if isinstance(spec, Component):
             name = values.get("name", spec.default)
             Param(str, choices=spec.registry).validate(f"{section}.name", name)
-            out[section] = validate_fields(section, spec.spec(name), values,
+            out[section] = validate_fields(section, spec.spec(name, values), values,
                                            entry=(spec.registry.family, name))
         else:
             out[section] = validate_fields(section, spec, values)
