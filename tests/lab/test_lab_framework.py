@@ -1,39 +1,71 @@
-"""The lab framework: registration, finding.json, recipes written, the CLI's list/run/errors."""
+"""The lab framework: parts, preconditions, negative controls, the headline, the noise-proof comparison
+helpers (against scipy's t-tests), finding.json, --on, the registration metadata and the CLI."""
 import json
 
 import pytest
+from scipy import stats
 
 from nnopt import ConfigError, Recipe
 from nnopt.cli import main
-from nnopt.lab import EXPERIMENTS, HOLDS, Finding, Spread, Table, experiment, holds, run_experiment
+from nnopt.lab import (DOES_NOT_HOLD, EXPERIMENTS, HOLDS, HOLDS_IN_PART, INCONCLUSIVE, Check, Finding, Part,
+                       Precondition, Spread, Table, exceeds, experiment, headline, interval, judge, lab_recipe,
+                       matches, run_experiment)
+from nnopt.lab.command import LIST_WIDTH, list_table
+
+
+def tiny_recipe(ctx, seed, overrides=()):
+    return ctx.recipe({"model": {"widths": [16]}, "train": {"epochs": 2}}, seed, overrides)
 
 
 @pytest.fixture
 def tiny_experiment():
     @experiment("tiny_probe", claim="training lowers the loss", precise="val loss after 2 epochs < after 1",
-                source="(test)", budget_s=5, part=1)
+                source="(test)", accepts_recipe=True, shows={"optimizer.name": ["adagrad"]}, number=99)
     def tiny(ctx):
-        runs = [ctx.run(Recipe({"model": {"widths": [16]},
-                                "train": {"epochs": 2, "seed": s, "threads": 1, "device": "cpu"}}), f"s{s}")
-                for s in ctx.seeds]
-        drop = Spread([r.epochs[0]["val_loss"] - r.epochs[1]["val_loss"] for r in runs])
-        return Finding(verdict=holds(drop.lo > 0), criterion="val loss falls from epoch 1 to 2 for every seed",
-                       measured=f"drop {drop.fmt()}", table=Table(["seed", "drop"], [[s, v] for s, v in
-                                                                                   zip(ctx.seeds, drop.values)]),
-                       numbers={"drop": drop})
+        runs = ctx.runs(lambda s: tiny_recipe(ctx, s), "trained")
+        frozen = ctx.runs(lambda s: tiny_recipe(ctx, s, {"optimizer.lr": 0.0}), "lr0")
+        drop = {k: rs.spread(lambda r: r.epochs[0]["val_loss"] - r.epochs[1]["val_loss"])
+                for k, rs in (("trained", runs), ("lr 0", frozen))}
+        ctx.part("the loss falls", criterion="val loss falls from epoch 1 to 2 for every seed",
+                 check=lambda d: Check(d.lo > 0, f"drop {d.fmt()}"), on=drop["trained"],
+                 control=("learning rate 0", drop["lr 0"]),
+                 preconditions=[Precondition("two epochs ran", len(runs[0].epochs) == 2)])
+        from nnopt.lab.plots import figure
+
+        fig, (ax,) = figure()
+        ax.plot([0, 1], [0, 1])
+        return ctx.finding(table=Table(["seed", "drop"], [[s, v] for s, v in zip(ctx.seeds, drop["trained"].values)]),
+                           figures=[ctx.save_figure(fig, "probe", caption="the line goes up")],
+                           numbers={"drop": drop["trained"]})
 
     yield "tiny_probe"
     EXPERIMENTS.pop("tiny_probe")
 
 
-def test_finding_json_and_recipes(tmp_path, tiny_experiment):
+def test_finding_json_parts_controls_and_recipes(tmp_path, tiny_experiment):
     record = run_experiment(tiny_experiment, tmp_path, seeds=3, fast=True)
     on_disk = json.loads((tmp_path / "finding.json").read_text())
     assert on_disk == record and record["verdict"] == HOLDS and record["seeds"] == [0, 1, 2]
-    assert record["recipes"] == ["recipes/s0.toml", "recipes/s1.toml", "recipes/s2.toml"]
+    (part,) = record["parts"]
+    assert part["verdict"] == HOLDS and part["control"]["what"] == "learning rate 0"
+    assert part["control"]["verdict"] == DOES_NOT_HOLD  # lr 0: the loss does not fall
+    assert part["preconditions"] == [{"what": "two epochs ran", "met": True, "measured": ""}]
+    assert record["captions"] == {"figures/probe.png": "the line goes up"} and record["number"] == 99
+    assert len(record["recipes"]) == 6 and "recipes/lr0-s2.toml" in record["recipes"]
+    assert Recipe.load(tmp_path / "recipes" / "trained-s1.toml").train["seed"] == 1
     assert len(record["numbers"]["drop"]["values"]) == 3
-    # a recorded recipe reproduces its run
-    assert Recipe.load(tmp_path / "recipes" / "s1.toml").train["seed"] == 1
+
+
+def test_on_runs_the_protocol_on_the_users_recipe(tmp_path, tiny_experiment):
+    user = tmp_path / "mine.toml"
+    user.write_text('[model]\nname = "mlp"\nwidths = [8, 8]\n[train]\nepochs = 2\nbatch_size = 50\n')
+    record = run_experiment(tiny_experiment, tmp_path / "out", seeds=3, fast=True, on=user)
+    assert record["on"] == str(user)
+    trained = Recipe.load(tmp_path / "out" / "recipes" / "lr0-s2.toml")
+    assert trained.model["widths"] == [8, 8] and trained.train["batch_size"] == 50  # the user's workload
+    assert trained.optimizer["lr"] == 0.0 and trained.train["seed"] == 2  # the protocol's overrides
+    with pytest.raises(ConfigError, match="does not train recipes"):
+        run_experiment("adagrad_rmsprop", tmp_path / "x", on=user)
 
 
 def test_fewer_than_three_seeds_is_refused(tmp_path, tiny_experiment):
@@ -43,15 +75,110 @@ def test_fewer_than_three_seeds_is_refused(tmp_path, tiny_experiment):
 
 def test_cli_lab(tmp_path, tiny_experiment, capsys):
     assert main(["lab", "list"]) == 0
-    assert "tiny_probe" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "tiny_probe" in out and max(len(line) for line in out.splitlines()) <= LIST_WIDTH
     assert main(["lab", tiny_experiment, "--fast", "--out", str(tmp_path / "x")]) == 0
     out = capsys.readouterr().out
-    assert "HOLDS — drop" in out and "criterion: val loss falls" in out
+    assert "HOLDS         the loss falls — drop" in out and "control (learning rate 0): DOES NOT HOLD" in out
     assert main(["lab", "tiny_prob", "--out", str(tmp_path / "y")]) == 2
     assert "did you mean 'tiny_probe'" in capsys.readouterr().err
-    assert not (tmp_path / "y").exists()
+    assert main(["lab", tiny_experiment, "--on", str(tmp_path / "none.toml"), "--out", str(tmp_path / "z")]) == 2
+    assert "none.toml" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists() and not (tmp_path / "z").exists()
+
+
+def test_list_says_which_accept_on_and_the_measured_times():
+    rows = {line.split()[1]: line for line in list_table().splitlines()[2:] if line.split()[0].isdigit()}
+    assert all(len(line) <= LIST_WIDTH for line in rows.values())
+    for name, exp in EXPERIMENTS.items():
+        if name in rows:
+            assert (" yes " in rows[name]) == exp.accepts_recipe
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_interval_is_scipys_t_interval(paired):
+    a, b = Spread([1.0, 1.4, 1.1, 1.3]), Spread([0.2, 0.9, 0.5, 0.1])
+    test = (stats.ttest_rel(a.values, b.values) if paired else
+            stats.ttest_ind(a.values, b.values, equal_var=False))
+    ci = test.confidence_interval(0.95)
+    d, lo, hi = interval(a, b, paired=paired)
+    assert d == pytest.approx(a.mean - b.mean) and (lo, hi) == pytest.approx((ci.low, ci.high))
+
+
+def test_comparisons_cannot_pass_on_noise():
+    noisy, other = Spread([0.50, 0.62, 0.41]), Spread([0.47, 0.58, 0.44])  # gap 0.027, seed std ~0.1
+    assert not exceeds(noisy, other).ok and not exceeds(other, noisy).ok
+    assert exceeds(Spread([0.90, 0.91, 0.92]), Spread([0.50, 0.52, 0.51]), by=0.3).ok
+    assert not exceeds(Spread([0.90, 0.91, 0.92]), Spread([0.50, 0.52, 0.51]), by=0.45).ok
+    assert "95% interval" in exceeds(noisy, other).measured
+    # equivalence must be shown: a wide interval is not "equal"
+    assert not matches(noisy, other, tol=0.05).ok
+    assert matches(Spread([0.500, 0.501, 0.502]), Spread([0.501, 0.5015, 0.500]), tol=0.01).ok
+    assert exceeds(Spread([2.0, 2.0, 2.0]), Spread([1.0, 1.0, 1.0])).ok  # deterministic: the point itself
+
+
+def part(verdict, regime=None, derivation=False):
+    return Part("p", "c", verdict, "m", "" if verdict == HOLDS else "why", regime, derivation)
+
+
+@pytest.mark.parametrize("verdicts, expected", [
+    ([part(HOLDS), part(HOLDS)], HOLDS),
+    ([part(HOLDS), part(DOES_NOT_HOLD)], HOLDS_IN_PART),
+    ([part(HOLDS), part(INCONCLUSIVE)], HOLDS_IN_PART),
+    ([part(DOES_NOT_HOLD), part(INCONCLUSIVE)], DOES_NOT_HOLD),
+    ([part(INCONCLUSIVE), part(INCONCLUSIVE)], INCONCLUSIVE),
+    ([part(HOLDS, "noisy moons"), part(DOES_NOT_HOLD, "digits")], "HOLDS WHEN noisy moons"),
+    ([part(HOLDS), part(HOLDS, "deep"), part(DOES_NOT_HOLD, "shallow")], "HOLDS WHEN deep"),
+    ([part(HOLDS, "a"), part(INCONCLUSIVE, "b")], HOLDS_IN_PART),
+    ([part(HOLDS), part(DOES_NOT_HOLD, derivation=True)], HOLDS),  # the lab's derivation never decides
+])
+def test_headline(verdicts, expected):
+    assert headline(verdicts) == expected
+    Finding(verdict=expected, criterion="", measured="", table=Table([], []))  # a valid verdict
+
+
+def test_judge_preconditions_and_controls():
+    def check(x):
+        return Check(x > 1, f"x = {x}")
+
+    assert judge("p", criterion="x > 1", check=check, on=2, control=("off", 0)).verdict == HOLDS
+    unmet = judge("p", criterion="x > 1", check=check, on=0, why="w",
+                  preconditions=[Precondition("the cliff is hit", False, "0 of 3 starts")])
+    assert unmet.verdict == INCONCLUSIVE and unmet.why == "precondition not met: the cliff is hit (0 of 3 starts)"
+    passes = judge("p", criterion="x > 1", check=check, on=2, control=("broken", 5))
+    assert passes.verdict == INCONCLUSIVE and "negative control (broken) passes" in passes.why
+    assert passes.control.verdict == HOLDS
+    with pytest.raises(ValueError, match="needs why="):
+        judge("p", criterion="x > 1", check=check, on=0)
+    assert judge("p", criterion="x > 1", check=check, on=0, why="too small").why == "too small"
 
 
 def test_finding_rejects_an_unknown_verdict():
     with pytest.raises(ValueError, match="verdict"):
         Finding(verdict="MOSTLY", criterion="", measured="", table=Table([], []))
+
+
+def test_lab_recipe_another_component_starts_from_its_defaults():
+    r = lab_recipe({"model": {"name": "mlp", "widths": [64]}}, 3, {"model.name": "rnn", "data.name": "digits_seq"})
+    assert r.model["name"] == "rnn" and "widths" not in r.model and r.train["seed"] == 3
+    assert r.train["threads"] == 1 and r.train["checkpoint"] is False
+    same = lab_recipe({"model": {"name": "mlp", "widths": [64]}}, None, {"model.name": "mlp"})
+    assert same.model["widths"] == [64]
+
+
+def test_registrations_link_valid_recipe_fields():
+    from nnopt.lab import all_experiments
+    from nnopt.serve.lab_links import lab_links, links
+
+    default = Recipe()
+    for exp in all_experiments():
+        assert exp.number is not None and exp.claim and exp.source
+        for field_name in exp.shows:
+            if field_name != "surface":
+                default.get(field_name)  # a KeyError names a field no recipe has
+    table = links()
+    assert table["optimizer.name"]["momentum"] == "momentum"
+    assert [x["name"] for x in lab_links([("optimizer.name", "nesterov", True)])] == ["nesterov"]
+    warm = [("schedule.warmup_steps", 100, True)]
+    assert [x["name"] for x in lab_links(warm)] == ["cyclic_warmup"]
+    assert lab_links([("schedule.warmup_steps", 0, False)]) == []  # "*": only a value other than the default

@@ -1,29 +1,63 @@
-"""The lab's framework: an experiment is a claim of the chapter made measurable.
+"""The lab's framework: a claim of the chapter, judged part by part on a workload that can show it.
 
-    @experiment("adagrad_dies", claim="Adagrad's learning rate dies, RMSprop's does not",
-                precise="...", source="Duchi et al. 2011; Tieleman & Hinton 2012", budget_s=40)
-    def adagrad_dies(ctx: Context) -> Finding:
-        runs = {name: [ctx.run(recipe(name, seed), f"{name}-s{seed}") for seed in ctx.seeds] ...}
-        ...
-        return Finding(verdict=holds(a < 0.05 and b > 0.2),
-                       criterion="effective lr at the last step: Adagrad < 5% of its start, RMSprop > 20%",
-                       measured=f"Adagrad {a:.1%}, RMSprop {b:.1%}", table=Table([...], [...]),
-                       figures=[ctx.save_figure(fig, "effective_lr")], numbers={...})
+A claim is the chapter's sentences. Each **part** is judged on its own: a criterion fixed before the
+run, a check applied to the measured arm *and* to a **negative control** (the technique absent or
+broken: momentum 0, a constant schedule labelled cyclic, dropout 0), and the **preconditions** the
+workload must show for the test to mean anything. The claim's headline is derived from its parts
+(`headline`). How an experiment uses it::
 
-`run_experiment(name, out_dir, seeds=3, fast=False)` runs one into ``out_dir`` and writes
-``finding.json`` (claim, criterion, verdict, numbers, table, seeds, time, nnopt version),
-``figures/*.png`` and ``recipes/*.toml`` (every recipe it trained: ``nnopt run`` reproduces each).
-The criterion is fixed in the code before the run; a claim that does not hold on our workloads
-says ``DOES NOT HOLD`` with a sentence on why, never a setup tuned until it agrees.
+    @experiment("lr_decay", claim="In practice it is necessary to gradually decrease the learning rate ...",
+                source="Bottou et al. 2018 Thm 4.6; Ma et al. 2018", accepts_recipe=True,
+                shows={"schedule.name": ["step", "cosine"]}, cost_s=(4, 40))
+    def lr_decay(ctx: Context) -> Finding:
+        for regime, workload in REGIMES.items():                    # a regime map where the literature says so
+            runs = {arm: ctx.runs(lambda seed: ctx.recipe(workload, seed, {"schedule.name": arm}),
+                                  f"{regime}-{arm}") for arm in ("constant", "cosine")}
+            loss = {arm: rs.spread(lambda r: r.summary["final_train_loss"]) for arm, rs in runs.items()}
+            floor = Precondition("constant lr stops improving (its noise floor)", met=..., measured="...")
+            ctx.part(f"{regime}: decay ends lower than constant", regime=regime,
+                     criterion="cosine's final loss below constant's beyond the seed spread (95% interval)",
+                     check=lambda arm: exceeds(loss["constant"], arm, what="constant − decay"),
+                     on=loss["cosine"], control=("constant labelled as a decay", loss["constant-again"]),
+                     preconditions=[floor], why="constant lr converges on data it interpolates (Ma et al.)")
+        return ctx.finding(table=Table([...], rows), figures=[ctx.save_figure(fig, "schedules",
+                           caption="the noisy-moons panel: cosine ends below constant")], numbers={...})
+
+- ``ctx.part`` applies ``check`` (one function returning a `Check`) to ``on`` and to the control's
+  data. An unmet precondition makes the part INCONCLUSIVE with the reason, never DOES NOT HOLD; a
+  control that reaches HOLDS too makes it INCONCLUSIVE (the criterion cannot tell the technique from
+  its absence); a DOES NOT HOLD needs ``why=`` (one sentence: why it fails there, and where it holds).
+  ``derivation=True`` marks a prediction the lab derives (a formula, a ratio; cite the paper it is
+  checked against): shown, never counted in the headline.
+- Comparisons go through `exceeds` / `matches`: a 95% (TOST: 90%) t-interval of the difference of
+  means (Welch's, or paired over seeds), so a gap inside the seed noise cannot pass.
+- ``ctx.runs(make_recipe, label)`` is the seed loop (``make_recipe(seed) -> Recipe``, runs labelled
+  ``label-s<seed>``); ``ctx.recipe(workload, seed, overrides)`` the one recipe helper: the lab's
+  workload, or under ``nnopt lab NAME --on RECIPE.toml`` the user's recipe in its place, then the
+  protocol's dotted overrides. `RunResult.model()` / `.setup()` give the trained model back.
+- Registration metadata (`experiment`): ``number`` (default: NN of the module ``cNN_*.py``),
+  ``shows`` (recipe field → values, or ``"*"`` for any non-default value: the playground views that
+  link here, read by ``serve/lab_links.py``), ``accepts_recipe`` (takes ``--on``), ``cost_s`` (fast,
+  full) wall seconds measured on 2 cores, shown by ``nnopt lab list``.
+- Figures: ``ctx.save_figure(fig, name, caption)``; the caption (one line: what to look at) is shown
+  under the figure in the report; titles say the real number of seeds (`plots.spread_note`).
+
+`run_experiment(name, out_dir, seeds=3, fast=False, on=None)` writes ``finding.json`` (claim,
+parts with their preconditions, controls and numbers, the derived verdict, seeds, time, nnopt
+version), ``figures/*.png`` and ``recipes/*.toml`` (every recipe trained: ``nnopt run`` reproduces
+each). Never tune a setup until it agrees: choose the workload by the precondition, fix the
+criterion before the run, and record any change made after seeing a result in the finding's notes.
 """
 from __future__ import annotations
 
 import json
+import math
+import re
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
@@ -32,13 +66,18 @@ from ..params import unknown_name_error
 from ..recipe import Recipe
 from ..report.table import format_table
 
-HOLDS, DOES_NOT_HOLD, INCONCLUSIVE = "HOLDS", "DOES NOT HOLD", "INCONCLUSIVE"
-VERDICTS = (HOLDS, DOES_NOT_HOLD, INCONCLUSIVE)
+HOLDS, HOLDS_IN_PART, DOES_NOT_HOLD, INCONCLUSIVE = "HOLDS", "HOLDS IN PART", "DOES NOT HOLD", "INCONCLUSIVE"
+HOLDS_WHEN = "HOLDS WHEN"  # the headline of a regime map: "HOLDS WHEN <the regimes where it holds>"
+PART_VERDICTS = (HOLDS, DOES_NOT_HOLD, INCONCLUSIVE)
+VERDICTS = (HOLDS, HOLDS_IN_PART, DOES_NOT_HOLD, INCONCLUSIVE)
+
+
+def valid_verdict(verdict: str) -> bool:
+    return verdict in VERDICTS or verdict.startswith(HOLDS_WHEN + " ")
 
 
 def holds(condition: bool, inconclusive: bool = False) -> str:
-    """HOLDS / DOES NOT HOLD, or INCONCLUSIVE when the measurement cannot decide (e.g. the seed
-    spread overlaps the margin)."""
+    """HOLDS / DOES NOT HOLD, or INCONCLUSIVE when the measurement cannot decide."""
     if inconclusive:
         return INCONCLUSIVE
     return HOLDS if condition else DOES_NOT_HOLD
@@ -74,6 +113,147 @@ class Spread:
         return {"mean": self.mean, "std": self.std, "min": self.lo, "max": self.hi, "values": self.values}
 
 
+# -- checks: one criterion, applied to the arm and to its negative control ------------------------------
+@dataclass
+class Check:
+    """A criterion's outcome on one set of measurements: ok, and what was measured (one phrase)."""
+
+    ok: bool
+    measured: str
+
+
+def interval(a: Spread, b: Spread, *, paired: bool = False, level: float = 0.95) -> tuple[float, float, float]:
+    """(d, lo, hi): d = mean(a) − mean(b) and its two-sided `level` t-interval — paired: over the
+    per-seed differences aᵢ − bᵢ, t with n − 1 degrees of freedom; else Welch's,
+    SE = √(s_a²/n_a + s_b²/n_b) with the Welch–Satterthwaite degrees of freedom. With no spread at
+    all (deterministic measurements) the interval is the point d."""
+    from scipy.stats import t as student
+
+    if paired:
+        if len(a.values) != len(b.values):
+            raise ValueError(f"paired interval: {len(a.values)} vs {len(b.values)} values")
+        diff = Spread([x - y for x, y in zip(a.values, b.values)])
+        d, se, df = diff.mean, diff.std / math.sqrt(len(diff.values)), len(diff.values) - 1
+    else:
+        va, vb = a.std ** 2 / len(a.values), b.std ** 2 / len(b.values)
+        d, se = a.mean - b.mean, math.sqrt(va + vb)
+        denominator = (va ** 2 / (len(a.values) - 1) if len(a.values) > 1 else 0.0) + \
+                      (vb ** 2 / (len(b.values) - 1) if len(b.values) > 1 else 0.0)
+        df = (va + vb) ** 2 / denominator if denominator > 0 else math.inf
+    if se == 0 or not math.isfinite(se):
+        return d, d, d
+    half = float(student.ppf(0.5 + level / 2, df)) * se
+    return d, d - half, d + half
+
+
+def exceeds(a: Spread, b: Spread, *, by: float = 0.0, paired: bool = False, what: str = "a − b",
+            spec: str = ".3g") -> Check:
+    """mean(a) − mean(b) > `by` beyond the seed noise: the lower end of the 95% interval of the
+    difference (`interval`) is above `by`."""
+    d, lo, hi = interval(a, b, paired=paired)
+    return Check(lo > by, f"{what} = {d:{spec}} (95% interval [{lo:{spec}}, {hi:{spec}}]"
+                          + (f", needs > {by:{spec}})" if by else ", needs > 0)"))
+
+
+def matches(a: Spread, b: Spread, *, tol: float, paired: bool = False, what: str = "a − b",
+            spec: str = ".3g") -> Check:
+    """|mean(a) − mean(b)| < `tol`, shown rather than assumed (two one-sided tests): the whole 90%
+    interval of the difference lies inside (−tol, tol). A noisy measurement cannot pass."""
+    d, lo, hi = interval(a, b, paired=paired, level=0.90)
+    return Check(-tol < lo and hi < tol, f"{what} = {d:{spec}} (90% interval [{lo:{spec}}, {hi:{spec}}], "
+                                         f"needs inside ±{tol:{spec}})")
+
+
+@dataclass
+class Precondition:
+    """What the workload must show for a part's test to mean anything (the cliff is hit; the
+    no-warmup run fails; the baseline overfits). Unmet: the part is INCONCLUSIVE."""
+
+    what: str
+    met: bool
+    measured: str = ""
+
+
+@dataclass
+class Control:
+    """The part's criterion applied to a negative control (the technique absent or broken): its
+    verdict must not be HOLDS."""
+
+    what: str
+    verdict: str
+    measured: str
+
+
+@dataclass
+class Part:
+    """One sentence of the claim, judged: its criterion, verdict, measured values and why."""
+
+    name: str
+    criterion: str
+    verdict: str
+    measured: str
+    why: str = ""  # DOES NOT HOLD: why it fails here and where it holds; INCONCLUSIVE: the reason
+    regime: str | None = None
+    derivation: bool = False  # the lab's own prediction: reported, not counted in the headline
+    preconditions: list[Precondition] = field(default_factory=list)
+    control: Control | None = None
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """"name: VERDICT — measured (why)" in one line."""
+        tag = " [lab's derivation]" if self.derivation else ""
+        return f"{self.name}{tag}: {self.verdict} — {self.measured}" + (f" ({self.why})" if self.why else "")
+
+
+def judge(name: str, *, criterion: str, check: Callable[[Any], Check], on: Any,
+          control: tuple[str, Any] | None = None, preconditions: Sequence[Precondition] = (), why: str = "",
+          regime: str | None = None, derivation: bool = False, numbers: Mapping | None = None) -> Part:
+    """A `Part` from `check` applied to `on` and to the control's data (see the module docstring)."""
+    result = check(on)
+    verdict, reason = holds(result.ok), why
+    ctrl = None
+    if control is not None:
+        what, data = control
+        c = check(data)
+        ctrl = Control(what, holds(c.ok), c.measured)
+    unmet = [p for p in preconditions if not p.met]
+    if unmet:
+        verdict = INCONCLUSIVE
+        reason = "precondition not met: " + "; ".join(f"{p.what} ({p.measured})" if p.measured else p.what
+                                                      for p in unmet)
+    elif ctrl is not None and ctrl.verdict == HOLDS:
+        verdict, reason = INCONCLUSIVE, f"the negative control ({ctrl.what}) passes the criterion too"
+    elif verdict == HOLDS:
+        reason = ""
+    elif not why:
+        raise ValueError(f"lab part {name!r}: a DOES NOT HOLD needs why= (why it fails here, where it holds)")
+    return Part(name, criterion, verdict, result.measured, reason, regime, derivation, list(preconditions), ctrl,
+                dict(numbers or {}))
+
+
+def headline(parts: Sequence[Part]) -> str:
+    """The claim's verdict from its parts (derivations left out): HOLDS if all hold; INCONCLUSIVE if
+    none can be decided; DOES NOT HOLD if none holds; "HOLDS WHEN <regimes>" when every part that
+    does not hold is a regime of a regime map and at least one fails (the others all hold);
+    otherwise HOLDS IN PART."""
+    judged = [p for p in parts if not p.derivation]
+    if not judged:
+        raise ValueError("a finding needs at least one part that is not a derivation")
+    verdicts = [p.verdict for p in judged]
+    if all(v == HOLDS for v in verdicts):
+        return HOLDS
+    if all(v == INCONCLUSIVE for v in verdicts):
+        return INCONCLUSIVE
+    if HOLDS not in verdicts:
+        return DOES_NOT_HOLD
+    failing = [p for p in judged if p.verdict != HOLDS]
+    if all(p.regime and p.verdict == DOES_NOT_HOLD for p in failing):
+        where = list(dict.fromkeys(p.regime for p in judged if p.regime and p.verdict == HOLDS))
+        if where:
+            return f"{HOLDS_WHEN} " + "; ".join(where)
+    return HOLDS_IN_PART
+
+
 @dataclass
 class Table:
     headers: list[str]
@@ -85,9 +265,10 @@ class Table:
 
 @dataclass
 class Finding:
-    """What an experiment returns: the verdict, the criterion it applied (words and numbers), the
-    measured values in one sentence, a table, figure paths (relative to the experiment's
-    directory) and the numbers behind them (JSON-able; Spread values are expanded)."""
+    """What an experiment returns (`Context.finding` builds it from the recorded parts): the
+    headline verdict, the criterion and measured values (one line per part), a table, figure
+    paths (relative to the experiment's directory) with captions, and the numbers behind them
+    (JSON-able; Spread values are expanded)."""
 
     verdict: str
     criterion: str
@@ -96,10 +277,12 @@ class Finding:
     figures: list[str] = field(default_factory=list)
     numbers: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    parts: list[Part] = field(default_factory=list)
+    captions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict = {self.verdict!r} — must be one of {VERDICTS}")
+        if not valid_verdict(self.verdict):
+            raise ValueError(f"verdict = {self.verdict!r} — must be one of {VERDICTS} or '{HOLDS_WHEN} …'")
 
 
 @dataclass
@@ -114,26 +297,55 @@ class RunResult:
     def series(self, key: str, kind: str = "epoch") -> list[float]:
         return [r[key] for r in (self.epochs if kind == "epoch" else self.steps)]
 
-    def trained(self):
-        """The run rebuilt from its recipe with its final weights (model.pt) loaded: a train `Setup`."""
+    @property
+    def diverged(self) -> bool:
+        return self.summary.get("status") == "diverged"
+
+    def setup(self):
+        """The run rebuilt from its recipe with its final weights (model.pt) loaded: a train `Setup`
+        (model in train mode, data as the run saw it)."""
         from ..landscape.run import trained_setup
 
         return trained_setup(self.run_dir)[0]
 
+    def model(self) -> torch.nn.Module:
+        """The trained model (the weights of model.pt, in eval mode)."""
+        return self.setup().model.eval()
+
+
+class Runs(list):
+    """One arm's runs, one per seed (what `Context.runs` returns)."""
+
+    def spread(self, measure: Callable[[RunResult], float]) -> Spread:
+        """Spread of `measure(run)` over the seeds."""
+        return Spread([float(measure(r)) for r in self])
+
 
 @dataclass
 class Context:
-    """What an experiment gets: its seeds, the fast flag, its output directory, and helpers to
-    train a recipe (`run`) and save a figure (`save_figure`)."""
+    """What an experiment gets: its seeds, the fast flag, its output directory, the user's recipe
+    under ``--on`` (else None), and the helpers of the module docstring."""
 
     name: str
     out: Path
     seeds: list[int]
     fast: bool
+    on: Recipe | None = None
+    parts: list[Part] = field(default_factory=list)
+    captions: dict[str, str] = field(default_factory=dict)
 
     def pick(self, fast: Any, full: Any) -> Any:
         """`fast` under --fast, else `full` (budgets: sizes, epochs, steps)."""
         return fast if self.fast else full
+
+    def recipe(self, workload: Mapping[str, Mapping[str, Any]] | None = None, seed: int | None = None,
+               overrides: Mapping[str, Any] = ()) -> Recipe:
+        """The recipe of one run: `workload` (the lab's sections) through `lab_recipe` — or, under
+        ``--on``, the user's recipe in its place (checkpoints off) — then the protocol's dotted
+        `overrides` and ``train.seed = seed``."""
+        if self.on is None:
+            return lab_recipe(workload, seed, overrides)
+        return lab_recipe(self.on.raw, seed, {"train.checkpoint": False, **dict(overrides)}, lab_train=False)
 
     def run(self, recipe: Recipe, label: str, callbacks: Sequence = ()) -> RunResult:
         """Train `recipe` into ``out/runs/<label>`` (its recipe also to ``out/recipes/<label>.toml``)
@@ -150,26 +362,63 @@ class Context:
             summary = json.loads((run_dir / "summary.json").read_text())
         return read_run(run_dir, summary)
 
-    def save_figure(self, fig, name: str) -> str:
-        """Save a matplotlib figure as ``figures/<name>.png``; returns the path relative to out."""
+    def runs(self, make_recipe: Callable[[int], Recipe], label: str, callbacks: Callable[[], Sequence] = tuple
+             ) -> Runs:
+        """The seed loop: ``run(make_recipe(seed), f"{label}-s{seed}")`` for each seed; `callbacks()`
+        makes a fresh list of callbacks per run."""
+        return Runs(self.run(make_recipe(s), f"{label}-s{s}", callbacks()) for s in self.seeds)
+
+    def part(self, name: str, **kwargs) -> Part:
+        """Judge and record one part (`judge`'s arguments); returns it."""
+        p = judge(name, **kwargs)
+        self.parts.append(p)
+        return p
+
+    def save_figure(self, fig, name: str, caption: str = "") -> str:
+        """Save a matplotlib figure as ``figures/<name>.png``; `caption`: one line saying what to look
+        at (shown under it in the report). Returns the path relative to out."""
         import matplotlib.pyplot as plt
 
         path = self.out / "figures" / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=120, bbox_inches="tight")
         plt.close(fig)
-        return str(path.relative_to(self.out))
+        rel = str(path.relative_to(self.out))
+        if caption:
+            self.captions[rel] = caption
+        return rel
+
+    def finding(self, *, table: Table, figures: Sequence[str], numbers: Mapping | None = None,
+                notes: str = "") -> Finding:
+        """The finding from the recorded parts: headline verdict (`headline`), criteria and measured
+        values one line per part."""
+        return Finding(verdict=headline(self.parts),
+                       criterion="; ".join(f"{p.name}: {p.criterion}" for p in self.parts),
+                       measured="; ".join(p.line() for p in self.parts), table=table, figures=list(figures),
+                       numbers=dict(numbers or {}), notes=notes, parts=list(self.parts), captions=dict(self.captions))
 
 
 LAB_TRAIN = {"threads": 1, "device": "cpu", "checkpoint": False}
 
 
-def lab_recipe(sections: dict | None = None) -> Recipe:
+def lab_recipe(sections: Mapping[str, Mapping[str, Any]] | None = None, seed: int | None = None,
+               overrides: Mapping[str, Any] = (), lab_train: bool = True) -> Recipe:
     """A recipe for a lab run: the defaults, one CPU thread and no checkpoints (the lab's budgets
-    are measured on 2 shared cores), then `sections` ({"optimizer": {"name": "sgd"}, ...})."""
+    are measured on 2 shared cores; `lab_train=False` keeps the sections' own), then `sections`
+    ({"optimizer": {"name": "sgd"}, ...}), ``train.seed = seed`` and the dotted `overrides`. An
+    override of ``<section>.name`` naming another component starts that section from the new
+    component's defaults (the old one's parameters would not apply)."""
     merged = {k: dict(v) for k, v in (sections or {}).items()}
-    merged["train"] = {**LAB_TRAIN, **merged.get("train", {})}
-    return Recipe(merged)
+    if lab_train:
+        merged["train"] = {**LAB_TRAIN, **merged.get("train", {})}
+    overrides = dict(overrides)
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        if key == "name" and merged.get(section, {}).get("name") != value:
+            merged[section] = {}
+    if seed is not None:
+        overrides["train.seed"] = seed
+    return Recipe(merged).override(overrides) if overrides else Recipe(merged)
 
 
 def read_run(run_dir: Path, summary: dict | None = None) -> RunResult:
@@ -184,24 +433,33 @@ def read_run(run_dir: Path, summary: dict | None = None) -> RunResult:
 class Experiment:
     name: str
     fn: Callable[[Context], Finding]
-    claim: str  # the chapter's sentence
+    claim: str  # the chapter's sentences
     precise: str  # the precise, measurable version tested here
     source: str  # the paper(s) the precise version comes from
-    budget_s: float  # target wall time on 2 CPU cores, full run
-    part: int  # which lab issue/section (1: landscape..adaptive lr, 2: momentum..norms, 3: regularization)
+    number: int | None  # the claim's number in the chapter's order
+    accepts_recipe: bool  # runs its protocol on a user's recipe (--on)
+    shows: dict[str, Any]  # recipe field → values (or "*": any non-default value) the playground links here
+    cost_s: tuple[float, float] | None  # measured wall seconds (--fast, full) on 2 cores
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
 FAST_BUDGET_S = 6.0
 
 
-def experiment(name: str, *, claim: str, precise: str, source: str, budget_s: float, part: int):
-    """Register an experiment function under `name` (see the module docstring)."""
+def experiment(name: str, *, claim: str, source: str, precise: str = "", number: int | None = None,
+               accepts_recipe: bool = False, shows: Mapping[str, Any] | None = None,
+               cost_s: tuple[float, float] | None = None, budget_s: float | None = None, part: int | None = None):
+    """Register an experiment function under `name` (see the module docstring). `budget_s` and
+    `part` are the first form's arguments, accepted and ignored until every experiment moves to
+    `cost_s`."""
 
     def decorate(fn: Callable[[Context], Finding]):
         if name in EXPERIMENTS:
             raise ValueError(f"lab: {name!r} is registered twice")
-        EXPERIMENTS[name] = Experiment(name, fn, claim, precise, source, budget_s, part)
+        match = re.search(r"\.c(\d+)_", fn.__module__ + ".")
+        n = number if number is not None else int(match.group(1)) if match else None
+        EXPERIMENTS[name] = Experiment(name, fn, claim, precise, source, n, accepts_recipe, dict(shows or {}),
+                                       cost_s)
         return fn
 
     return decorate
@@ -216,20 +474,27 @@ def get(name: str) -> Experiment:
 
 
 def all_experiments() -> list[Experiment]:
+    """Every registered experiment, in the chapter's order (unnumbered last)."""
     from . import experiments  # noqa: F401
 
-    return list(EXPERIMENTS.values())
+    return sorted(EXPERIMENTS.values(), key=lambda e: (e.number is None, e.number or 0))
 
 
-def run_experiment(name: str, out: str | Path, seeds: int = 3, fast: bool = False) -> dict:
-    """Run experiment `name` into `out`; returns (and writes) the finding.json record."""
+def run_experiment(name: str, out: str | Path, seeds: int = 3, fast: bool = False,
+                   on: str | Path | None = None) -> dict:
+    """Run experiment `name` into `out` (on the user's recipe file `on`, if given); returns (and
+    writes) the finding.json record."""
     from .. import __version__
 
     exp = get(name)
     if seeds < 3:
         raise ConfigError(f"--seeds = {seeds} — must be >= 3 (a verdict is never decided on fewer)")
+    if on is not None and not exp.accepts_recipe:
+        takes = ", ".join(e.name for e in all_experiments() if e.accepts_recipe)
+        raise ConfigError(f"--on {on}: experiment {name!r} does not train recipes (--on works with: {takes})")
+    user = Recipe.load(on) if on is not None else None
     out = Path(out)
-    ctx = Context(name, out, list(range(seeds)), fast)
+    ctx = Context(name, out, list(range(seeds)), fast, user)
     out.mkdir(parents=True, exist_ok=True)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the lab's tensors are small: one thread, as its recipes (LAB_TRAIN)
@@ -239,13 +504,15 @@ def run_experiment(name: str, out: str | Path, seeds: int = 3, fast: bool = Fals
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         torch.set_num_threads(threads)
-    record = {"experiment": name, "claim": exp.claim, "precise": exp.precise, "source": exp.source,
-              "part": exp.part, "verdict": finding.verdict, "criterion": finding.criterion,
-              "measured": finding.measured, "table": asdict(finding.table), "figures": finding.figures,
-              "numbers": to_json(finding.numbers), "notes": finding.notes, "seeds": ctx.seeds,
-              "fast": fast, "time_s": elapsed, "cpu_s": cpu, "budget_s": FAST_BUDGET_S if fast else exp.budget_s,
+    record = {"experiment": name, "number": exp.number, "claim": exp.claim, "precise": exp.precise,
+              "source": exp.source, "verdict": finding.verdict, "criterion": finding.criterion,
+              "measured": finding.measured, "parts": finding.parts,
+              "table": asdict(finding.table), "figures": finding.figures, "captions": finding.captions,
+              "numbers": to_json(finding.numbers), "notes": finding.notes, "seeds": ctx.seeds, "fast": fast,
+              "on": str(on) if on is not None else None, "time_s": elapsed, "cpu_s": cpu,
               "recipes": sorted(str(p.relative_to(out)) for p in (out / "recipes").glob("*.toml")),
               "nnopt_version": __version__}
+    record = to_json(record)
     (out / "finding.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 
@@ -253,18 +520,34 @@ def run_experiment(name: str, out: str | Path, seeds: int = 3, fast: bool = Fals
 def to_json(value: Any) -> Any:
     if isinstance(value, Spread):
         return value.to_json()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)  # JSON has no inf / nan
     if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
-        return value.item()
+        return to_json(value.item())
     return value
 
 
 def format_finding(record: dict) -> str:
-    """The text the CLI prints: the claim, the table, the verdict line with its criterion."""
+    """The text the CLI prints: the claim, the table, one line per part (verdict, measured, control,
+    why), the headline verdict."""
     table = Table(**record["table"]).text()
-    return (f"{record['experiment']}: {record['claim']}\n{table}\n"
-            f"{record['verdict']} — {record['measured']} — criterion: {record['criterion']}"
-            f"  ({record['time_s']:.1f} s, seeds {record['seeds']})")
+    parts = record.get("parts") or []
+    lines = []
+    for p in parts:
+        tag = " [lab's derivation]" if p.get("derivation") else ""
+        lines.append(f"  {p['verdict']:<13} {p['name']}{tag} — {p['measured']}")
+        if p.get("control"):
+            c = p["control"]
+            lines.append(f"  {'':<13}   control ({c['what']}): {c['verdict']} — {c['measured']}")
+        if p.get("why"):
+            lines.append(f"  {'':<13}   why: {p['why']}")
+    body = "\n".join(lines) if parts else f"{record['measured']} — criterion: {record['criterion']}"
+    where = f", on {record['on']}" if record.get("on") else ""
+    return (f"{record['experiment']}: {record['claim']}\n{table}\n{body}\n"
+            f"{record['verdict']}  ({record['time_s']:.1f} s, seeds {record['seeds']}{where})")

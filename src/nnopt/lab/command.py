@@ -1,13 +1,16 @@
-"""`nnopt lab list | NAME | all [--fast] [--seeds N] [--out DIR]`."""
+"""`nnopt lab list | NAME | all [--fast] [--seeds N] [--out DIR] [--on RECIPE.toml]`."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..report.table import format_table
+
+LIST_WIDTH = 100  # `nnopt lab list` fits a terminal this wide
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,16 +19,41 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=3, help="seeds per measurement (>= 3)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: lab/<NAME>-<time>; "
                                                 "with `all`, one subdirectory per experiment)")
+    p.add_argument("--on", metavar="RECIPE.toml",
+                   help="run the experiment's protocol on your own workload (experiments marked 'yes' "
+                        "under --on in `nnopt lab list`)")
+
+
+def list_table() -> str:
+    """Number, name, whether it takes --on, measured wall time (fast / full), the claim cut to fit
+    LIST_WIDTH columns."""
+    from .base import all_experiments
+
+    rows = [[e.number or "", e.name, "yes" if e.accepts_recipe else "",
+             f"{e.cost_s[0]:.0f} / {e.cost_s[1]:.0f}" if e.cost_s else "?", e.claim] for e in all_experiments()]
+    header = ["#", "experiment", "--on", "time s (fast/full)", "claim"]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    room = max(LIST_WIDTH - sum(widths) - 2 * 4, 20)
+    for r in rows:
+        r[4] = r[4] if len(r[4]) <= room else r[4][:room - 1] + "…"
+    return format_table(header, rows)
 
 
 def run(args) -> int:
     from .base import all_experiments, format_finding, get, run_experiment
 
     if args.name == "list":
-        rows = [[e.name, e.claim, f"{e.budget_s:.0f} s"] for e in all_experiments()]
-        print(format_table(["experiment", "claim", "budget"], rows))
+        print(list_table())
+        print("\ntimes: wall seconds measured on 2 CPU cores (3 seeds); --on: accepts your recipe")
         return 0
-    names = [e.name for e in all_experiments()] if args.name == "all" else [get(args.name).name]
+    if args.on is not None:
+        from ..recipe import Recipe
+
+        Recipe.load(args.on)  # a missing or invalid recipe: its error before anything is written
+    if args.name == "all":
+        names = [e.name for e in all_experiments() if args.on is None or e.accepts_recipe]
+    else:
+        names = [get(args.name).name]
     out = Path(args.out) if args.out else Path("lab") / f"{args.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
@@ -33,7 +61,12 @@ def run(args) -> int:
         raise ConfigError(f"--out {out} exists and is not empty; choose another directory")
     verdicts = []
     for name in names:
-        record = run_experiment(name, out / name if args.name == "all" else out, args.seeds, args.fast)
+        where = out / name if args.name == "all" else out
+        try:
+            record = run_experiment(name, where, args.seeds, args.fast, on=args.on)
+        except ConfigError:  # e.g. the protocol does not apply to the --on recipe: no half-written directory
+            shutil.rmtree(where, ignore_errors=True)
+            raise
         print(format_finding(record) + "\n")
         verdicts.append([name, record["verdict"], f"{record['time_s']:.1f}"])
     if len(names) > 1:

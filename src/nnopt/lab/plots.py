@@ -1,4 +1,5 @@
-"""Figure helpers shared by the lab's experiments: seed spread as a band, log axes when needed."""
+"""The lab's one figure style: side-by-side axes, seed spread as a band, titles that say the real
+number of seeds (`spread_note`)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,23 +7,41 @@ from typing import Sequence
 import numpy as np
 
 
-def figure(ncols: int = 1, width: float = 6.0, height: float = 3.8):
-    """A matplotlib figure with `ncols` side-by-side axes (Agg backend, no display needed)."""
+def figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, nrows: int = 1):
+    """A matplotlib figure of `nrows` × `ncols` axes (Agg backend, no display needed), returned as
+    (fig, flat list of axes)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
-    return fig, list(axes[0])
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    return fig, list(axes.flat)
 
 
-def band(ax, x: Sequence[float], runs: Sequence[Sequence[float]], label: str, **style):
-    """Mean over seeds as a line, min–max over seeds as a shaded band of the same colour."""
-    length = min(len(r) for r in runs)
-    arr = np.array([list(r)[:length] for r in runs], dtype=float)
+def spread_note(n: int) -> str:
+    """What a band shows, for a title: "mean, band min–max of n seeds"."""
+    return f"mean, band min–max of {n} seed{'s' * (n != 1)}"
+
+
+def band(ax, x: Sequence[float], per_seed: Sequence[Sequence[float]], label: str, color=None, ls: str = "-",
+         **style):
+    """Mean over seeds as a line, min–max over seeds as a shaded band of the same colour (series cut
+    to the shortest seed's length); returns the line."""
+    length = min(len(r) for r in per_seed)
+    arr = np.array([list(r)[:length] for r in per_seed], dtype=float)
     x = np.asarray(x)[:length]
-    line, = ax.plot(x, arr.mean(0), label=label, **style)
-    if len(runs) > 1:
+    line, = ax.plot(x, arr.mean(0), ls, label=label, color=color, **style)
+    if len(per_seed) > 1:
         ax.fill_between(x, arr.min(0), arr.max(0), color=line.get_color(), alpha=0.18, lw=0)
     return line
+
+
+def finish(fig, *axes, legend_size: float = 7) -> None:
+    """The common finish: a light grid and a legend on every axis that has labelled artists, tight
+    layout."""
+    for ax in axes:
+        ax.grid(alpha=0.3, which="both")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=legend_size)
+    fig.tight_layout()

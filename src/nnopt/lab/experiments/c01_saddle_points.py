@@ -30,7 +30,8 @@ def escape_step(losses, level: float, cap: int) -> int:
     return int(below[0]) if len(below) else cap
 
 
-@experiment("saddle_points", part=1, budget_s=20,
+@experiment("saddle_points", shows={"surface": ["saddle"]},
+            part=1, budget_s=20,
             claim="In high-dimensional spaces saddle points are far more common than local minima; near a saddle "
                   "the gradient is small, and gradient descent can stall there, though in practice it often "
                   "escapes.",

@@ -34,7 +34,8 @@ def measure(setup, points: int, seed: int) -> dict:
             "theta": parameters_vector(model), "setup": setup, "batches": (train, val)}
 
 
-@experiment("flat_minima", part=1, budget_s=60,
+@experiment("flat_minima", shows={"surface": ["flat_sharp"]},
+            part=1, budget_s=60,
             claim="Large-batch training tends to converge to sharp minima, which generalize worse than the flat "
                   "minima small batches find; and most local minima of a large network have a loss about as "
                   "low as the global minimum.",
@@ -54,7 +55,7 @@ def flat_minima(ctx):
             run = ctx.run(lab_recipe({"data": {"n_train": n_train}, "model": {"widths": [64]},
                                       "optimizer": {"name": "adam", "lr": 1e-3},
                                       "train": {"epochs": epochs[K], "batch_size": K, "seed": s}}), f"batch{K}-s{s}")
-            m[K, s] = measure(run.trained(), points, s)
+            m[K, s] = measure(run.setup(), points, s)
     lam = {K: Spread([m[K, s]["lambda_max"] for s in ctx.seeds]) for K in (SB, LB)}
     tr = {K: Spread([m[K, s]["trace"] for s in ctx.seeds]) for K in (SB, LB)}
     gap = {K: Spread([m[K, s]["val_loss"] - m[K, s]["train_loss"] for s in ctx.seeds]) for K in (SB, LB)}

@@ -60,7 +60,7 @@ def batch_size_variance(ctx):
         run = ctx.run(lab_recipe({**BASE, "data": {"n_train": n_train},
                                   "optimizer": {"name": "sgd", "lr": 0.1},
                                   "train": {"epochs": 1, "batch_size": 32, "seed": seed}}), f"theta-s{seed}")
-        setup = run.trained()
+        setup = run.setup()
         G = per_sample_gradients(setup.model.eval(), setup.data.train.x, setup.data.train.y).double()
         stats.append(batch_statistics(G, sizes, draws, seed))
     partial = [K for K in sizes if K < n_train]

@@ -20,7 +20,9 @@ def schedules(total: int) -> dict[str, dict]:
             "cosine": {"name": "cosine"}}
 
 
-@experiment("lr_decay", part=1, budget_s=60,
+@experiment("lr_decay", shows={"schedule.name": ["step", "piecewise", "polynomial", "linear", "inverse_time",
+                                          "exponential", "natural_exp", "cosine"]},
+            part=1, budget_s=60,
             claim="In practice it is necessary to gradually decrease the learning rate over time: with a "
                   "fixed rate, mini-batch noise keeps SGD from converging.",
             precise="At equal epochs and equal initial lr (plain SGD, lr 0.2, batch 32, digits MLP), each of "

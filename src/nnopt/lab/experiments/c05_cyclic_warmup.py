@@ -22,7 +22,9 @@ def final_acc(run) -> float:
     return run.summary["final_val_acc"] if run.summary["status"] == "completed" else 0.0
 
 
-@experiment("cyclic_warmup", part=1, budget_s=60,
+@experiment("cyclic_warmup", shows={"schedule.name": ["cyclic", "cosine_restarts", "one_cycle"],
+                                      "schedule.warmup_steps": "*"},
+            part=1, budget_s=60,
             claim="Cyclic learning rates (triangular, SGDR restarts, one-cycle) train as well as a tuned fixed rate "
                   "in the same budget; a large learning rate with a large batch fails without warmup and trains "
                   "with it.",

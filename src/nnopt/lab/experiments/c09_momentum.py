@@ -49,7 +49,8 @@ def measured_rate(points: np.ndarray) -> float:
     return float((late / middle) ** (1 / (n - n // 2)))
 
 
-@experiment("momentum", claim="Momentum damps the oscillation across steep directions and speeds progress along "
+@experiment("momentum", shows={"optimizer.name": ["momentum"]},
+            claim="Momentum damps the oscillation across steep directions and speeds progress along "
             "flat ones; it converges where gradient descent oscillates or diverges.",
             precise="On f = 0.1x² + 2y² (κ = 20; GD stable iff α < 0.5): at α = 0.55 GD diverges and heavy ball "
                     "(ρ = 0.9) converges; at α = 0.45 (GD flips the sign of y every step), heavy ball with ρ = 0.5 has a "

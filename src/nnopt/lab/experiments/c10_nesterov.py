@@ -25,7 +25,8 @@ def oscillation(points: np.ndarray) -> tuple[float, int]:
     return float(np.abs(points[1:, 1]).mean() / abs(points[0, 1])), int((np.sign(x[1:]) != np.sign(x[:-1])).sum())
 
 
-@experiment("nesterov", claim="Nesterov momentum evaluates the gradient at the look-ahead point θ + ρΔθ; torch's "
+@experiment("nesterov", shows={"optimizer.name": ["nesterov"]},
+            claim="Nesterov momentum evaluates the gradient at the look-ahead point θ + ρΔθ; torch's "
             "reparametrized form is the same method; Nesterov oscillates less than heavy-ball momentum.",
             precise="On f = 0.1x² + 2y², ρ = 0.9: the book's form (gradient at θ + ρv, v ← ρv − α∇f) and torch's "
                     "(b ← ρb + g, θ ← θ − α(g + ρb)) give the same iterates to 1e-10 at a constant α, and differ by "

@@ -97,7 +97,8 @@ def decay_ratio(name: str, start, steps: int):
     return float(x / y), run
 
 
-@experiment("adam", claim="Adam combines momentum and RMSprop; bias correction matters in the first steps; with "
+@experiment("adam", shows={"optimizer.name": ["adam", "adamw"]},
+            claim="Adam combines momentum and RMSprop; bias correction matters in the first steps; with "
             "Adam, L2 regularization is not weight decay.",
             precise="(1) The chain of nnopt's momentum transform (EMA, dampening 1−β₁) and RMS-scaling transform "
                     "equals Adam without bias correction step for step (50 steps of softmax regression on digits, "

@@ -58,7 +58,8 @@ def largest_step(run: Trajectory) -> float:
     return math.inf if run.diverged else float(np.linalg.norm(np.diff(run.points, axis=0), axis=1).max())
 
 
-@experiment("clipping", claim="Gradient clipping tames exploding gradients: on a cliff of the loss surface a "
+@experiment("clipping", shows={"clip.name": ["value", "norm", "global_norm", "agc"]},
+            claim="Gradient clipping tames exploding gradients: on a cliff of the loss surface a "
             "gradient step jumps far away; a clipped step does not.",
             precise="(1) On Pascanu et al.'s one-unit recurrent net (T = 50), gradient descent (α = 1) started on the "
                     "plateau before the cliff takes, for every seed, a step longer than 5 (the cliff's gradient is "

@@ -27,7 +27,8 @@ def unit_spread(state: dict) -> tuple[float, float]:
     return float(values.max()), float(values.min())
 
 
-@experiment("zero_init", claim="Zero (constant) initialization makes the hidden units identical; random "
+@experiment("zero_init", shows={"init.name": ["zeros", "constant"]},
+            claim="Zero (constant) initialization makes the hidden units identical; random "
             "initialization breaks the symmetry.",
             precise="An MLP 64-32-32-10 on digits, every weight 0.01 and every bias 0, trained by Adam: after "
                     "training, every pair of units of a hidden layer has exactly equal incoming weights (they get "
