@@ -26,7 +26,7 @@ HOW_TO_GET = ("install it with `apt-get install dataset-fashion-mnist` (files la
               f"{', '.join(v + '.gz' for v in FILES.values())}")
 
 PARAMS = {
-    "path": Param(str, DEFAULT_PATH, doc="directory of the IDX files (.gz or plain)"),
+    "path": Param(str, DEFAULT_PATH, external=True, doc="directory of the IDX files (.gz or plain)"),
     "val_size": Param(int, 5000, ge=1, doc="images of the 60,000 training set held out for validation"),
     "split_seed": SPLIT_SEED,
     "n_train": Param(int, None, ge=1, nullable=True, doc="use a stratified subset of the training split"),

@@ -112,7 +112,7 @@ DATASETS.register("wordnet_topics", params={
     "augment": Param(str, "none", choices=TEXT_AUGMENTATIONS, doc="offline text augmentation of train"),
     "alpha": Param(float, 0.1, ge=0, le=1, doc="rate of the text augmentation"),
     "n_aug": Param(int, 4, ge=0, doc="augmented variants added per training document"),
-    "path": Param(str, DEFAULT_PATH, doc="directory of the WordNet 3.0 database files"),
+    "path": Param(str, DEFAULT_PATH, external=True, doc="directory of the WordNet 3.0 database files"),
 })(wordnet_topics)
 
 __all__ = ["wordnet_topics", "build_vocabulary", "encode", "noun_definitions", "PAD", "UNK"]

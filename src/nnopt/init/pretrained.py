@@ -74,7 +74,7 @@ def load_matching(module: nn.Module, source: dict[str, torch.Tensor], prefix: st
 
 
 @INITS.register("pretrained", skip=1, params={
-    "path": Param(str, doc="state-dict file, nnopt checkpoint (.pt) or nnopt run directory"),
+    "path": Param(str, external=True, doc="state-dict file, nnopt checkpoint (.pt) or nnopt run directory"),
     "prefix": Param(str, "", doc="load only tensors whose names start with this (e.g. \"0.\")"),
     "strict": Param(bool, False, doc="require every model tensor under prefix to be loaded")})
 def pretrained(module: nn.Module, path: str, prefix: str = "", strict: bool = False) -> nn.Module:
