@@ -7,7 +7,7 @@ from browser import browser  # noqa: F401
 from nnopt import ConfigError
 from nnopt.cli import main
 from nnopt.lab import EXPERIMENTS, Finding, Spread, Table, experiment, holds, lab_recipe, run_experiment
-from nnopt.report.html import claim_number, markdown_table, render
+from nnopt.report.html import MIN_SCALE, claim_number, markdown_table, render
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,8 @@ def test_every_figure_loads_in_chromium(lab_dirs, tmp_path, browser):  # noqa: F
         page.wait_for_load_state("load")
         sizes = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.clientWidth])")
         assert len(sizes) == 2 and all(done and natural > 0 for done, natural, _ in sizes)
-        assert all(shown <= 900 for *_, shown in sizes)  # figures sized to the page
+        # sized to the page, but never shrunk below MIN_SCALE (a wide one scrolls instead)
+        assert all(MIN_SCALE * natural - 1 <= shown <= max(900, MIN_SCALE * natural + 1) for _, natural, shown in sizes)
         backgrounds[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert page.locator("nav li").count() == 3  # two claims, one run
         page.close()

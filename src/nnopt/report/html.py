@@ -8,19 +8,28 @@ recipes it trained), the table, the figures, the verdict with its criterion, and
 A directory is recognised by what it holds: ``finding.json`` (a lab experiment), ``summary.json``
 + ``metrics.jsonl`` (a run), ``results.json`` (a compare), ``trials.csv`` (a tune study); any
 other directory is searched one level down (``nnopt lab all`` writes one subdirectory per claim).
+
+A directory may come from someone else, so the page is safe to open whatever it holds: every
+field is HTML-escaped (anchors are made from a slug, never from a field), only files inside a
+finding's own directory are read (`inputs.inside`), and each input is checked (`inputs`): a bad
+file named on the command line is a one-line error naming it; one found one level down is
+skipped with a warning naming its folder, so one broken finding does not hide the others.
 """
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
-import json
+import itertools
+import re
+import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
 from ..errors import ConfigError
+from ..paths import check_output
+from .inputs import inside, load_finding, load_object, read_metrics, read_text, read_trials
 
 BADGE = {"HOLDS": "holds", "DOES NOT HOLD": "fails", "INCONCLUSIVE": "unsure"}
 
@@ -43,13 +52,14 @@ code, pre { font: .85rem/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace
 table { border-collapse: collapse; font-size: .82rem; margin: .5rem 0; display: block; overflow-x: auto; }
 th, td { border-bottom: 1px solid var(--rule); padding: .3rem .6rem; text-align: left; vertical-align: top; }
 th { border-bottom-width: 2px; }
-figure { margin: 1rem 0; width: min(100vw - 2.5rem, 78rem); position: relative; left: 50%;
-  transform: translateX(-50%); } /* wider than the text column, up to the window */
-figure img { display: block; max-width: 100%; height: auto; background: var(--fig);
+figure { margin: 1rem 0; width: calc(100vw - 2.5rem); position: relative; left: 50%;
+  transform: translateX(-50%); overflow-x: auto; } /* wider than the text column, up to the window */
+figure img { display: block; max-width: 100%; height: auto; background: var(--fig); margin: 0 auto;
   border-radius: 4px; padding: 4px; } figcaption { color: var(--muted); font-size: .85rem; }
 .badge { display: inline-block; padding: .1rem .55rem; border-radius: 999px; color: #fff; font-size: .78rem;
   font-weight: 600; letter-spacing: .02em; white-space: nowrap; vertical-align: .1em; }
 .holds { background: var(--holds); } .fails { background: var(--fails); } .unsure { background: var(--unsure); }
+.fast-banner { border: 2px solid var(--unsure); border-radius: 6px; padding: .5rem .8rem; font-size: .95rem; }
 .verdict { font-size: 1.02rem; margin: 1rem 0; } nav ol { padding-left: 1.4rem; } nav li { margin: .15rem 0; }
 details summary { cursor: pointer; color: var(--muted); font-size: .9rem; }
 """
@@ -63,8 +73,15 @@ def png_data(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
+MIN_SCALE = 0.86  # a figure is never shown below this fraction of its pixels: 7 pt at 120 dpi stays 10 px
+
+
 def img(data: bytes, caption: str) -> str:
-    return (f'<figure><img src="{png_data(data)}" alt="{esc(caption)}" loading="eager">'
+    """A figure, inlined; shown at the window's width but never narrower than MIN_SCALE of its own
+    width (a wide multi-panel figure scrolls sideways rather than shrinking its text below 10 px)."""
+    width = int.from_bytes(data[16:20], "big") if data[12:16] == b"IHDR" else 0  # the PNG header's width
+    return (f'<figure><img src="{png_data(data)}" alt="{esc(caption)}" loading="eager"'
+            f' style="min-width: {round(width * MIN_SCALE)}px">'
             f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
@@ -108,10 +125,34 @@ def collect(paths: Sequence[str | Path]) -> list[tuple[str, Path]]:
     return found
 
 
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def readable(paths: Sequence[str | Path], read) -> list:
+    """`read(kind, path)` of each directory `collect(paths)` finds; one found one level down whose
+    files are bad is left out with a warning naming its folder (the others still make a page); a
+    bad path given is an error, and so is a page left with nothing."""
+    given, out = set(map(Path, paths)), []
+    for kind, path in collect(paths):
+        try:
+            out.append(read(kind, path))
+        except ConfigError as exc:
+            if path in given:
+                raise
+            warn(f"{path} skipped: {exc}")
+    if not out:
+        raise ConfigError(f"nothing to report: every directory under {', '.join(map(str, paths))} was skipped")
+    return out
+
+
+def slug(text: str) -> str:
+    """An anchor made of [a-z0-9-] only, whatever `text` holds (a field of someone's finding.json)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "x"
+
+
 def claim_number(name: str) -> int | None:
     """The claim's number in the chapter: NN of its module ``lab/experiments/cNN_*.py``."""
-    import re
-
     from ..lab import all_experiments
 
     exp = next((e for e in all_experiments() if e.name == name), None)
@@ -128,10 +169,11 @@ def claim_order(records: list[dict]) -> list[tuple[int | None, dict]]:
 def finding_section(record: dict, path: Path, anchor: str, number: int | None) -> str:
     name = record["experiment"]
     table = record.get("table") or {"headers": [], "rows": []}
-    figs = "".join(img((path / f).read_bytes(), f"{name}: {Path(f).stem.replace('_', ' ')}")
-                   for f in record.get("figures", []) if (path / f).is_file())
+    figs = "".join(img(f.read_bytes(), f"{name}: {Path(f).stem.replace('_', ' ')}")
+                   for f in own_files(path, record.get("figures", []), "figure"))
     recipes = record.get("recipes", [])
-    example = (path / recipes[0]).read_text() if recipes and (path / recipes[0]).is_file() else ""
+    first = own_files(path, recipes[:1], "recipe")
+    example = read_text(first[0]) if first else ""
     setup = (f"<p>{len(recipes)} training runs; their exact recipes are in <code>{esc(path)}/recipes/</code>.</p>"
              + (f"<details><summary>the first recipe, <code>{esc(recipes[0])}</code></summary>"
                 f"<pre>{esc(example)}</pre></details>" if example else "")) if recipes else \
@@ -158,20 +200,33 @@ def finding_section(record: dict, path: Path, anchor: str, number: int | None) -
 </section>"""
 
 
+def own_files(folder: Path, names: Sequence[str], what: str) -> list[Path]:
+    """The files `names` that lie inside `folder`; a name that points outside it (absolute, ``..``,
+    a link out) is skipped with a warning, never read."""
+    files = []
+    for name in names:
+        f = inside(folder, name)
+        if f is None and (Path(name).is_absolute() or not (Path(folder) / name).resolve().is_relative_to(
+                Path(folder).resolve())):
+            warn(f"{folder}/finding.json: {what} {name!r} is outside the finding's folder; not read")
+        elif f is not None:
+            files.append(f)
+    return files
+
+
 def run_curves_png(path: Path) -> bytes:
     """Loss and accuracy per epoch (train and validation) and the lr per logged step of one run."""
-    from ..lab.base import read_run
     from ..lab.plots import figure
 
-    run = read_run(path)
+    epochs, steps = read_metrics(path / "metrics.jsonl")
     fig, (a_loss, a_acc, a_lr) = figure(3, width=4.2, height=3.2)
-    x = [e["epoch"] for e in run.epochs]
+    x = [e.get("epoch") for e in epochs]
     for split in ("train", "val"):
-        a_loss.plot(x, run.series(f"{split}_loss"), marker=".", label=split)
-        a_acc.plot(x, run.series(f"{split}_acc"), marker=".", label=split)
+        a_loss.plot(x, [e.get(f"{split}_loss") for e in epochs], marker=".", label=split)
+        a_acc.plot(x, [e.get(f"{split}_acc") for e in epochs], marker=".", label=split)
     a_loss.set(xlabel="epoch", ylabel="loss (cross-entropy)", yscale="log", title="loss")
     a_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    a_lr.plot([s["step"] for s in run.steps], run.series("lr", "step"))
+    a_lr.plot([s.get("step") for s in steps], [s.get("lr") for s in steps])
     a_lr.set(xlabel="step", ylabel="learning rate", title="learning rate")
     for ax in (a_loss, a_acc, a_lr):
         ax.grid(alpha=0.3)
@@ -192,37 +247,36 @@ def pngs(path: Path) -> str:
 
 
 def run_section(path: Path, anchor: str) -> str:
-    s = json.loads((path / "summary.json").read_text())
+    s = load_object(path / "summary.json")
+    curves = img(run_curves_png(path), f"{path.name}: curves")  # checks metrics.jsonl before the doctor reads it
     keys = ["status", "epochs", "steps", "final_val_acc", "best_val_acc", "test_acc", "test_loss", "time_s"]
     rows = [[k, s.get(k)] for k in keys if k in s]
-    recipe = (path / "recipe.toml").read_text() if (path / "recipe.toml").is_file() else ""
+    recipe = read_text(path / "recipe.toml") if (path / "recipe.toml").is_file() else ""
     land = path / "landscape" / "landscape.json"
     extra = ""
     if land.is_file():
-        L = json.loads(land.read_text())
+        L = load_object(land)
         extra = html_table(["landscape", "value"], [[k, v] for k, v in L.items() if not isinstance(v, (list, dict))])
     from ..doctor import format_diagnosis
 
     diagnosis = f"<h3>Diagnosis (nnopt doctor)</h3><pre>{esc(format_diagnosis(path))}</pre>"
     return f"""<section id="{anchor}"><h2>Run {esc(path.name)}</h2>
-{html_table(['result', 'value'], rows)}{img(run_curves_png(path), f'{path.name}: curves')}{extra}{pngs(path)}
+{html_table(['result', 'value'], rows)}{curves}{extra}{pngs(path)}
 {diagnosis}<details><summary>recipe.toml</summary><pre>{esc(recipe)}</pre></details>
 <h3>Rerun</h3><pre>nnopt run {esc(path)}/recipe.toml</pre></section>"""
 
 
 def compare_section(path: Path, anchor: str) -> str:
-    table = (path / "table.txt").read_text() if (path / "table.txt").is_file() else ""
+    table = read_text(path / "table.txt") if (path / "table.txt").is_file() else ""
     return f"""<section id="{anchor}"><h2>Compare {esc(path.name)}</h2><pre>{esc(table)}</pre>{pngs(path)}</section>"""
 
 
 def tune_section(path: Path, anchor: str, top: int = 15) -> str:
-    with open(path / "trials.csv", newline="") as fh:
-        rows = list(csv.reader(fh))
-    header, trials = (rows[0], rows[1:]) if rows else ([], [])
+    header, trials = read_trials(path / "trials.csv")
     if "value" in header:
         i = header.index("value")
         trials.sort(key=lambda r: -float(r[i]) if r[i] not in ("", "None", "nan") else float("inf"))
-    best = (path / "best.toml").read_text() if (path / "best.toml").is_file() else ""
+    best = read_text(path / "best.toml") if (path / "best.toml").is_file() else ""
     return f"""<section id="{anchor}"><h2>Tune {esc(path.name)}</h2>
 <p class="meta">{len(trials)} trials; the best {min(top, len(trials))} by value:</p>{html_table(header, trials[:top])}
 {pngs(path)}<details><summary>best.toml</summary><pre>{esc(best)}</pre></details></section>"""
@@ -230,23 +284,34 @@ def tune_section(path: Path, anchor: str, top: int = 15) -> str:
 
 def render(paths: Sequence[str | Path], title: str = "nnopt report") -> str:
     """The report page for `paths` (see the module docstring), as one HTML string."""
-    items = collect(paths)
-    findings = claim_order([{**json.loads((p / "finding.json").read_text()), "_path": p}
-                            for k, p in items if k == "finding"])
-    others = [(k, p) for k, p in items if k != "finding"]
+    sections, numbers = {"run": run_section, "compare": compare_section, "tune": tune_section}, itertools.count()
+
+    def read(kind: str, p: Path):
+        rec = load_finding(p) if kind == "finding" else {}
+        anchor = f"{kind}-{next(numbers)}" + (f"-{slug(rec['experiment'])}" if rec else "")
+        try:
+            section = finding_section(rec, p, anchor, claim_number(rec["experiment"])) if rec else \
+                sections[kind](p, anchor)
+        except ConfigError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a field of the wrong shape
+            raise ConfigError(f"{p}: its {kind} files do not have the shape nnopt writes ({type(exc).__name__}: "
+                              f"{exc})") from None
+        return kind, p, {**rec, "_anchor": anchor, "_section": section}
+
+    items = readable(paths, read)
+    findings = claim_order([rec for kind, _, rec in items if kind == "finding"])
     toc, toc_dirs, body = [], [], []
     for n, rec in findings:
-        anchor = f"claim-{rec['experiment']}"
+        anchor = rec["_anchor"]
         claim = rec["claim"] if len(rec["claim"]) <= 110 else rec["claim"][:110] + "…"
         toc.append((f'<li value="{n}">' if n else "<li>") + f'<a href="#{anchor}">'
                    f'{esc(rec["experiment"].replace("_", " "))}</a> {badge(rec["verdict"])}'
                    f' <span class="meta">— {esc(claim)}</span></li>')
-        body.append(finding_section(rec, rec["_path"], anchor, n))
-    sections = {"run": run_section, "compare": compare_section, "tune": tune_section}
-    for i, (kind, p) in enumerate(others):
-        anchor = f"{kind}-{i}"
-        toc_dirs.append(f'<li><a href="#{anchor}">{kind} {esc(p.name)}</a></li>')
-        body.append(sections[kind](p, anchor))
+        body.append(rec["_section"])
+    for kind, p, rec in (item for item in items if item[0] != "finding"):
+        toc_dirs.append(f'<li><a href="#{rec["_anchor"]}">{kind} {esc(p.name)}</a></li>')
+        body.append(rec["_section"])
     lists = (f"<ol>{''.join(toc)}</ol>" if toc else "") + (f"<ul>{''.join(toc_dirs)}</ul>" if toc_dirs else "")
     counts = {v: sum(r["verdict"] == v for _, r in findings) for v in BADGE}
     summary = " · ".join(f"{badge(v)} {c}" for v, c in counts.items() if c) if findings else ""
@@ -254,16 +319,33 @@ def render(paths: Sequence[str | Path], title: str = "nnopt report") -> str:
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark"><title>{esc(title)}</title><style>{CSS}</style></head>
 <body><header><h1>{esc(title)}</h1>
-<p class="meta">generated {time.strftime('%Y-%m-%d %H:%M')} by <code>nnopt report</code> · {summary}</p></header>
+<p class="meta">generated {time.strftime('%Y-%m-%d %H:%M')} by <code>nnopt report</code> · {summary}</p>
+{fast_banner([r for _, r in findings])}</header>
 <nav><h3>Contents</h3>{lists}</nav>
 <main>{''.join(body)}</main></body></html>
 """
 
 
+def fast_banner(findings: list[dict]) -> str:
+    """The header's warning when findings ran at ``nnopt lab --fast`` (the tests' small budget)."""
+    fast = sum(bool(r.get("fast")) for r in findings)
+    if not fast:
+        return ""
+    which = "All" if fast == len(findings) else f"{fast} of {len(findings)}"
+    return (f'<p class="fast-banner"><strong>--fast</strong>: {which} findings ran on the tests\' small budget '
+            "(tiny data, few epochs), so their verdicts and numbers are not the chapter's measurements; "
+            "rerun <code>nnopt lab NAME</code> without --fast for those.</p>")
+
+
 def write_report(paths: Sequence[str | Path], out: str | Path, title: str = "nnopt report") -> Path:
-    """Render `paths` into the HTML file `out`; returns its path."""
+    """Render `paths` into the HTML file `out`; returns its path. `out` may not lie inside a
+    directory the page is made from (``-o RUN/model.pt`` would overwrite an input)."""
+    out = check_output("-o", out, directory=False)
+    for _, folder in collect(paths):
+        if out.resolve().is_relative_to(folder.resolve()):
+            raise ConfigError(f"-o {out} is inside {folder}, one of the report's inputs; "
+                              "write the page outside the directories it reports")
     page = render(paths, title)
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out
@@ -271,7 +353,7 @@ def write_report(paths: Sequence[str | Path], out: str | Path, title: str = "nno
 
 def markdown_table(paths: Sequence[str | Path]) -> str:
     """The README's table of claims and verdicts, generated from the finding.json files under `paths`."""
-    records = claim_order([json.loads((p / "finding.json").read_text()) for k, p in collect(paths) if k == "finding"])
+    records = claim_order([r for r in readable(paths, lambda k, p: load_finding(p) if k == "finding" else None) if r])
     if not records:
         raise ConfigError("no finding.json under " + ", ".join(map(str, paths)))
     lines = ["| # | experiment | claim | verdict | measured | wall / CPU time (s) |", "|---|---|---|---|---|---|"]
