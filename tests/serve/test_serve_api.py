@@ -162,13 +162,17 @@ def test_contours_image_and_the_server_survives_garbage(client):
     png = client.get("/api/surfaces/beale.png")
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert client.get("/api/surfaces/nope.png").status_code == 404
-    assert client.post("/api/trajectories", content=b"{not json").json()["error"] == "request body is not valid JSON"
-    assert client.post("/api/trajectories", content=b"[" * 100_000).status_code == 400
-    assert client.post("/api/export", content=b"x" * 2_000_000).status_code == 400
+    as_json = {"Content-Type": "application/json"}
+    assert client.post("/api/trajectories", content=b"{not json", headers=as_json).json()["error"] == \
+        "request body is not valid JSON"
+    assert client.post("/api/trajectories", content=b"[" * 100_000, headers=as_json).status_code == 400
+    assert client.post("/api/export", content=b"x" * 2_000_000, headers=as_json).status_code == 400
     assert client.post("/api/export", json={"values": {"optimizer.lr": ["not", "text"]}}).status_code == 400
     assert client.post("/api/sessions/nope/start", json={}).status_code == 404
     assert client.get("/api/schema", headers={"host": "evil.example"}).status_code == 400  # DNS rebinding
     assert client.get("/api/schema").status_code == 200
+    icon = client.get("/favicon.ico")  # every page load asks for it
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
 
 
 # -- the live view -------------------------------------------------------------------------------------

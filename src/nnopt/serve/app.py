@@ -9,36 +9,41 @@
                                    the stream (the tab) stops the session's training
     POST /api/sessions/ID/ACTION   start | pause | resume | step | reset, with {values} for start/step
 
-A bad value answers 400 with {error, field}: the message is the recipe's own ConfigError. Sessions,
-concurrent trainings and trajectory computations are capped; the server keeps running on bad input.
+Only the page itself can drive the server (`Guard`): a request must name one of the served
+addresses as its Host (DNS rebinding), come from the server's own origin (403 otherwise) and, for a
+POST, carry JSON (415: a cross-site form or text/plain POST needs no CORS preflight). A bad value
+answers 400 with {error, field}: the message is the recipe's own ConfigError. Sessions, concurrent
+trainings and trajectory computations are capped (429); the server keeps running on bad input.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
+import ipaddress
 import json
 import secrets
+import socket
 import threading
 from pathlib import Path
 
 import anyio
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import ConfigError
 from ..toy.functions2d import SURFACES
-from .forms import FormError, field_of, recipe_from_form, schema
+from .forms import FormError, form_field, recipe_from_form, schema
 from .lab_links import lab_links, recipe_choices
-from .session import Session
+from .session import Busy, Session
 from .surfaces import contour_png, surfaces_json, trajectories
 
 STATIC = Path(__file__).parent / "static"
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
 MAX_BODY = 1_000_000  # bytes of a request body
+MAX_DIGITS = 30  # a JSON integer longer than this is read as a float (inf beyond 308 digits)
+COMPUTING, WAITING = 2, 6  # trajectory requests computed at once / queued behind them (then 429)
 
 
 class Sessions:
@@ -91,8 +96,115 @@ class LimitError(RuntimeError):
     """A resource cap is reached (answered 429)."""
 
 
+class Hosts:
+    """The names a request's Host header may give: the addresses the server listens on.
+
+    Bound to one address: that address (and "localhost" for 127.0.0.1 / ::1). Bound to every
+    interface (0.0.0.0, ::): an IP address of this machine (one a socket can bind) or its host name.
+    Any other name — one an attacker's DNS points here (DNS rebinding) — is refused.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, names: tuple[str, ...] = ()):
+        self.host, self.port = host.lower().strip("[]"), port
+        self.names = {self.host, *(n.lower().strip("[]") for n in names)}  # e.g. --host as typed
+        self.ip = as_ip(self.host)
+        self.wildcard = self.ip is not None and self.ip.is_unspecified
+
+    def allows(self, header: str) -> bool:
+        name, port = split_host(header)
+        if name is None or (port is not None and self.port is not None and port != self.port):
+            return False
+        ip = as_ip(name)
+        if self.wildcard:
+            if ip is None:
+                return name in ("localhost", socket.gethostname().lower(), socket.getfqdn().lower())
+            return (self.ip.version == 6 or ip.version == 4) and is_local(ip)
+        if name == "localhost":
+            return self.ip is not None and str(self.ip) in ("127.0.0.1", "::1")
+        return name in self.names or (ip is not None and ip == self.ip)
+
+
+def as_ip(name: str):
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return None
+
+
+def split_host(header: str) -> tuple[str | None, int | None]:
+    """("127.0.0.1", 8765) of "127.0.0.1:8765", ("::1", None) of "[::1]"; (None, None) if malformed."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        name, _, rest = header[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+        if rest and port is None:
+            return None, None
+    else:
+        name, _, port = header.partition(":")
+        port = port if _ else None
+    if not name or (port is not None and not (port.isdigit() and len(port) <= 5)):
+        return None, None
+    return name, None if port is None else int(port)
+
+
+@functools.lru_cache(maxsize=64)
+def is_local(ip) -> bool:
+    """Whether `ip` is an address of this machine: a socket can bind to it."""
+    if ip.is_loopback:
+        return True
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((str(ip), 0))
+        return True
+    except OSError:
+        return False
+
+
+class Guard:
+    """ASGI middleware: only the page itself drives the server.
+
+    Refused: a Host that is not a served address (400); an Origin other than the server's own, or a
+    fetch its browser marks cross-site (403: another web page the user has open); a POST whose
+    Content-Type is not application/json (415: forms and text/plain are "simple requests" a page may
+    send cross-origin without a CORS preflight). Requests without Origin (curl, scripts) pass.
+    """
+
+    def __init__(self, app, hosts: Hosts):
+        self.app, self.hosts = app, hosts
+        self.state = app.state  # the app's sessions, for the server that runs it
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        refusal = None
+        if not self.hosts.allows(host):
+            refusal = error(f"Host {host[:80]!r} — not an address this server listens on", 400)
+        elif "origin" in headers and headers["origin"].lower() != f"http://{host.lower()}":
+            refusal = error(f"Origin {headers['origin'][:80]!r} — only the playground's own page "
+                            f"(http://{host}) may use this server", 403)
+        elif headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            refusal = error(f"Sec-Fetch-Site {headers['sec-fetch-site'][:40]!r} — only the playground's "
+                            "own page may use this server", 403)
+        elif scope["method"] == "POST" and \
+                headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            refusal = error(f"Content-Type {headers.get('content-type', '')[:80]!r} — must be "
+                            "application/json", 415)
+        if refusal is not None:
+            return await refusal(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 def error(message: str, status: int = 400, field: str | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "field": field}, status_code=status)
+
+
+def parse_int(text: str):
+    """A JSON integer: int, or a float when longer than MAX_DIGITS (Python refuses to convert
+    4,300+ digits; the field's own check then names it)."""
+    return int(text) if len(text) <= MAX_DIGITS else float(text)
 
 
 async def read_json(request: Request):
@@ -104,20 +216,47 @@ async def read_json(request: Request):
             raise FormError(f"request body of more than {MAX_BODY} bytes — at most {MAX_BODY}")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks) or b"{}")
+        return json.loads(b"".join(chunks) or b"{}", parse_int=parse_int)
     except (ValueError, RecursionError):
         raise FormError("request body is not valid JSON") from None
 
 
-def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, loopback_only: bool = True):
-    """The Starlette app; `loopback_only` refuses requests whose Host is not localhost (DNS rebinding)."""
+async def until_disconnect(request: Request, work):
+    """await work(cancelled); cancelled (a threading.Event) is set and None returned when the
+    client goes away first (its body already read: the next ASGI message is the disconnect)."""
+    cancelled, outcome = threading.Event(), {}
+    async with anyio.create_task_group() as group:
+        async def watch():
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            cancelled.set()
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        try:
+            outcome["value"] = await work(cancelled)
+        except Exception as exc:  # noqa: BLE001 — raised below, outside the task group's wrapping
+            outcome["error"] = exc
+        group.cancel_scope.cancel()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, hosts: Hosts | None = None):
+    """The Starlette app behind its Guard, answering requests for `hosts` (default: 127.0.0.1)."""
     sessions = Sessions(max_sessions, max_running, fps)
-    compute = anyio.CapacityLimiter(2)  # trajectory requests computed at once
+    compute = anyio.CapacityLimiter(COMPUTING)  # trajectory requests computed at once
+    queued = [0]  # trajectory requests computing or waiting
     starting = anyio.Lock()  # the training limit is checked and taken in one go
     form_schema = schema()
 
     async def index(request):
         return FileResponse(STATIC / "index.html")
+
+    async def favicon(request):
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "max-age=86400"})
 
     async def get_schema(request):
         return JSONResponse(form_schema)
@@ -134,7 +273,17 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
 
     async def post_trajectories(request):
         body = await read_json(request)
-        out = await anyio.to_thread.run_sync(trajectories, body, limiter=compute)
+        if queued[0] >= COMPUTING + WAITING:
+            raise LimitError(f"{queued[0]} trajectory requests are being computed or waiting — the limit is "
+                             f"{COMPUTING + WAITING}; try again in a moment")
+        queued[0] += 1
+        try:
+            out = await until_disconnect(request, lambda cancelled: anyio.to_thread.run_sync(
+                trajectories, body, cancelled.is_set, limiter=compute, abandon_on_cancel=True))
+        finally:
+            queued[0] -= 1
+        if out is None:  # the client has gone
+            return Response(status_code=499)
         out["lab"] = lab_links([("surface", out["surface"], True),
                                 *(("optimizer.name", run["optimizer"], True) for run in out["runs"])])
         return JSONResponse(out)
@@ -182,8 +331,10 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
                     await anyio.to_thread.run_sync(session.reset)
                 try:
                     await anyio.to_thread.run_sync(session.start, recipe, 1 if action == "step" else None)
+                except FormError:
+                    raise
                 except ConfigError as exc:  # a rule across fields, found when the run is built
-                    raise FormError(str(exc), field_of(str(exc), values)) from None
+                    raise FormError(str(exc), form_field(exc, values)) from None
         elif action == "step":
             session.proceed(1)
         elif action in ("start", "resume"):
@@ -197,7 +348,7 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
                          "'reset'", 404)
         return JSONResponse({"state": session.state})
 
-    async def on_form_error(request, exc):
+    async def on_config_error(request, exc):
         return error(str(exc), 400, getattr(exc, "field", None))
 
     async def on_limit(request, exc):
@@ -206,11 +357,15 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
     async def on_missing(request, exc):
         return error(str(exc).strip("'\""), 404)
 
-    async def on_conflict(request, exc):
+    async def on_busy(request, exc):
         return error(str(exc), 409)
+
+    async def on_gone(request, exc):  # the client left mid-body: nobody to answer, nothing to log
+        return Response(status_code=499)
 
     routes = [
         Route("/", index),
+        Route("/favicon.ico", favicon),
         Route("/api/schema", get_schema),
         Route("/api/surfaces", get_surfaces),
         Route("/api/surfaces/{name}.png", surface_png),
@@ -220,8 +375,8 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, lo
         Route("/api/sessions/{sid}/{action}", act, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)] if loopback_only else []
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={
-        ConfigError: on_form_error, LimitError: on_limit, LookupError: on_missing, RuntimeError: on_conflict})
+    app = Starlette(routes=routes, exception_handlers={
+        ConfigError: on_config_error, LimitError: on_limit, LookupError: on_missing, Busy: on_busy,
+        ClientDisconnect: on_gone})
     app.state.sessions = sessions
-    return app
+    return Guard(app, hosts or Hosts())

@@ -18,11 +18,17 @@ import torch
 
 from ..recipe import Recipe
 from ..train import Callback, Trainer, build
-from .forms import DATASETS_2D
+from .forms import DATASETS_2D, FormError
 
 GRID = 48  # the decision-boundary image is GRID × GRID model evaluations
 MAX_POINTS = 400  # training points drawn under the boundary
 QUEUE = 2000  # messages kept for a tab that stopped reading (oldest dropped)
+MAX_PARAMETERS = 2_000_000  # a model's parameters: a step stays short, so Pause and Reset answer at once
+THREADS = torch.get_num_threads()  # the process's setting, restored after each run (train.threads)
+
+
+class Busy(RuntimeError):
+    """The session already has a run (answered 409)."""
 
 
 def layer_groups(model: torch.nn.Module) -> list[tuple[str, list[torch.nn.Parameter]]]:
@@ -168,18 +174,32 @@ class Session:
         """Build `recipe` (ConfigError raised here, before any thread) and train it in a worker;
         with `steps`, pause after that many steps."""
         with self.lock:
-            if self.state in ("running", "paused"):
-                raise RuntimeError(f"a run is already {self.state}; reset it first")
-            setup = build(recipe)
+            if self.state in ("running", "paused") or self.thread is not None:
+                raise Busy(f"a run is already {self.state}; reset it first")
+            try:
+                setup = build(recipe)
+            finally:
+                torch.set_num_threads(THREADS)
+            size = sum(p.numel() for p in setup.model.parameters())
+            if size > MAX_PARAMETERS:
+                field = "model.widths" if "widths" in recipe.model else "model.name"
+                raise FormError(f"{field} — the model has {size:,} parameters; the playground trains at most "
+                                f"{MAX_PARAMETERS:,} (nnopt run trains any size)", field)
             self.run_dir = tempfile.mkdtemp(prefix="nnopt-serve-")
+            try:
+                trainer = Trainer(setup, self.run_dir, quiet=True, callbacks=[LiveView(self, self.fps)])
+            except BaseException:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+                raise
             self.stopping, self.pausing, self.steps_left = False, False, steps
-            trainer = Trainer(setup, self.run_dir, quiet=True, callbacks=[LiveView(self, self.fps)])
             self.set_state("running")
-            self.thread = threading.Thread(target=self._fit, args=(trainer,), daemon=True,
-                                           name=f"nnopt-train-{self.sid[:8]}")
+            self.thread = threading.Thread(target=self._fit, args=(trainer, recipe.train["threads"]),
+                                           daemon=True, name=f"nnopt-train-{self.sid[:8]}")
             self.thread.start()
 
-    def _fit(self, trainer: Trainer) -> None:
+    def _fit(self, trainer: Trainer, threads: int) -> None:
+        if threads:
+            torch.set_num_threads(threads)
         try:
             summary = trainer.fit()
         except Exception as exc:  # noqa: BLE001 — the tab shows any failure; the server keeps running
@@ -189,6 +209,7 @@ class Session:
                            summary={k: finite(v) if isinstance(v, float) else v for k, v in summary.items()})
         finally:
             shutil.rmtree(self.run_dir, ignore_errors=True)
+            torch.set_num_threads(THREADS)
 
     def pause(self) -> None:
         if self.state == "running":
@@ -227,14 +248,16 @@ class Session:
         if wait:
             self.join()
 
-    def join(self, timeout: float = 10.0) -> None:
-        """Wait (at most `timeout` s) for the training thread to end."""
+    def join(self, timeout: float | None = None) -> None:
+        """Wait (at most `timeout` s; None: until it ends) for the training thread to end."""
         thread = self.thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        self.thread = None
+            if not thread.is_alive():
+                self.thread = None
 
     def reset(self) -> None:
+        """Stop the run and wait for it (a step is short: MAX_PARAMETERS), then idle."""
         with self.lock:
             self.stop()
             self.outbox.clear()

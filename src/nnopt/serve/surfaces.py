@@ -14,10 +14,9 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..params import Param
-from ..recipe import parse_value
 from ..registry import OPTIMIZERS, SCHEDULES
 from ..toy.functions2d import SURFACES, trajectory
-from .forms import FormError, field_of
+from .forms import FormError, form_field, read_value, refuse_external
 
 MAX_RUNS = 8
 REQUEST = {
@@ -72,7 +71,7 @@ def parsed(fields: Any, where: str) -> dict:
     """Form texts {param: "0.05"} read as TOML values."""
     if not isinstance(fields, Mapping) or not all(isinstance(v, str) for v in fields.values()):
         raise FormError(f"{where} = {str(fields)[:80]} — must be a table of field → text", where)
-    return {k: parse_value(v.strip()) for k, v in fields.items()}
+    return {k: read_value(f"{where}.{k}", v) for k, v in fields.items()}
 
 
 def component(registry, name: Any, fields: Any, prefix: str, where: str) -> tuple[str, dict]:
@@ -80,24 +79,26 @@ def component(registry, name: Any, fields: Any, prefix: str, where: str) -> tupl
     try:
         entry = registry.get(name if isinstance(name, str) else repr(name), f"{where}.name")
         values = parsed(fields, where)
+        refuse_external(where, entry.name, registry, values)
         return entry.name, registry.resolve(entry.name, values, field=prefix)
     except FormError:
         raise
     except ConfigError as exc:
         names = {f"{prefix}.{k}": f"{where}.{k}" for k in fields} if isinstance(fields, Mapping) else {}
         names[f"{where}.name"] = f"{where}.name"
-        raise FormError(str(exc), names.get(field_of(str(exc), names))) from None
+        raise FormError(str(exc), names.get(form_field(exc, names))) from None
 
 
-def trajectories(body: Mapping[str, Any]) -> dict:
-    """Run each requested optimizer on the surface; points and losses per run (JSON-ready)."""
+def trajectories(body: Mapping[str, Any], cancelled=lambda: False) -> dict | None:
+    """Run each requested optimizer on the surface; points and losses per run (JSON-ready).
+    None as soon as `cancelled()` (the client has gone), checked before each run."""
     if not isinstance(body, Mapping):
         raise FormError("request must be a JSON object")
     settings = {}
     for key, param in REQUEST.items():
         value = body.get(key, param.default)
         try:
-            settings[key] = param.validate(key, parse_value(value.strip()) if isinstance(value, str) else value)
+            settings[key] = param.validate(key, read_value(key, value) if isinstance(value, str) else value)
         except ConfigError as exc:
             raise FormError(str(exc), key) from None
     start = settings["start"]
@@ -114,6 +115,8 @@ def trajectories(body: Mapping[str, Any]) -> dict:
     surface = SURFACES[settings["surface"]]
     out = []
     for i, run in enumerate(runs):
+        if cancelled():
+            return None
         if not isinstance(run, Mapping):
             raise FormError(f"runs[{i}] — must be an object with optimizer and fields", f"runs.{i}")
         name, hyper = component(OPTIMIZERS, run.get("optimizer"), run.get("fields", {}), str(run.get("optimizer")),
@@ -125,7 +128,7 @@ def trajectories(body: Mapping[str, Any]) -> dict:
             try:
                 schedule = SCHEDULES.create(sched_name, field="schedule", **filled)
             except ConfigError as exc:
-                raise FormError(str(exc), field_of(str(exc), [f"schedule.{k}" for k in filled])) from None
+                raise FormError(str(exc), form_field(exc, [f"schedule.{k}" for k in filled])) from None
         try:
             run_ = trajectory(surface, name, start=start, steps=settings["steps"], schedule=schedule,
                               noise=settings["noise"], seed=settings["seed"], **hyper)
