@@ -28,6 +28,7 @@ from pathlib import Path
 
 import anyio
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -360,6 +361,9 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, ho
     async def on_busy(request, exc):
         return error(str(exc), 409)
 
+    async def on_http(request, exc):  # no such page (404) or method (405): JSON like every answer
+        return error(f"{request.method} {request.url.path[:80]} — {exc.detail}", exc.status_code)
+
     async def on_gone(request, exc):  # the client left mid-body: nobody to answer, nothing to log
         return Response(status_code=499)
 
@@ -377,6 +381,6 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, ho
     ]
     app = Starlette(routes=routes, exception_handlers={
         ConfigError: on_config_error, LimitError: on_limit, LookupError: on_missing, Busy: on_busy,
-        ClientDisconnect: on_gone})
+        ClientDisconnect: on_gone, HTTPException: on_http})
     app.state.sessions = sessions
     return Guard(app, hosts or Hosts())
