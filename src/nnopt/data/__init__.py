@@ -2,5 +2,6 @@
 from .dataset import Dataset, Split, load
 from . import digits, fashion_mnist, moons, wordnet_topics  # noqa: F401  (registrations)
 from . import toy2d  # noqa: F401  (circles, xor, spirals)
+from . import arrays, images, tables  # noqa: F401  (your files: npz, image_folder, csv; diabetes, breast_cancer, wine)
 
 __all__ = ["Dataset", "Split", "load"]

@@ -121,3 +121,107 @@ def make_splits(name: str, images: np.ndarray, labels: np.ndarray, parts: list[n
     x = arrange(images, layout)
     splits = [Split(x[torch.from_numpy(p)], y[torch.from_numpy(p)]) for p in parts]
     return Dataset(name, *splits, n_classes=n_classes, classes=classes)
+
+
+TASK = Param(str, "auto", choices=("auto", *TASKS),
+             doc="auto: an integer or text target is classification, a float target regression")
+FILE_SPLIT = {
+    "val_fraction": Param(float, 0.15, gt=0, lt=0.5, doc="share held out for validation (when not given)"),
+    "test_fraction": Param(float, 0.15, gt=0, lt=0.5, doc="share held out for the test (when not given)"),
+    "split_seed": SPLIT_SEED,
+}
+
+
+def split_indices(y: np.ndarray, task: str, fractions: tuple[float, ...], seed: int,
+                  what: str) -> list[np.ndarray]:
+    """(rest, part1, part2, …) index arrays, sorted, seeded: stratified by class for classification
+    (`stratified_split`), a random permutation for regression; `what` names the data in errors."""
+    n = len(y)
+    sizes = [round(f * n) for f in fractions[1:]]
+    if n - sum(sizes) < 1 or min(sizes, default=1) < 1:
+        raise ConfigError(f"{what}: {n} samples are too few to split into train/val/test "
+                          f"(fractions {', '.join(f'{f:g}' for f in fractions[1:])})")
+    if task == "regression":
+        order = np.random.default_rng(seed).permutation(n)
+        bounds = np.cumsum([0, *sizes])
+        parts = [np.sort(order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        return [np.sort(order[bounds[-1]:]), *parts]
+    labels, counts = np.unique(y, return_counts=True)
+    if counts.min() < 3:
+        raise ConfigError(f"{what}: class {str(labels[counts.argmin()])!r} has {counts.min()} sample(s) — a "
+                          "stratified train/val/test split needs at least 3 of each class")
+    try:
+        return stratified_split(y, fractions, seed)
+    except ValueError as exc:  # too few samples of a class for one of the parts
+        raise ConfigError(f"{what}: cannot split {n} samples of {len(labels)} classes into train/val/test "
+                          f"stratified by class: {exc}") from None
+
+
+def encode_target(values: np.ndarray, task: str, what: str) -> tuple[str, np.ndarray, list[str]]:
+    """(task, y, classes) from a target column. task "auto": integers, booleans and text are
+    classes, floats regression. Classes are the sorted distinct values (y their index, int64);
+    regression y is float32. A single class, or text for regression, is a ConfigError."""
+    values = np.asarray(values)
+    if values.dtype.kind in "OUS":  # text: maybe numbers written as text (a CSV column)
+        for kind in (np.int64, np.float64):
+            try:
+                values = values.astype(kind)
+                break
+            except (ValueError, OverflowError):
+                continue
+    numeric = values.dtype.kind in "biuf"
+    if task == "auto":
+        task = "regression" if values.dtype.kind == "f" else "classification"
+    if task == "regression":
+        if not numeric:
+            bad = next(v for v in values.ravel() if not _is_number(v))
+            raise ConfigError(f"{what} holds text ({bad!r}) — regression needs numbers "
+                              '(or data.task = "classification")')
+        return task, values.astype(np.float32), []
+    if values.ndim != 1:
+        raise ConfigError(f"{what} has shape {values.shape} — classification needs one label per sample")
+    classes, y = np.unique(values, return_inverse=True)
+    if len(classes) < 2:
+        raise ConfigError(f"{what} holds a single class ({str(classes[0])!r} in all {len(values)} samples) — "
+                          'classification needs at least 2 (or data.task = "regression")')
+    return task, y.astype(np.int64), [str(c) for c in classes]
+
+
+def _is_number(v) -> bool:
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def tabular(name: str, x, y: np.ndarray, parts: list[np.ndarray] | None, task: str,
+            classes: list[str], target: str | None = None) -> Dataset:
+    """A Dataset of feature rows `x` and encoded targets `y` (`encode_target`), split by the
+    (train, val, test) index arrays `parts`; `x` and `y` may instead be three arrays each, the
+    given splits. `x` is an array or tensor (copied to float32) or `MappedRows` (kept)."""
+    from .arrays import as_rows
+
+    xs = list(x) if parts is None else [as_rows(x, p) for p in parts]
+    ys = list(y) if parts is None else [y[p] for p in parts]
+    dtype = torch.int64 if task == "classification" else torch.float32
+    splits = [Split(as_rows(a), torch.as_tensor(np.ascontiguousarray(b)).to(dtype)) for a, b in zip(xs, ys)]
+    return Dataset(name, *splits, n_classes=len(classes) if task == "classification" else 0,
+                   classes=classes, task=task, target=target)
+
+
+def hold_out(xs: list, ys: list, task: str, val_fraction: float, test_fraction: float, seed: int,
+             what: str) -> tuple[list, list]:
+    """Given [train, val, test] inputs and targets, a None val or test split is held out of train
+    (`split_indices` with its fraction of the train samples)."""
+    from .arrays import as_rows
+
+    missing = [i for i in (1, 2) if xs[i] is None]
+    if not missing:
+        return xs, ys
+    parts = split_indices(ys[0], task, (0.0, *[(val_fraction, test_fraction)[i - 1] for i in missing]), seed, what)
+    xs, ys = list(xs), list(ys)
+    x_train, y_train = xs[0], ys[0]
+    for i, rows in zip((0, *missing), parts):
+        xs[i], ys[i] = as_rows(x_train, rows), y_train[rows]
+    return xs, ys
