@@ -62,7 +62,7 @@ def test_logged_grad_norm_is_the_global_norm(tmp_path, small_recipe):
 def test_step_norms_of_queued_steps_equal_the_norms_of_their_concatenated_gradients():
     """Oracle: the 2-norm of all of a step's gradients concatenated; steps with the same tensors and
     steps with different ones (a parameter without a gradient) give the same numbers."""
-    from nnopt.train.trainer import step_norms
+    from nnopt.train.reads import step_norms
     gen = torch.Generator().manual_seed(0)
     steps = [[torch.randn(5, 3, generator=gen), torch.randn(4, generator=gen)] for _ in range(3)]
     expected = [float(torch.linalg.vector_norm(torch.cat([g.flatten() for g in gs]))) for gs in steps]
@@ -80,7 +80,8 @@ def test_epoch_train_loss_and_accuracy_equal_an_evaluation_when_nothing_moves(tm
     recipe = small_recipe.override({"optimizer.name": "sgd", "optimizer.lr": 0.0, "train.epochs": 2,
                                     "train.log_every": log_every, "train.checkpoint": False})
     setup = build(recipe)
-    loss, acc = nnopt.train.trainer.evaluate(setup.model, setup.data.train, 4096)
+    ev = nnopt.train.trainer.evaluate(setup.model, setup.data.train, 4096, setup.task, setup.eval_loss, "train")
+    loss, acc = ev["train_loss"], ev["train_acc"]
     train(recipe, tmp_path, quiet=True)
     epochs = [m for m in read_metrics(tmp_path) if m["kind"] == "epoch"]
     assert [e["train_loss"] for e in epochs] == pytest.approx([loss] * 2, rel=1e-6)

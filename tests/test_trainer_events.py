@@ -88,10 +88,10 @@ def test_device_reads_once_per_read_interval(tmp_path, small_recipe, monkeypatch
     one-epoch fit: one batch read per READ_STEPS steps (or per READ_ELEMENTS queued logits) and
     one at the epoch end, whatever log_every is, plus the evaluations — not one per step. The
     optimizer is torch's own SGD, which reads nothing (nnopt's optimizers are tested in tests/optim)."""
-    from nnopt.train import trainer as trainer_module
+    from nnopt.train import reads
 
     if elements:
-        monkeypatch.setattr(trainer_module, "READ_ELEMENTS", elements)  # 3 steps of 8 × 10 logits
+        monkeypatch.setattr(reads, "READ_ELEMENTS", elements)  # 3 steps of 8 × 10 logits
     recipe = small_recipe.override({"train.log_every": 1, "train.epochs": 1, "train.batch_size": batch_size})
     setup = build(recipe)
     setup.optimizer = torch.optim.SGD(setup.model.parameters(), lr=0.01, foreach=True)
@@ -108,8 +108,8 @@ def test_device_reads_once_per_read_interval(tmp_path, small_recipe, monkeypatch
     trainer.fit()
     monkeypatch.undo()
     steps = trainer.step
-    every = 3 if elements else trainer_module.READ_STEPS
-    evaluation = 2 * 2 * 1  # val + test: a loss and a correct count, one batch each
+    every = 3 if elements else reads.READ_STEPS
+    evaluation = 2  # val + test: one read each (the loss and the metric sums together)
     assert counts["n"] == steps // every + (steps % every > 0) + evaluation, steps
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in lines if m["kind"] == "step"] == list(range(1, steps + 1))

@@ -13,6 +13,7 @@ from .errors import ConfigError, DivergedError
 from .process import EXIT_CONFIG, exit_code
 from .lab import command as lab_command
 from .landscape import command as landscape_command
+from .paths import check_output
 from .report import command as report_command
 from .serve import command as serve_command
 from .tune import command as tune_command
@@ -113,9 +114,7 @@ def load_recipe(args):
 
 def out_dir(args, kind: str) -> Path:
     if args.out is not None:
-        path = Path(args.out)
-        if not args.out.strip() or (path.exists() and not path.is_dir()):
-            raise ConfigError(f"--out = {args.out!r} — must be a directory (new or empty)")
+        path = check_output("--out", args.out)
         if path.exists() and any(path.iterdir()):
             raise ConfigError(f"--out {path} exists and is not empty; choose another directory"
                               + (" or continue it with --resume" if kind == "run" else ""))
@@ -161,9 +160,12 @@ def cmd_run(args) -> int:
         raise
     if not dist.is_writer:
         return 0
+    monitor = s["monitor"]  # the run's metric (val_acc, val_loss, ...): its final, best and test values
+    test = "test_" + monitor.split("_", 1)[1]
+    best = "none" if s[f"best_{monitor}"] is None else f"{s[f'best_{monitor}']:.4f} (epoch {s['best_epoch']})"
     rows = [["status", s["status"]], ["epochs", s["epochs"]], ["steps", s["steps"]],
-            ["final val acc", s["final_val_acc"]], ["best val acc", f"{s['best_val_acc']:.4f} (epoch {s['best_epoch']})"],
-            ["test acc", s["test_acc"]], ["test loss", s["test_loss"]],
+            [f"final {monitor}", s.get(f"final_{monitor}")], [f"best {monitor}", best],
+            *([[test.replace("_", " "), s[test]]] if test != "test_loss" else []), ["test loss", s["test_loss"]],
             ["train time (s)", round(s["time_s"], 2)], ["samples/s", round(s["samples_per_s"] or 0)],
             ["run directory", str(run_dir)]]
     print(format_table(["result", "value"], rows))

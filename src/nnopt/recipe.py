@@ -11,7 +11,7 @@ are filled in, and the resolved recipe written into a run directory reproduces t
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -19,8 +19,9 @@ from ._compat import tomllib
 from .errors import ConfigError
 from .params import Param, REQUIRED, suggest, validate_fields
 from .schedules.batch_size import PARAMS as BATCH_SIZE_PARAMS
-from .registry import (AUGMENTATIONS, CLIPPING, DATASETS, INITS, MODELS, OPTIMIZERS, PENALTIES,
+from .registry import (AUGMENTATIONS, CLIPPING, DATASETS, INITS, LOSSES, MODELS, OPTIMIZERS, PENALTIES,
                        PREPROCESSORS, SCHEDULES, Registry)
+from .tasks import DEFAULT_LOSS, DEFAULT_MONITOR, METRICS
 from .regularize import SELECTIONS
 
 
@@ -32,18 +33,28 @@ class Component:
     default: str
     extra: Mapping[str, Param] | None = None
     run_owned: tuple[str, ...] = ()  # entry parameters the run sets itself (not recipe fields)
+    auto: str = ""  # when set, name = "auto" is allowed too (no parameters): the run picks the entry
+    defaults: Mapping[str, Any] | None = None  # entry parameters whose recipe default is not the library's
+
+    def names(self) -> list[str]:
+        """The names the section's ``name`` accepts."""
+        return (["auto"] if self.auto else []) + self.registry.names()
 
     def spec(self, name: str, values: Mapping[str, Any] | None = None) -> dict[str, Param]:
-        params = {k: v for k, v in self.registry.spec(name, values).items() if k not in self.run_owned}
-        return {"name": Param(str, self.default, choices=self.registry), **(self.extra or {}), **params}
+        params = {} if self.auto and name == "auto" else \
+            {k: replace(v, default=(self.defaults or {}).get(k, v.default))
+             for k, v in self.registry.spec(name, values).items() if k not in self.run_owned}
+        return {"name": Param(str, self.default, choices=self, doc=self.auto), **(self.extra or {}), **params}
 
 
+MONITORS = tuple(m for m in METRICS if not m.startswith("test_"))  # what a run can be judged by
 EARLY_STOPPING = {
     "patience": Param(int, None, ge=1, nullable=True,
                       doc="epochs without improvement before stopping; none = off"),
-    "monitor": Param(str, "val_loss", choices=("val_loss", "val_acc", "train_loss", "train_acc")),
+    "monitor": Param(str, "auto", choices=("auto", *MONITORS),
+                     doc="auto: train.monitor; a metric the run's task reports"),
     "mode": Param(str, "auto", choices=("auto", "min", "max"),
-                  doc="auto: max for accuracies, min for losses"),
+                  doc="auto: the metric's own direction (max for acc/top5/r2, min for loss/rmse/mae)"),
     "min_delta": Param(float, 0.0, ge=0, doc="smaller changes do not count as improvement"),
     "baseline": Param(float, None, nullable=True, doc="stop if the monitor does not beat this"),
     "start_from_epoch": Param(int, 0, ge=0, doc="epochs before improvement is tracked"),
@@ -65,8 +76,12 @@ SEED_MAX = 2**32 - 1
 SECTIONS: dict[str, Component | dict[str, Param]] = {
     "data": Component(DATASETS, "digits"),
     "model": Component(MODELS, "mlp"),
+    # label smoothing is [regularization]'s (in the book's or torch's convention): the run sets it
+    "loss": Component(LOSSES, "auto", run_owned=("label_smoothing",),
+                      auto=" or ".join(f"{v} for {k}" for k, v in DEFAULT_LOSS.items())),
     # the run's NaN/inf screen is train.nonfinite: the Trainer owns it and builds the optimizer without one
-    "optimizer": Component(OPTIMIZERS, "adam", run_owned=("nonfinite",)),
+    # a recipe splits off 1-D params (biases, norm gains) without weight decay; the library keeps torch's groups
+    "optimizer": Component(OPTIMIZERS, "adam", run_owned=("nonfinite",), defaults={"no_decay_1d": True}),
     "schedule": Component(SCHEDULES, "constant", {
         "interval": Param(str, "step", choices=("step", "epoch"),
                           doc="t of the schedule counts optimizer steps or epochs")}),
@@ -99,6 +114,9 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
                            doc="autocast dtype of the forward pass; fp16 adds a GradScaler (gradients "
                                "are unscaled before clipping and the step)"),
         "eval_batch_size": Param(int, 1024, ge=1),
+        "monitor": Param(str, "auto", choices=("auto", *MONITORS),
+                         doc="the metric the run is judged by (summary best_*, early stopping, compare, "
+                             "tune); auto: " + ", ".join(f"{v} for {k}" for k, v in DEFAULT_MONITOR.items())),
         "log_every": Param(int, 10, ge=1, doc="every N steps: take the gradient norm and write a step "
                                              "line (loss, grad norm, lr) to metrics.jsonl"),
         "nonfinite": Param(str, "raise", choices=("raise", "skip"),
@@ -183,7 +201,7 @@ def resolve(raw: Mapping[str, Any]) -> dict:
             check_moved(f"{section}.{key}", value)
         if isinstance(spec, Component):
             name = values.get("name", spec.default)
-            Param(str, choices=spec.registry).validate(f"{section}.name", name)
+            Param(str, choices=spec).validate(f"{section}.name", name)
             out[section] = validate_fields(section, spec.spec(name, values), values,
                                            entry=(spec.registry.family, name))
         else:

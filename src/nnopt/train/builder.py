@@ -15,7 +15,8 @@ from ..errors import ConfigError
 from ..nn import build_model
 from ..recipe import Recipe
 from ..nn.losses import torch_label_smoothing
-from ..registry import AUGMENTATIONS, CLIPPING, INITS, MODELS, OPTIMIZERS, PREPROCESSORS, SCHEDULES
+from ..registry import AUGMENTATIONS, CLIPPING, INITS, LOSSES, MODELS, OPTIMIZERS, PREPROCESSORS, SCHEDULES
+from ..tasks import DEFAULT_LOSS, DEFAULT_MONITOR, check_metric, targets
 from ..regularize import bind, select
 from ..schedules import BatchSizeSchedule, check_drives
 from ..schedules.batch_size import from_train
@@ -40,7 +41,10 @@ class Setup:
     augment: Callable | None
     preprocessor: Any
     penalty: Callable[[], torch.Tensor | None]
-    label_smoothing: float  # F.cross_entropy's argument (torch convention) for the recipe's ε
+    task: str  # "classification" or "regression" (the data set's)
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # [loss] with the recipe's label smoothing
+    eval_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # the same loss, unsmoothed
+    monitor: str  # the metric the run is judged by (train.monitor resolved for the task)
     batches: BatchSizeSchedule  # batch size as a function of the epoch
 
 
@@ -111,15 +115,20 @@ def build(recipe: Recipe) -> Setup:
         raise ConfigError(f"train.batch_size = {train['batch_size']} — batch norm needs at least 2 samples in "
                           f"every training batch (batch sizes {sizes} over {n_train} samples leave a batch "
                           "of 1); change the batch size or use model.norm = \"layer\"")
+    task = data.task
+    loss_name, n_outputs = loss_entry(recipe, data)
     try:
         smoothing = torch_label_smoothing(reg["label_smoothing"], data.n_classes,
                                           reg["label_smoothing_convention"])
     except ValueError as exc:
         raise ConfigError(f"regularization.label_smoothing: {exc}") from None
-    model = build_model(recipe.model["name"], data.input_shape, data.n_classes,
+    monitor = monitor_of(recipe, task)
+    loss, eval_loss = (make_loss(loss_name, recipe, eps) for eps in (smoothing, 0.0))
+    model = build_model(recipe.model["name"], data.input_shape, n_outputs,
                         dropout=reg["dropout"], **model_params)
     INITS.create(recipe.init["name"], model, field="init", **recipe.params("init"))
     model.to(device)
+    check_loss(recipe, data, task, n_outputs, eval_loss)
 
     # the run's NaN/inf screen is the Trainer's (train.nonfinite): the optimizer runs without one
     optimizer = OPTIMIZERS.create(recipe.optimizer["name"], model.named_parameters(), field="optimizer",
@@ -148,5 +157,71 @@ def build(recipe: Recipe) -> Setup:
     penalty = bind(recipe.penalty["name"], select(model, recipe.penalty["on"]), recipe.params("penalty"))
     return Setup(recipe=recipe, device=device, data=data, model=model, optimizer=optimizer,
                  schedule=schedule, interval=interval, lr_scales=lr_scales, clip=clip, augment=augment,
-                 preprocessor=preprocessor, label_smoothing=smoothing, batches=batches,
-                 penalty=penalty)
+                 preprocessor=preprocessor, task=task, loss=loss, eval_loss=eval_loss, monitor=monitor,
+                 batches=batches, penalty=penalty)
+
+
+def loss_entry(recipe: Recipe, data: Dataset) -> tuple[str, int]:
+    """The [loss] entry for the data set's task ("auto": `DEFAULT_LOSS`) and the model's number of
+    outputs (one for ``bce``); ConfigError when the loss does not fit the task."""
+    task, name = data.task, recipe.loss["name"]
+    name = DEFAULT_LOSS[task] if name == "auto" else name
+    fits = LOSSES.get(name).meta.get("task")
+    if fits is not None and fits != task:
+        allowed = ["auto"] + [e.name for e in LOSSES if e.meta.get("task") in (None, task)]
+        raise ConfigError(f"loss.name = {name!r} — a {fits} loss, but data set {data.name!r} is a {task} "
+                          f"task; use one of {', '.join(allowed)}", field="loss.name")
+    n_outputs = data.n_outputs
+    if name == "bce":
+        if data.n_classes != 2:
+            raise ConfigError(f"loss.name = 'bce' — binary only (one output, class 1 when it is > 0), but "
+                              f"data set {data.name!r} has {data.n_classes} classes; use cross_entropy",
+                              field="loss.name")
+        n_outputs = 1
+    return name, n_outputs
+
+
+def make_loss(name: str, recipe: Recipe, smoothing: float) -> Callable:
+    """The loss callable of entry `name` with the recipe's [loss] fields (and label smoothing, torch's
+    convention, where the entry takes it)."""
+    params = {} if recipe.loss["name"] == "auto" else recipe.params("loss")
+    if "label_smoothing" in LOSSES.get(name).params:
+        params["label_smoothing"] = smoothing
+    elif smoothing:
+        raise ConfigError(f"regularization.label_smoothing = {recipe.regularization['label_smoothing']} — "
+                          f"loss {name!r} takes no label smoothing (cross_entropy and bce do)",
+                          field="regularization.label_smoothing")
+    return LOSSES.create(name, field="loss", **params)
+
+
+def monitor_of(recipe: Recipe, task: str) -> str:
+    """train.monitor for `task` ("auto": `DEFAULT_MONITOR`); ConfigError when the task does not
+    report it (or early stopping's own monitor)."""
+    fields = {"train.monitor": recipe.train["monitor"],
+              "regularization.early_stopping.monitor": recipe.regularization["early_stopping"]["monitor"]}
+    for field, metric in fields.items():
+        if metric != "auto":
+            try:
+                check_metric(metric, task, field)
+            except ValueError as exc:
+                raise ConfigError(str(exc), field=field) from None
+    return DEFAULT_MONITOR[task] if fields["train.monitor"] == "auto" else fields["train.monitor"]
+
+
+def check_loss(recipe: Recipe, data: Dataset, task: str, n_outputs: int, loss: Callable) -> None:
+    """Call the loss once on zero outputs for two training samples: one that fails or returns
+    more than one number fails now, naming the loss. (A model's output width is its builder's
+    to check: nnopt.nn.models.check_output.)"""
+    y = data.train.y[:2]
+    out = torch.zeros(len(y), n_outputs, device=y.device)
+    name = recipe.loss["name"]
+    try:
+        with torch.no_grad():
+            value = loss(out, targets(task, out, y))
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise ConfigError(f"loss.name = {name!r} fails on outputs {tuple(out.shape)} and targets "
+                          f"{tuple(y.shape)}: {exc}".split("\n")[0], field="loss.name") from None
+    if not torch.is_tensor(value) or value.dim() != 0:
+        got = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
+        raise ConfigError(f"loss.name = {name!r} returns {got} — must return the batch mean as one "
+                          "number (a 0-d tensor)", field="loss.name")

@@ -16,13 +16,16 @@ the baseline) and the trainer loads them when training ends, stopped early or no
 Where we differ from Keras: epochs are numbered from 1 (Keras' callback sees 0-based epochs; both
 skip the same first ``start_from_epoch`` epochs); ``patience = None`` turns stopping off; a
 monitor missing from the metrics is an error, not a warning that silently disables stopping;
-``mode = "auto"`` reads the monitor's name (…acc → max, …loss → min, otherwise an error) instead
-of a Keras metric's direction; a negative ``min_delta`` is an error (Keras takes |min_delta|).
+``mode = "auto"`` takes the direction of the metric the monitor names (`nnopt.tasks.METRICS`:
+max for acc/top5/r2, min for loss/rmse/mae; another name is an error) instead of a Keras
+metric's direction; a negative ``min_delta`` is an error (Keras takes |min_delta|).
 A NaN monitor value never improves (as in Keras).
 """
 from __future__ import annotations
 
 import math
+
+from ..tasks import METRICS
 
 MODES = ("auto", "min", "max")
 
@@ -33,10 +36,8 @@ def resolve_mode(monitor: str, mode: str) -> str:
         raise ValueError(f"mode = {mode!r} — must be one of {', '.join(map(repr, MODES))}")
     if mode != "auto":
         return mode
-    if monitor.endswith("acc") or monitor.endswith("accuracy"):
-        return "max"
-    if monitor.endswith("loss"):
-        return "min"
+    if monitor in METRICS:
+        return METRICS[monitor].direction
     raise ValueError(f"mode = \"auto\" cannot tell whether monitor = {monitor!r} should go up or "
                      "down — set mode = \"min\" or \"max\"")
 

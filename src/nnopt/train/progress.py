@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from ..tasks import METRICS
+
 
 class Progress:
     def __init__(self, total_epochs: int, quiet: bool = False, stream=None):
@@ -28,9 +30,8 @@ class Progress:
             self.bar.close()
             self.bar = None
         if not self.quiet:
-            self.line(f"epoch {record['epoch']:>3}/{self.total_epochs}  "
-                      f"train_loss {record['train_loss']:.4f}  train_acc {record['train_acc']:.4f}  "
-                      f"val_loss {record['val_loss']:.4f}  val_acc {record['val_acc']:.4f}  "
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in record.items() if k in METRICS)
+            self.line(f"epoch {record['epoch']:>3}/{self.total_epochs}  {shown}  "
                       f"lr {record['lr']:.3g}  {record['time']:.1f}s")
 
     def line(self, text: str) -> None:

@@ -1,22 +1,24 @@
 """The Trainer: a mini-batch loop a reader can hold in their head.
 
     for each epoch: permute the training set (seeded by seed and epoch)
-        for each batch: lr ← schedule(t); loss = CE(model(x), y) + penalty; backward;
+        for each batch: lr ← schedule(t); loss = L(model(x), y) + penalty; backward;
                         clip; optimizer.step(); callbacks.on_step_end
         every log_every steps: the gradient norm; every READ_STEPS steps: one device read of
-                               the queued losses and norms, screen them, queue the log lines
+                               the queued losses, norms and metric sums (reads.py), screen them,
+                               queue the log lines
         validate; write metrics; checkpoint; early stopping; callbacks.on_epoch_end
 
 Run directory: recipe.toml (resolved), metrics.jsonl, summary.json, checkpoints/last.pt, model.pt.
 A checkpoint holds the step, the position in the epoch and every RNG state, so a resumed run ends
 bit-identical to an uninterrupted one at the same thread count.
 
-Device reads. A step queues its loss and logits (and, at a logged step, its gradients' norms) as
-device tensors; the Trainer reduces the queue on the device and reads it (one device→host transfer)
-every `READ_STEPS` steps (sooner when the queued logits grow large) and at the epoch end: each
-step's loss, the logged steps' global gradient norms, and the number of right predictions, which
-the epoch's train loss and accuracy sum on the host. Lines are written at the epoch end, so how
-often the queue is read changes no output. The run's NaN/inf screen (``train.nonfinite``) is owned
+L is the recipe's [loss] for the data set's task (nnopt.tasks: classification or regression), and
+the metrics follow the task: accuracy, or RMSE, MAE and R².
+
+Device reads. A step queues its loss and outputs (and, at a logged step, its gradients' norms) as
+device tensors; `reads.ReadQueue` reduces the queue on the device and reads it (one device→host
+transfer) every `READ_STEPS` steps and at the epoch end: each step's loss, the logged steps' global
+gradient norms, and the task's metric sums, which the epoch's train metrics add up on the host. The run's NaN/inf screen (``train.nonfinite``) is owned
 here: "raise" checks every queued loss and every logged gradient norm at those reads and stops
 the run at the first non-finite one (a non-finite gradient at an unlogged step reaches the
 parameters, so the next step's loss shows it); "skip" must decide before the update, so it takes
@@ -39,21 +41,18 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import STOP_SIGNALS, CheckpointError, DivergedError, Interrupted, NonFiniteGradientError
 from ..recipe import Recipe
 from ..schedules import set_hyper
+from ..tasks import METRICS, batch_sums, better, direction, metrics, targets
 from . import checkpoint, distributed
 from .builder import Setup, build, schedule_drives
 from .callbacks import Callback, listens
 from .early_stopping import EarlyStopping
 from .layer_stats import LayerStats
 from .progress import Progress
-
-
-READ_STEPS = 50  # queued steps per device read: the read's ~12 small ops then cost < 1% of a tiny step
-READ_ELEMENTS = 1 << 22  # or fewer steps, once their queued logits hold this many numbers
+from .reads import ReadQueue
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -82,7 +81,10 @@ class Trainer:
         self.epochs, self.seed = cfg["epochs"], cfg["seed"]
         self.log_every, self.do_checkpoint = cfg["log_every"], cfg["checkpoint"]
         self.progress = Progress(self.epochs, quiet or not self.writer)
-        self.early = EarlyStopping(**self.recipe.regularization["early_stopping"])
+        self.task, self.monitor = setup.task, setup.monitor
+        stopping = self.recipe.regularization["early_stopping"]
+        self.early = EarlyStopping(**{**stopping, "monitor": self.monitor if stopping["monitor"] == "auto"
+                                      else stopping["monitor"]})
         self.params = [p for p in setup.model.parameters() if p.requires_grad]
         self.names = {p: name for name, p in setup.model.named_parameters()}
         self.drives = schedule_drives(setup.schedule)
@@ -99,8 +101,7 @@ class Trainer:
         self.history: list[dict] = []
         self.elapsed = 0.0
         self.acc = self._zero_accumulators()
-        self.queue: list[tuple] = []  # (step, lr, samples, the step's device tensors) not yet read
-        self.queued = 0  # numbers in the queued logits
+        self.reads = ReadQueue(self.task, self.dist)  # the steps not yet read from the device
         self.metrics_offset = 0
         self.pending: list[dict] = []  # metric lines not yet written
         self.stop_signal = 0  # set by the SIGINT/SIGTERM handler, at any moment: the signal's number
@@ -113,15 +114,15 @@ class Trainer:
     @staticmethod
     def _zero_accumulators() -> dict:
         """The epoch's running sums over all ranks, on the host (filled by `read_queue`):
-        Σ loss·batch, right predictions, samples."""
-        return {"loss_sum": 0.0, "correct": 0, "seen": 0}
+        Σ loss·batch, the task's metric sums (`nnopt.tasks.batch_sums`), samples."""
+        return {"loss_sum": 0.0, "sums": [], "seen": 0}
 
     def state_dict(self) -> dict:
         s = self.s
         return {
             "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
             "step": self.step, "epoch": self.epoch, "position": self.position, "samples": self.samples,
-            "accumulators": dict(self.acc), "history": list(self.history), "elapsed": self.elapsed,
+            "accumulators": {**self.acc, "sums": list(self.acc["sums"])}, "history": list(self.history), "elapsed": self.elapsed,
             "metrics_offset": self.metrics_offset, "early_stopping": self.early.state_dict(),
             "rng_cpu": torch.get_rng_state(), "aug_gen": self.aug_gen.get_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if s.device.type == "cuda" else None,
@@ -139,7 +140,9 @@ class Trainer:
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
         self.samples = state["samples"]
         self.history, self.elapsed = state["history"], state["elapsed"]
-        self.acc = {k: v.item() if torch.is_tensor(v) else v for k, v in state["accumulators"].items()}
+        self.acc = dict(state["accumulators"])
+        if "correct" in self.acc:  # a checkpoint written before tasks: the right predictions
+            self.acc["sums"] = [float(self.acc.pop("correct"))]
         self.metrics_offset = state["metrics_offset"]
         self.early.load_state_dict(state["early_stopping"])
         torch.set_rng_state(state["rng_cpu"])
@@ -172,12 +175,12 @@ class Trainer:
         return lr
 
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Zero the gradients, then loss = CE(model(x), y) + penalty and its backward pass (scaled
-        under fp16, then unscaled so clipping sees true gradients); returns (logits, CE loss)."""
+        """Zero the gradients, then loss = L(model(x), y) + penalty and its backward pass (scaled
+        under fp16, then unscaled so clipping sees true gradients); returns (outputs, L)."""
         s = self.s
         with self.autocast():
             out = self.net(x)
-            loss = F.cross_entropy(out.float(), y, label_smoothing=s.label_smoothing)
+            loss = s.loss(out.float(), targets(self.task, out, y))
         extra = s.penalty()
         total = loss if extra is None else loss + extra
         if self.loss_weight != 1.0:
@@ -194,9 +197,9 @@ class Trainer:
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float, norms: bool = True) -> dict:
         """One optimizer step on a batch. Returns what the step leaves on the device for the next
-        read: ``loss`` (CE without the penalty, 0-d), ``tensor_norms`` (each gradient's 2-norm before
-        clipping, 0-d each; None unless `norms` or the "skip" screen needs them), ``logits`` and
-        ``y`` (for the accuracy), ``with_grad``. Nothing is reduced here: `read_queue` does it for
+        read: ``loss`` (L without the penalty, 0-d), ``tensor_norms`` (each gradient's 2-norm before
+        clipping, 0-d each; None unless `norms` or the "skip" screen needs them), ``out`` and
+        ``y`` (for the metrics), ``with_grad``. Nothing is reduced here: the read queue does it for
         all queued steps at once."""
         s = self.s
         if s.augment is not None:
@@ -207,7 +210,7 @@ class Trainer:
         tensor_norms = torch._foreach_norm([p.grad for p in with_grad]) if norms or skip else None
         if s.clip is not None:
             s.clip(with_grad)
-        metrics = {"loss": loss.detach(), "tensor_norms": tensor_norms, "logits": out.detach(), "y": y,
+        metrics = {"loss": loss.detach(), "tensor_norms": tensor_norms, "out": out.detach(), "y": y,
                    "with_grad": with_grad}
         if skip and tensor_norms and not bool(torch.isfinite(torch.stack(tensor_norms)).all()):
             return metrics  # no update this step
@@ -225,41 +228,27 @@ class Trainer:
         return metrics
 
     def read_queue(self) -> None:
-        """Reduce the queued steps on the device and read them in one transfer: each step's loss and
-        (where taken) global gradient norm ‖g‖ = √Σᵢ‖gᵢ‖², screened for NaN/inf, and the right
-        predictions of all of them. The epoch's Σ loss·batch and right predictions add up on the
-        host, step by step (so they do not depend on when reads happen); the ``log_every``-th steps
-        get a line in metrics.jsonl."""
-        if not self.queue:
-            return
-        queue, self.queue, self.queued = self.queue, [], 0
-        ms = [m for *_, m in queue]
-        losses = torch.stack([m["loss"] for m in ms])
-        if self.dist.world > 1:  # each rank's loss is the mean over its shard: weight by shares
-            losses = losses * torch.tensor([m["share"] for m in ms], dtype=torch.float64, device=losses.device)
-        hits = torch.cat([m["logits"] for m in ms]).argmax(1) == torch.cat([m["y"] for m in ms])
-        correct = hits.sum(0, keepdim=True, dtype=torch.float64)  # (exact; float64 with the losses)
-        summed = self.dist.sum_(torch.cat((losses, correct)))
-        normed = [m["tensor_norms"] for m in ms if m["tensor_norms"] is not None]
-        values = torch.cat((summed, step_norms(normed, losses.device))).tolist()  # the one read
-        k = len(ms)
-        self.acc["correct"] += int(values[k])
-        norms = iter(values[k + 1:])
-        for (step, lr, samples, m), loss in zip(queue, values[:k]):
-            norm = None if m["tensor_norms"] is None else next(norms)
-            self.acc["loss_sum"] += loss * samples
-            if not math.isfinite(loss):
-                self.diverged(f"loss became {loss}", lr, step, unscreened=self.unscreened)
-            self.unscreened = step if norm is None else None
-            if norm is not None and not math.isfinite(norm) and self.nonfinite == "raise" and self.scaler is None:
-                per_tensor = torch.stack(m["tensor_norms"]).tolist()
+        """Read the queued steps (one device transfer, see reads.py) and screen them for NaN/inf.
+        The epoch's Σ loss·batch and metric sums add up on the host, step by step (so they do not
+        depend on when reads happen); the ``log_every``-th steps get a line in metrics.jsonl."""
+        reads, rows = self.reads.read()
+        sums = self.acc["sums"]
+        for row in rows:
+            self.acc["sums"] = sums = [a + b for a, b in zip(sums, row)] if sums else row
+        for r in reads:
+            self.acc["loss_sum"] += r.loss * r.samples
+            if not math.isfinite(r.loss):
+                self.diverged(f"loss became {r.loss}", r.lr, r.step, unscreened=self.unscreened)
+            self.unscreened = r.step if r.norm is None else None
+            if r.norm is not None and not math.isfinite(r.norm) and self.nonfinite == "raise" and self.scaler is None:
+                per_tensor = torch.stack(r.tensors["tensor_norms"]).tolist()
                 bad = next((j for j, v in enumerate(per_tensor) if not math.isfinite(v)), None)
-                self.diverged(f"the global gradient norm overflowed ({norm})" if bad is None else
-                              f"gradient of {self.names[m['with_grad'][bad]]!r} is not finite "
-                              f"(its norm is {per_tensor[bad]})", lr, step)
-            if step % self.log_every == 0:
-                self.pending.append({"kind": "step", "step": step, "epoch": self.epoch + 1,
-                                     "lr": lr, "loss": loss, "grad_norm": norm})
+                self.diverged(f"the global gradient norm overflowed ({r.norm})" if bad is None else
+                              f"gradient of {self.names[r.tensors['with_grad'][bad]]!r} is not finite "
+                              f"(its norm is {per_tensor[bad]})", r.lr, r.step)
+            if r.step % self.log_every == 0:
+                self.pending.append({"kind": "step", "step": r.step, "epoch": self.epoch + 1,
+                                     "lr": r.lr, "loss": r.loss, "grad_norm": r.norm})
 
     def run_epoch(self, metrics_file) -> dict | None:
         """Train one epoch from the current position; None when stopped before its end."""
@@ -287,9 +276,7 @@ class Trainer:
             self.samples += n_all
             self.step += 1
             self.position += 1
-            self.queue.append((self.step, lr, n_all, m))
-            self.queued += m["logits"].numel()
-            if len(self.queue) >= READ_STEPS or self.queued >= READ_ELEMENTS:
+            if self.reads.add(self.step, lr, n_all, m):
                 self.read_queue()
             self.progress.step()
             if self.step_listeners:
@@ -297,19 +284,18 @@ class Trainer:
                 self.emit("on_step_end", self.step, {"step": self.step, "epoch": self.epoch + 1, "lr": lr,
                                                       "batch_size": n_all, "loss": m["loss"],
                                                       "grad_norm": norm,
-                                                      "correct": (m["logits"].argmax(1) == m["y"]).sum()})
+                                                      "sums": batch_sums(self.task, m["out"], m["y"])})
         self.read_queue()
         self.elapsed += time.perf_counter() - epoch_t0
         if self.position < steps:
             self.write_metrics(metrics_file)
             return None
-        val_loss, val_acc = self.evaluate(s.data.val)
+        val = self.evaluate(s.data.val, "val")
         self.epoch += 1
-        loss_sum, correct, seen = self.acc["loss_sum"], self.acc["correct"], self.acc["seen"]
-        record = {"kind": "epoch", "epoch": self.epoch, "step": self.step,
-                  "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                  "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "batch_size": bs,
-                  "time": self.elapsed}
+        seen = self.acc["seen"]
+        record = {"kind": "epoch", "epoch": self.epoch, "step": self.step, "train_loss": self.acc["loss_sum"] / seen,
+                  **metrics(self.task, self.acc["sums"], seen, "train"), **val,
+                  "lr": lr, "batch_size": bs, "time": self.elapsed}
         self.pending.append(record)
         self.write_metrics(metrics_file)
         self.history.append(record)
@@ -317,12 +303,14 @@ class Trainer:
         self.progress.end_epoch(record)
         return record
 
-    def evaluate(self, split) -> tuple[float, float]:
-        """Mean loss and accuracy on `split`, with the optimizer in its eval mode if it has one."""
+    def evaluate(self, split, prefix: str) -> dict:
+        """The task's metrics on `split` (keys `prefix`_loss, ...), with the optimizer in its eval
+        mode if it has one."""
         set_mode(self.s.optimizer, "eval")
         self.dist.sync_buffers(self.s.model)
         try:
-            return evaluate(self.s.model, split, self.recipe.train["eval_batch_size"])
+            return evaluate(self.s.model, split, self.recipe.train["eval_batch_size"], self.task,
+                            self.s.eval_loss, prefix)
         finally:
             set_mode(self.s.optimizer, "train")
 
@@ -338,7 +326,7 @@ class Trainer:
         the previous step, when its gradients were not screened (their update may be the cause)."""
         ckpt = checkpoint.path_in(self.run_dir)
         last = f"{ckpt} (after epoch {self.epoch})" if self.do_checkpoint and ckpt.exists() else "none"
-        self.queue = []
+        self.reads.clear()
         if self.writer:
             write_json(self.run_dir / "summary.json", self.summary("diverged", diverged_at_step=step,
                                                                   last_good_checkpoint=last))
@@ -389,9 +377,8 @@ class Trainer:
                     break
         if self.early.restore_best_weights and self.early.best_weights is not None:
             self.s.model.load_state_dict(self.early.best_weights)
-        test_loss, test_acc = self.evaluate(self.s.data.test)
         extra = {"stop_reason": self.stop_reason} if status == "stopped" else {}
-        summary = self.summary(status, test_loss=test_loss, test_acc=test_acc, **extra)
+        summary = self.summary(status, **self.evaluate(self.s.data.test, "test"), **extra)
         if self.writer:
             set_mode(self.s.optimizer, "eval")  # model.pt holds the weights evaluation used
             torch.save(self.s.model.state_dict(), self.run_dir / "model.pt")
@@ -418,13 +405,22 @@ class Trainer:
                     signal.signal(sig, handler)
 
     def summary(self, status: str, **extra) -> dict:
-        best = max(self.history, key=lambda r: r["val_acc"], default=None)
+        """summary.json: the status, the last epoch's metrics (final_*), the best epoch by the
+        monitored metric (best_<monitor>, best_epoch; the first of equals) and the run's totals."""
+        key, way = self.monitor, direction(self.monitor)
+        best = None
+        for record in self.history:
+            if best is None or better(record[key], best[key], way):
+                best = record
         last = self.history[-1] if self.history else {}
+        finals = [k for k in last if k.startswith(("train_", "val_"))] if last else \
+            [m.name for m in METRICS.values() if self.task in m.tasks and m.name.startswith(("train_", "val_"))]
+        if self.task == "classification" and key != "val_acc":  # every classification summary has it
+            extra = {"best_val_acc": max((r["val_acc"] for r in self.history), default=None), **extra}
         return {
-            "status": status, "epochs": self.epoch, "steps": self.step,
-            "final_val_acc": last.get("val_acc"), "final_val_loss": last.get("val_loss"),
-            "final_train_acc": last.get("train_acc"),
-            "best_val_acc": best["val_acc"] if best else None,
+            "status": status, "task": self.task, "monitor": key, "epochs": self.epoch, "steps": self.step,
+            **{f"final_{k}": last.get(k) for k in finals},
+            f"best_{key}": best[key] if best else None,
             "best_epoch": best["epoch"] if best else None,
             "stopped_epoch": self.epoch if status == "early_stopped" else None,
             "early_stopping_best_epoch": self.early.best_epoch,
@@ -433,20 +429,6 @@ class Trainer:
             "samples_per_s": self.samples / self.elapsed if self.elapsed else None,
             "device": str(self.s.device), "processes": self.dist.world, **extra,
         }
-
-
-def step_norms(tensor_norms: list[list[torch.Tensor]], device: torch.device) -> torch.Tensor:
-    """Each step's global norm √Σᵢ‖gᵢ‖² (float64) from its per-tensor norms ‖gᵢ‖; a step without
-    gradients has norm 0. One reduction when every step has the same tensors (the usual case)."""
-    flat = [t for norms in tensor_norms for t in norms]
-    if not flat:
-        return torch.zeros(len(tensor_norms), dtype=torch.float64, device=device)
-    k = len(tensor_norms[0])
-    if all(len(norms) == k for norms in tensor_norms):
-        return torch.linalg.vector_norm(torch.stack(flat).view(len(tensor_norms), k), dim=1, dtype=torch.float64)
-    owner = torch.tensor([i for i, norms in enumerate(tensor_norms) for _ in norms], device=device)
-    squares = torch.stack(flat).double().square()
-    return torch.zeros(len(tensor_norms), dtype=torch.float64, device=device).index_add_(0, owner, squares).sqrt()
 
 
 def _ignore(*_) -> None:
@@ -461,19 +443,22 @@ def set_mode(optimizer, mode: str) -> None:
 
 
 @torch.no_grad()
-def evaluate(model, split, batch_size: int) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of `model` on a split, in eval mode."""
+def evaluate(model, split, batch_size: int, task: str, loss, prefix: str) -> dict:
+    """`prefix`_loss (the batch-size-weighted mean of `loss`) and the task's metrics of `model`
+    on a split, in eval mode."""
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=split.x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
+    sums = 0
     for i in range(0, len(split), batch_size):
         x, y = split.x[i:i + batch_size], split.y[i:i + batch_size]
-        out = model(x)
-        loss_sum += F.cross_entropy(out, y, reduction="sum")
-        correct += (out.argmax(1) == y).sum()
+        out = model(x).float()
+        loss_sum += loss(out, targets(task, out, y)).double() * len(y)
+        sums = sums + batch_sums(task, out, y, top_k=out.shape[1] > 5)
     model.train(was_training)
-    return loss_sum.item() / len(split), correct.item() / len(split)
+    values = torch.cat((loss_sum[None], sums)).tolist()  # one read
+    n = len(split)
+    return {f"{prefix}_loss": values[0] / n, **metrics(task, values[1:], n, prefix)}
 
 
 def write_json(path: Path, obj: dict) -> None:
