@@ -19,7 +19,7 @@ from nnopt._compat import tomllib  # noqa: E402
 from nnopt.registry import OPTIMIZERS  # noqa: E402
 from nnopt.serve.app import create_app  # noqa: E402
 from nnopt.serve.forms import DEFAULTS, FormError, recipe_from_form, schema  # noqa: E402
-from nnopt.serve.session import Boundary, Session, layer_grad_norms, layer_groups  # noqa: E402
+from nnopt.serve.session import Boundary, Session, guessing, layer_grad_norms, layer_groups, verdict  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +181,7 @@ def test_layer_grad_norms_are_each_modules_gradient_norm():
     model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
     model(torch.randn(5, 2)).square().sum().backward()
     groups = layer_groups(model)
-    assert [label for label, _ in groups] == ["0 Linear", "2 Linear"]
+    assert [label for label, _ in groups] == ["layer 1: Linear 2→3", "layer 2: Linear 3→2"]
     for (_, params), norm in zip(groups, layer_grad_norms(groups)):
         expected = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in params))
         assert norm == pytest.approx(expected, rel=1e-6)
@@ -226,7 +226,7 @@ def test_session_trains_pauses_steps_and_resets(defaults, new_session):
     messages = []
     wait_for(lambda: messages.extend(session.drain()) or sum(m["type"] == "frame" for m in messages) >= 5)
     start = next(m for m in messages if m["type"] == "start")
-    assert [label.split()[1] for label in start["layers"]] == ["Linear"] * 3  # two hidden, one output
+    assert start["layers"] == ["layer 1: Linear 2→16", "layer 2: Linear 16→16", "layer 3: Linear 16→2"]
     assert len(start["boundary"]["points"]) == 120
     frame = next(m for m in messages if m["type"] == "frame")
     assert len(frame["boundary"]) == 48 * 48 and len(frame["layers"]) == 3
@@ -247,9 +247,51 @@ def test_session_finishes_and_its_loss_falls(defaults, new_session):
     session = new_session(fps=50)
     session.start(recipe_from_form(fast(defaults, **{"train.epochs": "30"})))
     wait_for(lambda: session.state == "finished")
-    epochs = [r for m in session.drain() if m["type"] == "frame" for r in m["epochs"]]
+    messages = session.drain()
+    epochs = [r for m in messages if m["type"] == "frame" for r in m["epochs"]]
     assert [r["epoch"] for r in epochs] == list(range(1, 31))
     assert epochs[-1]["train_loss"] < 0.7 * epochs[0]["train_loss"]
+    assert [m for m in messages if m["type"] == "frame"][-1]["epoch"] == 30  # the page shows "epoch 30/30"
+    assert [m for m in messages if m["type"] == "state"][-1]["verdict"] is None  # it learned
+
+
+def test_guessing_is_the_majority_accuracy_and_the_prior_cross_entropy():
+    labels = lambda *y: SimpleNamespace(y=torch.tensor(y))  # noqa: E731
+    chance, prior = guessing(SimpleNamespace(train=labels(0, 0, 0, 1), val=labels(1, 1, 0, 1, 1)))
+    assert chance == 0.8 and prior == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
+    assert guessing(SimpleNamespace(train=SimpleNamespace(y=torch.zeros(3)), val=labels(0))) is None  # regression
+    assert verdict({"val_acc": 0.81, "train_loss": 0.2}, (0.8, 0.56)).startswith("stuck at chance: val acc 0.810")
+    assert verdict({"val_acc": 0.9, "train_loss": 0.6}, (0.8, 0.56)).startswith("no better than guessing")
+    assert verdict({"val_acc": 0.9, "train_loss": None}, (0.8, 0.56)).startswith("no better than guessing")
+    assert verdict({"val_acc": 0.9, "train_loss": 0.5}, (0.8, 0.56)) is None
+    assert "nnopt doctor" in verdict({"val_acc": 0.5, "train_loss": 0.7}, (0.5, 0.69))
+
+
+def test_a_run_at_lr_50_says_it_learned_nothing_and_points_to_the_doctor(defaults, new_session):
+    session = new_session(fps=50)
+    session.start(recipe_from_form(fast(defaults, **{"optimizer.lr": "50", "train.epochs": "10"})))
+    wait_for(lambda: session.state in ("finished", "failed"))
+    state = [m for m in session.drain() if m["type"] == "state"][-1]
+    assert "nnopt doctor" in state["verdict"] and "lower optimizer.lr" in state["verdict"]
+
+
+def test_speed_spaces_the_steps_and_is_validated(client, defaults, new_session):
+    session = new_session()
+    session.set_speed(20.0)  # steps per second
+    began = time.monotonic()
+    session.start(recipe_from_form(fast(defaults, **{"train.epochs": "1000"})))
+    time.sleep(1.0)
+    session.pause()
+    wait_for(lambda: session.state == "paused")
+    elapsed = time.monotonic() - began
+    paused = [m for m in session.drain() if m.get("state") == "paused"][-1]["step"]
+    assert 1 <= paused <= 20 * elapsed + 3  # never faster than asked (slower on a busy machine is fine)
+    sid = client.app.state.sessions.create().sid
+    r = client.post(f"/api/sessions/{sid}/speed", json={"speed": "fast"})
+    assert r.status_code == 400 and r.json()["field"] == "speed"
+    assert client.post(f"/api/sessions/{sid}/speed", json={"speed": "max"}).status_code == 200
+    assert client.post(f"/api/sessions/{sid}/speed", json={"speed": "30"}).status_code == 200
+    assert client.app.state.sessions.get(sid).speed == 30.0
 
 
 def test_diverging_run_fails_in_its_tab_only(defaults, new_session):

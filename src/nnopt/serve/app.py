@@ -7,7 +7,8 @@
     POST /api/export               {values} → the recipe's TOML and the matching lab experiments
     GET  /api/events               a tab's session: an SSE stream (first message: its id); closing
                                    the stream (the tab) stops the session's training
-    POST /api/sessions/ID/ACTION   start | pause | resume | step | reset, with {values} for start/step
+    POST /api/sessions/ID/ACTION   start | pause | resume | step | reset, with {values} for start/step;
+                                   speed with {speed}: steps per second ("max" = unthrottled)
 
 Only the page itself can drive the server (`Guard`): a request must name one of the served
 addresses as its Host (DNS rebinding), come from the server's own origin (403 otherwise) and, for a
@@ -35,8 +36,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import ConfigError
+from ..params import Param
 from ..toy.functions2d import SURFACES
-from .forms import FormError, form_field, recipe_from_form, schema
+from .forms import FormError, form_field, read_value, recipe_from_form, schema
 from .lab_links import lab_links, recipe_choices
 from .session import Busy, Session
 from .surfaces import contour_png, surfaces_json, trajectories
@@ -44,6 +46,7 @@ from .surfaces import contour_png, surfaces_json, trajectories
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 1_000_000  # bytes of a request body
 MAX_DIGITS = 30  # a JSON integer longer than this is read as a float (inf beyond 308 digits)
+SPEED = Param(float, None, gt=0, le=100_000, nullable=True, doc="training steps per second; none = max")
 COMPUTING, WAITING = 2, 6  # trajectory requests computed at once / queued behind them (then 429)
 
 
@@ -344,9 +347,15 @@ def create_app(max_sessions: int = 8, max_running: int = 4, fps: float = 8.0, ho
             session.pause()
         elif action == "reset":
             await anyio.to_thread.run_sync(session.reset)
+        elif action == "speed":
+            body = await read_json(request)
+            speed = body.get("speed") if isinstance(body, dict) else body
+            if isinstance(speed, str):  # form text, like every field: "100", "max"
+                speed = None if speed.strip() == "max" else read_value("speed", speed)
+            session.set_speed(SPEED.validate("speed", speed))
         else:
             return error(f"action = {action[:40]!r} — must be one of 'start', 'pause', 'resume', 'step', "
-                         "'reset'", 404)
+                         "'reset', 'speed'", 404)
         return JSONResponse({"state": session.state})
 
     async def on_config_error(request, exc):

@@ -17,6 +17,7 @@ import re
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..optim.define import OPTIONS
 from ..params import REQUIRED, Param
 from ..recipe import SECTIONS, Component, Recipe, parse_value, set_path
 
@@ -82,9 +83,10 @@ def text(value: Any) -> str:
     return str(value)
 
 
-def param_json(param: Param) -> dict:
-    """One field for the page: kind, default (as form text), choices, allowed range, doc."""
-    out = {"kind": param.kind.__name__, "allowed": param.allowed(), "doc": param.doc,
+def param_json(param: Param, advanced: bool = False) -> dict:
+    """One field for the page: kind, default (as form text), choices, allowed range, doc; `advanced`
+    fields (an optimizer's implementation options) are folded away."""
+    out = {"kind": param.kind.__name__, "allowed": param.allowed(), "doc": param.doc, "advanced": advanced,
            "default": None if param.default is REQUIRED else text(param.default)}
     if param.choices is not None:
         out["choices"] = ["none"] * param.nullable + [str(c) for c in param._choice_names()]
@@ -102,8 +104,8 @@ def schema() -> dict:
             names = [n for n in spec.registry.names() if (name != "data" or n in PLAY_DATASETS)
                      and offered(spec.registry, n)]
             entries = {n: {"description": spec.registry.get(n).description,
-                           "fields": {k: param_json(p) for k, p in spec.spec(n).items()
-                                      if k != "name" and not p.external}}
+                           "fields": {k: param_json(p, advanced=name == "optimizer" and k in OPTIONS)
+                                      for k, p in spec.spec(n).items() if k != "name" and not p.external}}
                        for n in names}
             sections.append({"name": name, "component": True, "choices": names, "entries": entries,
                              "extra": list(spec.extra or {})})

@@ -4,7 +4,9 @@
 reads the step's loss, lr and global gradient norm, each layer's gradient norm and — on 2-D data —
 the model's class-1 probability on a grid over the data, and queues that as a frame; epoch lines
 are queued as they come. Pausing blocks inside the callback on an Event; "step" lets one more step
-through. The page reads the queue over SSE (see app.py).
+through; `speed` (steps per second, None = as fast as it trains) spaces the steps so a person can
+watch. A run that ends at chance accuracy or diverges says so (`verdict`). The page reads the queue
+over SSE (see app.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import time
 
 import torch
 
+from ..errors import DivergedError
 from ..recipe import Recipe
 from ..train import Callback, Trainer, build
 from .forms import DATASETS_2D, FormError
@@ -32,13 +35,24 @@ class Busy(RuntimeError):
 
 
 def layer_groups(model: torch.nn.Module) -> list[tuple[str, list[torch.nn.Parameter]]]:
-    """(label, own parameters) of every module that holds parameters, in order: "1 Linear"."""
+    """(label, own parameters) of every module that holds parameters, in depth order, labelled by
+    depth and shape: "layer 1: Linear 2→16", "layer 2: BatchNorm1d 16"."""
     groups = []
-    for name, module in model.named_modules():
+    for module in model.modules():
         params = [p for p in module.parameters(recurse=False) if p.requires_grad]
         if params:
-            groups.append((f"{name or 'model'} {type(module).__name__}", params))
+            groups.append((f"layer {len(groups) + 1}: {type(module).__name__} {shape_of(module, params)}", params))
     return groups
+
+
+def shape_of(module: torch.nn.Module, params) -> str:
+    """in→out of a layer that maps features or channels (Linear, ConvNd, RNN), else its first
+    parameter's size ("16", "3×3")."""
+    for a, b in (("in_features", "out_features"), ("in_channels", "out_channels"), ("input_size", "hidden_size"),
+                 ("num_embeddings", "embedding_dim")):
+        if hasattr(module, a) and hasattr(module, b):
+            return f"{getattr(module, a)}→{getattr(module, b)}"
+    return "×".join(map(str, params[0].shape))
 
 
 def layer_grad_norms(groups) -> list[float | None]:
@@ -98,6 +112,7 @@ class LiveView(Callback):
 
     def on_fit_start(self, trainer) -> None:
         s = trainer.s
+        self.session.guess = guessing(s.data)
         self.groups = layer_groups(s.model)
         if trainer.recipe.data["name"] in DATASETS_2D:
             self.boundary = Boundary(s)
@@ -113,6 +128,7 @@ class LiveView(Callback):
             self.last = now
             session.push(self.frame(trainer, metrics))
         session.gate(trainer)
+        session.throttle()
 
     def frame(self, trainer, metrics: dict) -> dict:
         out = {"type": "frame", "step": metrics["step"], "epoch": metrics["epoch"], "lr": finite(metrics["lr"]),
@@ -124,15 +140,53 @@ class LiveView(Callback):
         return out
 
     def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        self.epochs.append({k: finite(record[k]) for k in ("epoch", "step", "train_loss", "train_acc",
-                                                           "val_loss", "val_acc", "lr")})
+        self.session.last = {k: finite(record.get(k)) for k in ("epoch", "step", "train_loss", "train_acc",
+                                                                "val_loss", "val_acc", "lr")}
+        self.epochs.append(self.session.last)
 
     def on_fit_end(self, trainer, summary: dict) -> None:
-        last = {"type": "frame", "step": trainer.step, "epochs": self.epochs}
+        last = {"type": "frame", "step": trainer.step, "epoch": summary.get("epochs", trainer.epoch),
+                "epochs": self.epochs}
         if self.boundary is not None:
             last["boundary"] = self.boundary.probabilities(trainer.s.model)
         self.session.push(last)
         self.epochs = []
+
+
+def guessing(data) -> tuple[float, float] | None:
+    """What a model that learned nothing scores: (the validation accuracy of always answering the
+    commonest class, the cross-entropy −Σ p_k ln p_k of predicting the training class frequencies
+    p_k); None without class labels."""
+    train_y, val_y = (getattr(getattr(data, split, None), "y", None) for split in ("train", "val"))
+    if any(y is None or len(y) == 0 or y.is_floating_point() or y.ndim != 1 for y in (train_y, val_y)):
+        return None
+    p = torch.bincount(train_y).double() / len(train_y)
+    p = p[p > 0]
+    return float(torch.bincount(val_y).max()) / len(val_y), float(-(p * p.log()).sum())
+
+
+def verdict(last: dict, guess: tuple[float, float] | None) -> str | None:
+    """One line when a finished run learned nothing (`last`: its last epoch's record): its val
+    accuracy within 0.02 of always answering the commonest class, or its train loss no lower than
+    predicting the class frequencies."""
+    acc, loss = last.get("val_acc"), last.get("train_loss")
+    if guess is None or not isinstance(acc, float):
+        return None
+    chance, prior = guess
+    if acc <= chance + 0.02:
+        what = f"stuck at chance: val acc {acc:.3f}, and always answering the commonest class scores {chance:.3f}"
+    elif loss is None or loss >= prior:
+        shown = "not finite" if loss is None else f"{loss:.3f}"
+        what = (f"no better than guessing: train loss {shown} ≥ {prior:.3f}, the loss of predicting the class "
+                "frequencies")
+    else:
+        return None
+    return (f"{what}. A too-large lr diverges or saturates the units: lower optimizer.lr. Export the recipe, "
+            "nnopt run it, and nnopt doctor RUN_DIR names the cause")
+
+
+DIVERGED = ("diverged — lower optimizer.lr (or clip gradients); export the recipe, nnopt run it and "
+            "nnopt doctor RUN_DIR names the cause")
 
 
 def finite(x):
@@ -154,6 +208,10 @@ class Session:
         self.stopping = False
         self.thread: threading.Thread | None = None
         self.run_dir: str | None = None
+        self.speed: float | None = None  # steps per second; None = as fast as it trains
+        self.next_step = 0.0  # perf_counter time the next step may start at `speed`
+        self.guess: tuple[float, float] | None = None  # what learning nothing scores (see guessing)
+        self.last: dict = {}  # the run's last epoch record
 
     # -- the queue the SSE stream drains ---------------------------------------------------------
     def push(self, message: dict) -> None:
@@ -203,10 +261,12 @@ class Session:
         try:
             summary = trainer.fit()
         except Exception as exc:  # noqa: BLE001 — the tab shows any failure; the server keeps running
-            self.set_state("failed", error=f"{type(exc).__name__}: {exc}")
+            self.set_state("failed", error=f"{type(exc).__name__}: {exc}",
+                           verdict=DIVERGED if isinstance(exc, DivergedError) else None)
         else:
-            self.set_state("stopped" if self.stopping else "finished",
-                           summary={k: finite(v) if isinstance(v, float) else v for k, v in summary.items()})
+            clean = {k: finite(v) if isinstance(v, float) else v for k, v in summary.items()}
+            self.set_state("stopped" if self.stopping else "finished", summary=clean,
+                           verdict=None if self.stopping else verdict(self.last, self.guess))
         finally:
             shutil.rmtree(self.run_dir, ignore_errors=True)
             torch.set_num_threads(THREADS)
@@ -222,6 +282,22 @@ class Session:
             self.steps_left = steps
             self.pausing = False
             self.resume.set()
+
+    def set_speed(self, speed: float | None) -> None:
+        """Steps per second from now on (None: as fast as it trains)."""
+        self.speed, self.next_step = speed, 0.0
+
+    def throttle(self) -> None:
+        """In the training thread, after a step: wait until the next step is due at `speed`, in
+        short slices so pause, step and stop answer at once."""
+        speed = self.speed
+        if speed is None:
+            return
+        now = time.perf_counter()
+        self.next_step = max(self.next_step + 1.0 / speed, now - 0.1)  # no burst after a pause
+        while not self.stopping and not self.pausing and self.speed == speed and \
+                (wait := self.next_step - time.perf_counter()) > 0:
+            time.sleep(min(wait, 0.05))
 
     def pause_due(self) -> bool:
         return self.pausing or (self.steps_left is not None and self.steps_left <= 1)

@@ -63,7 +63,17 @@ function collect(root) {
 }
 
 // Fields of a spec into `box` (nested tables become their own fieldset); values by key or default.
+// Advanced fields (torch's implementation options: fused, compile, foreach, ...) fold under one
+// closed "torch options" box.
 function renderFields(box, prefix, fields, values, p = "", skip = []) {
+  const advanced = Object.entries(fields).filter(([name, spec]) => spec.advanced && !skip.includes(name));
+  if (advanced.length) {
+    const fold = el("details", {class: "advanced", testid: `${p}advanced-${prefix}`}, el("summary", {}, "torch options"));
+    renderFields(fold, prefix, Object.fromEntries(advanced.map(([k, v]) => [k, {...v, advanced: false}])), values, p);
+    renderFields(box, prefix, fields, values, p, [...skip, ...advanced.map(([k]) => k)]);
+    box.append(fold);
+    return;
+  }
   for (const [name, spec] of Object.entries(fields)) {
     if (skip.includes(name)) continue;
     const key = prefix + "." + name;
@@ -84,13 +94,20 @@ function renderComponent(box, prefix, section, values, p = "", skip = []) {
   const nameBox = fieldInput(prefix + ".name", "name", {choices: section.choices, allowed: ""},
     values[prefix + ".name"] || section.choices[0], p);
   const select = nameBox.querySelector("select");
+  // each entry's values as last shown (the recipe's own for its entry), so re-selecting one restores them
+  const shown = {[select.value]: values};
+  let current = select.value;
   const draw = (vals) => {
     const entry = section.entries[select.value];
     desc.textContent = entry.description;
     fields.replaceChildren();
     renderFields(fields, prefix, entry.fields, vals, p, skip);
   };
-  select.addEventListener("change", () => draw({}));
+  select.addEventListener("change", () => {
+    shown[current] = collect(fields);
+    current = select.value;
+    draw(shown[current] || {});
+  });
   box.append(nameBox, desc, fields);
   draw(values);
 }
@@ -115,7 +132,6 @@ function clearErrors(root, general) {
 
 // ---- view 1: optimizer trajectories on 2-D functions ----------------------------------------------
 const RUN_DEFAULTS = [["sgd", {lr: "0.05"}], ["momentum", {lr: "0.05", momentum: "0.9"}]];
-const VISIBLE_FIELDS = 4; // an optimizer's first fields; the rest fold under "more"
 
 function section(name) {
   return state.schema.sections.find((s) => s.name === name);
@@ -135,19 +151,13 @@ function addRun(optimizer, values = {}) {
   const fields = el("div");
   const draw = (vals) => {
     fields.replaceChildren();
-    const entry = Object.entries(opt.entries[select.value].fields);
-    const shown = Object.fromEntries(entry.slice(0, VISIBLE_FIELDS));
-    const more = Object.fromEntries(entry.slice(VISIBLE_FIELDS));
     const prefixed = Object.fromEntries(Object.entries(vals).map(([k, v]) => [`runs.${i}.${k}`, v]));
-    renderFields(fields, `runs.${i}`, shown, prefixed, "traj-");
-    const details = el("details", {}, el("summary", {}, "more"));
-    renderFields(details, `runs.${i}`, more, prefixed, "traj-");
-    fields.append(details);
+    renderFields(fields, `runs.${i}`, opt.entries[select.value].fields, prefixed, "traj-");
   };
   select.addEventListener("change", () => draw({}));
-  const remove = el("button", {type: "button"}, "remove");
+  const remove = el("button", {type: "button", testid: `traj-remove-${i}`}, "remove");
   remove.addEventListener("click", () => { box.remove(); renumberRuns(); });
-  box.append(select, remove, el("span", {class: "err", testid: `traj-error-runs.${i}.name`}), fields,
+  box.append(el("div", {class: "run-head"}, select, remove), el("span", {class: "err", testid: `traj-error-runs.${i}.name`}), fields,
     el("span", {class: "err", testid: `traj-error-runs.${i}`}));
   runs.append(box);
   draw(values);
@@ -233,9 +243,17 @@ function drawSurface(s) {
   g.fillStyle = "#c90";
   for (const [x, y] of s.minima) g.fillText("★", px(x) - 6, py(y) + 5);
   g.font = "11px system-ui, sans-serif";
-  g.fillStyle = "#333";
-  g.fillText(`x ∈ [${s.xlim}], y ∈ [${s.ylim}]`, 8, h - 8);
+  label(g, `x ∈ [${s.xlim}], y ∈ [${s.ylim}]`, 8, h - 8, "#222");
   return {g, px, py};
+}
+
+// Text on the contour image, on a white box so any colour stays readable.
+function label(g, text, x, y, color) {
+  const w = g.measureText(text).width;
+  g.fillStyle = "rgba(255, 255, 255, 0.85)";
+  g.fillRect(x - 3, y - 11, w + 6, 15);
+  g.fillStyle = color;
+  g.fillText(text, x, y);
 }
 
 // One frame of the 2-D view: contours, the first k iterates of every run, and loss vs step.
@@ -253,19 +271,28 @@ function drawTrajectories(k) {
     g.beginPath(); g.arc(px(pts[0][0]), py(pts[0][1]), 5, 0, 2 * Math.PI); g.stroke();
     const [cx, cy] = pts[pts.length - 1];
     g.beginPath(); g.arc(px(cx), py(cy), 4, 0, 2 * Math.PI); g.fill();
-    g.fillText(run.optimizer + (run.diverged ? " (diverged)" : ""), 8, 16 + 14 * i);
+    g.font = "bold 12px system-ui, sans-serif";
+    label(g, run.optimizer, 8, 18 + 17 * i, COLORS[i % COLORS.length]);
+    if (run.diverged) label(g, "diverged", 14 + g.measureText(run.optimizer).width, 18 + 17 * i, "#b00020");
+    g.font = "11px system-ui, sans-serif";
   });
-  const positive = state.traj.runs.every((r) => r.losses.every((v) => v === null || v > 0));
   NNPlot.lineChart($("traj-loss"), state.traj.runs.map((run, i) => ({
-    name: run.optimizer, color: COLORS[i % COLORS.length],
+    name: run.optimizer + (run.diverged ? " (diverged)" : ""), color: COLORS[i % COLORS.length],
     points: run.losses.slice(0, k).map((v, j) => [j, v]),
-  })), {title: "f(θ_t) vs step t (y clipped to f's range over the view)", logY: positive, yRange: s.zlim});
+  })), {title: "f(θ_t), clipped to f's range over the view", xLabel: "step t", logY: trajLog(s), yRange: s.zlim});
   state.frameTimes.push(performance.now() - t0);
+}
+
+// Log y for f only where the toggle asks and f > 0 over the whole view (the surface decides, not a frame).
+function trajLog(s) {
+  return $("traj-log").checked && s.zlim[0] > 0;
 }
 
 // The chosen function's formula and contours, shown before any run.
 function showSurface() {
   const s = state.surfaces[$("surface-select").value];
+  $("traj-log").disabled = !(s.zlim[0] > 0);
+  $("traj-log").parentElement.title = s.zlim[0] > 0 ? "" : "f takes values ≤ 0 on this view: linear only";
   $("surface-formula").textContent = `f = ${s.formula}   (default start ${s.start.map((v) => +v.toPrecision(3))})`;
   cancelAnimationFrame(state.anim);
   loadBackground(s.name).then(() => drawSurface(s), (err) => { $("traj-error").textContent = err.message; });
@@ -283,6 +310,7 @@ function initSurfaces(list) {
   for (const [o, v] of RUN_DEFAULTS) addRun(o, v);
   $("add-run").addEventListener("click", () => addRun("adam", {lr: "0.05"}));
   $("traj-run").addEventListener("click", runTrajectories);
+  $("traj-log").addEventListener("change", () => { if (state.traj && state.trajDone) drawTrajectories(Infinity); });
 }
 
 // ---- view 2: a network training live ------------------------------------------------------------
@@ -299,6 +327,13 @@ function initTrainForm() {
     form.append(box);
   }
   form.addEventListener("submit", (e) => e.preventDefault());
+  for (const kind of ["input", "change"]) form.addEventListener(kind, clearExport); // the export no longer matches
+  form.addEventListener("change", () => { if (state.train.status === "idle") drawTrain(); });
+  $("train-speed").addEventListener("change", () => api(`/api/sessions/${state.sid}/speed`, {speed: $("train-speed").value})
+    .catch((err) => { $("form-error").textContent = err.message; }));
+  $("loss-log").addEventListener("change", drawTrain);
+  $("copy-recipe").addEventListener("click", () => copy($("recipe-toml").textContent, $("copy-recipe")));
+  $("download-recipe").addEventListener("click", downloadRecipe);
   $("train-start").addEventListener("click", () => control("start"));
   $("train-pause").addEventListener("click", () => control("pause"));
   $("train-step").addEventListener("click", () => control("step"));
@@ -308,7 +343,33 @@ function initTrainForm() {
 
 function freshTrain() {
   return {status: "idle", step: 0, epoch: 0, epochs: 0, frames: 0, arrivals: [], loss: [], lr: [],
-    layers: [], norms: [], records: [], boundary: null};
+    layers: [], norms: [], records: [], boundary: null, verdict: null};
+}
+
+function clearExport() {
+  $("recipe-toml").textContent = "";
+  $("lab-links").replaceChildren();
+  $("export").classList.add("hidden");
+}
+
+// Text to the clipboard; the button says whether it worked.
+async function copy(text, button) {
+  const was = button.textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+    button.textContent = "copied";
+  } catch (err) {
+    button.textContent = "select and copy by hand";
+  }
+  setTimeout(() => { button.textContent = was; }, 1500);
+}
+
+function downloadRecipe() {
+  const link = el("a", {href: URL.createObjectURL(new Blob([$("recipe-toml").textContent], {type: "application/toml"})),
+    download: "recipe.toml"});
+  document.body.append(link);
+  link.click();
+  link.remove();
 }
 
 async function control(action) {
@@ -316,7 +377,8 @@ async function control(action) {
   clearErrors(form, $("form-error"));
   const needsForm = (action === "start" || action === "step") && !["running", "paused"].includes(state.train.status);
   try {
-    if (action === "reset") { state.train = freshTrain(); drawTrain(); }
+    if (action === "reset") { state.train = freshTrain(); clearExport(); drawTrain(); }
+    if (needsForm) await api(`/api/sessions/${state.sid}/speed`, {speed: $("train-speed").value});
     await api(`/api/sessions/${state.sid}/${action}`, needsForm ? {values: collect(form)} : {});
   } catch (err) {
     showError(err, form, "", $("form-error"));
@@ -336,11 +398,13 @@ async function exportRecipe() {
   }
 }
 
-// "open in lab": the experiments of `nnopt lab` about the techniques in use.
+// "open in lab": the experiments of `nnopt lab` about the techniques in use, each command copyable.
 function showLab(box, links) {
-  box.replaceChildren(...(links.length ? links.map((x) =>
-    el("p", {}, "open in lab: ", el("code", {}, x.command), " — " + x.claim))
-    : [el("p", {class: "desc"}, "no lab experiment matches these choices (nnopt lab list shows them all)")]));
+  box.replaceChildren(...(links.length ? links.map((x) => {
+    const button = el("button", {type: "button", class: "small", testid: `copy-lab-${x.name}`}, "copy");
+    button.addEventListener("click", () => copy(x.command, button));
+    return el("p", {class: "lab"}, "open in lab: ", el("code", {}, x.command), " ", button, " — " + x.claim);
+  }) : [el("p", {class: "desc"}, "no lab experiment matches these choices (nnopt lab list shows them all)")]));
 }
 
 function onMessage(m) {
@@ -350,6 +414,7 @@ function onMessage(m) {
     $("connection").textContent = "connected";
   } else if (m.type === "state") {
     t.status = m.state;
+    t.verdict = m.verdict || null;
     if (m.error) $("form-error").textContent = m.error;
   } else if (m.type === "start") {
     state.train = Object.assign(freshTrain(), {status: t.status, epochs: m.epochs, layers: m.layers,
@@ -358,8 +423,8 @@ function onMessage(m) {
     t.frames += 1;
     t.arrivals.push(performance.now());
     t.step = m.step;
+    if (m.epoch !== undefined) t.epoch = m.epoch;
     if (m.loss !== undefined) {
-      t.epoch = m.epoch;
       t.loss.push([m.step, m.loss]);
       t.lr.push([m.step, m.lr]);
       m.layers.forEach((v, i) => t.norms[i].push([m.step, v]));
@@ -375,32 +440,33 @@ function onMessage(m) {
 function drawTrain() {
   const t = state.train;
   const last = t.records[t.records.length - 1];
-  $("train-status").textContent = `${t.status} — step ${t.step}` + (t.epochs ? `, epoch ${t.epoch}/${t.epochs}` : "") +
-    (last ? `, val acc ${last.val_acc.toFixed(3)}` : "");
+  $("train-status").textContent = `${t.status} — step ${t.step}` + (t.epochs ? `, epoch ${Math.min(Math.floor(t.epoch), t.epochs)}/${t.epochs}` : "") +
+    (last && last.val_acc != null ? `, val acc ${last.val_acc.toFixed(3)}` : "");
+  $("train-verdict").textContent = t.verdict || "";
+  const log = $("loss-log").checked;
   NNPlot.lineChart($("plot-loss"), [
     {name: "train (step)", color: "#9ecae1", points: t.loss},
-    {name: "train", color: COLORS[0], points: t.records.map((r) => [r.step, r.train_loss])},
+    {name: "train (epoch)", color: COLORS[0], points: t.records.map((r) => [r.step, r.train_loss])},
     {name: "val", color: COLORS[1], points: t.records.map((r) => [r.step, r.val_loss])},
-  ], {title: "loss vs step", logY: true});
+  ], {title: "loss", xLabel: "step", logY: log});
   NNPlot.lineChart($("plot-acc"), [
     {name: "train", color: COLORS[0], points: t.records.map((r) => [r.epoch, r.train_acc])},
     {name: "val", color: COLORS[1], points: t.records.map((r) => [r.epoch, r.val_acc])},
-  ], {title: "accuracy vs epoch"});
-  NNPlot.lineChart($("plot-lr"), [{name: "lr", points: t.lr}], {title: "learning rate vs step"});
+  ], {title: "accuracy", xLabel: "epoch"});
+  NNPlot.lineChart($("plot-lr"), [{name: "lr", points: t.lr}], {title: "learning rate", xLabel: "step"});
   NNPlot.lineChart($("plot-gradnorms"), t.layers.map((name, i) => ({name, points: t.norms[i]})),
-    {title: "gradient norm per layer vs step", logY: true});
+    {title: "gradient 2-norm per layer", xLabel: "step", logY: log});
   drawBoundary(t.boundary);
 }
 
 // P(class 1) on the server's grid as an image, the training points on top.
 function drawBoundary(b) {
+  const data = $("recipe-form").querySelector('[data-field="data.name"]');
+  const twoD = b || (data && state.schema.datasets_2d.includes(data.value));
+  $("boundary-box").classList.toggle("hidden", !twoD); // 2-D data sets only: no empty box on digits
+  if (!b) return;
   const {g, w, h} = NNPlot.context($("plot-boundary"));
   g.clearRect(0, 0, w, h);
-  if (!b) {
-    g.fillStyle = "#777";
-    g.fillText("decision boundary: 2-D data sets only", 10, 20);
-    return;
-  }
   if (b.probs) {
     const n = b.grid, img = new ImageData(n, n);
     b.probs.forEach((p, i) => {

@@ -1,8 +1,12 @@
-// Line charts on a <canvas>: axes with ticks, optional log y, a legend. No dependencies.
+// Line charts on a <canvas>: a title and a legend in a strip above the plot (never under a curve),
+// axes with round ticks and units, a log or linear y chosen by the caller (a toggle), colours from
+// the page's CSS variables (light and dark). No dependencies. Each chart's text boxes are kept in
+// NNPlot.layout[canvas id] so tests can check that nothing leaves the canvas.
 "use strict";
 
 const NNPlot = (() => {
   const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+  const layout = {};
 
   // A canvas sized for the screen's pixel ratio; returns its 2-D context in CSS pixels.
   function context(canvas) {
@@ -15,6 +19,13 @@ const NNPlot = (() => {
     const g = canvas.getContext("2d");
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     return {g, w, h};
+  }
+
+  // The page's colours (style.css :root, switched by prefers-color-scheme).
+  function theme() {
+    const css = getComputedStyle(document.documentElement);
+    const v = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+    return {fg: v("--fg", "#222"), muted: v("--muted", "#555"), grid: v("--grid", "#ddd"), axis: v("--axis", "#888")};
   }
 
   // About n round tick values covering [lo, hi].
@@ -32,14 +43,42 @@ const NNPlot = (() => {
     return a !== 0 && (a >= 1e4 || a < 1e-3) ? v.toExponential(0) : String(+v.toPrecision(3));
   }
 
-  // series: [{name, color, points: [[x, y], ...]}]; opts: {title, logY, yRange: [lo, hi]}.
+  // Text at (x, y) with the given alignment, moved inside [0, w]; its box is recorded in `boxes`.
+  function text(g, boxes, s, x, y, align, w) {
+    const width = g.measureText(s).width;
+    let left = align === "center" ? x - width / 2 : align === "right" ? x - width : x;
+    left = Math.max(1, Math.min(w - width - 1, left));
+    g.textAlign = "left";
+    g.fillText(s, left, y);
+    boxes.push({text: s, x0: left, x1: left + width, y0: y - 10, y1: y + 2});
+    return width;
+  }
+
+  // series: [{name, color, points: [[x, y], ...]}]; opts: {title, xLabel, logY, yRange: [lo, hi]}.
   function lineChart(canvas, series, opts = {}) {
     const {g, w, h} = context(canvas);
-    const pad = {l: 46, r: 8, t: 18, b: 22};
+    const c = theme();
+    const boxes = [], legend = [];
     g.clearRect(0, 0, w, h);
     g.font = "11px system-ui, sans-serif";
-    g.fillStyle = "#222";
-    g.fillText(opts.title || "", pad.l, 12);
+    g.fillStyle = c.fg;
+    text(g, boxes, (opts.title || "") + (opts.logY ? " (log y)" : ""), 6, 12, "left", w);
+    // legend: swatch + name, wrapped into as many lines as it needs, above the plot
+    let lx = 6, ly = 27;
+    series.forEach((s, i) => {
+      if (!s.name) return;
+      const width = 18 + g.measureText(s.name).width;
+      if (lx + width > w - 4 && lx > 6) { lx = 6; ly += 14; }
+      const color = s.color || PALETTE[i % PALETTE.length];
+      g.strokeStyle = color; g.lineWidth = 2;
+      g.beginPath(); g.moveTo(lx, ly - 4); g.lineTo(lx + 14, ly - 4); g.stroke();
+      g.fillStyle = c.fg;
+      text(g, legend, s.name, lx + 17, ly, "left", w);
+      lx += width + 12;
+    });
+    const pad = {l: 48, r: 10, t: ly + 8, b: opts.xLabel ? 34 : 22};
+    const plot = {x0: pad.l, y0: pad.t, x1: w - pad.r, y1: h - pad.b};
+    layout[canvas.id] = {w, h, labels: boxes, legend, plot};
     const ty = (y) => (opts.logY ? Math.log10(y) : y);
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (const s of series) {
@@ -49,6 +88,9 @@ const NNPlot = (() => {
         y0 = Math.min(y0, ty(y)); y1 = Math.max(y1, ty(y));
       }
     }
+    g.strokeStyle = c.axis; g.lineWidth = 1;
+    g.strokeRect(plot.x0, plot.y0, plot.x1 - plot.x0, plot.y1 - plot.y0);
+    if (opts.xLabel) { g.fillStyle = c.muted; text(g, boxes, opts.xLabel, (plot.x0 + plot.x1) / 2, h - 4, "center", w); }
     if (!isFinite(x0)) return;
     if (opts.yRange) { // a fixed window: values beyond it are drawn at its edge
       const [lo, hi] = opts.yRange.map((v) => (opts.logY ? Math.log10(Math.max(v, 1e-12)) : v));
@@ -57,42 +99,33 @@ const NNPlot = (() => {
     }
     if (x1 === x0) x1 = x0 + 1;
     if (y1 === y0) { const d = Math.abs(y0) * 0.2 || 0.5; y0 -= d; y1 += d; }
-    const px = (x) => pad.l + ((x - x0) / (x1 - x0)) * (w - pad.l - pad.r);
-    const py = (y) => h - pad.b - ((ty(y) - y0) / (y1 - y0)) * (h - pad.t - pad.b);
-    g.strokeStyle = "#ccc"; g.lineWidth = 1; g.fillStyle = "#555";
-    g.textAlign = "right";
+    const px = (x) => plot.x0 + ((x - x0) / (x1 - x0)) * (plot.x1 - plot.x0);
+    const py = (y) => plot.y1 - ((ty(y) - y0) / (y1 - y0)) * (plot.y1 - plot.y0);
+    g.strokeStyle = c.grid; g.fillStyle = c.muted;
     const yt = opts.logY ? ticks(Math.floor(y0), Math.ceil(y1), 4).filter((v) => v >= y0 && v <= y1 && Number.isInteger(v))
       : ticks(y0, y1, 4).filter((v) => v >= y0 && v <= y1);
     for (const v of yt) {
       const yy = py(opts.logY ? Math.pow(10, v) : v);
-      g.beginPath(); g.moveTo(pad.l, yy); g.lineTo(w - pad.r, yy); g.stroke();
-      g.fillText(opts.logY ? "1e" + v : label(v), pad.l - 4, yy + 4);
+      g.beginPath(); g.moveTo(plot.x0 + 1, yy); g.lineTo(plot.x1 - 1, yy); g.stroke();
+      text(g, boxes, opts.logY ? "1e" + v : label(v), pad.l - 4, yy + 4, "right", w);
     }
-    g.textAlign = "center";
-    for (const v of ticks(x0, x1, 5).filter((v) => v >= x0 && v <= x1)) g.fillText(label(v), px(v), h - 6);
-    g.textAlign = "left";
-    g.strokeStyle = "#888";
-    g.strokeRect(pad.l, pad.t, w - pad.l - pad.r, h - pad.t - pad.b);
-    let lx = pad.l + 6;
+    for (const v of ticks(x0, x1, 5).filter((v) => v >= x0 && v <= x1)) text(g, boxes, label(v), px(v), plot.y1 + 13, "center", w);
+    g.save();
+    g.beginPath(); g.rect(plot.x0, plot.y0, plot.x1 - plot.x0, plot.y1 - plot.y0); g.clip();
     series.forEach((s, i) => {
-      const color = s.color || PALETTE[i % PALETTE.length];
-      g.strokeStyle = color; g.lineWidth = 1.5;
+      g.strokeStyle = s.color || PALETTE[i % PALETTE.length]; g.lineWidth = 1.5;
       g.beginPath();
       let pen = false;
       for (const [x, y] of s.points) {
         if (y === null || !isFinite(y) || (opts.logY && y <= 0)) { pen = false; continue; }
-        const yy = Math.max(pad.t, Math.min(h - pad.b, py(y)));
+        const yy = Math.max(plot.y0, Math.min(plot.y1, py(y)));
         if (pen) g.lineTo(px(x), yy); else g.moveTo(px(x), yy);
         pen = true;
       }
       g.stroke();
-      if (s.name) {
-        g.fillStyle = color;
-        g.fillText(s.name, lx, pad.t + 12);
-        lx += g.measureText(s.name).width + 10;
-      }
     });
+    g.restore();
   }
 
-  return {PALETTE, context, lineChart};
+  return {PALETTE, context, lineChart, layout, theme};
 })();
