@@ -20,7 +20,7 @@ import torch
 from ..errors import ConfigError, DataError
 from ..params import Param
 from ..registry import DATASETS
-from .dataset import FILE_SPLIT, TASK, encode_target, hold_out, split_indices, tabular
+from .dataset import FILE_SPLIT, TASK, encode_target, from_arrays, hold_out, tabular
 
 SPLITS = ("train", "val", "test")
 NAN_CHUNK_BYTES = 64 << 20  # the NaN scan reads a mapped file in pieces of this size
@@ -164,11 +164,10 @@ def npz(path, task="auto", val_fraction=0.15, test_fraction=0.15, split_seed=0):
         if x.shape[1:] != pairs[0][1][0].shape[1:]:
             raise ConfigError(f"{what}: x{n} has samples of shape {x.shape[1:]}, x{pairs[0][0]} "
                               f"{pairs[0][1][0].shape[1:]}")
+    if len(given) == 1:  # x, y: split here
+        return from_arrays("npz", *given[0], task, val_fraction, test_fraction, split_seed, what=f"{what}: y")
     task, y_all, classes = encode_target(np.concatenate([np.asarray(y) for _, (_, y) in pairs]), task,
                                          f"{what}: y")
-    if len(given) == 1:  # x, y: split here
-        parts = split_indices(y_all, task, (0.0, val_fraction, test_fraction), split_seed, what)
-        return tabular("npz", given[0][0], y_all, parts, task, classes)
     ys = iter(np.split(y_all, np.cumsum([len(y) for _, (_, y) in pairs])[:-1]))
     xs, ys = [p and p[0] for p in given], [p and next(ys) for p in given]
     xs, ys = hold_out(xs, ys, task, val_fraction, test_fraction, split_seed, what)

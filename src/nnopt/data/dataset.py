@@ -225,3 +225,20 @@ def hold_out(xs: list, ys: list, task: str, val_fraction: float, test_fraction: 
     for i, rows in zip((0, *missing), parts):
         xs[i], ys[i] = as_rows(x_train, rows), y_train[rows]
     return xs, ys
+
+
+def from_arrays(name: str, x, y, task: str = "auto", val_fraction: float = 0.15, test_fraction: float = 0.15,
+                split_seed: int = 0, target: str | None = None, what: str | None = None) -> Dataset:
+    """A Dataset from inputs `x` (N, …) and targets `y` (N,) or (N, k): the task from `y`
+    (`encode_target`), then a seeded train/val/test split (stratified for classification) —
+    what a registered data set of your own returns::
+
+        @DATASETS.register("mine")
+        def mine(split_seed: int = 0):
+            x, y = ...                                   # numpy arrays
+            return from_arrays("mine", x, y, split_seed=split_seed)
+    """
+    what = what or f"data set {name!r}"
+    task, y, classes = encode_target(y, task, what)
+    parts = split_indices(y, task, (0.0, val_fraction, test_fraction), split_seed, what)
+    return tabular(name, x, y, parts, task, classes, target)

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..params import Param, suggest
 from ..registry import DATASETS
-from .dataset import FILE_SPLIT, TASK, encode_target, split_indices, tabular
+from .dataset import FILE_SPLIT, TASK, from_arrays
 
 MISSING = ("", "na", "nan", "n/a", "null", "none", "?")  # read as a missing value (any case)
 
@@ -163,11 +163,9 @@ def csv_table(path, target, features=None, task="auto", val_fraction=0.15, test_
         raise ConfigError(f"data.features lists the target column {target!r} — a model must not see its target")
     if not features:
         raise ConfigError(f"data.path = {path!r} has no column besides the target {target!r} to learn from")
-    what = f"data.target = {target!r} (in {path})"
-    task, y, classes = encode_target(table.column(target), task, what)
-    x = table.features(features)
-    parts = split_indices(y, task, (0.0, val_fraction, test_fraction), split_seed, what)
-    return tabular("csv", x, y, parts, task, classes, target)
+    y = table.column(target)
+    return from_arrays("csv", table.features(features), y, task, val_fraction, test_fraction, split_seed, target,
+                       what=f"data.target = {target!r} (in {path})")
 
 
 def sklearn_table(name: str, loader: str, task: str, val_fraction=0.15, test_fraction=0.15, split_seed=0):
@@ -175,11 +173,10 @@ def sklearn_table(name: str, loader: str, task: str, val_fraction=0.15, test_fra
     import sklearn.datasets
 
     bunch = getattr(sklearn.datasets, loader)()
-    task, y, classes = encode_target(bunch.target, task, name)
-    if task == "classification" and hasattr(bunch, "target_names"):
-        classes = [str(bunch.target_names[int(c)]) for c in classes]
-    parts = split_indices(y, task, (0.0, val_fraction, test_fraction), split_seed, name)
-    return tabular(name, bunch.data, y, parts, task, classes, target="target")
+    data = from_arrays(name, bunch.data, bunch.target, task, val_fraction, test_fraction, split_seed, "target")
+    if task == "classification":  # target 0 … K−1: the names scikit-learn gives them
+        data.classes = [str(bunch.target_names[int(c)]) for c in data.classes]
+    return data
 
 
 for _name, _loader, _task, _text in (
