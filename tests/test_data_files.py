@@ -263,3 +263,14 @@ def test_sklearn_tables_hold_scikit_learns_rows(name, loader, task, k):
     if k:
         assert data.classes == [str(n) for n in bunch.target_names]
         assert np.array_equal(np.bincount(np.concatenate(ys)), np.bincount(bunch.target))
+
+
+def test_load_inputs_reads_mapped_rows_into_tensors(tmp_path):
+    x = np.arange(40, dtype=np.float64).reshape(20, 2)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.arange(20) % 2)
+    data = load("npz", path=str(tmp_path), val_fraction=0.25, test_fraction=0.25)
+    rows = [s.x.rows for s in (data.train, data.val, data.test)]
+    data.load_inputs()
+    for split, r in zip((data.train, data.val, data.test), rows):
+        assert isinstance(split.x, torch.Tensor) and np.array_equal(split.x.numpy(), x[r].astype(np.float32))

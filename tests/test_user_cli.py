@@ -89,3 +89,15 @@ def test_a_csv_and_a_model_file_train(files):
     assert 'factory = "' in recipe and "width = 4" in recipe
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "completed"
+
+
+def test_memory_mapped_arrays_train_with_and_without_a_preprocessor(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", (x[:, 0] > 0).astype(np.int64))
+    for i, pre in enumerate(("none", "standardize")):
+        out = tmp_path / f"run{i}"
+        assert main(["run", "--set", "data.name=npz", "--set", f"data.path={tmp_path}", "--set",
+                     f"preprocess.name={pre}", "--set", "model.widths=[4]", "--out", str(out), *FAST]) == 0
+        assert json.loads((out / "summary.json").read_text())["status"] == "completed"

@@ -67,6 +67,13 @@ class Dataset:
         y = self.train.y
         return 1 if y.dim() == 1 else int(y.shape[1])
 
+    def load_inputs(self) -> None:
+        """Read memory-mapped inputs (`arrays.MappedRows`) into tensors, for what needs a whole
+        split at once (a [preprocess] step)."""
+        for split in (self.train, self.val, self.test):
+            if not isinstance(split.x, torch.Tensor):
+                split.x = split.x[:]
+
     def to(self, device) -> "Dataset":
         return dataclasses.replace(self, train=self.train.to(device), val=self.val.to(device),
                                    test=self.test.to(device))

@@ -91,6 +91,7 @@ def build(recipe: Recipe) -> Setup:
     preprocessor = PREPROCESSORS.create(recipe.preprocess["name"], field="preprocess",
                                         **recipe.params("preprocess"))
     if preprocessor is not None:
+        data.load_inputs()  # a memory-mapped split is read in: the preprocessor transforms it whole
         preprocessor.fit(data.train.x)
         for split in (data.train, data.val, data.test):
             split.x = preprocessor.transform(split.x)
