@@ -16,10 +16,11 @@ from .errors import ConfigError
 from .recipe import Recipe, parse_value, toml_value
 from .report.curves import plot_curves
 from .report.table import format_table, mean_std
+from .tasks import METRICS
 from .train import Trainer, build
+from .train.rundir import RunDir
 
 MAX_RUNS = 1000  # runs one compare trains; the grid is built (and validated) in full before the first
-HEADER = ["variant", "final val acc", "best val acc", "test acc", "time (s)"]
 
 
 def split_values(text: str) -> list[Any]:
@@ -81,14 +82,16 @@ def _short(value: Any) -> str:
 
 def compare(recipe: Recipe, vary: Mapping[str, list[Any]], seeds: int, out_dir: str | Path,
             quiet: bool = False, log=print) -> dict:
-    """Run every variant with seeds train.seed … train.seed+seeds−1; write results.json, the table
-    and val_curves.png into `out_dir`; return {"table": str, "results": [...]}."""
+    """Run every variant with seeds train.seed … train.seed+seeds−1 (its own train.seed when
+    `vary` varies it); write results.json, the table and val_curves.png into `out_dir`; return
+    {"table": str, "results": [...]}. The table and the curves show the runs' monitored metric
+    (train.monitor: val_acc, val_loss, val_r2, ...): final and best value, the test split's value,
+    and its curve over the epochs."""
     out_dir = Path(out_dir)
     runs = math.prod(len(v) for v in vary.values()) * seeds
     if runs > MAX_RUNS:
         raise ConfigError(f"--vary × --seeds = {runs} runs — must be at most {MAX_RUNS}")
-    base_seed = recipe.train["seed"]
-    grid = [(label, r.override({"train.seed": base_seed + i}))
+    grid = [(label, r.override({"train.seed": r.train["seed"] + i}))
             for label, r in variants(recipe, vary) for i in range(seeds)]
     results: dict[str, list[dict]] = {}
     curves: dict[str, list[list[float]]] = {}
@@ -98,14 +101,21 @@ def compare(recipe: Recipe, vary: Mapping[str, list[Any]], seeds: int, out_dir: 
         run_dir = out_dir / f"{n:03d}"
         summary = Trainer(build(variant), run_dir, quiet=quiet).fit()
         results.setdefault(label, []).append(summary)
-        history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-        curves.setdefault(label, []).append([h["val_acc"] for h in history if h["kind"] == "epoch"])
-    rows = [[label, mean_std([s["final_val_acc"] for s in runs]), mean_std([s["best_val_acc"] for s in runs]),
-             mean_std([s.get("test_acc") for s in runs]), mean_std([s["time_s"] for s in runs], 2)]
+        curves.setdefault(label, []).append([e[summary["monitor"]] for e in RunDir(run_dir).epochs()])
+    monitors = sorted({s["monitor"] for runs in results.values() for s in runs})
+    if len(monitors) > 1:
+        raise ConfigError(f"the variants monitor different metrics ({', '.join(monitors)}) — compare needs "
+                          "one; set train.monitor")
+    monitor = monitors[0]
+    test, shown = "test_" + monitor.split("_", 1)[1], monitor.replace("_", " ")
+    header = ["variant", f"final {shown}", f"best {shown}", test.replace("_", " "), "time (s)"]
+    rows = [[label, mean_std([s[f"final_{monitor}"] for s in runs]), mean_std([s[f"best_{monitor}"] for s in runs]),
+             mean_std([s.get(test) for s in runs]), mean_std([s["time_s"] for s in runs], 2)]
             for label, runs in results.items()]
-    table = format_table(HEADER, rows)
+    table = format_table(header, rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "table.txt").write_text(table + "\n")
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
-    plot_curves(curves, out_dir / "val_curves.png", title=", ".join(vary) or "base")
+    plot_curves(curves, out_dir / "val_curves.png", ylabel=f"{shown} ({METRICS[monitor].doc})",
+                title=", ".join(vary) or "base")
     return {"table": table, "results": results, "figure": str(out_dir / "val_curves.png")}

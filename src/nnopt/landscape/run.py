@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+from ..errors import ConfigError
 
 
 def trained_setup(run_dir: str | Path, device: str = "cpu"):
@@ -11,13 +11,16 @@ def trained_setup(run_dir: str | Path, device: str = "cpu"):
     parameters) with ``model.pt`` then loaded; returns (setup, initial parameter vector)."""
     from ..recipe import Recipe
     from ..train import build
+    from ..train.rundir import RECIPE, RunDir
     from .slices import parameters_vector
 
-    run_dir = Path(run_dir)
-    recipe = Recipe.load(run_dir / "recipe.toml").override({"train.device": device})
-    setup = build(recipe)
+    run = RunDir(run_dir)
+    raw = run.recipe()
+    if raw is None:
+        raise ConfigError(f"{run.path} holds no {RECIPE}: landscape rebuilds the run from it")
+    setup = build(Recipe(raw).override({"train.device": device}))  # built, so validated
     theta0 = parameters_vector(setup.model)
-    setup.model.load_state_dict(torch.load(run_dir / "model.pt", map_location=device, weights_only=True))
+    setup.model.load_state_dict(run.model_state(device))
     return setup, theta0
 
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .callbacks import Callback
+from .rundir import LAYERS
 
 PROBE = 512
 
@@ -28,20 +29,15 @@ class LayerStats(Callback):
     """Writes ``layers.jsonl`` into the run directory (see the module docstring)."""
 
     def on_fit_start(self, trainer) -> None:
-        self.path = trainer.run_dir / "layers.jsonl"
+        self.path = trainer.rundir.file(LAYERS)
         self.every = trainer.log_every
         self.named = [(n, p) for n, p in trainer.s.model.named_parameters() if p.requires_grad]
         self.before: list[torch.Tensor] | None = None
         # a resumed run keeps the lines up to its checkpoint's step
-        kept = [line for line in self._lines() if line["step"] <= trainer.step] if trainer.step else []
+        kept = [line for line in trainer.rundir.layers() if line["step"] <= trainer.step] if trainer.step else []
         self.path.write_text("".join(json.dumps(line) + "\n" for line in kept))
         if trainer.step % self.every == self.every - 1 or self.every == 1:
             self._snapshot()
-
-    def _lines(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        return [json.loads(x) for x in self.path.read_text().splitlines() if x.strip()]
 
     def _snapshot(self) -> None:
         self.before = [p.detach().clone() for _, p in self.named]

@@ -8,7 +8,8 @@
                                queue the log lines
         validate; write metrics; checkpoint; early stopping; callbacks.on_epoch_end
 
-Run directory: recipe.toml (resolved), metrics.jsonl, summary.json, checkpoints/last.pt, model.pt.
+Run directory (rundir.py, the format's one owner): recipe.toml (resolved), metrics.jsonl,
+summary.json, checkpoints/last.pt, model.pt.
 A checkpoint holds the step, the position in the epoch and every RNG state, so a resumed run ends
 bit-identical to an uninterrupted one at the same thread count.
 
@@ -53,6 +54,7 @@ from .early_stopping import EarlyStopping
 from .layer_stats import LayerStats
 from .progress import Progress
 from .reads import ReadQueue
+from .rundir import METRICS as METRICS_FILE, RunDir
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -66,6 +68,7 @@ class Trainer:
                  callbacks: list[Callback] | tuple = ()):
         self.s = setup
         self.run_dir = Path(run_dir)
+        self.rundir = RunDir(run_dir)
         self.recipe = setup.recipe
         self.callbacks = list(callbacks)
         self.dist = distributed.init()  # rank / world size; one process unless started by torchrun
@@ -328,8 +331,7 @@ class Trainer:
         last = f"{ckpt} (after epoch {self.epoch})" if self.do_checkpoint and ckpt.exists() else "none"
         self.reads.clear()
         if self.writer:
-            write_json(self.run_dir / "summary.json", self.summary("diverged", diverged_at_step=step,
-                                                                  last_good_checkpoint=last))
+            self.rundir.write_summary(self.summary("diverged", diverged_at_step=step, last_good_checkpoint=last))
         raise DivergedError(
             f"{what} at step {step} (epoch {self.epoch + 1}); "
             + (f"the gradients of step {unscreened} were not screened and may have made the parameters "
@@ -340,7 +342,7 @@ class Trainer:
     def fit(self, resume: bool = False) -> dict:
         """Train to the end (or an early or requested stop); returns the summary also written to
         summary.json."""
-        metrics_path = self.run_dir / "metrics.jsonl"
+        metrics_path = self.rundir.file(METRICS_FILE)
         if resume:
             timeline = (self.s.batches, len(self.s.data.train), self.epochs)
             state = checkpoint.load(self.run_dir, map_location=self.s.device, timeline=timeline)
@@ -348,9 +350,7 @@ class Trainer:
                 checkpoint.restore_metrics(metrics_path, state["metrics_offset"])
             self.load_state_dict(state)
         elif self.writer:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.recipe.save(self.run_dir / "recipe.toml")
-            metrics_path.write_text("")
+            self.rundir.create(self.recipe.to_toml())
         status = "completed"
         self.emit("on_fit_start")
         with open(metrics_path if self.writer else os.devnull, "a") as metrics_file, self.stop_on_signals():
@@ -362,7 +362,7 @@ class Trainer:
                         by = signal.Signals(self.interrupted).name.replace("SIGINT", "Ctrl-C")
                         print(f"interrupted ({by}) at step {self.step}; saved {path}."
                               + (f" {self.resume_hint}" if self.resume_hint else ""), file=sys.stderr)
-                        write_json(self.run_dir / "summary.json", self.summary("interrupted"))
+                        self.rundir.write_summary(self.summary("interrupted"))
                     raise Interrupted(self.interrupted)
                 stop = record is not None and self.early.update(self.epoch, record, self.s.model)
                 if record is not None:
@@ -381,9 +381,9 @@ class Trainer:
         summary = self.summary(status, **self.evaluate(self.s.data.test, "test"), **extra)
         if self.writer:
             set_mode(self.s.optimizer, "eval")  # model.pt holds the weights evaluation used
-            torch.save(self.s.model.state_dict(), self.run_dir / "model.pt")
+            self.rundir.save_model(self.s.model.state_dict())
             set_mode(self.s.optimizer, "train")
-            write_json(self.run_dir / "summary.json", summary)
+            self.rundir.write_summary(summary)
         self.emit("on_fit_end", summary)
         return summary
 
@@ -459,12 +459,6 @@ def evaluate(model, split, batch_size: int, task: str, loss, prefix: str) -> dic
     values = torch.cat((loss_sum[None], sums)).tolist()  # one read
     n = len(split)
     return {f"{prefix}_loss": values[0] / n, **metrics(task, values[1:], n, prefix)}
-
-
-def write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    tmp.replace(path)
 
 
 def train(recipe: Recipe | None = None, run_dir: str | Path = "runs/default", quiet: bool = False,

@@ -1,0 +1,155 @@
+"""The run directory: the one module that reads and writes it (a public contract, docs/trainer.md).
+
+    RUN/
+      recipe.toml         the resolved recipe (TOML); readers get the RAW dict, never re-validated
+      metrics.jsonl       one JSON object per line: {"kind": "step", step, epoch, lr, loss, grad_norm}
+                          every train.log_every steps, {"kind": "epoch", epoch, step, train_loss,
+                          val_loss, the task's metrics (train_acc/val_acc…, or *_rmse/_mae/_r2), lr,
+                          batch_size, time} per epoch
+      summary.json        {"format": 2, "status", "task", "monitor", "best_<monitor>", "best_epoch",
+                          final_* / test_* metrics, ...}; no "format" = version 1 (val_acc runs)
+      model.pt            the final weights (torch.save of the state dict)
+      layers.jsonl        optional: per-layer norms at log points, dead ReLU fractions per epoch
+      checkpoints/last.pt the resume state (train/checkpoint.py)
+
+Reading a damaged file raises ConfigError naming the file (and the line of a JSON-lines file).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import torch
+
+from .._compat import tomllib
+from ..errors import ConfigError
+
+FORMAT = 2  # summary.json's "format"; a summary without one is version 1
+RECIPE, METRICS, SUMMARY, MODEL, LAYERS = "recipe.toml", "metrics.jsonl", "summary.json", "model.pt", "layers.jsonl"
+
+
+class RunDir:
+    """A run directory at `path` (which may not exist yet)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def is_run(self) -> bool:
+        """Whether the directory holds a run's records (metrics.jsonl)."""
+        return self.file(METRICS).is_file()
+
+    def check(self) -> "RunDir":
+        """This run directory; ConfigError when it is not one."""
+        if not self.path.is_dir():
+            raise ConfigError(f"{self.path} is not a directory" + (" (it does not exist)" if not self.path.exists()
+                                                                   else ""))
+        if not self.is_run():
+            raise ConfigError(f"{self.path} is not a run directory (no {METRICS})")
+        return self
+
+    # -- reading -------------------------------------------------------------------------------
+    def metrics(self) -> list[dict]:
+        """Every line of metrics.jsonl (steps and epochs, in order)."""
+        return list(read_jsonl(self.file(METRICS)))
+
+    def epochs(self) -> list[dict]:
+        return [m for m in self.metrics() if m.get("kind") == "epoch"]
+
+    def steps(self) -> list[dict]:
+        return [m for m in self.metrics() if m.get("kind") == "step"]
+
+    def layers(self) -> list[dict]:
+        """layers.jsonl's lines ([] when the run did not log them)."""
+        path = self.file(LAYERS)
+        return list(read_jsonl(path)) if path.is_file() else []
+
+    def summary(self) -> dict:
+        """summary.json with ``format`` (1 when it has none), ``task`` and ``monitor`` filled in for
+        an old run ("classification", "val_acc"); {} when the run has not written one."""
+        path = self.file(SUMMARY)
+        if not path.is_file():
+            return {}
+        summary = read_json(path)
+        return {"format": 1, "task": "classification", "monitor": "val_acc", **summary}
+
+    def recipe(self) -> dict | None:
+        """recipe.toml as its raw TOML dict (None when absent): read, not validated, so a run whose
+        components were a user's registrations still reads where they are not registered."""
+        path = self.file(RECIPE)
+        if not path.is_file():
+            return None
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+    def model_state(self, map_location: Any = "cpu") -> dict:
+        """model.pt's state dict."""
+        path = self.file(MODEL)
+        if not path.is_file():
+            raise ConfigError(f"{path} does not exist: the run has not finished")
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 — torch.load raises many kinds on a damaged file
+            raise ConfigError(f"{path} is not a model state dict nnopt can read "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+    # -- writing -------------------------------------------------------------------------------
+    def create(self, recipe_toml: str) -> None:
+        """Make the directory with its recipe.toml and an empty metrics.jsonl."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.file(RECIPE).write_text(recipe_toml)
+        self.file(METRICS).write_text("")
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        """summary.json (atomically), with ``format`` = FORMAT first."""
+        write_json(self.file(SUMMARY), {"format": FORMAT, **summary})
+
+    def save_model(self, state: Mapping[str, torch.Tensor]) -> None:
+        torch.save(dict(state), self.file(MODEL))
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """The JSON objects of a JSON-lines file (blank lines skipped); ConfigError naming the file and
+    line of one that is not a JSON object (a truncated last line included)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise ConfigError(f"{path}:{number}: not a JSON line ({exc.msg}): {line[:60]!r}") from None
+        if not isinstance(record, dict):
+            raise ConfigError(f"{path}:{number}: not a JSON object: {line[:60]!r}")
+        yield record
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object file; ConfigError naming the file when it is not one."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise ConfigError(f"{path} is not a JSON object")
+    return record
+
+
+def write_json(path: Path, obj: Mapping[str, Any]) -> None:
+    """Write `obj` as indented JSON, atomically (a temp file, then a rename)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,74 @@
+"""The run directory's one reader/writer: what a run writes reads back; old and damaged files."""
+import json
+
+import pytest
+import torch
+
+from nnopt import ConfigError, Recipe
+from nnopt.train import train
+from nnopt.train.rundir import FORMAT, RunDir
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rundir") / "run"
+    recipe = Recipe({"model": {"widths": [16]}, "train": {"epochs": 2, "batch_size": 128, "threads": 1,
+                                                          "device": "cpu", "log_layers": True}})
+    return out, train(recipe, out, quiet=True)
+
+
+def test_a_run_reads_back(run):
+    out, summary = run
+    rd = RunDir(out).check()
+    on_disk = rd.summary()
+    assert on_disk["format"] == FORMAT and {k: on_disk[k] for k in summary} == summary
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rd.metrics() == lines and [e["epoch"] for e in rd.epochs()] == [1, 2]
+    assert rd.steps() == [m for m in lines if m["kind"] == "step"]
+    assert rd.recipe()["model"]["widths"] == [16] and rd.layers()[0]["kind"] == "step"
+    state = rd.model_state()
+    assert set(state) == set(torch.load(out / "model.pt"))
+
+
+def test_recipe_reads_raw_without_validating_component_names(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text("")
+    (tmp_path / "recipe.toml").write_text('[data]\nname = "only_registered_elsewhere"\n')
+    assert RunDir(tmp_path).recipe() == {"data": {"name": "only_registered_elsewhere"}}
+
+
+def test_a_version_1_summary_reads_as_a_val_acc_classification(tmp_path):
+    (tmp_path / "summary.json").write_text(json.dumps({"status": "completed", "best_val_acc": 0.9}))
+    s = RunDir(tmp_path).summary()
+    assert (s["format"], s["task"], s["monitor"], s["best_val_acc"]) == (1, "classification", "val_acc", 0.9)
+
+
+@pytest.mark.parametrize("text, match", [
+    ('{"kind": "epoch"}\n{"kind": "ste', r"metrics.jsonl:2: not a JSON line"),
+    ('{"kind": "epoch"}\n\n[1, 2]\n', r"metrics.jsonl:3: not a JSON object"),
+    (b'\xff\xfe', r"metrics.jsonl is not UTF-8"),
+])
+def test_damaged_metrics_name_the_file_and_line(tmp_path, text, match):
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=match):
+        RunDir(tmp_path).metrics()
+
+
+@pytest.mark.parametrize("name, text, reader, match", [
+    ("summary.json", "[1]", "summary", "summary.json is not a JSON object"),
+    ("summary.json", "{", "summary", "summary.json is not valid JSON"),
+    ("recipe.toml", "[data", "recipe", "recipe.toml is not valid TOML"),
+    ("model.pt", "not a zip", "model_state", "model.pt is not a model state dict"),
+])
+def test_damaged_files_are_one_line_errors(tmp_path, name, text, reader, match):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=match) as info:
+        getattr(RunDir(tmp_path), reader)()
+    assert "\n" not in str(info.value)
+
+
+def test_not_a_run_directory(tmp_path):
+    with pytest.raises(ConfigError, match="is not a run directory"):
+        RunDir(tmp_path).check()
+    with pytest.raises(ConfigError, match="does not exist"):
+        RunDir(tmp_path / "nope").check()
