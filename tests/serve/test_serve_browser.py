@@ -183,3 +183,112 @@ def test_two_tabs_train_independently_and_a_closed_tab_stops(browser, url):  # n
     tabs[0][0].close()
     threads[sids[0]][0].join(15)
     assert not threads[sids[0]][0].is_alive()
+
+
+LAYOUT = """() => {
+    // text boxes of every chart inside its canvas, legends above the plot (no curve under them)
+    const charts = Object.entries(NNPlot.layout).filter(([id]) => document.getElementById(id).offsetParent);
+    const bad = [];
+    for (const [id, c] of charts) {
+        for (const b of [...c.labels, ...c.legend])
+            if (b.x0 < 0 || b.x1 > c.w || b.y0 < 0 || b.y1 > c.h) bad.push(`${id}: "${b.text}" outside the canvas`);
+        for (const b of c.legend) if (b.y1 > c.plot.y0) bad.push(`${id}: legend "${b.text}" over the plot`);
+    }
+    // no visible control wider than its box, no select too narrow for its text, nothing overlapping its row
+    const probe = document.createElement("span");
+    probe.style.cssText = "position:absolute;visibility:hidden;white-space:nowrap;font:12px system-ui,sans-serif";
+    document.body.append(probe);
+    for (const e of document.querySelectorAll(".controls input, .controls select, .controls button, .controls label")) {
+        if (!e.offsetParent) continue;
+        const r = e.getBoundingClientRect(), p = e.parentElement.getBoundingClientRect();
+        if (r.right > p.right + 1 || r.left < p.left - 1) bad.push(`${e.dataset.testid || e.textContent.slice(0, 20)} overflows its box`);
+        if (e.tagName === "SELECT") {
+            probe.textContent = e.options[e.selectedIndex].text;
+            if (probe.getBoundingClientRect().width + 18 > r.width) bad.push(`${e.dataset.testid}: "${probe.textContent}" truncated`);
+        }
+    }
+    for (const head of document.querySelectorAll(".run-head")) {
+        const [a, b] = [...head.children].map((e) => e.getBoundingClientRect());
+        if (a.right > b.left) bad.push("an optimizer select overlaps its remove button");
+    }
+    probe.remove();
+    return {bad, charts: charts.length};
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_layout_charts_keep_their_text_inside_and_nothing_overflows(browser, url, scheme, tmp_path):  # noqa: F811
+    context = browser.new_context(viewport=VIEWPORT, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_function("window.nnopt.sid !== null")
+    page.get_by_test_id("surface-select").select_option("rosenbrock")  # f > 0: the log toggle applies
+    page.get_by_test_id("traj-field-steps").fill("1000")  # the x-axis ends at 1000: its label must fit
+    page.get_by_test_id("traj-run").click()
+    page.wait_for_function("window.nnopt.trajDone", timeout=30_000)
+    assert page.evaluate("NNPlot.layout['traj-loss'].labels.some((b) => b.text === '1000')")
+    result = page.evaluate(LAYOUT)
+    assert result["charts"] == 1 and not result["bad"], result["bad"]
+    page.get_by_test_id("tab-train").click()
+    page.get_by_test_id("train-speed").select_option("max")
+    page.get_by_test_id("field-train.epochs").fill("30")
+    page.get_by_test_id("train-start").click()
+    page.wait_for_function("nnopt.train.status === 'finished'", timeout=60_000)
+    result = page.evaluate(LAYOUT)
+    assert result["charts"] == 4 and not result["bad"], result["bad"]
+    assert page.evaluate("nnopt.train.layers") == ["layer 1: Linear 2→16", "layer 2: Linear 16→16",
+                                                   "layer 3: Linear 16→2"]
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert (background == "rgb(21, 25, 30)") is (scheme == "dark")
+    assert page.evaluate("NNPlot.theme().fg") == ("#e6e6e6" if scheme == "dark" else "#222")
+    screenshot(page, tmp_path / f"serve_{scheme}.png")
+    context.close()
+
+
+def test_a_finished_run_its_verdict_and_the_export_lifecycle(browser, url):  # noqa: F811
+    context = browser.new_context(viewport=VIEWPORT, permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_function("window.nnopt.sid !== null")
+    page.get_by_test_id("tab-train").click()
+    assert page.get_by_test_id("train-speed").input_value() == "100"  # a pace a person can follow
+    page.get_by_test_id("train-speed").select_option("max")
+    page.get_by_test_id("field-optimizer.lr").fill("50")
+    page.get_by_test_id("field-train.epochs").fill("8")
+    page.get_by_test_id("train-start").click()
+    page.wait_for_function("['finished', 'failed'].includes(nnopt.train.status)", timeout=60_000)
+    if page.evaluate("nnopt.train.status") == "finished":
+        assert "epoch 8/8" in page.get_by_test_id("train-status").inner_text()
+    verdict = page.get_by_test_id("train-verdict")
+    assert verdict.is_visible() and "nnopt doctor" in verdict.inner_text()
+
+    page.get_by_test_id("export-recipe").click()
+    page.wait_for_function("document.querySelector('[data-testid=recipe-toml]').textContent !== ''")
+    page.get_by_test_id("copy-recipe").click()
+    page.wait_for_function("document.querySelector('[data-testid=copy-recipe]').textContent === 'copied'")
+    assert "lr = 50" in page.evaluate("navigator.clipboard.readText()")
+    lab = page.locator("[data-testid^=copy-lab-]").first
+    lab.click()
+    assert page.evaluate("navigator.clipboard.readText()").startswith("nnopt lab ")
+    page.get_by_test_id("train-reset").click()
+    page.wait_for_function("nnopt.train.status === 'idle'")
+    assert page.get_by_test_id("recipe-toml").inner_text() == "" and not page.get_by_test_id("recipe-toml").is_visible()
+    page.get_by_test_id("export-recipe").click()
+    page.wait_for_function("document.querySelector('[data-testid=recipe-toml]').textContent !== ''")
+    page.get_by_test_id("field-optimizer.lr").fill("0.2")  # a form change: the old export no longer matches
+    assert page.get_by_test_id("recipe-toml").inner_text() == ""
+    context.close()
+
+
+def test_entries_keep_their_values_and_digits_has_no_boundary_box(page):
+    page.get_by_test_id("tab-train").click()
+    advanced = page.get_by_test_id("advanced-optimizer")
+    assert advanced.get_attribute("open") is None and advanced.locator("[data-field='optimizer.fused']").count() == 1
+    assert page.get_by_test_id("plot-boundary").is_visible()
+    page.get_by_test_id("field-data.name").select_option("digits")
+    assert not page.get_by_test_id("plot-boundary").is_visible()  # no empty "2-D only" box
+    page.get_by_test_id("field-data.name").select_option("moons")
+    assert page.get_by_test_id("field-data.n_samples").input_value() == "500"  # the recipe's, not the entry's 1000
+    assert page.get_by_test_id("plot-boundary").is_visible()

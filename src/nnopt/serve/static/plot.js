@@ -38,6 +38,19 @@ const NNPlot = (() => {
     return out;
   }
 
+  // Ticks of a log axis spanning 10^lo … 10^hi: the powers of ten, or 1-2-5 steps when fewer than two fit.
+  function logTicks(lo, hi) {
+    const out = [];
+    for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {
+      for (const m of [1, 2, 5]) {
+        const v = +(m * Math.pow(10, k)).toPrecision(6), e = Math.log10(v);
+        if (e >= lo - 1e-9 && e <= hi + 1e-9) out.push([m, v]);
+      }
+    }
+    const powers = out.filter(([m]) => m === 1);
+    return (powers.length >= 2 ? powers : out).map(([, v]) => v);
+  }
+
   function label(v) {
     const a = Math.abs(v);
     return a !== 0 && (a >= 1e4 || a < 1e-3) ? v.toExponential(0) : String(+v.toPrecision(3));
@@ -102,12 +115,10 @@ const NNPlot = (() => {
     const px = (x) => plot.x0 + ((x - x0) / (x1 - x0)) * (plot.x1 - plot.x0);
     const py = (y) => plot.y1 - ((ty(y) - y0) / (y1 - y0)) * (plot.y1 - plot.y0);
     g.strokeStyle = c.grid; g.fillStyle = c.muted;
-    const yt = opts.logY ? ticks(Math.floor(y0), Math.ceil(y1), 4).filter((v) => v >= y0 && v <= y1 && Number.isInteger(v))
-      : ticks(y0, y1, 4).filter((v) => v >= y0 && v <= y1);
-    for (const v of yt) {
-      const yy = py(opts.logY ? Math.pow(10, v) : v);
+    for (const v of opts.logY ? logTicks(y0, y1) : ticks(y0, y1, 4).filter((v) => v >= y0 && v <= y1)) {
+      const yy = py(v);
       g.beginPath(); g.moveTo(plot.x0 + 1, yy); g.lineTo(plot.x1 - 1, yy); g.stroke();
-      text(g, boxes, opts.logY ? "1e" + v : label(v), pad.l - 4, yy + 4, "right", w);
+      text(g, boxes, label(v), pad.l - 4, yy + 4, "right", w);
     }
     for (const v of ticks(x0, x1, 5).filter((v) => v >= x0 && v <= x1)) text(g, boxes, label(v), px(v), plot.y1 + 13, "center", w);
     g.save();
