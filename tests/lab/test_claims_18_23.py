@@ -48,31 +48,103 @@ def test_weight_decay_vs_l2(tmp_path):
     assert r["numbers"]["sgd_max_distance"]["max"] < 1e-6 and r["numbers"]["adam_final_distance"]["min"] > 0.1
 
 
+def verdicts(record) -> dict:
+    """{part name: verdict}; and every negative control of the record does not reach HOLDS."""
+    for p in record["parts"]:
+        assert p["control"] is None or p["control"]["verdict"] != "HOLDS", (p["name"], p["control"])
+    return {p["name"]: p["verdict"] for p in record["parts"]}
+
+
 def test_dropout(tmp_path):
     r = fast("dropout", tmp_path)
-    # 8 epochs: MC(100) is 1.1 points from weight scaling (> 1), the LSTMs barely trained (full: (c) fails)
-    assert r["numbers"]["parts"] == {"gap": True, "mc": False, "rnn": True}
-    assert r["numbers"]["mc_acc"][0][0] < r["numbers"]["mc_acc"][0][-1]  # one mask is worse than 100
+    # 6 epochs: the gap is noise, MC(100) is 0.5 points from weight scaling with a wide interval, the LSTMs
+    # have not fitted their training set (precondition) — full: (b) holds, see docs/lab.md
+    assert verdicts(r) == {"(a) dropout narrows the train − test gap": "INCONCLUSIVE",
+                           "(b) weight scaling ≈ the Monte-Carlo ensemble of masks": "DOES NOT HOLD",
+                           "(c) variational beats naive dropout in an LSTM": "INCONCLUSIVE"}
+    mc = r["numbers"]["mc_acc"]
+    assert mc["1"]["mean"] < mc["100"]["mean"] - 0.05  # one mask is far worse than 100 (the control of (b))
     assert r["verdict"] == "DOES NOT HOLD"
 
 
 def test_augmentation(tmp_path):
     r = fast("augmentation", tmp_path)
     n = r["numbers"]
-    assert n["image"]["gap"]["augmented"]["mean"] < n["image"]["gap"]["none"]["mean"]
-    assert r["verdict"] == "DOES NOT HOLD"  # text: 40 definitions per class, 3 epochs are too few (full: HOLDS)
+    # the destructive control narrows the gap (nothing is learned) and must fail on its test accuracy
+    assert n["image"]["destructive (control)"]["gap"]["mean"] < n["image"]["none"]["gap"]["mean"]
+    assert n["controls_ok"] == {"image": {"identity (control)": False, "destructive (control)": False},
+                                "text": {"identity (control)": False}}
+    assert verdicts(r) == {"(a) image: augmentation reduces overfitting": "DOES NOT HOLD",
+                           "(b) text: augmentation reduces overfitting": "DOES NOT HOLD"}
 
 
 def test_label_smoothing(tmp_path):
     r = fast("label_smoothing", tmp_path)
     n = r["numbers"]
-    assert n["targets"]["book ε = 0.1"] == pytest.approx(0.9) and n["targets"]["torch ε = 0.1"] == pytest.approx(0.91)
-    assert n["mean_confidence"]["book ε = 0.1"]["mean"] < n["mean_confidence"]["no smoothing"]["mean"]
-    assert r["verdict"] == "DOES NOT HOLD"
+    # 15 epochs: the unsmoothed net is not yet overconfident, so neither part can be judged
+    assert verdicts(r) == {"(a) smoothing removes the overconfidence": "INCONCLUSIVE",
+                           "(b) smoothing lowers the expected calibration error": "INCONCLUSIVE"}
+    assert n["mean_confidence"]["ε = 0.1 (chapter's)"]["mean"] < n["mean_confidence"]["no smoothing"]["mean"] - 0.05
+    assert n["targets"]["true"] == pytest.approx(0.9) and n["targets"]["other"] == pytest.approx(0.1 / 9)
+
+
+def test_calibration_callback_matches_reliability(tmp_path):
+    from types import SimpleNamespace
+
+    import torch
+
+    from nnopt.lab.experiments.c23_label_smoothing import Calibration
+    from nnopt.metrics import reliability
+
+    torch.manual_seed(0)
+    model, x, y = torch.nn.Linear(4, 3), torch.randn(50, 4), torch.randint(0, 3, (50,))
+    trainer = SimpleNamespace(s=SimpleNamespace(model=model, data=SimpleNamespace(test=SimpleNamespace(x=x, y=y))),
+                              run_dir=tmp_path)
+    cb = Calibration()
+    cb.on_epoch_end(trainer, 1, {})
+    rel = reliability(torch.softmax(model(x), 1).detach(), y, 15)
+    assert cb.rows == [{"epoch": 1, "accuracy": pytest.approx(rel.accuracy_all), "confidence":
+                        pytest.approx(rel.mean_confidence), "ece": pytest.approx(rel.ece)}]
+    assert (model(x).argmax(1) == y).float().mean().item() == pytest.approx(rel.accuracy_all)
 
 
 def test_regularization_picture(tmp_path):
     r = fast("regularization", tmp_path)
     assert r["figures"] == ["figures/decision_boundaries.png"]
-    assert set(r["numbers"]["gap"]) == {"none", "L2", "weight decay", "dropout", "early stopping"}
-    assert r["verdict"] == "DOES NOT HOLD"  # 40 epochs: the unregularized net has not yet overfit (full: HOLDS)
+    assert set(r["numbers"]["gap"]) == {"none", "L2", "weight decay", "dropout", "early stopping",
+                                        "none again (control)"}
+    # 40 epochs: no regularizer raises the test accuracy beyond the seed spread yet (full: see docs/lab.md)
+    assert set(verdicts(r).values()) == {"DOES NOT HOLD"} and r["verdict"] == "DOES NOT HOLD"
+
+
+def test_accuracy_against_sklearn():
+    from types import SimpleNamespace
+
+    import torch
+    from sklearn.metrics import accuracy_score
+
+    from nnopt.lab.regularization_tools import accuracy
+
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Dropout(0.9))
+    split = SimpleNamespace(x=torch.randn(2500, 5), y=torch.randint(0, 4, (2500,)))
+    rows = type("Split", (), {"__len__": lambda self: 2500, "x": split.x, "y": split.y})()
+    model.train()
+    expected = accuracy_score(split.y.numpy(), model.eval()(split.x).argmax(1).numpy())
+    model.train()
+    assert accuracy(model, rows, batch_size=1000) == pytest.approx(expected) and model.training  # eval inside, restored
+
+
+def test_narrows_gap_needs_a_margin_and_no_fall_in_test_accuracy():
+    from nnopt.lab import Spread
+    from nnopt.lab.regularization_tools import narrows_gap, overfits
+
+    none = (Spread([1.0, 1.0, 1.0]), Spread([0.80, 0.81, 0.82]), Spread([0.20, 0.19, 0.18]))
+    assert overfits(none).met and not overfits(none, by=0.19).met
+    check = narrows_gap(none)
+    better = (Spread([0.95, 0.96, 0.97]), Spread([0.85, 0.86, 0.87]), Spread([0.10, 0.10, 0.10]))
+    assert check(better).ok
+    worse = (Spread([0.80, 0.81, 0.82]), Spread([0.75, 0.76, 0.77]), Spread([0.05, 0.05, 0.05]))
+    assert not check(worse).ok  # gap closes because training accuracy falls: test accuracy fell
+    noise = (Spread([1.0, 1.0, 1.0]), Spread([0.79, 0.83, 0.84]), Spread([0.21, 0.17, 0.16]))
+    assert not check(noise).ok  # a smaller mean gap inside the seed spread

@@ -1,20 +1,136 @@
-"""Helpers of the lab's claims 18–24 (regularization): recipes, the trained model of a run, bands.
-
-`run_kept(ctx, recipe, label)` trains like ``ctx.run`` and also returns the run's built Setup (model
-with the weights its evaluation used, data on the device), so an experiment can measure the model
-itself — clean training accuracy in eval mode, Monte-Carlo dropout, calibration, decision boundaries.
-"""
+"""Measurements of the lab's regularization claims (18–24) that the framework does not own: the clean
+training accuracy and train − test gap of a run, softmax probabilities, per-epoch snapshots and one
+hyperparameter search through nnopt.tune's own pieces. Recipes, seed loops and trained models come
+from `lab.base` (``ctx.recipe``, ``ctx.runs``, ``RunResult.setup()``)."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import json
+from typing import Callable
 
-import numpy as np
 import torch
 
-from ..recipe import Recipe
-from ..train import Callback, Setup
-from ..train.trainer import evaluate
-from .base import Context, RunResult, Spread
+from ..train import Callback
+from .base import Check, Context, Precondition, RunResult, Runs, Spread, exceeds
+
+
+CLEAN = "clean_accuracy.json"
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, split, batch_size: int = 1024) -> float:
+    """Fraction of argmax(model(x)) = y over a split, in eval mode (the model's mode restored)."""
+    was = model.training
+    model.eval()
+    try:
+        right = sum(int((model(split.x[i:i + batch_size]).argmax(1) == split.y[i:i + batch_size]).sum())
+                    for i in range(0, len(split), batch_size))
+    finally:
+        model.train(was)
+    return right / len(split)
+
+
+class CleanAccuracy(Callback):
+    """At the end of a fit, the model's accuracy in eval mode (no dropout, no augmentation) on the clean
+    training and test splits, written to ``<run_dir>/clean_accuracy.json`` — measured on the Trainer's
+    own model, so no rebuild of model and data is needed later."""
+
+    def on_fit_end(self, trainer, summary: dict) -> None:
+        data = trainer.s.data
+        acc = {split: accuracy(trainer.s.model, getattr(data, split)) for split in ("train", "test")}
+        (trainer.run_dir / CLEAN).write_text(json.dumps(acc))
+
+
+def clean_accuracy(run: RunResult, split: str = "train") -> float:
+    """The run's clean accuracy on `split` as `CleanAccuracy` wrote it; a diverged run (no file):
+    chance, 1/K."""
+    path = run.run_dir / CLEAN
+    if path.is_file():
+        return json.loads(path.read_text())[split]
+    return 1.0 / run.setup().data.n_classes
+
+
+def gaps(runs: Runs) -> tuple[Spread, Spread, Spread]:
+    """(clean train accuracy, clean test accuracy, train − test gap) over the seeds of one arm (runs
+    trained with a `CleanAccuracy` callback)."""
+    train = runs.spread(clean_accuracy)
+    test = runs.spread(lambda r: clean_accuracy(r, "test"))
+    return train, test, Spread([a - b for a, b in zip(train.values, test.values)])
+
+
+def overfits(none: tuple[Spread, Spread, Spread], what: str = "the network", by: float = 0.02) -> Precondition:
+    """The precondition of a claim about overfitting: without the regularizer every seed's train − test gap
+    exceeds `by`."""
+    return Precondition(f"without it {what} overfits (train − test gap > {by:g}, every seed)", none[2].lo > by,
+                        f"gap {none[2].fmt('.3f')}")
+
+
+def narrows_gap(none: tuple[Spread, Spread, Spread], what: str = "regularized") -> Callable:
+    """The criterion of "reduces overfitting", as a check on an arm's (train, test, gap): the gap falls
+    below `none`'s beyond the seed spread (95% interval of gap(none) − gap(arm) above 0) and the mean
+    test accuracy does not fall — a gap that closes only because training accuracy falls does not pass."""
+    def check(arm: tuple[Spread, Spread, Spread]) -> Check:
+        smaller = exceeds(none[2], arm[2], what=f"gap(none) − gap({what})")
+        kept = arm[1].mean >= none[1].mean
+        return Check(smaller.ok and kept, f"{smaller.measured}; test acc {none[1].mean:.3f} → {arm[1].mean:.3f}")
+    return check
+
+
+class Snapshots(Callback):
+    """A copy of the model's state dict at the end of every epoch: ``states[epoch]``."""
+
+    def __init__(self):
+        self.states: dict[int, dict] = {}
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        self.states[epoch] = {k: v.detach().clone() for k, v in trainer.s.model.state_dict().items()}
+
+
+@torch.no_grad()
+def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """softmax(model(x)) in eval mode."""
+    was = model.training
+    model.eval()
+    try:
+        return torch.softmax(model(x).float(), dim=-1)
+    finally:
+        model.train(was)
+
+
+def search(ctx: Context, rec, space: str, method: str, trials: int | None, seed: int, label: str) -> list:
+    """One hyperparameter search with nnopt.tune's space, sampler, pruner and trial objective, on an
+    in-memory Optuna study (no journal, no report); trial runs go to ``out/studies/<label>/trials``
+    and the best trial's recipe to ``out/recipes/<label>-best.toml``. Returns the trials in order;
+    grid search runs its whole grid (`trials` ignored)."""
+    import optuna
+
+    from ..errors import ConfigError
+    from ..tune import parse_space
+    from ..tune.objective import Objective
+    from ..tune.sampler import ConfigGridSampler, make_pruner, make_sampler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    parsed = parse_space(space, rec)
+    sampler = make_sampler(method, parsed, seed)
+    # a fixed study name: Hyperband assigns trials to brackets by a hash of it
+    study = optuna.create_study(study_name=label, direction="maximize", sampler=sampler,
+                                pruner=make_pruner(method, rec.train["epochs"]))
+    n = sampler.size() if isinstance(sampler, ConfigGridSampler) else trials
+    study.optimize(Objective(parsed, ctx.out / "studies" / label), n_trials=n, catch=(ConfigError,))
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    if done:
+        (ctx.out / "recipes").mkdir(parents=True, exist_ok=True)
+        best = max(done, key=lambda t: (t.value, -t.number))
+        (ctx.out / "recipes" / f"{label}-best.toml").write_text(best.user_attrs["recipe"])
+    return study.trials
+
+
+# -- the first form, until c18–c24 move to ctx.runs (LAB2 removes these) --
+from typing import Any, Mapping, Sequence  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from ..recipe import Recipe  # noqa: E402
+from ..train import Setup  # noqa: E402
 
 CPU = {"threads": 1, "device": "cpu", "checkpoint": False}
 
@@ -43,21 +159,6 @@ def run_kept(ctx: Context, rec: Recipe, label: str, callbacks: Sequence = ()) ->
     return result, keep.setup
 
 
-class Snapshots(Callback):
-    """A copy of the model's state dict at the end of every epoch: ``states[epoch]``."""
-
-    def __init__(self):
-        self.states: dict[int, dict] = {}
-
-    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        self.states[epoch] = {k: v.detach().clone() for k, v in trainer.s.model.state_dict().items()}
-
-
-def clean_accuracy(setup: Setup, split: str = "train") -> float:
-    """Accuracy of the model in eval mode (no dropout, no augmentation) on a split of its data."""
-    return evaluate(setup.model, getattr(setup.data, split), 1024)[1]
-
-
 def spreads(runs: Mapping[str, Sequence[Any]], measure) -> dict[str, Spread]:
     """{arm: Spread(measure(run) for each seed's run)}."""
     return {arm: Spread([float(measure(r)) for r in rs]) for arm, rs in runs.items()}
@@ -74,40 +175,3 @@ def band(ax, x: Sequence[float], per_seed: Sequence[Sequence[float]], label: str
     ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=color, alpha=0.2, linewidth=0)
 
 
-@torch.no_grad()
-def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """softmax(model(x)) in eval mode."""
-    was = model.training
-    model.eval()
-    try:
-        return torch.softmax(model(x).float(), dim=-1)
-    finally:
-        model.train(was)
-
-
-def search(ctx: Context, rec: Recipe, space: str, method: str, trials: int | None, seed: int, label: str) -> list:
-    """One hyperparameter search with nnopt.tune's space, sampler, pruner and trial objective, on an
-    in-memory Optuna study (no journal, no report); trial runs go to ``out/studies/<label>/trials``
-    and the best trial's recipe to ``out/recipes/<label>-best.toml``. Returns the trials in order;
-    grid search runs its whole grid (`trials` ignored)."""
-    import optuna
-
-    from ..errors import ConfigError
-    from ..tune import parse_space
-    from ..tune.objective import Objective
-    from ..tune.sampler import ConfigGridSampler, make_pruner, make_sampler
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    parsed = parse_space(space, rec)
-    sampler = make_sampler(method, parsed, seed)
-    # a fixed study name: Hyperband assigns trials to brackets by a hash of it
-    study = optuna.create_study(study_name=label, direction="maximize", sampler=sampler,
-                                pruner=make_pruner(method, rec.train["epochs"]))
-    n = sampler.size() if isinstance(sampler, ConfigGridSampler) else trials
-    study.optimize(Objective(parsed, ctx.out / "studies" / label), n_trials=n, catch=(ConfigError,))
-    done = [t for t in study.trials if t.state.name == "COMPLETE"]
-    if done:
-        (ctx.out / "recipes").mkdir(parents=True, exist_ok=True)
-        best = max(done, key=lambda t: (t.value, -t.number))
-        (ctx.out / "recipes" / f"{label}-best.toml").write_text(best.user_attrs["recipe"])
-    return study.trials

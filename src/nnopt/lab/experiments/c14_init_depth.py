@@ -30,7 +30,9 @@ def init_overrides(init: str) -> dict:
     return {"init.name": name, **{f"init.{k}": v for k, v in params.items()}}
 
 
-@experiment("init_depth", claim="Xavier/He/orthogonal initialization keeps the variance of activations and "
+@experiment("init_depth", shows={"init.name": ["normal", "uniform", "xavier_uniform", "xavier_normal", "he_uniform",
+                                           "he_normal", "orthogonal"]},
+            claim="Xavier/He/orthogonal initialization keeps the variance of activations and "
             "gradients across depth; N(0, 1) explodes, N(0, 0.01²) vanishes, and deep networks train only with "
             "the former.",
             precise="50-layer MLPs (nnopt diagnose, one batch of N(0, 1) inputs): the forward ratio "

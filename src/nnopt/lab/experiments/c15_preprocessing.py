@@ -70,7 +70,8 @@ def fmt_steps(values: list[float]) -> str:
     return Spread(values).fmt(".4g") if not missed else f"not reached by {missed} of {len(values)} seeds"
 
 
-@experiment("preprocessing", claim="Preprocessing the inputs (min-max, standardization, whitening) helps "
+@experiment("preprocessing", shows={"preprocess.name": ["minmax", "standardize", "pca", "zca"]},
+            claim="Preprocessing the inputs (min-max, standardization, whitening) helps "
             "optimization.",
             precise="Softmax regression on the raw wine data (features ranging from 0.1 to 1680), SGD with batch 16 "
                     "and lr = 1/λ_max of the loss's curvature E[x̃x̃ᵀ] for each preprocessing: κ of that curvature "

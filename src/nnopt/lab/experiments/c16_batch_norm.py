@@ -35,7 +35,8 @@ def mode_gap(run, norm: str) -> tuple[float, float, float]:
     return float((train_out - eval_out).abs().mean() / eval_out.abs().mean()), *accuracy
 
 
-@experiment("batch_norm", claim="Batch normalization allows larger learning rates, converges in fewer epochs, "
+@experiment("batch_norm", shows={"model.norm": ["batch"]},
+            claim="Batch normalization allows larger learning rates, converges in fewer epochs, "
             "reduces the sensitivity to initialization, degrades with very small batches and behaves differently "
             "in training and inference.",
             precise="Digits MLP 64-64 (ReLU) with and without batch norm, plain SGD, batch 64: (1) the largest lr of "

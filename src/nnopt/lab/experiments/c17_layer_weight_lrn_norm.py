@@ -30,7 +30,8 @@ def batch_dependence(model: torch.nn.Module, x: torch.Tensor) -> float | str:
     return float((alone - together).abs().max())
 
 
-@experiment("layer_weight_lrn_norm", claim="Layer normalization works per sample, so it applies to batch size 1 "
+@experiment("layer_weight_lrn_norm", shows={"model.norm": ["layer", "weight", "lrn"]},
+            claim="Layer normalization works per sample, so it applies to batch size 1 "
             "and to recurrent networks where batch norm cannot; weight normalization speeds up early training; "
             "local response normalization helps a CNN.",
             precise="(1) In train mode, an MLP with layer norm and an RNN with layer norm inside the cell give each "

@@ -28,7 +28,8 @@ def max_difference(a: dict, b: dict) -> float:
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
-@experiment("early_stopping", claim="Early stopping ends training once the validation loss stops improving and "
+@experiment("early_stopping", shows={"regularization.early_stopping.patience": "*"},
+            claim="Early stopping ends training once the validation loss stops improving and "
             "returns the parameters of its best epoch; the validation loss of a long unregularized run is U-shaped",
             precise="Digits (300 training images), an MLP 64-256-256-10 trained by Adam without regularization: "
                     "(1) the validation loss per epoch falls, reaches a minimum well before the end and rises "

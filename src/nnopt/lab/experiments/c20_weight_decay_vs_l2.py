@@ -29,7 +29,8 @@ def weight_norm(model) -> float:
     return math.sqrt(sum(float(w.detach().pow(2).sum()) for w in weights(model)))
 
 
-@experiment("weight_decay_vs_l2", claim="Weight decay is L2 regularization: θ ← θ − α(g + λθ)",
+@experiment("weight_decay_vs_l2", shows={"optimizer.weight_decay": "*", "penalty.name": ["l2"]},
+            claim="Weight decay is L2 regularization: θ ← θ − α(g + λθ)",
             precise="Digits, an MLP 64-64-10, λ = 1e-2 on the weight matrices: under SGD (lr 0.1) decaying the "
                     "weights by λ in the optimizer and adding ½λ‖W‖² to the loss give the same trajectory to float "
                     "precision (relative parameter distance ≤ 1e-4 at every epoch); under Adam (lr 1e-3) the "

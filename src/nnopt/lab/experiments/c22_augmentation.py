@@ -1,76 +1,90 @@
-"""Claim 22: data augmentation reduces overfitting — images (geometric + noise) and text (EDA)."""
+"""Claim 22: data augmentation reduces overfitting — images (geometric + noise) and text (EDA).
+
+A gap can shrink because the training accuracy falls while the test accuracy falls too; so each part
+asks for a smaller gap beyond the seed spread *and* a test accuracy that does not fall, and runs the
+same criterion on controls that must fail: an identity augmentation (nothing changes) and a
+destructive one (the gap shrinks because nothing is learned)."""
 from __future__ import annotations
 
-from ..base import Context, Finding, Spread, Table, experiment, holds
-from ..regularization_tools import band, clean_accuracy, recipe, run_kept
+from ..base import Context, Finding, Table, experiment
+from ..plots import band, figure, finish, spread_note
+from ..regularization_tools import CleanAccuracy, gaps, narrows_gap, overfits
 
 IMAGE = {"data": {"name": "digits", "n_train": 200}, "model": {"name": "cnn", "channels": [16, 32], "hidden": 64},
          "optimizer": {"name": "adam", "lr": 2e-3}, "train": {"batch_size": 32}}
 # digits are not mirror-symmetric (a flipped 2 is no digit), so no flips; the rest as in bench/augment_overfit.py
-IMAGE_AUG = {"name": "image", "rotation": 15.0, "scale": [0.9, 1.1], "translate": 0.1, "noise": 0.05}
+IMAGE_ARMS = {"none": {},
+              "augmented": {"augment.name": "image", "augment.rotation": 15.0, "augment.scale": [0.9, 1.1],
+                            "augment.translate": 0.1, "augment.noise": 0.05},
+              "identity (control)": {"augment.name": "image"},
+              "destructive (control)": {"augment.name": "image", "augment.rotation": 180.0, "augment.noise": 1.0}}
 TEXT = {"data": {"name": "wordnet_topics"}, "model": {"name": "text_rnn", "cell": "gru"},
         "optimizer": {"name": "adam", "lr": 3e-3}, "train": {"batch_size": 64}}
-TEXT_AUG = {"data.augment": "eda", "data.alpha": 0.1, "data.n_aug": 2}
-
-
-def arms(ctx: Context, sections: dict, epochs: int, augmented: dict, tag: str, size: dict) -> dict:
-    return {name: [run_kept(ctx, recipe(sections, s, {"train.epochs": epochs, **size, **over}), f"{tag}-{name}-s{s}")
-                   for s in ctx.seeds] for name, over in (("none", {}), ("augmented", augmented))}
-
-
-def measure(runs: dict) -> tuple[dict, dict, dict]:
-    train = {k: Spread([clean_accuracy(st, "train") for _, st in rs]) for k, rs in runs.items()}
-    test = {k: Spread([r.summary["test_acc"] for r, _ in rs]) for k, rs in runs.items()}
-    gap = {k: Spread([a - b for a, b in zip(train[k].values, test[k].values)]) for k in runs}
-    return train, test, gap
-
-
+TEXT_ARMS = {"none": {}, "augmented": {"data.augment": "eda", "data.alpha": 0.1, "data.n_aug": 2},
+             "identity (control)": {"data.augment": "eda", "data.alpha": 0.0, "data.n_aug": 2}}
 @experiment("augmentation", claim="Data augmentation (more, transformed training examples) reduces overfitting",
             precise="(a) Digits with 200 training images, a small CNN (16-32 channels), Adam: random rotation "
                     "(±15°), scaling (0.9–1.1), translation (±10%) and Gaussian noise (σ = 0.05) on every training "
-                    "batch give a smaller train − test accuracy gap than none; (b) WordNet noun definitions "
-                    "(8 topics, 150 per topic), a GRU: two EDA variants per training document (synonym replacement, insertion, "
-                    "swap, deletion, α = 0.1) give a smaller gap than none",
+                    "batch; (b) WordNet noun definitions (8 topics, 150 per topic), a GRU: two EDA variants per "
+                    "training document (synonym replacement, insertion, swap, deletion, α = 0.1). Each: the train − "
+                    "test accuracy gap (train measured in eval mode on the clean training data) is smaller than "
+                    "without augmentation beyond the seed spread, and the test accuracy does not fall. Controls "
+                    "that must fail: the identity augmentation (images and text) and a destructive one (rotation "
+                    "±180°, noise σ = 1). Precondition: without augmentation the network overfits (gap > 2 points, "
+                    "every seed). With --on, part (a) runs on your recipe",
             source="Simard, Steinkraus & Platt 2003; Krizhevsky et al. 2012; Wei & Zou 2019 (EDA)",
-            budget_s=55, part=3)
+            accepts_recipe=True, shows={"augment.name": "*", "data.augment": "*"}, cost_s=(6, 40))
 def augmentation(ctx: Context) -> Finding:
-    image = arms(ctx, IMAGE, ctx.pick(15, 60), {"augment": IMAGE_AUG}, "image", {})
-    text = arms(ctx, TEXT, ctx.pick(3, 8), TEXT_AUG, "text", {"data.per_class": ctx.pick(40, 150)})
-    results = {"image": measure(image), "text": measure(text)}
-    ok = {task: gap["augmented"].mean < gap["none"].mean for task, (_, _, gap) in results.items()}
-    rows = [[task, arm, train[arm].fmt(".3f"), test[arm].fmt(".3f"), gap[arm].fmt(".3f")]
-            for task, (train, test, gap) in results.items() for arm in ("none", "augmented")]
-    failing = [k for k, v in ok.items() if not v]
-    (_, itest, igap), (_, ttest, tgap) = results["image"], results["text"]
-    return Finding(
-        verdict=holds(not failing),
-        criterion="mean train − test accuracy gap with augmentation < without, for images and for text",
-        measured=f"image gap {igap['none'].mean:.3f} → {igap['augmented'].mean:.3f} (test acc "
-                 f"{itest['none'].mean:.3f} → {itest['augmented'].mean:.3f}); text gap {tgap['none'].mean:.3f} → "
-                 f"{tgap['augmented'].mean:.3f} (test acc {ttest['none'].mean:.3f} → {ttest['augmented'].mean:.3f})"
-                 + (f"; not reduced: {', '.join(failing)}" if failing else ""),
-        table=Table(["task", "training data", "train acc (eval mode)", "test acc", "gap"], rows),
-        figures=[ctx.save_figure(plot(image, text), "augmentation")],
-        numbers={task: {"train_acc": tr, "test_acc": te, "gap": g} for task, (tr, te, g) in results.items()},
-        notes="Train accuracy is the trained model in eval mode on its un-augmented training images; for text the "
+    epochs = ctx.pick(6, 60)
+    image = {arm: ctx.runs(lambda s, o=over: ctx.recipe(IMAGE, s, {"train.epochs": epochs, **o}), f"image-{k}",
+                           lambda: [CleanAccuracy()]) for k, (arm, over) in enumerate(IMAGE_ARMS.items())}
+    tasks = {"image": (image, IMAGE_ARMS)}
+    if ctx.on is None:
+        size = {"train.epochs": ctx.pick(2, 8), "data.per_class": ctx.pick(24, 150)}
+        tasks["text"] = ({arm: ctx.runs(lambda s, o=over: ctx.recipe(TEXT, s, {**size, **o}), f"text-{k}",
+                                        lambda: [CleanAccuracy()]) for k, (arm, over) in enumerate(TEXT_ARMS.items())},
+                         TEXT_ARMS)
+    measured = {task: {arm: gaps(rs) for arm, rs in runs.items()} for task, (runs, _) in tasks.items()}
+    controls = {}
+    for task, m in measured.items():
+        check = narrows_gap(m["none"], "augmented")
+        kinds = [arm for arm in m if arm.endswith("(control)")]
+        controls[task] = {arm: check(m[arm]) for arm in kinds}
+        ctx.part(f"({'ab'[task == 'text']}) {task}: augmentation reduces overfitting", check=check,
+                 criterion="gap smaller than without augmentation beyond the seed spread (95% interval) and mean "
+                           "test accuracy not lower",
+                 on=m["augmented"], control=(kinds[-1], m[kinds[-1]]), preconditions=[overfits(m["none"])],
+                 why="the augmented network's test accuracy falls or its gap shrinks only inside the seed noise: "
+                     "the gap narrows because training accuracy falls" if task == "image" else
+                     "the gap does not shrink beyond the seed noise at this budget",
+                 numbers={"controls": {arm: {"ok": c.ok, "measured": c.measured} for arm, c in controls[task].items()}})
+    rows = [[task, arm, *(x.fmt(".3f") for x in m[arm])] for task, m in measured.items() for arm in m]
+    return ctx.finding(
+        table=Table(["task", "training data", "train acc (eval mode, clean)", "test acc", "gap"], rows),
+        figures=[ctx.save_figure(plot(tasks, len(ctx.seeds)), "augmentation",
+                                 caption="solid (validation) vs dashed (training) lines: augmentation closes the gap "
+                                         "from below (training falls) or from above (validation rises)?")],
+        numbers={task: {arm: {"train_acc": x[0], "test_acc": x[1], "gap": x[2]} for arm, x in m.items()}
+                 for task, m in measured.items()} | {"controls_ok": {task: {arm: c.ok for arm, c in cs.items()}
+                                                                      for task, cs in controls.items()}},
+        notes="Train accuracy is the trained model in eval mode on its un-augmented training data; for text the "
               "augmentation is offline, so the training split it is measured on holds the EDA variants too. The text "
               "setup was cut for the 60 s budget after a first full run (300 definitions per class, 10 epochs: gap "
-              "0.425 → 0.366, test acc 0.575 → 0.634, 48 s of CPU) to 150 per class and 8 epochs.")
+              "0.425 → 0.366, test acc 0.575 → 0.634, 48 s of CPU) to 150 per class and 8 epochs. Second pass: the "
+              "criterion now also asks that test accuracy not fall (the first pass passed the image part at test acc "
+              "0.933 → 0.914), and the controls were added; the setups are unchanged.")
 
 
-def plot(image, text):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    for ax, runs, title in zip(axes, (image, text), ("(a) digits, 200 training images, CNN",
-                                                   "(b) WordNet definitions, GRU")):
-        for arm, color in (("none", "tab:gray"), ("augmented", "tab:green")):
-            rs = [r for r, _ in runs[arm]]
+def plot(tasks: dict, n_seeds: int):
+    fig, axes = figure(len(tasks), width=5.6, height=4.2)
+    titles = {"image": "(a) digits, 200 training images, CNN", "text": "(b) WordNet definitions, GRU"}
+    colors = {"none": "tab:gray", "augmented": "tab:green", "identity (control)": "tab:blue",
+              "destructive (control)": "tab:red"}
+    for ax, (task, (runs, _)) in zip(axes, tasks.items()):
+        for arm, rs in runs.items():
             x = range(1, len(rs[0].epochs) + 1)
-            band(ax, x, [r.series("train_acc") for r in rs], f"{arm}: train (running, as trained)", color, "--")
-            band(ax, x, [r.series("val_acc") for r in rs], f"{arm}: validation", color)
-        ax.set(xlabel="epoch", ylabel="accuracy", title=title)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle(f"Augmentation ({len(image['none'])} seeds: mean, min–max band)")
+            band(ax, x, [r.series("train_acc") for r in rs], f"{arm}: train (as trained)", colors[arm], "--")
+            band(ax, x, [r.series("val_acc") for r in rs], f"{arm}: validation", colors[arm])
+        ax.set(xlabel="epoch", ylabel="accuracy (fraction correct)", title=f"{titles[task]}\n{spread_note(n_seeds)}")
+    finish(fig, *axes)
     return fig

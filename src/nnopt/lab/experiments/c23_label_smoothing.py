@@ -1,107 +1,115 @@
-"""Claim 23: label smoothing improves calibration; the book's ε/(K−1) vs torch's ε/K targets."""
+"""Claim 23: label smoothing keeps the network from becoming overconfident — judged on a baseline that is
+overconfident (trained long on little data, Guo et al. 2017), with ECE followed over the epochs."""
 from __future__ import annotations
 
-import torch
+import json
 
 from ...metrics import reliability
-from ..base import Context, Finding, Spread, Table, experiment, holds
-from ..regularization_tools import probabilities, recipe, run_kept
+from ...train import Callback
+from ..base import Check, Context, Finding, Precondition, Spread, Table, exceeds, experiment
+from ..plots import band, figure, finish, spread_note
+from ..regularization_tools import probabilities
 
-EPS, BINS = 0.1, 15
-SECTIONS = {"data": {"name": "digits"}, "model": {"name": "mlp", "widths": [256, 256]},
+EPS, BINS, OVERCONFIDENT = 0.1, 15, 0.02
+SECTIONS = {"data": {"name": "digits", "n_train": 300}, "model": {"name": "mlp", "widths": [256, 256]},
             "optimizer": {"name": "adam", "lr": 1e-3}, "train": {"batch_size": 32}}
-ARMS = {"no smoothing": {},
-        f"book ε = {EPS}": {"regularization.label_smoothing": EPS, "regularization.label_smoothing_convention": "book"},
-        f"torch ε = {EPS}": {"regularization.label_smoothing": EPS, "regularization.label_smoothing_convention": "torch"}}
+SMOOTH = {"regularization.label_smoothing": EPS, "regularization.label_smoothing_convention": "book"}
+CONTROL_SEED = 100  # the ε = 0 control: the unsmoothed net again, on seeds 100, 101, ...
 
 
-def target(arm: str, k: int) -> float:
-    """The smoothed target of the true class: 1 (none), 1 − ε (book), 1 − ε + ε/K (torch)."""
-    return 1.0 if arm == "no smoothing" else (1 - EPS if arm.startswith("book") else 1 - EPS + EPS / k)
+class Calibration(Callback):
+    """Test-set reliability after every epoch (accuracy, mean confidence, ECE with BINS bins), written to
+    ``<run_dir>/calibration.json`` as a list, one entry per epoch."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        test = trainer.s.data.test
+        rel = reliability(probabilities(trainer.s.model, test.x), test.y, BINS)
+        self.rows.append({"epoch": epoch, "accuracy": rel.accuracy_all, "confidence": rel.mean_confidence,
+                          "ece": rel.ece})
+        (trainer.run_dir / "calibration.json").write_text(json.dumps(self.rows))
 
 
-def true_class_probability(setup, split: str) -> float:
-    """Mean predicted probability of the true class on a split (eval mode)."""
-    data = getattr(setup.data, split)
-    return float(probabilities(setup.model, data.x)[torch.arange(len(data.y)), data.y].mean())
+def calibration(run) -> list[dict]:
+    return json.loads((run.run_dir / "calibration.json").read_text())
 
 
-@experiment("label_smoothing", claim="Label smoothing (1 − ε on the true class, ε spread over the others) keeps the "
-            "network from becoming overconfident",
-            precise="Digits, an MLP 64-256-256-10 trained by Adam for 30 epochs, ε = 0.1: the expected calibration "
-                    "error (15 equal-width bins) on the test set is lower with label smoothing than without, in "
-                    "both conventions; and the mean predicted probability of the true class on the training set "
-                    "approaches each convention's own target — 1 − ε = 0.9 (book, ε/(K−1) elsewhere) vs "
-                    "1 − ε + ε/K = 0.91 (torch, ε/K elsewhere) — closer to its own than to the other's",
+@experiment("label_smoothing", shows={"regularization.label_smoothing": "*"}, accepts_recipe=True, cost_s=(5, 30),
+            claim="Label smoothing (1 − ε on the true class, ε spread over the others) keeps the network from "
+                  "becoming overconfident",
+            precise="Digits with 300 training images, an MLP 64-256-256-10 trained by Adam for 100 epochs (long: the "
+                    "regime where networks grow overconfident, Guo et al. 2017), the chapter's smoothing ε = 0.1 "
+                    "(ε/(K−1) on the other classes). Precondition: without smoothing the network is overconfident "
+                    "(test mean confidence − accuracy > 0.02, every seed). (a) With smoothing the overconfidence falls "
+                    "beyond the seed spread and is gone (mean confidence − accuracy ≤ 0), as in Müller, Kornblith & "
+                    "Hinton 2019; (b) the expected calibration error (15 bins) falls beyond the seed spread. Control "
+                    "for both: ε = 0 (the unsmoothed net on other seeds) must fail. With --on, on your recipe",
             source="Szegedy et al. 2016 (label smoothing); Müller, Kornblith & Hinton 2019 (calibration); "
-                   "Guo et al. 2017 (ECE)", budget_s=30, part=3)
+                   "Guo et al. 2017 (overconfidence, ECE)")
 def label_smoothing(ctx: Context) -> Finding:
-    epochs = ctx.pick(6, 30)
-    runs = {arm: [run_kept(ctx, recipe(SECTIONS, s, {"train.epochs": epochs, **over}), f"ls{k}-s{s}")[1]
-                  for s in ctx.seeds] for k, (arm, over) in enumerate(ARMS.items())}
-    k = runs["no smoothing"][0].data.n_classes
-    rel = {arm: [reliability(probabilities(st.model, st.data.test.x), st.data.test.y, BINS) for st in sts]
-           for arm, sts in runs.items()}
-    ece = {arm: Spread([r.ece for r in rs]) for arm, rs in rel.items()}
-    conf = {arm: Spread([r.mean_confidence for r in rs]) for arm, rs in rel.items()}
-    acc = {arm: Spread([r.accuracy_all for r in rs]) for arm, rs in rel.items()}
-    p_true = {arm: Spread([true_class_probability(st, "train") for st in sts]) for arm, sts in runs.items()}
-    book, torch_arm = list(ARMS)[1:]
-    better = all(ece[a].mean < ece["no smoothing"].mean for a in (book, torch_arm))
-    own = all(abs(p_true[a].mean - target(a, k)) < abs(p_true[a].mean - target(b, k))
-              for a, b in ((book, torch_arm), (torch_arm, book)))
-    rows = [[arm, acc[arm].fmt(".3f"), conf[arm].fmt(".3f"), ece[arm].fmt(".3f"), f"{target(arm, k):.3f}",
-             p_true[arm].fmt(".3f")] for arm in ARMS]
-    notes = ""
-    if not better:
-        notes = ("Smoothing lowers the confidence below the accuracy here: a digits MLP is "
-                 f"{acc['no smoothing'].mean:.0%} accurate, and the unsmoothed network's confidence "
-                 f"({conf['no smoothing'].mean:.3f}) is closer to that than the smoothed ones' — the overconfidence "
-                 "label smoothing corrects (Müller et al.'s CIFAR/ImageNet networks) is small on this task.")
-    return Finding(
-        verdict=holds(better and own),
-        criterion="test ECE (15 bins), mean over seeds: both smoothed < unsmoothed; train mean p(true class) "
-                  "closer to its own convention's target than to the other's",
-        measured=", ".join(f"ECE {arm} {ece[arm].mean:.3f}" for arm in ARMS)
-                 + f"; p(true) book {p_true[book].mean:.3f} (target {target(book, k):.2f}), torch "
-                   f"{p_true[torch_arm].mean:.3f} (target {target(torch_arm, k):.2f})",
-        table=Table(["targets", "test acc", "mean confidence", "ECE", "true-class target",
-                     "train p(true class)"], rows),
-        figures=[ctx.save_figure(plot(rel, ece), "reliability")],
-        numbers={"ece": ece, "mean_confidence": conf, "test_acc": acc, "train_p_true": p_true,
-                 "targets": {arm: target(arm, k) for arm in ARMS}},
-        notes=(notes + f" The two conventions' train p(true class) differ by {p_true[torch_arm].mean - p_true[book].mean:.4f} "
-               f"(the targets by ε/K = {EPS / k:.3f}); each is still below its target after {epochs} epochs.").strip())
+    epochs = ctx.pick(15, 100)
+
+    def arm(label: str, over: dict, offset: int = 0):
+        return ctx.runs(lambda s: ctx.recipe(SECTIONS, s + offset, {"train.epochs": epochs, **over}), label,
+                        lambda: [Calibration()])
+
+    runs = {"no smoothing": arm("none", {}), f"ε = {EPS} (chapter's)": arm("smooth", SMOOTH),
+            "ε = 0 (control)": arm("control", {}, CONTROL_SEED)}
+    last = {a: [calibration(r)[-1] for r in rs] for a, rs in runs.items()}
+    acc = {a: Spread([x["accuracy"] for x in v]) for a, v in last.items()}
+    conf = {a: Spread([x["confidence"] for x in v]) for a, v in last.items()}
+    ece = {a: Spread([x["ece"] for x in v]) for a, v in last.items()}
+    over = {a: Spread([x["confidence"] - x["accuracy"] for x in v]) for a, v in last.items()}
+    none, smooth, control = runs
+    overconfident = Precondition(f"without smoothing the network is overconfident (confidence − accuracy > "
+                                 f"{OVERCONFIDENT}, every seed)", over[none].lo > OVERCONFIDENT,
+                                 f"confidence − accuracy {over[none].fmt('.3f')}")
+
+    def removes(arm_over: Spread) -> Check:
+        fell = exceeds(over[none], arm_over, what="overconfidence(none) − overconfidence(smoothed)")
+        return Check(fell.ok and arm_over.mean <= 0, f"{fell.measured}; smoothed confidence − accuracy "
+                                                     f"{arm_over.mean:+.3f} (needs ≤ 0)")
+
+    ctx.part("(a) smoothing removes the overconfidence", check=removes, on=over[smooth],
+             criterion="confidence − accuracy falls beyond the seed spread (95% interval) and ends ≤ 0",
+             control=("ε = 0 on other seeds", over[control]), preconditions=[overconfident],
+             why="the smoothed network stays overconfident here")
+    ctx.part("(b) smoothing lowers the expected calibration error", on=ece[smooth],
+             check=lambda arm_ece: exceeds(ece[none], arm_ece, what="ECE(none) − ECE(smoothed)"),
+             criterion="test ECE (15 bins) falls beyond the seed spread (95% interval)",
+             control=("ε = 0 on other seeds", ece[control]), preconditions=[overconfident],
+             why=f"smoothing overshoots: ε = {EPS} pulls the confidence to about {conf[smooth].mean:.2f} while the "
+                 f"network is {acc[smooth].mean:.0%} accurate, so it ends underconfident, which ECE counts as much as "
+                 f"overconfidence; Müller et al.'s calibration gain is on networks whose accuracy is near 1 − ε or "
+                 f"below")
+    rows = [[a, acc[a].fmt(".3f"), conf[a].fmt(".3f"), over[a].fmt(".3f"), ece[a].fmt(".3f")] for a in runs]
+    fig = plot(runs, ece, len(ctx.seeds))
+    return ctx.finding(
+        table=Table(["targets", "test acc", "mean confidence", "confidence − accuracy", "ECE (15 bins)"], rows),
+        figures=[ctx.save_figure(fig, "calibration", caption="left: the unsmoothed net's confidence − accuracy climbs "
+                                 "above 0 as it trains, the smoothed net's stays below; right: ECE counts both")],
+        numbers={"ece": ece, "mean_confidence": conf, "test_acc": acc, "overconfidence": over, "epochs": epochs,
+                 "targets": {"true": 1 - EPS, "other": EPS / 9}},
+        notes="Second pass: the first trained 30 epochs on all 1257 training images, where the baseline was not "
+              "overconfident (ECE 0.023) and ECE then penalised the smoothed nets' underconfidence; this workload "
+              "(300 images, 100 epochs) was chosen by the precondition (a one-seed probe: confidence − accuracy "
+              "0.010 at 30 epochs, 0.034 at 100). The torch-convention arm moved to the errata "
+              "(nnopt.lab.errata: ε/(K−1) vs ε/K).")
 
 
-def plot(rel, ece):
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    colors = dict(zip(rel, ("tab:gray", "tab:blue", "tab:orange")))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.4), constrained_layout=True)
-    a.plot([0, 1], [0, 1], "k:", lw=1, label="perfect calibration")
-    for arm, rs in rel.items():
-        counts = np.array([r.count for r in rs], dtype=float)
-        accs = np.nan_to_num(np.array([r.accuracy for r in rs])) * counts
-        confs = np.nan_to_num(np.array([r.confidence for r in rs])) * counts
-        n = counts.sum(0)
-        keep = n > 0  # pooled over seeds: Σ correct / Σ count per bin
-        x, y = confs.sum(0)[keep] / n[keep], accs.sum(0)[keep] / n[keep]
-        a.plot(x, y, "-", color=colors[arm], lw=1, alpha=0.6)
-        a.scatter(x, y, s=8 + 400 * n[keep] / n.sum(), color=colors[arm], alpha=0.8,
-                  label=f"{arm} (ECE {ece[arm].mean:.3f} ± {ece[arm].std:.3f})")
-    a.set(xlabel="confidence (mean of the bin)", ylabel="accuracy in the bin", xlim=(0, 1.01), ylim=(0, 1.01),
-          title="reliability diagram, test set, seeds pooled (area ∝ samples)")
-    a.legend(fontsize=8, loc="upper left")
-    edges = rel[next(iter(rel))][0].edges
-    for arm, rs in rel.items():
-        counts = np.array([r.count for r in rs], dtype=float).sum(0)
-        b.stairs(counts / counts.sum(), edges, color=colors[arm], lw=1.5, label=arm)
-    b.set(xlabel="confidence (max softmax probability)", ylabel="share of test predictions", yscale="log",
-          title="where the confidences fall")
-    b.legend(fontsize=8, loc="upper left")
-    for ax in (a, b):
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"Label smoothing on digits ({len(next(iter(rel.values())))} seeds)")
+def plot(runs, ece, n_seeds: int):
+    fig, (a, b) = figure(2, width=5.6, height=4.2)
+    colors = dict(zip(runs, ("tab:gray", "tab:blue", "tab:olive")))
+    for arm, rs in runs.items():
+        cal = [calibration(r) for r in rs]
+        x = [row["epoch"] for row in cal[0]]
+        band(a, x, [[row["confidence"] - row["accuracy"] for row in c] for c in cal], arm, colors[arm])
+        band(b, x, [[row["ece"] for row in c] for c in cal], f"{arm} (final {ece[arm].mean:.3f})", colors[arm])
+    a.axhline(0, color="k", lw=0.8, ls=":")
+    a.set(xlabel="epoch", ylabel="test mean confidence − accuracy", title=f"over(>0)/under(<0)confidence, "
+                                                                          f"{spread_note(n_seeds)}")
+    b.set(xlabel="epoch", ylabel="test ECE (15 equal-width bins)", title="expected calibration error over training")
+    finish(fig, a, b)
     return fig

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..base import Context, Finding, Spread, Table, experiment, holds
-from ..regularization_tools import clean_accuracy, probabilities, recipe, run_kept
+from ..base import Check, Context, Finding, Spread, Table, exceeds, experiment
+from ..regularization_tools import CleanAccuracy, gaps, narrows_gap, overfits, probabilities
 
 DATA = {"name": "moons", "n_samples": 300, "noise": 0.35, "val_fraction": 0.2, "test_fraction": 0.45}
 MODEL = {"name": "mlp", "widths": [128, 128]}
@@ -19,11 +19,7 @@ ARMS = {
                                                          "restore_best_weights": True}},
 }
 GRID = 200  # points per axis of the decision-boundary image
-
-
-def moons_recipe(seed: int, epochs: int, arm: dict):
-    return recipe({"data": DATA, "model": MODEL, "optimizer": {"name": "adam", "lr": 0.01},
-                   "train": {"epochs": epochs, "batch_size": 32}}, seed, arm)
+CONTROL_SEED = 100
 
 
 def boundary(model: torch.nn.Module, lim: np.ndarray) -> np.ndarray:
@@ -33,55 +29,76 @@ def boundary(model: torch.nn.Module, lim: np.ndarray) -> np.ndarray:
     return probabilities(model, mesh)[:, 1].reshape(GRID, GRID).numpy()
 
 
-@experiment("regularization", claim="Regularization trades training fit for generalization: an unregularized "
+@experiment("regularization", shows={"penalty.name": ["l2"], "regularization.dropout": "*"}, cost_s=(5, 25),
+            claim="Regularization trades training fit for generalization: an unregularized "
             "network fits the noise of a small training set, each regularizer smooths the decision boundary",
             precise="Noisy two-moons (σ = 0.35, 105 training points, 135 test points), an MLP 2-128-128-2 trained "
-                    "by Adam (lr 0.01, batch 32): the train − test accuracy gap (both measured in eval mode) is "
-                    "smaller with each of L2 (λ = 1e-3), decoupled weight decay (AdamW, λ = 0.1), dropout "
-                    "(p = 0.3) and early stopping (patience 30 on validation loss, best weights restored) than "
-                    "without regularization, mean over seeds",
+                    "by Adam (lr 0.01, batch 32, 300 epochs). Precondition: without regularization the network "
+                    "overfits (train − test gap > 0.05, every seed). For each of L2 (λ = 1e-3), decoupled weight "
+                    "decay (AdamW, λ = 0.1), dropout (p = 0.3) and early stopping (patience 30 on validation loss, "
+                    "best weights restored): the gap (both in eval mode) is smaller and the test accuracy higher than "
+                    "without regularization, each beyond the seed spread (95% intervals). Control: the unregularized "
+                    "net on other seeds must fail",
             source="Goodfellow, Bengio & Courville 2016, ch. 7; Krogh & Hertz 1992 (L2); Loshchilov & Hutter "
                    "2019 (decoupled weight decay); Srivastava et al. 2014 (dropout); Prechelt 1998 (early "
-                   "stopping)", budget_s=45, part=3)
+                   "stopping)")
 def regularization(ctx: Context) -> Finding:
     epochs = ctx.pick(40, 300)
-    results = {arm: [run_kept(ctx, moons_recipe(s, epochs, over), f"{slug(arm)}-s{s}") for s in ctx.seeds]
-               for arm, over in ARMS.items()}
-    train = {arm: Spread([clean_accuracy(setup, "train") for _, setup in rs]) for arm, rs in results.items()}
-    test = {arm: Spread([r.summary["test_acc"] for r, _ in rs]) for arm, rs in results.items()}
-    gap = {arm: Spread([a - b for a, b in zip(train[arm].values, test[arm].values)]) for arm in ARMS}
-    figure = ctx.save_figure(plot(results, train, test), "decision_boundaries")
-    narrower = {arm: gap[arm].mean < gap["none"].mean for arm in ARMS if arm != "none"}
-    rows = [[arm, train[arm].fmt(".3f"), test[arm].fmt(".3f"), gap[arm].fmt(".3f"),
-             f"{np.mean([r.summary['epochs'] for r, _ in results[arm]]):.0f}"] for arm in ARMS]
-    failing = [arm for arm, ok in narrower.items() if not ok]
-    return Finding(
-        verdict=holds(not failing),
-        criterion="every regularizer's mean train − test gap < the unregularized mean gap",
-        measured="gap " + ", ".join(f"{arm} {gap[arm].mean:.3f}" for arm in ARMS)
-                 + (f"; not narrower: {', '.join(failing)}" if failing else ""),
+    arms = {**ARMS, "none again (control)": {}}
+    results = {arm: ctx.runs(lambda s, o=over, c=arm.endswith("(control)"): ctx.recipe(
+                                 {"data": DATA, "model": MODEL, "optimizer": {"name": "adam", "lr": 0.01},
+                                  "train": {"batch_size": 32}}, s + CONTROL_SEED * c, {"train.epochs": epochs, **o}),
+                             slug(arm), lambda: [CleanAccuracy()]) for arm, over in arms.items()}
+    measured = {arm: gaps(rs) for arm, rs in results.items()}
+    none = measured["none"]
+
+    def generalizes(arm: tuple[Spread, Spread, Spread]) -> Check:
+        narrower = narrows_gap(none)(arm)
+        better = exceeds(arm[1], none[1], what="test acc − test acc(none)")
+        return Check(narrower.ok and better.ok, f"{narrower.measured}; {better.measured}")
+
+    for arm in ARMS:
+        if arm != "none":
+            ctx.part(f"{arm} trades fit for generalization", check=generalizes, on=measured[arm],
+                     criterion="gap smaller and test accuracy higher than without regularization, each beyond the "
+                               "seed spread (95% intervals)",
+                     control=("no regularization, other seeds", measured["none again (control)"]),
+                     preconditions=[overfits(none, by=0.05)],
+                     why=f"{arm} does not both narrow the gap and raise the test accuracy beyond the seed spread on "
+                         "105 noisy points")
+    models = {arm: [r.model() for r in rs] for arm, rs in results.items() if arm in ARMS}
+    data = results["none"][0].setup().data
+    figure = ctx.save_figure(plot(models, data, measured), "decision_boundaries",
+                             caption="the unregularized boundary bends around single noisy points; the regularized "
+                                     "ones are smoother (train/test accuracy under each panel)")
+    rows = [[arm, *(x.fmt(".3f") for x in measured[arm]),
+             f"{sum(r.summary['epochs'] for r in results[arm]) / len(results[arm]):.0f}"] for arm in arms]
+    return ctx.finding(
         table=Table(["regularizer", "train acc", "test acc", "gap", "epochs trained"], rows),
-        figures=[figure], numbers={"train_acc": train, "test_acc": test, "gap": gap},
+        figures=[figure], numbers={"train_acc": {a: m[0] for a, m in measured.items()},
+                                   "test_acc": {a: m[1] for a, m in measured.items()},
+                                   "gap": {a: m[2] for a, m in measured.items()}},
         notes="Train accuracy is the trained model in eval mode on the training points (no dropout); the "
-              "boundary image is seed 0's P(class 1), the black lines are every seed's P = 0.5 contour.")
+              "boundary image is seed 0's P(class 1), the black lines are every seed's P = 0.5 contour. Second "
+              "pass: a regularizer must also raise the test accuracy beyond the seed spread (the first pass passed "
+              "L2 at test acc 0.840 vs none 0.842); the setup is unchanged.")
 
 
 def slug(arm: str) -> str:
     return arm.replace(" ", "_")
 
 
-def plot(results, train, test):
+def plot(models: dict, data, measured: dict):
     import matplotlib.pyplot as plt
 
-    data = results["none"][0][1].data
     pts = torch.cat([data.train.x, data.test.x]).cpu().numpy()
     lim = np.stack([pts.min(0) - 0.5, pts.max(0) + 0.5], 1)
-    fig, axes = plt.subplots(1, len(results), figsize=(3.1 * len(results), 3.6), sharey=True,
+    fig, axes = plt.subplots(1, len(models), figsize=(3.1 * len(models), 3.6), sharey=True,
                              constrained_layout=True)
-    for ax, (arm, rs) in zip(axes, results.items()):
+    for ax, (arm, ms) in zip(axes, models.items()):
         image = None
-        for k, (_, setup) in enumerate(rs):
-            p = boundary(setup.model, lim)
+        for k, model in enumerate(ms):
+            p = boundary(model, lim)
             if k == 0:
                 image = ax.imshow(p, origin="lower", extent=lim.ravel(), cmap="RdBu", vmin=0, vmax=1,
                                   alpha=0.75, aspect="auto")
@@ -90,11 +107,11 @@ def plot(results, train, test):
         tx, ty = data.train.x.cpu().numpy(), data.train.y.cpu().numpy()
         ax.scatter(tx[:, 0], tx[:, 1], c=ty, cmap="RdBu", vmin=-0.3, vmax=1.3, s=16, edgecolors="k",
                    linewidths=0.6, label="training points")
+        train, test = measured[arm][0], measured[arm][1]
         ax.set_title(arm)
-        ax.set_xlabel(f"x₁\ntrain {train[arm].mean:.2f} ± {train[arm].std:.2f}   "
-                      f"test {test[arm].mean:.2f} ± {test[arm].std:.2f}")
+        ax.set_xlabel(f"x₁\ntrain {train.mean:.2f} ± {train.std:.2f}   test {test.mean:.2f} ± {test.std:.2f}")
     axes[0].set_ylabel("x₂")
     fig.colorbar(image, ax=axes, shrink=0.8, label="P(class 1), seed 0")
     fig.suptitle(f"Two moons, {len(data.train)} noisy training points: decision boundaries "
-                 f"(black: P = 0.5 for each of {len(next(iter(results.values())))} seeds)")
+                 f"(black: P = 0.5 for each of {len(next(iter(models.values())))} seeds)")
     return fig

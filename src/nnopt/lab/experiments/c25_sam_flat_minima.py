@@ -35,7 +35,7 @@ def sam_flat_minima(ctx):
             run = ctx.run(lab_recipe({"model": {"widths": WIDTHS}, "optimizer": optimizer,
                                       "train": {"epochs": times * epochs, "batch_size": BATCH, "seed": s}}),
                           f"{name.lower().replace(' ×', '-x')}-s{s}")
-            runs[name, s], sharp[name, s] = run, sharpness(run.trained(), s)
+            runs[name, s], sharp[name, s] = run, sharpness(run.setup(), s)
     lam = {n: Spread([sharp[n, s]["lambda_max"] for s in ctx.seeds]) for n in TRAINERS}
     loss = {n: Spread([sharp[n, s]["train_loss"] for s in ctx.seeds]) for n in TRAINERS}
     acc = {n: Spread([runs[n, s].summary["test_acc"] for s in ctx.seeds]) for n in TRAINERS}
