@@ -303,6 +303,7 @@ def test_diverging_run_fails_in_its_tab_only(defaults, new_session):
         json.dumps(message, allow_nan=False)  # what the event stream sends: no NaN/inf in JSON
     state = [m for m in messages if m["type"] == "state"][-1]
     assert state["error"].startswith("DivergedError: loss became")
+    assert state["verdict"].startswith("diverged — lower optimizer.lr") and "nnopt doctor" in state["verdict"]
 
 
 def request(url, body=None):
