@@ -1,6 +1,8 @@
 """CLI edge cases and sizes that would hang or exhaust memory: each a clean error (exit 2) before
 any work, or bounded work."""
 
+import os
+
 import pytest
 
 from nnopt.cli import build_parser, main
@@ -150,3 +152,192 @@ def test_a_billion_epochs_build_without_work_per_epoch(small_recipe):
     assert setup.batches.sizes(10**9) == [64, 128, 256]
     n = len(setup.data.train)
     assert setup.schedule(0) == 1e-3 and setup.schedule(setup.batches.steps_before(10**9, n)) == 0.0
+
+
+# -- where a command writes: every --out / -o / --storage it cannot create is one line, exit 2 ----
+def _commands(tmp_path):
+    """Each writing command with the output under test as "{}", its inputs valid enough to reach it."""
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    lab = tmp_path / "f"
+    lab.mkdir()
+    (lab / "finding.json").write_text("{}")
+    (tmp_path / "recipe.toml").write_text("")  # a "finished run" for landscape: the output is checked first
+    (tmp_path / "model.pt").write_bytes(b"")
+    tune = ["tune", "--space", str(space), "--trials", "1"]
+    return {"run": ["run", "--out", "{}"], "compare": ["compare", "--out", "{}"],
+            "lab": ["lab", "adagrad_rmsprop", "--fast", "--out", "{}"], "report": ["report", str(lab), "-o", "{}"],
+            "landscape": ["landscape", str(tmp_path), "--out", "{}"], "tune --out": [*tune, "--out", "{}"],
+            "tune --storage": [*tune, "--storage", "{}.log"], "sqlite": [*tune, "--storage", "sqlite:///{}.db"]}
+
+
+COMMANDS = ["run", "compare", "lab", "report", "landscape", "tune --out", "tune --storage", "sqlite"]
+
+
+@pytest.mark.parametrize("target", ["/dev/null/sub", "/proc/nnopt-x", "a-file/sub", "", " ", "a-file"])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path, capsys, monkeypatch, command, target):
+    monkeypatch.chdir(tmp_path)
+    if (command in ("tune --storage", "sqlite") and not target.strip()) or \
+            (target == "a-file" and command in ("report", "tune --storage", "sqlite")):
+        pytest.skip("a valid file name for this option")
+    (tmp_path / "a-file").write_text("keep me")
+    argv = [a.replace("{}", target) for a in _commands(tmp_path)[command]]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    err = refused(argv, capsys, f"{argv[-2]} = ")
+    assert err.count("\n") == 1 and "must" in err
+    assert (tmp_path / "a-file").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
+def test_a_read_only_directory_is_refused(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        refused(["run", "--out", str(ro / "x")], capsys, "must be somewhere writable", "Permission denied")
+    finally:
+        ro.chmod(0o755)
+
+
+# -- lab ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, words", [
+    (["--seeds", "1000000000000"], ["--seeds = 1000000000000", "[3, 100]"]),
+    (["--seeds", "2"], ["--seeds = 2"]),
+    (["--out", ""], ["--out = ''", "must not be empty"]),
+    (["--out", " "], ["--out = ' '", "must not be empty"]),
+])
+def test_lab_options_are_checked_before_anything_runs(tmp_path, capsys, monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)
+    refused(["lab", "adagrad_rmsprop", "--fast", *argv], capsys, *words)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- landscape ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from nnopt.lab import lab_recipe
+    from nnopt.train import train
+
+    path = tmp_path_factory.mktemp("land") / "run"
+    train(lab_recipe({"data": {"n_train": 60}, "model": {"widths": [4]}, "train": {"epochs": 1}}), path, quiet=True)
+    return path
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--points", "1"], ["--points = 1", "[2, 201]"]), (["--points", "100000"], ["--points = 100000"]),
+    (["--span", "nan"], ["--span = nan", "finite"]), (["--span", "inf"], ["--span = inf"]),
+    (["--span", "0"], ["--span = 0.0"]), (["--iters", "0"], ["--iters = 0"]),
+    (["--trace-samples", "10000000"], ["--trace-samples = 10000000"]), (["--samples", "0"], ["--samples = 0"]),
+])
+def test_landscape_options_are_refused_before_any_folder(finished_run, tmp_path, capsys, argv, words):
+    out = tmp_path / "land"
+    refused(["landscape", str(finished_run), "--out", str(out), *argv], capsys, *words, out=out)
+    assert not (finished_run / "landscape").exists()
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda p: p.write_bytes(b""), ["model.pt"]),
+    (lambda p: p.write_bytes(p.read_bytes()[:100]), ["model.pt"]),
+    (lambda p: p.write_bytes(b"\x00\xff" * 50), ["model.pt"]),
+    (lambda p: __import__("torch").save({"w": __import__("torch").zeros(3)}, p), ["model.pt", "does not fit"]),
+])
+def test_a_damaged_model_is_one_line_and_leaves_no_folder(finished_run, tmp_path, capsys, damage, words):
+    import shutil
+
+    run = shutil.copytree(finished_run, tmp_path / "run")
+    damage(run / "model.pt")
+    refused(["landscape", str(run)], capsys, *words)
+    assert not (run / "landscape").exists()
+
+
+def test_landscape_on_a_missing_directory_says_so(tmp_path, capsys):
+    refused(["landscape", str(tmp_path / "nope")], capsys, "no such directory")
+
+
+def test_a_failed_landscape_removes_the_folder_it_made(finished_run, tmp_path, capsys, monkeypatch):
+    from nnopt.landscape import command
+
+    def fail(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(command, "write_landscape", fail)
+    with pytest.raises(RuntimeError):
+        main(["landscape", str(finished_run), "--out", str(tmp_path / "land")])
+    assert not (tmp_path / "land").exists()
+
+
+def test_landscape_json_holds_no_nan_literals():
+    from nnopt.landscape.command import finite
+
+    assert finite({"a": [1.0, float("nan"), float("inf")], "b": {"c": -float("inf")}, "d": "x"}) == \
+        {"a": [1.0, None, None], "b": {"c": None}, "d": "x"}
+
+
+# -- tune --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("space, words", [
+    ("[train]\nbatch_size = { low = 1, high = 1e12 }\n", ["more than 100,000 configurations", "train.batch_size"]),
+    ("[model]\nwidths = { depth = { low = 1, high = 40 }, width = [8, 16, 32] }\n",
+     ["more than 100,000 configurations", "model.widths"]),
+    ("[train]\nbatch_size = { low = 1, high = 400 }\nseed = { low = 0, high = 400 }\n",
+     ["more than 100,000 configurations"]),
+])
+def test_a_huge_grid_is_counted_and_refused_before_it_is_built(tmp_path, capsys, space, words):
+    path = tmp_path / "space.toml"
+    path.write_text(space)
+    out = tmp_path / "study"
+    refused(["tune", "--space", str(path), "--method", "grid", "--out", str(out)], capsys, *words, out=out)
+
+
+def test_grid_count_is_the_grids_length():
+    """Oracle: len(grid()) of small spaces, counted without building it."""
+    from nnopt import Recipe
+    from nnopt.tune.space import parse_space
+
+    text = ("[optimizer]\nname = [\"sgd\", \"momentum\"]\nlr = { low = 0.1, high = 0.5, step = 0.1 }\n"
+            "[model]\nwidths = { depth = { low = 1, high = 3 }, width = [8, 16] }\n"
+            "[train]\nbatch_size = { low = 16, high = 64, step = 16 }\n")
+    space = parse_space(text, Recipe())
+    assert space.grid_bound() == len(space.grid()) == 2 * 5 * (2 + 4 + 8) * 4
+    assert [k.count() for k in space.knobs if k.dist] == [len(k.grid()) for k in space.knobs if k.dist]
+
+
+def test_workers_are_capped(tmp_path, capsys):
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    refused(["tune", "--space", str(space), "--trials", "1", "--workers", "100000"], capsys,
+            "--workers = 100000", "[1, 256]")
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+@pytest.mark.parametrize("where", ["space", "recipe", "vary"])
+def test_integers_of_hundreds_of_digits_are_one_line(tmp_path, capsys, monkeypatch, digits, where):
+    monkeypatch.chdir(tmp_path)
+    big = "9" * digits
+    if where == "space":
+        (tmp_path / "space.toml").write_text(f"[train]\nbatch_size = {{ low = 1, high = {big} }}\n")
+        argv = ["tune", "--space", "space.toml", "--trials", "1"]
+    elif where == "recipe":
+        (tmp_path / "r.toml").write_text(f"[train]\nbatch_size = {big}\n")
+        argv = ["run", "r.toml"]
+    else:
+        argv = ["compare", "--vary", f"train.batch_size=1,{big}"]
+    refused(argv, capsys)
+    assert list(tmp_path.glob("runs")) == []
+
+
+# -- compare --vary train.seed, list '' --------------------------------------------------------
+def test_compare_varying_the_seed_runs_that_seed(tmp_path, capsys):
+    from nnopt import Recipe
+
+    out = tmp_path / "cmp"
+    assert main(["compare", "--vary", "train.seed=3,10", "--seeds", "2", "--set", "data.n_train=60",
+                 "--set", "model.widths=[4]", "--set", "train.epochs=1", "--out", str(out), "--quiet"]) == 0
+    seeds = [Recipe.load(d / "recipe.toml").train["seed"] for d in sorted(out.iterdir()) if d.is_dir()]
+    assert seeds == [3, 4, 10, 11]
+
+
+def test_list_with_an_empty_family_names_the_families(capsys):
+    err = refused(["list", "", "sgd"], capsys, "family")
+    assert "datasets name" not in err and "optimizers" in err

@@ -201,7 +201,7 @@ def cmd_list(args) -> int:
     from .registry import FAMILIES
     from .torch_names import describe
 
-    if args.family and args.family not in FAMILIES:
+    if args.family is not None and args.family not in FAMILIES:
         raise unknown_name_error("family", args.family, FAMILIES)
     families = [FAMILIES[args.family]] if args.family else list(FAMILIES.values())
     if args.name:

@@ -20,14 +20,16 @@ def check_output(option: str, value, directory: bool = True) -> Path:
         raise ConfigError(f"{option} = {text!r} — must not be empty")
     path = Path(text)
     if path.exists() and path.is_dir() != directory:
-        raise ConfigError(f"{option} = {text} — exists and is " + ("not a directory" if directory else
-                                                                 "a directory; give a file name"))
+        raise ConfigError(f"{option} = {text!r} — " + ("must be a directory; it is a file" if directory else
+                                                      "must be a file name; it is a directory"))
     existing = path if directory and path.is_dir() else next(
         (a for a in path.absolute().parents if a.exists()), Path("/"))
     if not existing.is_dir():
-        raise ConfigError(f"{option} = {text} — {existing} is not a directory, nothing can be created under it")
+        raise ConfigError(f"{option} = {text!r} — must be a directory path; {existing} is a file, nothing "
+                          "can be created under it")
     try:
         tempfile.TemporaryDirectory(dir=existing, prefix=".nnopt-probe-").cleanup()
     except OSError as exc:
-        raise ConfigError(f"{option} = {text} — cannot write in {existing} ({exc.strerror or exc})") from None
+        raise ConfigError(f"{option} = {text!r} — must be somewhere writable; nothing can be created in "
+                          f"{existing} ({exc.strerror or exc})") from None
     return path

@@ -240,6 +240,8 @@ def parse_value(text: str) -> Any:
         return text
     except RecursionError:
         raise ConfigError(f"value {text[:40]!r}… — nested too deeply") from None
+    except ValueError:  # an integer past Python's int-string limit (4,300 digits)
+        raise ConfigError(f"value {text[:40]!r}… — an integer too long to read (more than 4,300 digits)") from None
 
 
 def read_text(path: str | Path, what: str) -> str:
@@ -265,6 +267,8 @@ def loads_toml(text: str, what: str) -> dict:
         raise ConfigError(f"{what} is not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{what} nests arrays or tables too deeply to read") from None
+    except ValueError:  # an integer past Python's int-string limit (4,300 digits)
+        raise ConfigError(f"{what} holds an integer too long to read (more than 4,300 digits)") from None
 
 
 def home_hint(key: str) -> str:

@@ -8,15 +8,17 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..paths import check_output
 from ..report.table import format_table
 
 LIST_WIDTH = 100  # `nnopt lab list` fits a terminal this wide
+SEEDS_MAX = 100  # --seeds: each seed is a full set of the experiment's runs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME", help="an experiment (see `nnopt lab list`), `all`, or `list`")
     p.add_argument("--fast", action="store_true", help="the small budget (≤ 6 s each) the tests use")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per measurement (>= 3)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per measurement (3 to 100)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: lab/<NAME>-<time>; "
                                                 "with `all`, one subdirectory per experiment)")
     p.add_argument("--on", metavar="RECIPE.toml",
@@ -54,9 +56,11 @@ def run(args) -> int:
         names = [e.name for e in all_experiments() if args.on is None or e.accepts_recipe]
     else:
         names = [get(args.name).name]
-    out = Path(args.out) if args.out else Path("lab") / f"{args.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a directory")
+    if not 3 <= args.seeds <= SEEDS_MAX:
+        raise ConfigError(f"--seeds = {args.seeds} — must be in [3, {SEEDS_MAX}] (a verdict is never decided on "
+                          f"fewer than 3; {SEEDS_MAX} already takes {SEEDS_MAX // 3}× the listed time)")
+    out = check_output("--out", args.out if args.out is not None else
+                       Path("lab") / f"{args.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"--out {out} exists and is not empty; choose another directory")
     verdicts = []

@@ -6,7 +6,7 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="DIR",
-                   help="lab (finding.json, or `nnopt lab all`'s directory), run, compare or tune directories")
+                   help="lab (finding.json, `nnopt lab all`'s directory, or lab/ itself), run, compare or tune directories")
     p.add_argument("-o", "--out", default="report.html", metavar="FILE.html", help="the page to write")
     p.add_argument("--title", default="nnopt report")
     p.add_argument("--markdown-table", action="store_true",

@@ -7,12 +7,13 @@ each lab finding shows the chapter's claim, the precise version and its source, 
 recipes it trained), the table, the figures, the verdict with its criterion, and how to rerun it.
 A directory is recognised by what it holds: ``finding.json`` (a lab experiment), ``summary.json``
 + ``metrics.jsonl`` (a run), ``results.json`` (a compare), ``trials.csv`` (a tune study); any
-other directory is searched one level down (``nnopt lab all`` writes one subdirectory per claim).
+other directory is searched two levels down (``nnopt lab all`` writes one subdirectory per claim,
+so ``nnopt report lab`` finds every ``nnopt lab NAME`` and ``nnopt lab all`` written under lab/).
 
 A directory may come from someone else, so the page is safe to open whatever it holds: every
 field is HTML-escaped (anchors are made from a slug, never from a field), only files inside a
 finding's own directory are read (`inputs.inside`), and each input is checked (`inputs`): a bad
-file named on the command line is a one-line error naming it; one found one level down is
+file named on the command line is a one-line error naming it; one found below it is
 skipped with a warning naming its folder, so one broken finding does not hide the others.
 """
 from __future__ import annotations
@@ -111,18 +112,30 @@ def kind_of(path: Path) -> str | None:
 
 
 def collect(paths: Sequence[str | Path]) -> list[tuple[str, Path]]:
-    """(kind, directory) for each path, or for its subdirectories when it is none of the kinds;
+    """(kind, directory) for each path, or for the directories up to two levels below it when it is
+    none of the kinds (``lab/`` holds ``adagrad_rmsprop-<time>/`` and ``all-<time>/<claim>/``);
     a path that holds nothing reportable is a ConfigError."""
     found = []
     for p in map(Path, paths):
         if not p.is_dir():
             raise ConfigError(f"{p} — not a directory (give lab, run, compare or tune directories)")
         kind = kind_of(p)
-        items = [(kind, p)] if kind else [(k, d) for d in sorted(p.iterdir()) if d.is_dir() and (k := kind_of(d))]
+        items = [(kind, p)] if kind else found_under(p, depth=2)
         if not items:
             raise ConfigError(f"{p} holds no finding.json, run, compare or tune results (nothing to report)")
         found += items
     return found
+
+
+def found_under(folder: Path, depth: int) -> list[tuple[str, Path]]:
+    """(kind, directory) of the reportable directories below `folder`, at most `depth` levels down,
+    not looking inside one that is found (a finding's own runs/ belong to it)."""
+    items = []
+    for d in sorted(folder.iterdir()):
+        if d.is_dir() and not d.is_symlink():
+            kind = kind_of(d)
+            items += [(kind, d)] if kind else found_under(d, depth - 1) if depth > 1 else []
+    return items
 
 
 def warn(message: str) -> None:

@@ -8,10 +8,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import sys
 from pathlib import Path
 
+from ..paths import check_output
 from ..user_code import add_import_argument, prepare
+
+WORKERS_MAX = 256  # --workers: processes on one machine
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,8 +70,23 @@ def check_arguments(args: argparse.Namespace) -> None:
         value = getattr(args, option)
         if value is not None and not value.strip():
             raise ConfigError(f"--{option} = {value!r} — must not be empty")
-    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ConfigError(f"--out = {args.out!r} — must be a directory (new, or a study's to continue it)")
+    if not 1 <= args.workers <= WORKERS_MAX:
+        raise ConfigError(f"--workers = {args.workers} — must be in [1, {WORKERS_MAX}] (worker processes on "
+                          f"this machine; it has {os.cpu_count()} cores)")
+    if args.out is not None:
+        check_output("--out", args.out)
+    file = storage_file(args.storage)
+    if file is not None:
+        check_output("--storage", file, directory=False)
+
+
+def storage_file(url: str | None) -> str | None:
+    """The file a --storage names on this machine (a journal FILE.log, sqlite:///FILE), else None."""
+    if not url or url.startswith("sqlite://") and not url.startswith("sqlite:///"):
+        return None  # the default, or sqlite:// in memory
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///"):] or None
+    return url if "://" not in url else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
     from .study import tune
 
     check_arguments(args)
+    if args.trials is not None and 1 <= args.trials < args.workers:
+        print(f"--workers {args.workers} for {args.trials} trial(s): starting {args.trials} worker(s)",
+              file=sys.stderr)
+        args.workers = args.trials
     recipe = (Recipe.load(args.recipe) if args.recipe else Recipe()).override(args.set)
     space = load_space(args.space, recipe)
     result = tune(recipe, space, method=args.method, trials=args.trials, workers=args.workers,

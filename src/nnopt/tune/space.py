@@ -32,6 +32,7 @@ from ..params import Param, suggest, unknown_field
 from ..recipe import SECTIONS, Component, Recipe, check_moved, loads_toml, parse_value, read_text, toml_value
 
 FORMS = {"low", "high", "log", "step", "choices", "depth", "width", "value", "when"}
+GRID_MAX = 100_000  # configurations grid search may enumerate; counted before any is built
 
 
 def encode(value: Any) -> Any:
@@ -61,16 +62,23 @@ class Dist:
             return trial.suggest_int(name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
         return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
 
-    def grid(self) -> list | None:
-        """Every value, or None for a continuous range."""
+    def count(self) -> int | None:
+        """How many values `grid` lists (None for a continuous range), without listing them."""
         if self.choices is not None:
-            return list(self.choices)
+            return len(self.choices)
         if self.integer:
-            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+            return len(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
         if self.step is None:
             return None
-        n = int(math.floor((self.high - self.low) / self.step + 1e-9))
-        return [self.low + i * self.step for i in range(n + 1)]
+        return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+
+    def grid(self) -> list | None:
+        """Every value, or None for a continuous range."""
+        if self.choices is not None or self.integer:
+            return list(self.choices) if self.choices is not None else \
+                list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        n = self.count()
+        return None if n is None else [self.low + i * self.step for i in range(n)]
 
     def describe(self) -> str:
         if self.choices is not None:
@@ -97,6 +105,23 @@ class Knob:
         if self.dist is None:
             return self.value
         return decode(self.dist.suggest(trial, self.key), self.kind)
+
+    def count(self) -> int | None:
+        """len(grid()) without building it (None if continuous); past GRID_MAX only 'more than
+        GRID_MAX' is exact (a depth-40 list of 3 widths has 3⁴⁰ values)."""
+        if self.dist is None:
+            return 1
+        values = self.dist.count()
+        if values is None or self.depth is None:
+            return values
+        if self.depth.count() > GRID_MAX:
+            return self.depth.count()
+        total = 0
+        for n in self.depth.grid():
+            total += values ** n if n * math.log2(max(values, 1)) < 64 else GRID_MAX + 1
+            if total > GRID_MAX:
+                break
+        return total
 
     def grid(self) -> list[tuple[dict, Any]] | None:
         """(optuna params, recipe value) for every value of this knob; None if continuous."""
@@ -164,16 +189,33 @@ class Space:
         order = sorted(assigned, key=lambda k: not k.endswith(".name"))
         return self.base.override({k: assigned[k] for k in order})
 
-    def grid(self) -> list[tuple[dict, dict]]:
-        """Every distinct (optuna params, recipe assignments) of a discrete space; conditional
-        knobs multiply only the configurations where they are active."""
-        configs: list[tuple[dict, dict]] = [({}, {})]
+    def grid_bound(self) -> int:
+        """At least the number of configurations `grid` lists (the product of the knobs' counts;
+        a conditional knob multiplies only some), counted without building any; a ConfigError for a
+        continuous knob or a bound past GRID_MAX."""
+        bound = 1
         for knob in self.knobs:
-            values = knob.grid()
-            if values is None:
+            count = knob.count()
+            if count is None:
                 raise ConfigError(f"{knob.key} = {knob.describe()} is a continuous range — grid search "
                                   "needs discrete values: give a step, an integer range or choices = [...], "
                                   "or use --method random|bayes|hyperband|asha")
+            bound = min(bound * count, GRID_MAX + 1)
+        if bound > GRID_MAX:
+            worst = max(self.knobs, key=lambda k: k.count() or 0)
+            raise ConfigError(f"grid search over more than {GRID_MAX:,} configurations ({worst.key} alone has "
+                              f"{_amount(worst.count())}) — narrow the ranges (a larger step, fewer choices) "
+                              "or use --method random|bayes|hyperband|asha")
+        return bound
+
+    def grid(self) -> list[tuple[dict, dict]]:
+        """Every distinct (optuna params, recipe assignments) of a discrete space; conditional
+        knobs multiply only the configurations where they are active. Refused past GRID_MAX
+        (`grid_bound`) before any is built."""
+        self.grid_bound()
+        configs: list[tuple[dict, dict]] = [({}, {})]
+        for knob in self.knobs:
+            values = knob.grid()
             grown = []
             for params, assigned in configs:
                 if not knob.active(assigned, self.base):
@@ -185,6 +227,10 @@ class Space:
 
     def describe(self) -> list[str]:
         return [f"{k.key} {k.describe()}" for k in self.knobs]
+
+
+def _amount(n: int) -> str:
+    return f"{n:,}" if n <= GRID_MAX else f"more than {GRID_MAX:,}"
 
 
 def _ordered(knobs: list[Knob]) -> list[Knob]:
@@ -424,7 +470,8 @@ def _range(key: str, spec: Mapping[str, Any], params: list[Param]) -> Dist:
     integer = kinds == {int}
     low, high = spec["low"], spec["high"]
     for name, v in (("low", low), ("high", high)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer()):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and isinstance(v, float)
+                                                                      and not v.is_integer()):
             raise ConfigError(f"{key}.{name} = {v!r} — must be {'an integer' if integer else 'a number'}")
         for p in params:
             p.validate(f"{key}.{name}", v)
