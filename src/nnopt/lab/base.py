@@ -308,6 +308,20 @@ class RunResult:
 
         return trained_setup(self.run_dir)[0]
 
+    def full_loss(self, split: str = "train") -> tuple[float, float | None]:
+        """The final weights over a whole split of the run's data, in eval mode: the mean loss (the
+        recipe's loss, unsmoothed) and the accuracy (None unless the task is classification)."""
+        setup = self.setup()
+        model, data = setup.model.eval(), getattr(setup.data, split)
+        total, correct, n = 0.0, 0, len(data)
+        with torch.no_grad():
+            for i in range(0, n, 1024):
+                x, y = data.x[i:i + 1024], data.y[i:i + 1024]
+                out = model(x)
+                total += float(setup.eval_loss(out, y)) * len(y)
+                correct += int((out.argmax(-1) == y).sum()) if setup.task == "classification" else 0
+        return total / n, correct / n if setup.task == "classification" else None
+
     def model(self) -> torch.nn.Module:
         """The trained model (the weights of model.pt, in eval mode)."""
         return self.setup().model.eval()
