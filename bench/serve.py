@@ -8,8 +8,12 @@
 2. Frames per second the SSE client receives (the network view's update rate).
 3. In the system Chromium (when installed): ms per frame of the 2-D view (contours + 4 trajectories
    of 1000 steps + the loss plot) and ms per redraw of the network view (5 plots).
+4. With --hostile, only: 50 heavy trajectory requests at once (8 optimizers × 1000 steps each) —
+   how many are answered, how many get 429 and how long the answered ones wait; and N connections
+   that send half a request header and stall — how long until the server has closed them all.
 
     python bench/serve.py [--repeats 3] [--epochs 150] [--fps 8]
+    python bench/serve.py --hostile [--stalled 500]
 """
 from __future__ import annotations
 
@@ -17,10 +21,12 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 from nnopt.recipe import Recipe
@@ -136,6 +142,73 @@ def browser_times(url: str) -> dict[str, list[float]] | None:
     return {"2-D view frame": frames, "network view redraw": draws}
 
 
+def heavy_burst(url: str, n: int = 50) -> list[tuple[int, float]]:
+    """(status, seconds) of `n` heavy trajectory requests sent at once."""
+    body = {"surface": "rosenbrock", "steps": 1000,
+            "runs": [{"optimizer": name, "fields": {"lr": "0.001"}} for name in ("sgd", "adam") * 4]}
+    out = []
+
+    def one():
+        t0 = time.perf_counter()
+        try:
+            post(url + "api/trajectories", body)
+            status = 200
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError:  # timed out (60 s)
+            status = None
+        out.append((status, time.perf_counter() - t0))
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    return out
+
+
+def stalled(url: str, n: int) -> tuple[int, float]:
+    """(connections closed by the server, seconds until the last was) of `n` connections that send
+    half a request header and nothing more (slowloris); gives up after 60 s."""
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    sockets = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        s.setblocking(False)
+        sockets.append(s)
+    t0, open_ = time.perf_counter(), set(range(n))
+    while open_ and time.perf_counter() - t0 < 60:
+        for i in list(open_):
+            try:
+                if sockets[i].recv(1) == b"":
+                    open_.discard(i)
+            except BlockingIOError:
+                pass
+            except OSError:
+                open_.discard(i)
+        time.sleep(0.1)
+    for s in sockets:
+        s.close()
+    return n - len(open_), time.perf_counter() - t0
+
+
+def hostile(n_stalled: int) -> None:
+    url, stop = serve_in_thread()
+    try:
+        burst = heavy_burst(url)
+        closed, seconds = stalled(url, n_stalled)
+    finally:
+        stop()
+    answered = [t for status, t in burst if status == 200]
+    refused = sum(status == 429 for status, _ in burst)
+    print(format_table(["hostile load", "result"], [
+        ["50 heavy trajectory requests at once", f"{len(answered)} answered (slowest {max(answered):.1f} s), "
+                                                 f"{refused} refused with 429, {sum(status is None for status, _ in burst)} timed out (60 s)"],
+        [f"{n_stalled} connections stalled mid-header", f"{closed} closed by the server, the last after {seconds:.1f} s"],
+    ]))
+
+
 def quantiles(values: list[float]) -> list[str]:
     ordered = sorted(values)
     return [f"{statistics.median(ordered):.2f}", f"{ordered[int(0.95 * (len(ordered) - 1))]:.2f}",
@@ -147,7 +220,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--fps", type=float, default=8.0, help="the server's frame rate (default 8)")
+    parser.add_argument("--hostile", action="store_true", help="measure only the server under hostile load")
+    parser.add_argument("--stalled", type=int, default=500, help="stalled connections for --hostile")
     args = parser.parse_args()
+    if args.hostile:
+        return hostile(args.stalled)
 
     fit(5, None)  # warm up: imports, allocator
     url, stop = serve_in_thread(fps=args.fps)

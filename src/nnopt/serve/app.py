@@ -47,7 +47,7 @@ STATIC = Path(__file__).parent / "static"
 MAX_BODY = 1_000_000  # bytes of a request body
 MAX_DIGITS = 30  # a JSON integer longer than this is read as a float (inf beyond 308 digits)
 SPEED = Param(float, None, gt=0, le=100_000, nullable=True, doc="training steps per second; none = max")
-COMPUTING, WAITING = 2, 6  # trajectory requests computed at once / queued behind them (then 429)
+COMPUTING, WAITING = 2, 2  # trajectory requests computed at once / queued behind them (then 429)
 
 
 class Sessions:
