@@ -272,6 +272,10 @@ def test_a_finished_run_its_verdict_and_the_export_lifecycle(browser, url):  # n
     lab = page.locator("[data-testid^=copy-lab-]").first
     lab.click()
     assert page.evaluate("navigator.clipboard.readText()").startswith("nnopt lab ")
+    with page.expect_download() as download:
+        page.get_by_test_id("download-recipe").click()
+    assert download.value.suggested_filename == "recipe.toml"
+    assert "lr = 50" in open(download.value.path(), encoding="utf-8").read()
     page.get_by_test_id("train-reset").click()
     page.wait_for_function("nnopt.train.status === 'idle'")
     assert page.get_by_test_id("recipe-toml").inner_text() == "" and not page.get_by_test_id("recipe-toml").is_visible()
