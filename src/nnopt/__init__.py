@@ -6,3 +6,12 @@ from .recipe import Recipe
 
 __version__ = "0.1.0"
 __all__ = ["Recipe", "ConfigError", "DataError", "CheckpointError", "DivergedError", "FAMILIES"]
+
+
+def __getattr__(name: str):
+    """``nnopt.track`` (it imports the Trainer's modules) loads on first use."""
+    if name == "track":
+        import importlib
+
+        return importlib.import_module(".track", __name__)
+    raise AttributeError(f"module 'nnopt' has no attribute {name!r}")

@@ -135,3 +135,23 @@ def metrics(task: str, sums: list[float], n: int, prefix: str) -> dict:
         r2.append(1 - e / sst if sst > 0 else (1.0 if e == 0 else 0.0))
     return {f"{prefix}_rmse": sum(math.sqrt(e / n) for e in sse) / k,
             f"{prefix}_mae": sum(sae) / (n * k), f"{prefix}_r2": sum(r2) / k}
+
+
+def outcome(history: list[dict], task: str, monitor: str) -> dict:
+    """A run's result from its epoch records: ``final_<m>`` of the last epoch's train/val metrics,
+    ``best_<monitor>`` and ``best_epoch`` (the first of equals; None before any epoch), and for a
+    classification always ``best_val_acc`` (the max over epochs), whatever the monitor."""
+    way = direction(monitor)
+    best = None
+    for record in history:
+        if best is None or better(record[monitor], best[monitor], way):
+            best = record
+    last = history[-1] if history else {}
+    finals = [k for k in last if k.startswith(("train_", "val_"))] if last else \
+        [m.name for m in METRICS.values() if task in m.tasks and m.name.startswith(("train_", "val_"))]
+    out = {f"final_{k}": last.get(k) for k in finals}
+    out[f"best_{monitor}"] = best[monitor] if best else None
+    out["best_epoch"] = best["epoch"] if best else None
+    if task == "classification" and monitor != "val_acc":
+        out["best_val_acc"] = max((r["val_acc"] for r in history if "val_acc" in r), default=None)
+    return out

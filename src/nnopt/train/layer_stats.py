@@ -26,23 +26,36 @@ PROBE = 512
 
 
 class LayerStats(Callback):
-    """Writes ``layers.jsonl`` into the run directory (see the module docstring)."""
+    """Writes ``layers.jsonl`` into the run directory (see the module docstring). As a Trainer
+    callback it follows the fit; `nnopt.track.Run` drives the same methods from any loop:
+    `start`, then `after_step` after every optimizer step, `units` at each epoch end."""
 
     def on_fit_start(self, trainer) -> None:
-        self.path = trainer.rundir.file(LAYERS)
-        self.every = trainer.log_every
-        self.named = [(n, p) for n, p in trainer.s.model.named_parameters() if p.requires_grad]
+        self.start(trainer.rundir, trainer.s.model, trainer.log_every, trainer.step)
+
+    def on_step_end(self, trainer, step: int, metrics: dict) -> None:
+        self.after_step(step, metrics["epoch"])
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        self.units(epoch, trainer.step, trainer.s.data.train.x[:PROBE])
+
+    def start(self, rundir, model: nn.Module, every: int, step: int = 0) -> None:
+        """Begin (or, at `step` > 0, continue: the lines up to `step` are kept) the file of a run
+        whose model is `model`, logging every `every` steps."""
+        self.path, self.every = rundir.file(LAYERS), every
+        self.named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.model = model
         self.before: list[torch.Tensor] | None = None
-        # a resumed run keeps the lines up to its checkpoint's step
-        kept = [line for line in trainer.rundir.layers() if line["step"] <= trainer.step] if trainer.step else []
+        kept = [line for line in rundir.layers() if line["step"] <= step] if step else []
         self.path.write_text("".join(json.dumps(line) + "\n" for line in kept))
-        if trainer.step % self.every == self.every - 1 or self.every == 1:
+        if step % self.every == self.every - 1 or self.every == 1:
             self._snapshot()
 
     def _snapshot(self) -> None:
         self.before = [p.detach().clone() for _, p in self.named]
 
-    def on_step_end(self, trainer, step: int, metrics: dict) -> None:
+    def after_step(self, step: int, epoch: int) -> None:
+        """After optimizer step `step` (1-based) of `epoch`: at a log point, one line of norms."""
         if step % self.every == 0 and self.before is not None:
             params = [p.detach() for _, p in self.named]
             zero = torch.zeros((), device=params[0].device)
@@ -51,15 +64,16 @@ class LayerStats(Callback):
                                 torch.stack(torch._foreach_norm(torch._foreach_sub(params, self.before)))])
             values = rows.double().T.tolist()  # one device read
             layers = {name: {"grad": g, "param": p, "update": u} for (name, _), (g, p, u) in zip(self.named, values)}
-            self._write({"kind": "step", "step": step, "epoch": metrics["epoch"], "layers": layers})
+            self._write({"kind": "step", "step": step, "epoch": epoch, "layers": layers})
             self.before = None
         if (step + 1) % self.every == 0:
             self._snapshot()
 
-    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        dead = dead_units(trainer.s.model, trainer.s.data.train.x[:PROBE])
+    def units(self, epoch: int, step: int, probe: torch.Tensor) -> None:
+        """At an epoch end: the dead fraction of each ReLU on the `probe` inputs."""
+        dead = dead_units(self.model, probe)
         if dead:
-            self._write({"kind": "units", "epoch": epoch, "step": trainer.step, "dead": dead})
+            self._write({"kind": "units", "epoch": epoch, "step": step, "dead": dead})
 
     def _write(self, line: dict) -> None:
         with open(self.path, "a") as f:

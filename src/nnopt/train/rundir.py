@@ -17,6 +17,7 @@ Reading a damaged file raises ConfigError naming the file (and the line of a JSO
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -27,6 +28,8 @@ from ..errors import ConfigError
 
 FORMAT = 2  # summary.json's "format"; a summary without one is version 1
 RECIPE, METRICS, SUMMARY, MODEL, LAYERS = "recipe.toml", "metrics.jsonl", "summary.json", "model.pt", "layers.jsonl"
+CHECKPOINTS = "checkpoints"
+RECORDS = (METRICS, SUMMARY, MODEL, LAYERS, CHECKPOINTS)  # what a run leaves (recipe.toml may come first)
 
 
 class RunDir:
@@ -114,6 +117,23 @@ class RunDir:
 
     def save_model(self, state: Mapping[str, torch.Tensor]) -> None:
         torch.save(dict(state), self.file(MODEL))
+
+
+def check_new(path: Path, overwrite: bool = False) -> None:
+    """Refuse to start a run in `path` when it holds a run's records (metrics, summary, model,
+    layers, checkpoints) — unless `overwrite`, which deletes those records first. A path that is
+    a file is always refused."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"run directory {path} is a file — must be a directory (new or empty)")
+    found = [name for name in RECORDS if (path / name).exists()]
+    if found and not overwrite:
+        raise ConfigError(f"run directory {path} already holds a run ({', '.join(found)}); choose another "
+                          "directory, continue it (nnopt run --resume, Trainer.fit(resume=True)), or pass "
+                          "overwrite=True to replace it")
+    for name in found:
+        target = path / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:

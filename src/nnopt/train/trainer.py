@@ -46,7 +46,7 @@ import torch
 from ..errors import STOP_SIGNALS, CheckpointError, DivergedError, Interrupted, NonFiniteGradientError
 from ..recipe import Recipe
 from ..schedules import set_hyper
-from ..tasks import METRICS, batch_sums, better, direction, metrics, targets
+from ..tasks import batch_sums, metrics, outcome, targets
 from . import checkpoint, distributed
 from .builder import Setup, build, schedule_drives
 from .callbacks import Callback, listens
@@ -54,7 +54,7 @@ from .early_stopping import EarlyStopping
 from .layer_stats import LayerStats
 from .progress import Progress
 from .reads import ReadQueue
-from .rundir import METRICS as METRICS_FILE, RunDir
+from .rundir import METRICS as METRICS_FILE, RunDir, check_new
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -65,10 +65,11 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 class Trainer:
     def __init__(self, setup: Setup, run_dir: str | Path, quiet: bool = False,
-                 callbacks: list[Callback] | tuple = ()):
+                 callbacks: list[Callback] | tuple = (), overwrite: bool = False):
         self.s = setup
         self.run_dir = Path(run_dir)
         self.rundir = RunDir(run_dir)
+        self.overwrite = overwrite  # fit() replaces a run already in run_dir (refused otherwise)
         self.recipe = setup.recipe
         self.callbacks = list(callbacks)
         self.dist = distributed.init()  # rank / world size; one process unless started by torchrun
@@ -341,7 +342,8 @@ class Trainer:
 
     def fit(self, resume: bool = False) -> dict:
         """Train to the end (or an early or requested stop); returns the summary also written to
-        summary.json."""
+        summary.json. A new fit refuses a run directory that already holds a run, unless the
+        Trainer was made with ``overwrite=True``; ``resume=True`` continues it from its checkpoint."""
         metrics_path = self.rundir.file(METRICS_FILE)
         if resume:
             timeline = (self.s.batches, len(self.s.data.train), self.epochs)
@@ -350,6 +352,7 @@ class Trainer:
                 checkpoint.restore_metrics(metrics_path, state["metrics_offset"])
             self.load_state_dict(state)
         elif self.writer:
+            check_new(self.run_dir, self.overwrite)
             self.rundir.create(self.recipe.to_toml())
         status = "completed"
         self.emit("on_fit_start")
@@ -405,23 +408,11 @@ class Trainer:
                     signal.signal(sig, handler)
 
     def summary(self, status: str, **extra) -> dict:
-        """summary.json: the status, the last epoch's metrics (final_*), the best epoch by the
-        monitored metric (best_<monitor>, best_epoch; the first of equals) and the run's totals."""
-        key, way = self.monitor, direction(self.monitor)
-        best = None
-        for record in self.history:
-            if best is None or better(record[key], best[key], way):
-                best = record
-        last = self.history[-1] if self.history else {}
-        finals = [k for k in last if k.startswith(("train_", "val_"))] if last else \
-            [m.name for m in METRICS.values() if self.task in m.tasks and m.name.startswith(("train_", "val_"))]
-        if self.task == "classification" and key != "val_acc":  # every classification summary has it
-            extra = {"best_val_acc": max((r["val_acc"] for r in self.history), default=None), **extra}
+        """summary.json: the status, the task and monitored metric, the result (`nnopt.tasks.outcome`:
+        final_*, best_<monitor>, best_epoch) and the run's totals."""
         return {
-            "status": status, "task": self.task, "monitor": key, "epochs": self.epoch, "steps": self.step,
-            **{f"final_{k}": last.get(k) for k in finals},
-            f"best_{key}": best[key] if best else None,
-            "best_epoch": best["epoch"] if best else None,
+            "status": status, "task": self.task, "monitor": self.monitor, "epochs": self.epoch, "steps": self.step,
+            **outcome(self.history, self.task, self.monitor),
             "stopped_epoch": self.epoch if status == "early_stopped" else None,
             "early_stopping_best_epoch": self.early.best_epoch,
             "time_s": self.elapsed,
@@ -462,6 +453,9 @@ def evaluate(model, split, batch_size: int, task: str, loss, prefix: str) -> dic
 
 
 def train(recipe: Recipe | None = None, run_dir: str | Path = "runs/default", quiet: bool = False,
-          callbacks: list[Callback] | tuple = ()) -> dict:
-    """Build and fit `recipe` (the default recipe when None) into `run_dir`; returns the summary."""
-    return Trainer(build(recipe or Recipe()), run_dir, quiet, callbacks).fit()
+          callbacks: list[Callback] | tuple = (), overwrite: bool = False) -> dict:
+    """Build and fit `recipe` (the default recipe when None) into `run_dir`; returns the summary.
+    A `run_dir` that already holds a run is refused unless `overwrite`."""
+    if not overwrite:
+        check_new(run_dir)  # before building: a refused run costs nothing
+    return Trainer(build(recipe or Recipe()), run_dir, quiet, callbacks, overwrite).fit()
