@@ -155,6 +155,14 @@ def rank_pid(launcher_pid: int, rank: int) -> int:
     raise AssertionError(f"no rank {rank} among {children}")
 
 
+def alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie waiting for its reaper does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """An uninterrupted 2-process run of RESUMABLE."""
@@ -181,12 +189,33 @@ def test_killed_rank_stops_the_job_and_resume_ends_bit_identical(tmp_path, refer
     _, err = job.communicate(timeout=120)
     assert job.returncode == 1, err
     assert "rank 1" in err and "was killed by SIGKILL" in err
+    assert err.count("\n") == 1 and "Traceback" not in err and "gloo" not in err, err  # the message only
     assert f"nnopt run --resume {tmp_path / 'run'} --nproc 2" in err
     wrong = nnopt_run("--resume", tmp_path / "run")
     assert wrong.wait(timeout=300) == 2 and "resume with --nproc 2" in wrong.communicate()[1]
     resumed = nnopt_run("--resume", tmp_path / "run", "--nproc", 2)
     assert resumed.wait(timeout=600) == 0, resumed.communicate()
     assert_same_run(reference, tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_a_killed_launcher_takes_its_ranks_with_it_and_resume_ends_bit_identical(tmp_path, reference):
+    """kill -9 of `nnopt run --nproc 2` leaves torchrun no chance to stop its workers: the kernel
+    does (parent-death signal); nobody trains on into the run directory."""
+    run = tmp_path / "run"
+    job = nnopt_run("--nproc", 2, "--out", run, *RESUMABLE)
+    wait_for_checkpoint(run, job)
+    ranks = [rank_pid(job.pid, r) for r in (0, 1)]
+    job.kill()
+    job.wait()
+    deadline = time.time() + 30
+    while any(map(alive, ranks)):
+        assert time.time() < deadline, f"ranks {ranks} outlived their launcher"
+        time.sleep(0.05)
+    assert not (run / "summary.json").exists() or summary(run)["status"] != "completed"
+    resumed = nnopt_run("--resume", run, "--nproc", 2)
+    assert resumed.wait(timeout=600) == 0, resumed.communicate()
+    assert_same_run(reference, run)
 
 
 @pytest.mark.slow

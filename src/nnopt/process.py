@@ -46,6 +46,22 @@ def exit_code(command: Callable[[], int | None]) -> int:
         return EXIT_DIVERGED
     except KeyboardInterrupt as exc:  # errors.Interrupted carries its signal; a plain one is Ctrl-C
         return 128 + getattr(exc, "signum", signal.SIGINT)
+    except RuntimeError as exc:
+        if not lost_a_peer(exc):
+            raise
+        say_error(f"error: rank {os.environ['RANK']} {PEER_LOST} ({str(exc).strip().splitlines()[0][:200]})")
+        return 1
+
+
+PEER_LOST = "lost contact with the other ranks"  # the launcher leaves this out when it reports a killed rank
+
+
+def lost_a_peer(exc: BaseException) -> bool:
+    """Whether `exc` is a rank's collective failing because another rank is gone (gloo's
+    "Connection reset by peer", an NCCL error): a one-line message then, not gloo's traceback —
+    the launcher says which rank died and how to resume."""
+    return "RANK" in os.environ and isinstance(exc, RuntimeError) and \
+        any(marker in str(exc) for marker in ("gloo", "NCCL", "by peer"))
 
 
 __all__ = ["EXIT_CONFIG", "EXIT_DIVERGED", "ERRORS_ENV", "say_error", "exit_code"]

@@ -28,7 +28,9 @@ bit-identically (another N is refused). Ctrl-C, a callback's ``request_stop`` an
 are agreed on by all ranks at each step boundary (one all-reduce of two flags); a non-finite loss
 or gradient is seen by every rank at the same step (losses are reduced, gradients are averaged).
 A rank killed outright (SIGKILL) ends the job: torchrun stops the other ranks and ``--nproc``
-reports which rank died and how to resume. An error that every rank meets (a ConfigError, a
+reports which rank died and how to resume (in one line: the survivors' failed collectives print no
+traceback). A launcher killed outright takes its ranks with it (`die_with_launcher`); the run
+directory keeps its last checkpoint either way. An error that every rank meets (a ConfigError, a
 divergence) is printed once by the launcher, not once per rank (`nnopt.process.say_error`).
 
 ``launch_module`` is the one launcher: ``nnopt run --nproc N`` starts ``nnopt.cli run`` with it,
@@ -38,12 +40,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import sys
 import tempfile
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,7 +56,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
-from ..process import ERRORS_ENV
+from ..process import ERRORS_ENV, PEER_LOST
 
 RANK_STATE = ("rng_cpu", "rng_cuda", "aug_gen", "accumulators")  # the parts of a checkpoint each rank has its own
 
@@ -166,6 +170,8 @@ def init() -> Context:
         if world == 1:
             _CONTEXT = Context()
         else:
+            if LAUNCHER_ENV in os.environ:
+                die_with_launcher(int(os.environ[LAUNCHER_ENV]))
             local = int(os.environ.get("LOCAL_RANK", "0"))
             cuda = torch.cuda.is_available()
             if cuda:
@@ -175,6 +181,32 @@ def init() -> Context:
             control = dist.new_group(backend="gloo") if cuda else None
             _CONTEXT = Context(dist.get_rank(), dist.get_world_size(), local, control)
     return _CONTEXT
+
+
+LAUNCHER_ENV = "NNOPT_LAUNCHER_PID"  # set by launch_module for its ranks: the process they die with
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_launcher(launcher: int) -> None:
+    """Make this rank end when the launcher process `launcher` (its parent) ends, however it ends
+    — a ``kill -9`` of ``nnopt run --nproc N`` included, which leaves torchrun no chance to stop
+    its workers: on Linux the kernel sends this process SIGKILL at the parent's death
+    (prctl(PR_SET_PDEATHSIG)); elsewhere a daemon thread polls the parent pid. Either way the run
+    directory keeps its last checkpoint, from which ``--resume`` continues bit-identically. A
+    launcher that died before this call ends the rank at once."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    else:
+        def watch() -> None:
+            while os.getppid() == launcher:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="nnopt-launcher-watch", daemon=True).start()
+    if os.getppid() != launcher:
+        os._exit(1)
 
 
 def _leave() -> None:
@@ -218,6 +250,7 @@ def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))  # torchrun's default is 1
     torchrun = get_args_parser().parse_args(["--standalone", "--nproc-per-node", str(nproc),
                                              "--monitor-interval", "0.2", "-m", *argv])
+    killed = False
     with tempfile.TemporaryDirectory(prefix="nnopt-ranks-") as folder, _job_scope(folder):
         try:
             run(torchrun)
@@ -225,14 +258,19 @@ def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
         except ChildFailedError as exc:
             rank, failure = exc.get_first_failure()
             code = failure.exitcode
-            if code < 0:
+            signalled = [(f.exitcode == -signal.SIGTERM, f.timestamp, r, f) for r, f in exc.failures.items()
+                         if f.exitcode < 0]  # SIGTERM: most likely torchrun stopping the others
+            killed = bool(signalled)
+            if killed:
+                *_, rank, failure = min(signalled, key=lambda t: t[:3])
                 print(f"error: rank {rank} (pid {failure.pid}) was killed by {failure.signal_name()}; the other "
                       f"ranks were stopped. {after_kill}".rstrip(), file=sys.stderr)
                 code = 1
         except SignalException as exc:  # Ctrl-C / SIGTERM: torchrun passed it on; the ranks checkpointed
             code = 128 + int(exc.sigval)
         for message in dict.fromkeys(f.read_text() for f in sorted(Path(folder).iterdir())):
-            print(message, file=sys.stderr)
+            if not (killed and PEER_LOST in message):  # the survivors of a killed rank: said above
+                print(message, file=sys.stderr)
     return code
 
 
@@ -244,12 +282,12 @@ def _job_scope(folder: str):
     level on each of its modules' loggers, so each is set here, not only their parent. Afterwards
     the launcher's environment, log levels and signal handlers (torchrun replaces them with its
     own, which raise SignalException) are what they were — a tune worker launches many jobs."""
-    previous = os.environ.get(ERRORS_ENV)
+    previous, launcher = os.environ.get(ERRORS_ENV), os.environ.get(LAUNCHER_ENV)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
     logs = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
             if name.startswith("torch.distributed.elastic")]
     levels = [log.level for log in logs]
-    os.environ[ERRORS_ENV] = folder
+    os.environ[ERRORS_ENV], os.environ[LAUNCHER_ENV] = folder, str(os.getpid())
     for log in logs:
         log.setLevel(logging.CRITICAL)
     try:
@@ -257,10 +295,11 @@ def _job_scope(folder: str):
     finally:
         for log, level in zip(logs, levels):
             log.setLevel(level)
-        if previous is None:
-            os.environ.pop(ERRORS_ENV, None)
-        else:
-            os.environ[ERRORS_ENV] = previous
+        for name, value in ((ERRORS_ENV, previous), (LAUNCHER_ENV, launcher)):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         if threading.current_thread() is threading.main_thread():
             for sig, handler in handlers.items():
                 if handler is not None:  # None: a handler installed outside Python, left alone
