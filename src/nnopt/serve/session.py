@@ -294,7 +294,7 @@ class Session:
         if speed is None:
             return
         now = time.perf_counter()
-        self.next_step = max(self.next_step + 1.0 / speed, now - 0.1)  # no burst after a pause
+        self.next_step = max(self.next_step + 1.0 / speed, now)  # late steps are not made up: never faster
         while not self.stopping and not self.pausing and self.speed == speed and \
                 (wait := self.next_step - time.perf_counter()) > 0:
             time.sleep(min(wait, 0.05))
