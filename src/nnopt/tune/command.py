@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", metavar="NAME", help="study name (default: from the recipe and space files)")
     p.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
     p.add_argument("--seed", type=int, default=0, help="sampler seed")
+    p.add_argument("--metric", metavar="NAME",
+                   help="what the trials are judged by (val_acc, val_loss, val_r2, ...; maximized or minimized by "
+                        "its direction); default: the recipe's train.monitor (val_acc / val_loss by task)")
     p.add_argument("--heartbeat", type=float, default=10.0, metavar="S",
                    help="database storages: heartbeat period; a trial silent for 3·S is marked failed")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     space = load_space(args.space, recipe)
     result = tune(recipe, space, method=args.method, trials=args.trials, workers=args.workers,
                   storage=args.storage, study=study_name(args), timeout=args.timeout, out=args.out,
-                  seed=args.seed, model=args.model, heartbeat=args.heartbeat, quiet=args.quiet, nproc=args.nproc)
+                  seed=args.seed, model=args.model, heartbeat=args.heartbeat, quiet=args.quiet, nproc=args.nproc,
+                  metric=args.metric)
     print(result["table"])
     return 0
 

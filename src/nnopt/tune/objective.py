@@ -1,20 +1,24 @@
-"""One trial: sample the space → Recipe → train with nnopt's Trainer, reporting val_acc each epoch.
+"""One trial: sample the space → Recipe → train with nnopt's Trainer, reporting its metric each epoch.
 
-The trial's value is the run's best validation accuracy (summary.json's ``best_val_acc``), so
-``nnopt run best.toml`` reproduces it. After every epoch the epoch's val_acc is reported at step =
-epoch and the pruner asked (before the last epoch); a prune is the Trainer's ``request_stop``, so
-the run ends at that epoch (with every rank, when the trial is a data-parallel job: see ddp.py) and
-the trial is marked pruned. A diverged run ends the trial with the best val_acc it reached (0
-before the first epoch) and the error in user attribute ``diverged``.
+The study's metric is the trials' ``train.monitor`` (``nnopt tune --metric``; default the recipe's
+monitor: val_acc for classification, val_loss for regression), its direction the study's. The
+trial's value is the run's best value of it (summary.json's ``best_<metric>``), so ``nnopt run
+best.toml`` reproduces it. After every epoch the epoch's value is reported at step = epoch and the
+pruner asked (before the last epoch); a prune is the Trainer's ``request_stop``, so the run ends at
+that epoch (with every rank, when the trial is a data-parallel job: see ddp.py) and the trial is
+marked pruned. A diverged run ends the trial with the best value it reached (the worst possible,
+−∞ or +∞, before the first epoch) and the error in user attribute ``diverged``.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import optuna
 
 from ..errors import DivergedError
 from ..recipe import Recipe
+from ..tasks import direction
 from ..train import Callback, Trainer, build
 from .space import Space
 from .storage import WORKER_ATTR, worker_id
@@ -24,13 +28,13 @@ PRUNED = "pruned after epoch "  # the stop reason of a pruned trial's run, then 
 
 
 class Pruning(Callback):
-    """Reports each epoch's val_acc to `trial` and asks its pruner; a prune requests the stop."""
+    """Reports each epoch's monitored metric to `trial` and asks its pruner; a prune requests the stop."""
 
     def __init__(self, trial: optuna.Trial, epochs: int):
         self.trial, self.epochs = trial, epochs
 
     def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        self.trial.report(record["val_acc"], record["epoch"])
+        self.trial.report(record[trainer.monitor], record["epoch"])
         if record["epoch"] < self.epochs and self.trial.should_prune():  # a finished run stays complete
             trainer.request_stop(f"{PRUNED}{record['epoch']}")
 
@@ -53,11 +57,14 @@ def trial_value(summary: dict) -> float:
     """The trial's value from its run's summary; optuna.TrialPruned when the pruner stopped it."""
     if summary["status"] == "stopped" and str(summary.get("stop_reason", "")).startswith(PRUNED):
         raise optuna.TrialPruned(summary["stop_reason"])
-    return summary["best_val_acc"] or 0.0
+    value = summary[f"best_{summary['monitor']}"]
+    if value is None:  # diverged before its first epoch ended
+        return -math.inf if direction(summary["monitor"]) == "max" else math.inf
+    return value
 
 
 class Objective:
-    """``objective(trial) -> best val_acc``; trial run directories go to ``study_dir/trials/NNNNN``.
+    """``objective(trial) -> the run's best value of its metric``; trial run directories go to ``study_dir/trials/NNNNN``.
     With `job` (a ddp.TrialJob) each trial trains as a data-parallel job of ``job.nproc`` processes."""
 
     def __init__(self, space: Space, study_dir: str | Path, job=None):

@@ -6,18 +6,20 @@ import warnings
 from pathlib import Path
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from ..recipe import toml_value
 from ..report.table import format_table
+from ..tasks import METRICS
 from .objective import FAIL_REASON, epochs_of
 
 
 def trial_line(trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial | None, done: int,
-               total: int) -> str:
+               total: int, metric: str = "val_acc") -> str:
     """One progress line: [done/total], number, state, value, epochs, seconds, best so far, knobs."""
-    value = f"val_acc {trial.value:.4f}" if trial.value is not None else \
-        (f"val_acc {trial.intermediate_values[max(trial.intermediate_values)]:.4f}" if trial.intermediate_values
+    value = f"{metric} {trial.value:.4f}" if trial.value is not None else \
+        (f"{metric} {trial.intermediate_values[max(trial.intermediate_values)]:.4f}" if trial.intermediate_values
          else "-")
     secs = trial.duration.total_seconds() if trial.duration else 0.0
     state = "PRUNED" if trial.state == TrialState.PRUNED else trial.state.name
@@ -29,8 +31,15 @@ def trial_line(trial: optuna.trial.FrozenTrial, best: optuna.trial.FrozenTrial |
 
 
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The best complete trial by the study's direction (the first of equals)."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return max(done, key=lambda t: (t.value, -t.number), default=None)
+    sign = 1 if study.direction == StudyDirection.MAXIMIZE else -1
+    return max(done, key=lambda t: (sign * t.value, -t.number), default=None)
+
+
+def metric_of(study: optuna.Study) -> str:
+    """The metric the study's trials are judged by (val_acc for a study started before --metric)."""
+    return study.user_attrs.get("nnopt", {}).get("metric", "val_acc")
 
 
 def _text(value, short: bool = False) -> str:
@@ -54,8 +63,9 @@ def write_csv(trials: list[optuna.trial.FrozenTrial], path: Path) -> None:
                           t.user_attrs.get("worker", ""), *(_text(assigned[k]) if k in assigned else "" for k in keys)])
 
 
-def plot_history(trials: list[optuna.trial.FrozenTrial], path: Path, title: str) -> None:
-    """Each trial's val_acc (pruned: its last reported value) and the running best."""
+def plot_history(trials: list[optuna.trial.FrozenTrial], path: Path, title: str, metric: str = "val_acc",
+                 maximize: bool = True) -> None:
+    """Each trial's value of `metric` (pruned: its last reported value) and the running best."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,15 +77,15 @@ def plot_history(trials: list[optuna.trial.FrozenTrial], path: Path, title: str)
                for t in trials if t.state == state and (t.value is not None or t.intermediate_values)]
         if pts:
             ax.scatter(*zip(*pts), marker=marker, label=label, alpha=0.7)
-    best, xs, ys = float("-inf"), [], []
+    best, xs, ys = float("-inf") if maximize else float("inf"), [], []
     for t in trials:
         if t.state == TrialState.COMPLETE:
-            best = max(best, t.value)
+            best = max(best, t.value) if maximize else min(best, t.value)
             xs.append(t.number)
             ys.append(best)
     if xs:
         ax.step(xs, ys, where="post", color="k", label="best so far")
-    ax.set(xlabel="trial", ylabel="validation accuracy", title=title)
+    ax.set(xlabel="trial", ylabel=f"{metric} ({METRICS[metric].doc})", title=title)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -112,7 +122,9 @@ def write_report(study: optuna.Study, study_dir: Path, method: str, storage: str
     """Write trials.csv, best.toml and the figures; return the summary table and paths."""
     trials = study.get_trials(deepcopy=False)
     write_csv(trials, study_dir / "trials.csv")
-    plot_history(trials, study_dir / "history.png", f"{study.study_name} ({method})")
+    metric = metric_of(study)
+    plot_history(trials, study_dir / "history.png", f"{study.study_name} ({method})", metric,
+                 study.direction == StudyDirection.MAXIMIZE)
     importance = plot_importance(study, study_dir / "importance.png")
     counts = {s: sum(t.state == s for t in trials) for s in TrialState}
     best = best_trial(study)
@@ -122,7 +134,7 @@ def write_report(study: optuna.Study, study_dir: Path, method: str, storage: str
             ["epochs consumed", sum(epochs_of(t) for t in trials)]]
     if best is not None:
         (study_dir / "best.toml").write_text(best.user_attrs["recipe"])
-        rows += [["best val acc", f"{best.value:.4f} (trial {best.number})"],
+        rows += [[f"best {metric.replace('_', ' ')}", f"{best.value:.4f} (trial {best.number})"],
                  *([f"  {k}", _text(v)] for k, v in best.user_attrs.get("assigned", {}).items()),
                  ["best recipe", str(study_dir / "best.toml")]]
     top = list(importance.items())[:5]

@@ -26,11 +26,12 @@ from optuna.trial import TrialState
 
 from ..errors import ConfigError
 from ..process import exit_code
-from ..recipe import Recipe
+from ..recipe import MONITORS, Recipe
+from ..tasks import DEFAULT_MONITOR, METRICS, check_metric, direction
 from ..user_code import load_imports
 from .ddp import TrialJob, TrialJobFailed
 from .objective import Objective
-from .report import best_trial, trial_line, write_report
+from .report import best_trial, metric_of, trial_line, write_report
 from .sampler import METHODS, RESOURCE_METHODS, ConfigGridSampler, make_pruner, make_sampler
 from .space import Space, parse_space
 from .storage import StudyFull, fail_dead_workers, limit_trials, open_storage, storage_url
@@ -60,9 +61,11 @@ class Job:
 def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | None = None, workers: int = 1,
          storage: str | None = None, study: str = "nnopt", timeout: float | None = None,
          out: str | Path | None = None, seed: int = 0, model: str = "tpe", heartbeat: float = 10.0,
-         quiet: bool = False, report: bool = True, nproc: int = 1) -> dict:
+         quiet: bool = False, report: bool = True, nproc: int = 1, metric: str | None = None) -> dict:
     """Run (or continue) the study; returns write_report's dict plus ``storage`` and ``study_dir``
-    (``report=False``: only ``trials``, ``storage`` and ``study_dir`` — no files or figures)."""
+    (``report=False``: only ``trials``, ``storage`` and ``study_dir`` — no files or figures).
+    `metric`: what the trials are judged by (their train.monitor; default the recipe's), maximized
+    or minimized by its direction (nnopt.tasks.METRICS)."""
     if method not in METHODS:
         raise ConfigError(f"--method {method!r} — must be one of {', '.join(METHODS)}")
     if workers < 1:
@@ -72,6 +75,8 @@ def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | Non
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout = {timeout} — must be > 0 seconds")
     make_sampler(method, space, seed, model)  # a bad --method / --model fails before anything is written
+    metric = study_metric(recipe, metric)
+    recipe = recipe.override({"train.monitor": metric})
     if method in RESOURCE_METHODS and any(k.key == "train.epochs" for k in space.searched()):
         raise ConfigError(f"train.epochs is the resource {method} allocates — fix it (to the most epochs "
                           "a trial may get) instead of searching it")
@@ -88,8 +93,10 @@ def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | Non
     study_dir.mkdir(parents=True, exist_ok=True)
     url = storage_url(storage, study_dir, workers)
     handle = optuna.create_study(storage=open_storage(url, heartbeat), study_name=study,
-                                 direction="maximize", load_if_exists=True)
-    _check_same_study(handle, {"space": space.text, "method": method, "recipe": recipe.to_toml()}, url)
+                                 direction="maximize" if direction(metric) == "max" else "minimize",
+                                 load_if_exists=True)
+    _check_same_study(handle, {"space": space.text, "method": method, "recipe": recipe.to_toml(),
+                               "metric": metric}, url)
     (study_dir / "space.toml").write_text(space.text)
     recipe.save(study_dir / "recipe.toml")
     job = Job(recipe.raw, space.text, method, model, trials, url, study, str(study_dir), seed, heartbeat,
@@ -111,6 +118,23 @@ def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | Non
     if not report:
         return {"trials": final.get_trials(), "storage": url, "study_dir": study_dir}
     return {**write_report(final, study_dir, method, url), "storage": url, "study_dir": study_dir}
+
+
+def study_metric(recipe: Recipe, metric: str | None) -> str:
+    """The metric a study of `recipe` is judged by: `metric`, else the recipe's train.monitor ("auto":
+    the data set's task's default); ConfigError when the data set's task does not report it."""
+    from ..data import load
+
+    metric = metric or recipe.train["monitor"]
+    if metric != "auto" and metric not in METRICS:
+        raise ConfigError(f"--metric = {metric!r} — must be one of {', '.join(MONITORS)}")
+    task = load(recipe.data["name"], **recipe.params("data")).task
+    if metric == "auto":
+        return DEFAULT_MONITOR[task]
+    try:
+        return check_metric(metric, task, "--metric")
+    except ValueError as exc:
+        raise ConfigError(str(exc), field="--metric") from None
 
 
 def _check_same_study(study: optuna.Study, fingerprint: dict, url: str) -> None:
@@ -158,7 +182,8 @@ def run_worker(job: Job) -> None:
         failures[0] += trial.state == TrialState.FAIL
         if not job.quiet:
             done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-            print(job.tag + trial_line(trial, best_trial(study), done, job.trials), file=sys.stderr, flush=True)
+            print(job.tag + trial_line(trial, best_trial(study), done, job.trials, metric_of(study)),
+                  file=sys.stderr, flush=True)
 
     while job.deadline is None or time.time() < job.deadline:
         if isinstance(sampler, ConfigGridSampler) and not sampler.unvisited(study):
