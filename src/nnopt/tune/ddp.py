@@ -4,10 +4,11 @@ The worker that holds the Optuna trial writes the trial's recipe into its run di
 N ranks through torch's launcher — the function ``nnopt run --nproc N`` uses
 (``train.distributed.launch_module``) — running ``python -m nnopt.tune.ddp JOB TRIAL_ID RUN_DIR``.
 Every rank trains the recipe as ``nnopt run --nproc N`` would (same shards, same numbers); rank 0
-alone opens the study, reports each epoch's val_acc to the trial and asks the pruner. A prune is
+alone opens the study, reports each epoch's metric (the trial's train.monitor) to the trial and
+asks the pruner. A prune is
 rank 0's ``trainer.request_stop``, which the ranks agree on at the epoch end (distributed
 ``agree_stop``), so all of them stop after the same epoch and the job exits normally. The worker
-reads the run's summary.json: its best val_acc is the trial's value, status "stopped" by the
+reads the run's summary.json: its best value of the metric is the trial's value, status "stopped" by the
 pruner makes the trial pruned. The worker's Optuna heartbeat keeps the trial alive meanwhile.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..process import EXIT_CONFIG, exit_code
 from ..recipe import Recipe
 from ..user_code import load_imports
 from ..train import distributed
+from ..train.rundir import RunDir
 from .objective import train_trial
 from .sampler import make_pruner
 from .storage import open_storage
@@ -56,10 +58,10 @@ class TrialJob:
             raise interrupted
         if code == EXIT_CONFIG:
             raise ConfigError(f"trial {trial.number}: its {self.nproc}-process job stopped with the error above")
-        summary = run_dir / "summary.json"
-        if code != 0 or not summary.exists():
+        summary = RunDir(run_dir).summary()
+        if code != 0 or not summary:
             raise TrialJobFailed(f"trial {trial.number}: its {self.nproc}-process job failed (exit code {code})")
-        return json.loads(summary.read_text())
+        return summary
 
 
 def rank_main(job: TrialJob, trial_id: int, run_dir: Path) -> None:
