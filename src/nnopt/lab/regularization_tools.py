@@ -1,5 +1,5 @@
-"""Measurements of the lab's regularization claims (18–24) that the framework does not own: the clean
-training accuracy and train − test gap of a run, softmax probabilities, per-epoch snapshots and one
+"""Measurements of the lab's claims 14–26 that the framework does not own: a run's final validation
+accuracy (chance when diverged), the clean training accuracy and train − test gap of a run, softmax probabilities, per-epoch snapshots and one
 hyperparameter search through nnopt.tune's own pieces. Recipes, seed loops and trained models come
 from `lab.base` (``ctx.recipe``, ``ctx.runs``, ``RunResult.setup()``)."""
 from __future__ import annotations
@@ -35,9 +35,23 @@ class CleanAccuracy(Callback):
     own model, so no rebuild of model and data is needed later."""
 
     def on_fit_end(self, trainer, summary: dict) -> None:
-        data = trainer.s.data
-        acc = {split: accuracy(trainer.s.model, getattr(data, split)) for split in ("train", "test")}
+        data = trainer.setup.data
+        acc = {split: accuracy(trainer.setup.model, getattr(data, split)) for split in ("train", "test")}
         (trainer.run_dir / CLEAN).write_text(json.dumps(acc))
+
+
+def chance(run: RunResult) -> float:
+    """1/K for the run's data set (read from its recipe: a diverged run has no model to rebuild)."""
+    from ..data import load
+    from ..recipe import Recipe
+
+    recipe = Recipe.load(run.run_dir / "recipe.toml")
+    return 1.0 / load(recipe.data["name"], **recipe.params("data")).n_classes
+
+
+def final_val_acc(run: RunResult) -> float:
+    """The last epoch's validation accuracy; a diverged run (or one with no epoch) counts as chance, 1/K."""
+    return chance(run) if run.diverged or not run.epochs else run.epochs[-1]["val_acc"]
 
 
 def clean_accuracy(run: RunResult, split: str = "train") -> float:
@@ -46,7 +60,7 @@ def clean_accuracy(run: RunResult, split: str = "train") -> float:
     path = run.run_dir / CLEAN
     if path.is_file():
         return json.loads(path.read_text())[split]
-    return 1.0 / run.setup().data.n_classes
+    return chance(run)
 
 
 def gaps(runs: Runs) -> tuple[Spread, Spread, Spread]:
@@ -82,7 +96,7 @@ class Snapshots(Callback):
         self.states: dict[int, dict] = {}
 
     def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        self.states[epoch] = {k: v.detach().clone() for k, v in trainer.s.model.state_dict().items()}
+        self.states[epoch] = {k: v.detach().clone() for k, v in trainer.setup.model.state_dict().items()}
 
 
 @torch.no_grad()
@@ -149,7 +163,7 @@ class KeepSetup(Callback):
     setup: Setup | None = None
 
     def on_fit_end(self, trainer, summary: dict) -> None:
-        self.setup = trainer.s
+        self.setup = trainer.setup
 
 
 def run_kept(ctx: Context, rec: Recipe, label: str, callbacks: Sequence = ()) -> tuple[RunResult, Setup]:
