@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..base import Context, Finding, Precondition, Spread, Table, exceeds, experiment
+from ..base import Context, Finding, Precondition, Table, exceeds, experiment
 from ..plots import band, figure, finish, spread_note
 
 PEAK, FLOOR, BATCH, BIG = 0.3, 0.01, 32, 256
@@ -73,7 +73,8 @@ def cyclic_warmup(ctx: Context) -> Finding:
                  check=lambda arm: exceeds(arm, acc[best], by=-TOLERANCE, paired=True, what="schedule − best constant"),
                  on=acc[name], control=(f"a 'cyclic' schedule stuck at its floor lr {FLOOR:g} (the constant-{FLOOR:g} "
                                         "runs)", acc[stuck]), preconditions=[matters],
-                 why=f"{name} ends more than {TOLERANCE:g} below the tuned constant lr in this budget")
+                 why=f"{name} is not shown within {TOLERANCE:g} of the tuned constant lr: the paired interval reaches "
+                     "below")
 
     warm = _warmup_map(ctx)
     rows = [["(a) batch 32", k, acc[k].fmt(".3f"), ", ".join(r.summary["status"] for r in rs)] for k, rs in runs.items()]
