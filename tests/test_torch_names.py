@@ -196,14 +196,14 @@ def test_nesterov_is_already_what_torch_nesterov_true_gives_and_torch_refuses_da
         torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9, nesterov=True, dampening=0.5)
 
 
-def test_adafactor_eps_is_the_pair_eps1_eps2():
+def test_adafactor_takes_torchs_eps_pair():
     given = {"eps": (1e-3, 2.0)}
-    kwargs = hinted("optimizers", "adafactor", given)
-    assert kwargs == {"eps1": 1e-3, "eps2": 2.0}
-    ours = trajectory(lambda p: nnopt.optim.create("adafactor", p, lr=0.05, no_decay_1d=False, **kwargs))
-    theirs = trajectory(lambda p: torch.optim.Adafactor(p, lr=0.05, eps=given["eps"]))
-    default = trajectory(lambda p: nnopt.optim.create("adafactor", p, lr=0.05, no_decay_1d=False))
+    ours = trajectory(lambda p: nnopt.optim.create("adafactor", p, lr=0.05, **given))
+    theirs = trajectory(lambda p: torch.optim.Adafactor(p, lr=0.05, **given))
+    default = trajectory(lambda p: nnopt.optim.create("adafactor", p, lr=0.05))
     assert torch.allclose(ours, theirs, atol=1e-9) and not torch.allclose(ours, default)
+    with pytest.raises(ConfigError, match=r"ε₂, the floor of RMS\(θ\), must be a number"):
+        nnopt.optim.create("adafactor", [torch.nn.Parameter(torch.ones(2))], eps=(None, None))
 
 
 # -- every entry point says it -------------------------------------------------------------------
@@ -234,10 +234,7 @@ def test_recipe_error_text():
     ("optimizer", {"name": "momentum", "nesterov": True},
      "optimizer.nesterov is torch SGD's name: here name = 'nesterov' (Nesterov momentum is an optimizer"),
     ("optimizer", {"name": "adam", "decoupled_weight_decay": True}, "here name = 'adamw' (torch's Adam with"),
-    ("optimizer", {"name": "adafactor", "eps": [1e-30, 1e-3]},
-     "optimizer.eps is torch Adafactor's name: here (eps1, eps2) = eps = (1e-30, 0.001)"),
-    ("optimizer", {"name": "adafactor", "eps": [None, 1e-3]}, "here (eps1, eps2) = eps = (none, 0.001)"),
-    ("optimizer", {"name": "adafactor", "eps": 1e-3}, "here (eps1, eps2) = eps (torch's eps is"),
+    ("optimizer", {"name": "adafactor", "eps": 1e-3}, "optimizer.eps = 0.001 — must be a list of 2 items"),
     ("optimizer", {"name": "nesterov", "dampening": 0.1}, "torch SGD's name: here nothing (torch's Nesterov needs"),
 ])
 def test_recipe_error_texts(section, values, text):

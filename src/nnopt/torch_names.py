@@ -93,10 +93,6 @@ TORCH_NAMES: dict[str, dict[str, tuple[str, dict[str, TorchName]]]] = {
             "decoupled_weight_decay": TorchName("name = 'adamw'", note="torch's Adam with "
                                                 "decoupled_weight_decay = true is AdamW"),
         }),
-        "adafactor": ("Adafactor", {
-            "eps": TorchName("(eps1, eps2) = eps", ("eps1", "eps2"), lambda v: (v["eps"][0], v["eps"][1]),
-                             note="torch's eps is the pair (ε₁, ε₂)"),
-        }),
     },
 }
 

@@ -126,7 +126,7 @@ def test_adamax_matches_torch(hyper, fe, split, scale):
 def test_adafactor_matches_torch(hyper, eps1, eps2, fe, split, scale):
     """torch's `eps` is the pair (ε₁, ε₂); None: the dtype's machine ε."""
     _compare("adafactor", _torch(torch.optim.Adafactor, foreach=fe, eps=(eps1, eps2)), hyper,
-             ours=dict(eps1=eps1, eps2=eps2), split=split, scale=scale)
+             ours=dict(eps=(eps1, eps2)), split=split, scale=scale)
 
 
 @SETTINGS

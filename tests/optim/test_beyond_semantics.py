@@ -116,7 +116,7 @@ def test_newton_schulz_approximates_the_polar_factor():
 def test_muon_splits_matrices_from_the_rest():
     model = small_cnn()
     opt = O.create("muon", model.named_parameters(), lr=0.02, adamw_lr=1e-3, weight_decay=0.1,
-                   adamw_weight_decay=0.01)
+                   adamw_weight_decay=0.01, no_decay_1d=True)
     by_name = {n: g for g in opt.param_groups for n in g["param_names"]}
     assert by_name["4.weight"]["muon"] and by_name["7.weight"]["muon"]
     assert by_name["4.weight"]["lr"] == 0.02 and by_name["4.weight"]["weight_decay"] == 0.1

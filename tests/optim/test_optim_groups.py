@@ -15,23 +15,24 @@ def test_eight_optimizers_registered():
         assert OPTIMIZERS.get(name).description
 
 
-def test_one_d_params_get_no_weight_decay_by_default():
+def test_one_d_params_get_no_weight_decay_when_asked():
+    """no_decay_1d=True (a recipe's default; the library keeps torch's groups)."""
     m = small_cnn()
-    opt = O.create("adamw", m.named_parameters(), weight_decay=0.05)
+    opt = O.create("adamw", m.named_parameters(), weight_decay=0.05, no_decay_1d=True)
     decay, keep = opt.param_groups
     assert decay["weight_decay"] == 0.05 and keep["weight_decay"] == 0.0
     assert decay["param_names"] == ["0.weight", "4.weight", "7.weight"]
     assert keep["param_names"] == ["0.bias", "4.bias", "5.weight", "5.bias", "7.bias"]
     assert all(p.ndim > 1 for p in decay["params"]) and all(p.ndim == 1 for p in keep["params"])
-    assert len(O.create("adamw", m.parameters(), weight_decay=0.05, no_decay_1d=False).param_groups) == 1
-    assert len(O.create("adam", m.parameters()).param_groups) == 1  # weight_decay = 0: nothing to split
+    assert len(O.create("adamw", m.parameters(), weight_decay=0.05).param_groups) == 1
+    assert len(O.create("adam", m.parameters(), no_decay_1d=True).param_groups) == 1  # weight_decay = 0
 
 
 def test_group_dicts_keep_their_settings():
     m = small_cnn()
     params = list(m.parameters())
     groups = [{"params": params[:2], "lr": 0.1, "betas": (0.5, 0.9)}, {"params": params[2:]}]
-    opt = O.create("adam", groups, lr=1e-3, weight_decay=0.01)
+    opt = O.create("adam", groups, lr=1e-3, weight_decay=0.01, no_decay_1d=True)
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.1, 1e-3, 1e-3]
     assert opt.param_groups[0]["betas"] == (0.5, 0.9) and opt.param_groups[2]["betas"] == (0.9, 0.999)
     assert [g["weight_decay"] for g in opt.param_groups] == [0.01, 0.0, 0.01, 0.0]

@@ -13,8 +13,8 @@ import nnopt.optim as O
 from nnopt.optim import native
 from nnopt.optim.hyper import Hyper
 
-# name → (nnopt hyperparameters, torch class, torch hyperparameters); weight decay > 0 and the
-# default no_decay_1d=True give two param groups with different settings. Torch runs fused (the
+# name → (nnopt hyperparameters, torch class, torch hyperparameters); weight decay > 0 and
+# no_decay_1d=True give two param groups with different settings. Torch runs fused (the
 # very kernel nnopt's default runs), RMSprop (no torch kernel) foreach.
 FUSED = {"fused": True}
 CASES = {
@@ -66,8 +66,8 @@ def test_native_equals_transforms_and_torch_fused(name, device, monkeypatch):
         if name == "adagrad":
             extra = {}  # torch has no CUDA kernel: nnopt runs the transforms, torch its foreach
     a, b, c = small_cnn().to(device), small_cnn().to(device), small_cnn().to(device)
-    ours = O.create(name, a.named_parameters(), **hyper)                 # fused=None: native
-    eager = O.create(name, b.named_parameters(), fused=False, **hyper)   # the transforms
+    ours = O.create(name, a.named_parameters(), no_decay_1d=True, **hyper)                # fused=None: native
+    eager = O.create(name, b.named_parameters(), no_decay_1d=True, fused=False, **hyper)  # the transforms
     theirs = torch_cls(_torch_groups(c, hyper.get("weight_decay")), **hyper, **extra)
     assert runs_native(ours) == (device == "cpu" or name != "adagrad") and not runs_native(eager)
     for model, opt in ((a, ours), (b, eager), (c, theirs)):

@@ -69,12 +69,13 @@ class CompiledRule:
         self.failed = False
         self.kernels: dict = {}
 
-    def use(self, compile: bool | None, steps_done: int, numel: int) -> bool:
+    def use(self, compile: bool | None, steps_done: int, numel) -> bool:
+        """`numel`: the elements updated, an int or anything int() reads (computed when needed)."""
         if self.failed or compile is False:
             return False
         if compile:
             return steps_done >= 1
-        return steps_done >= COMPILE_AFTER and numel >= COMPILE_MIN_NUMEL
+        return steps_done >= COMPILE_AFTER and int(numel) >= COMPILE_MIN_NUMEL
 
     def run(self, transform: Transform, params, grads, state, hyper: dict, step: int,
             found: Tensor | None, maximize: bool) -> None:

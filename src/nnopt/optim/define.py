@@ -19,8 +19,9 @@ also takes `OPTIONS`. Adding an optimizer whose math is new = one transform (see
 
 register(name, hyper=..., torch_class=None, kernel=None, structural=(), check=None, fixed=None,
          optimizer=ChainOptimizer)
-  hyper        {name: Param}: defaults, ranges, docs (lr first); weight_decay > 0 with
-               ``no_decay_1d`` puts 1-D parameters in a group without decay
+  hyper        {name: Param}: defaults, ranges, docs (lr first) — torch's defaults where torch has
+               the algorithm; weight_decay > 0 with ``no_decay_1d=True`` (a recipe's default)
+               puts 1-D parameters in a group without decay
   torch_class  torch.optim's class of the same algorithm (the tests' oracle, state_dict parity)
   kernel       ``kernel(h) -> update | None``: torch's fused kernel when it computes the chain
                (see `nnopt.optim.native`)
@@ -49,7 +50,9 @@ def LR(default: float) -> Param:
 WEIGHT_DECAY = Param(float, 0.0, ge=0, doc="λ: L2 added to the gradient, g + λθ (torch)")
 
 OPTIONS = {
-    "no_decay_1d": Param(bool, True, doc="no weight decay for 1-D params (biases, norm weights)"),
+    # the one default a recipe changes (recipe.py: true there): the library keeps torch's groups
+    "no_decay_1d": Param(bool, False, doc="put 1-D params (biases, norm weights) in a group without weight decay "
+                                          "(false: the groups as given, torch's; a recipe's default is true)"),
     "nonfinite": Param(str, NONFINITE_DEFAULT, choices=NONFINITE,
                        doc="for library use (a run's Trainer screens itself): on a NaN/inf gradient "
                            "ignore (torch's behaviour, free), skip the step decided on the device "
@@ -79,14 +82,14 @@ def register(name: str, *, hyper: Mapping[str, Param], torch_class: type | None 
         def factory(params, **values):
             if check is not None:
                 check(values)
-            decay_1d = values.pop("no_decay_1d", True)
+            decay_1d = values.pop("no_decay_1d", False)
             if values.get("weight_decay", 0.0) > 0 and decay_1d:
                 params = split_no_decay(params, values["weight_decay"])
             return optimizer(params, build, **values, **(fixed or {}))
 
         factory.__doc__, factory.__name__ = build.__doc__, name
         OPTIMIZERS.register(name, params={**hyper, **OPTIONS}, skip=1, torch_class=torch_class,
-                            build=build)(factory)
+                            build=build, fixed=dict(fixed or {}))(factory)
         return build
     return decorate
 

@@ -4,8 +4,9 @@ Per group and step: u = chain(g) over the parameters that have a gradient, then 
 Hyperparameters live in the param groups (as in torch), so per-group settings, schedulers and
 ``state_dict`` work as torch users expect; ``optimizer.param_groups[i]["lr"]`` is the lr in use,
 and a schedule may set any numeric hyperparameter (``momentum``, ``betas``) between steps: it is
-read at the next step, like lr. Each parameter's state holds ``step`` (a float tensor on the CPU,
-as in torch) and the chain's buffers; state dicts load into torch's optimizer of the same
+read at the next step, like lr. Each parameter's state holds the chain's buffers, under torch's
+names; steps are counted on the host, per group (`nnopt.optim.steps`), and ``state_dict()`` adds
+torch's per-parameter ``step`` tensors, so state dicts load into torch's optimizer of the same
 algorithm and back.
 
 Which update runs, per group (``fused``, ``compile``; same numbers up to float rounding):
@@ -17,8 +18,7 @@ Which update runs, per group (``fused``, ``compile``; same numbers up to float r
 | None / False | True | the compiled update from step 2 (step 1, which creates buffers, runs eager) |
 | False | None / False | the transforms only (``foreach=False``: one tensor at a time, torch's for-loop) |
 
-The default step does no ``.item()`` and no device→host sync: step counts are mirrored on the
-host. The NaN/inf screen is opt-in: ``nonfinite="skip"`` decides on the device, without a sync, but
+The default step does no ``.item()`` and no device→host sync: step counts live on the host. The NaN/inf screen is opt-in: ``nonfinite="skip"`` decides on the device, without a sync, but
 costs one more read of every gradient (no kernel can fold it into the update: the decision needs
 all gradients before the first write), so the default is torch's: no screen. A run's Trainer
 screens with the norms it takes anyway (``train.nonfinite``).
@@ -37,6 +37,7 @@ from .groups import normalize_groups
 from .hyper import Hyper, structure
 from .native import Update, applicable
 from .nonfinite import NONFINITE, NONFINITE_DEFAULT, check_finite, found_nonfinite
+from .steps import GroupSteps, step_tensor
 from .transforms import Transform, refs_of
 
 class ChainOptimizer(torch.optim.Optimizer):
@@ -79,7 +80,7 @@ class ChainOptimizer(torch.optim.Optimizer):
         self._kernel = getattr(self._build, "kernel", None)
         self._structural = frozenset(getattr(self._build, "structural", ()))
         self._chains: dict[tuple, tuple[Transform, Update | None, tuple]] = {}
-        self._counts: dict[Tensor, tuple[Tensor, int]] = {}
+        self._steps: dict[int, GroupSteps] = {}  # id(group) → its counts (`_steps_of`)
         self._rule = CompiledRule()
         self._skipped: Tensor | None = None
         self._host_found: tuple[Tensor, bool] | None = None
@@ -121,16 +122,33 @@ class ChainOptimizer(torch.optim.Optimizer):
     # -- torch compatibility ---------------------------------------------------------------
     def __setstate__(self, state: dict) -> None:
         """Groups from another optimizer's state dict (torch's) get this one's defaults for the
-        keys they lack; step counters become float32 CPU tensors (torch's fused kernels keep
-        them on the device)."""
+        keys they lack; the ``step`` tensors become the groups' host counts."""
         super().__setstate__(state)
+        self._steps = {}
         for group in self.param_groups:
             for key, value in self.defaults.items():
                 group.setdefault(key, value)
+            self._steps[id(group)] = GroupSteps.loaded(group, self.state)
+
+    def state_dict(self) -> dict:
+        """torch's state dict, each stepped parameter's state with torch's ``step`` tensor."""
+        out = super().state_dict()
+        index = 0
+        for group in self.param_groups:
+            steps = self._steps_of(group)
             for p in group["params"]:
-                st = self.state.get(p)
-                if st and torch.is_tensor(st.get("step")) and st["step"].device.type != "cpu":
-                    st["step"] = st["step"].to("cpu", torch.float32)
+                count = steps.count(p)
+                if count:
+                    out["state"][index] = {"step": step_tensor(count), **out["state"].get(index, {})}
+                index += 1
+        return out
+
+    def _steps_of(self, group: dict) -> GroupSteps:
+        """The group's step counts (a group added by ``add_param_group`` starts at 0)."""
+        steps = self._steps.get(id(group))
+        if steps is None or steps.group is not group:
+            steps = self._steps[id(group)] = GroupSteps(group)
+        return steps
 
     # -- the step ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -142,20 +160,25 @@ class ChainOptimizer(torch.optim.Optimizer):
                 loss = closure()
         work = []
         for index, group in enumerate(self.param_groups):
-            chosen = [i for i, p in enumerate(group["params"]) if p.grad is not None]
-            if not chosen:
-                continue
-            params = [group["params"][i] for i in chosen]
-            grads = [p.grad for p in params]
+            members = group["params"]
+            grads = [p.grad for p in members]
+            chosen = None
+            if any(g is None for g in grads):
+                chosen = [i for i, g in enumerate(grads) if g is not None]
+                if not chosen:
+                    continue
+                grads = [grads[i] for i in chosen]
             if any(g.is_sparse for g in grads):
                 raise ValueError("nnopt optimizers do not support sparse gradients")
+            params = members if chosen is None else [members[i] for i in chosen]
             work.append((index, chosen, group, params, grads))
         if not work:
             return loss
-        all_grads = [g for w in work for g in w[4]]
+        all_grads = [g for w in work for g in w[4]] if len(work) > 1 else work[0][4]
         found = None
         if self.nonfinite == "raise":
-            labels = [(index, group.get("param_names"), i) for index, chosen, group, *_ in work for i in chosen]
+            labels = [(index, group.get("param_names"), i) for index, chosen, group, params, _ in work
+                      for i in (range(len(params)) if chosen is None else chosen)]
             bad = check_finite(all_grads, lambda k: _label(*labels[k]))
             if bad is not None:
                 raise NonFiniteGradientError(bad)
@@ -164,9 +187,9 @@ class ChainOptimizer(torch.optim.Optimizer):
             if self._skipped is None:
                 self._skipped = torch.zeros((), dtype=found.dtype, device=found.device)
             self._skipped.add_(found)
-        numel = sum(p.numel() for w in work for p in w[3])
-        for *_, group, params, grads in work:
-            self._update_group(group, params, grads, found, numel)
+        numel = _Lazy(lambda: sum(p.numel() for w in work for p in w[3]))
+        for _, chosen, group, params, grads in work:
+            self._update_group(group, chosen, params, grads, found, numel)
         return loss
 
     def _skip_on_host(self, found: Tensor) -> bool:
@@ -175,41 +198,20 @@ class ChainOptimizer(torch.optim.Optimizer):
             self._host_found = (found, bool(found))
         return self._host_found[1]
 
-    def _steps(self, params: list[Tensor], states: list[dict], transform: Transform) -> list[int]:
-        """Each parameter's step t after this update, from the host mirror (a counter loaded or
-        set from outside is read once); the state tensors are incremented in one op."""
-        out = []
-        for p, st in zip(params, states):
-            seen = self._counts.get(p)
-            if not st:
-                st["step"], done = torch.tensor(0.0), 0
-                st.update({k: v[0] for k, v in transform.init([p]).items()})
-            elif "step" not in st:  # torch's SGD counts no steps: its buffers mean t ≥ 1
-                st["step"], done = torch.tensor(1.0), 1
-            else:
-                done = seen[1] if seen is not None and seen[0] is st["step"] else int(st["step"])
-            self._counts[p] = (st["step"], done + 1)
-            out.append(done + 1)
-        counters = [st["step"] for st in states]
-        torch._foreach_add_(counters, 1.0)
-        return out
-
-    def _update_group(self, group: dict, params: list[Tensor], grads: list[Tensor], found, numel: int):
+    def _update_group(self, group: dict, chosen: list[int] | None, params: list[Tensor], grads: list[Tensor],
+                      found, numel: "_Lazy"):
         transform, kernel, refs = self._rules_for(group)
         if kernel is not None and (group["fused"] is False or group["compile"] or not applicable(kernel, params)):
             kernel = None
-        states = [self.state[p] for p in params]
-        by_step: dict[int, list[int]] = {}
-        for i, t in enumerate(self._steps(params, states, transform)):
-            by_step.setdefault(t, []).append(i)
+        steps = self._steps_of(group)
         hyper = hyper_values(group, refs)
-        for step, idx in by_step.items():
-            pick = (lambda xs: [xs[i] for i in idx]) if len(idx) < len(params) else (lambda xs: xs)
-            ps, gs, sts = pick(params), pick(grads), pick(states)
-            state = {k: [st[k] for st in sts] for k in transform.slots}
+        for step, idx in steps.advance(chosen):
+            pick = (lambda xs: xs) if idx is None else (lambda xs: [xs[i] for i in idx])
+            ps, gs = pick(params), pick(grads)
+            state = steps.state(transform, ps, self.state, step == 1)
             if kernel is not None:
                 kernel(ps, gs, state, group, step, found)
-            elif self._rule.use(group["compile"], step - 1, numel) and step > 1:
+            elif step > 1 and self._rule.use(group["compile"], step - 1, numel):
                 self._rule.run(transform, ps, gs, state, hyper, step, found, group["maximize"])
             elif found is not None and found.device.type == "cpu":
                 # On the CPU the flag is in host memory: reading it waits for nothing, and skipping
@@ -220,6 +222,19 @@ class ChainOptimizer(torch.optim.Optimizer):
             else:
                 for bp, bg, bs in blocks(transform, ps, gs, state, per_tensor=group["foreach"] is False):
                     apply_update(transform, bp, bg, bs, hyper, step, step == 1, found, group["maximize"])
+
+
+class _Lazy:
+    """A number computed on first use (the step's element count, which only the compile rule
+    reads, and only from step 2000 on)."""
+
+    def __init__(self, compute: Callable[[], int]):
+        self._compute, self._value = compute, None
+
+    def __int__(self) -> int:
+        if self._value is None:
+            self._value = self._compute()
+        return self._value
 
 
 def refuse(**options: bool) -> None:

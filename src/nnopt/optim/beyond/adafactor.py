@@ -76,18 +76,24 @@ class scale_by_factored_rms:
         return out
 
 
-@register("adafactor", torch_class=torch.optim.Adafactor, hyper={
+def _check_eps(values: dict) -> None:
+    if values["eps"][1] is None:
+        raise ValueError(f"eps = {values['eps']!r} — ε₂, the floor of RMS(θ), must be a number")
+
+
+@register("adafactor", torch_class=torch.optim.Adafactor, check=_check_eps, structural=("eps",), hyper={
     "lr": Param(float, 1e-2, ge=0, doc="α: the relative step is min(α, 1/√t)"),
     "beta2_decay": Param(float, -0.8, le=0, doc="c in β̂₂ = 1 − t^c"),
-    "eps1": Param(float, None, ge=0, nullable=True, doc="ε₁ floor of the second moment (none: the dtype's ε)"),
-    "eps2": Param(float, 1e-3, ge=0, doc="ε₂ floor of RMS(θ) in the step size"),
+    "eps": Param(tuple, (None, 1e-3), length=2, item=Param(float, ge=0, nullable=True),
+                 doc="(ε₁, ε₂): floor of the second moment (none: the dtype's ε), floor of RMS(θ) in the step size"),
     "d": Param(float, 1.0, ge=1, doc="clipping threshold of RMS(update)"),
     "weight_decay": Param(float, 0.0, ge=0, doc="λ: decoupled decay θ ← (1 − αλ)θ")})
 def adafactor(h):
     """Adafactor: factored second moments (a row and a column average per matrix), relative step
-    max(ε₂, RMS(θ))·min(α, 1/√t) and update clipping (Shazeer & Stern 2018; torch.optim.Adafactor,
-    whose `eps` = (ε₁, ε₂))."""
-    return chain(scale_by_factored_rms(h.beta2_decay, h.eps1, h.eps2, h.d), decoupled_weight_decay(h.weight_decay))
+    max(ε₂, RMS(θ))·min(α, 1/√t) and update clipping (Shazeer & Stern 2018; torch.optim.Adafactor).
+    ``eps`` = (ε₁, ε₂) is read once (structural): a change rebuilds the chain."""
+    eps1, eps2 = h.eps
+    return chain(scale_by_factored_rms(h.beta2_decay, eps1, eps2, h.d), decoupled_weight_decay(h.weight_decay))
 
 
 __all__ = ["scale_by_factored_rms", "adafactor"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy
 import torch
 from torch import Tensor
 from torch.utils.weak import WeakIdKeyDictionary
@@ -53,12 +54,19 @@ class _HostMirror:
         return value if version == t._version and value is not None else t.item()
 
 
+def _times(product: float, mu: float, dtype: torch.dtype) -> float:
+    """Π·μ as a 0-d tensor of `dtype` computes it in place (float32: μ rounded to float32, the
+    product rounded to float32), so the host mirror of Π_t holds the tensor's value bit for bit."""
+    return float(numpy.float32(product) * numpy.float32(mu)) if dtype == torch.float32 else product * mu
+
+
 @dataclass(frozen=True)
 class scale_by_nadam:
     """NAdam: m and v as in Adam, μ_t = β₁(1 − ½·0.96^{tψ}), Π_t = μ₁⋯μ_t;
     u ← [(1−μ_t)/(1−Π_t)·u + μ_{t+1}/(1−Π_tμ_{t+1})·m] / (√(v/(1−β₂ᵗ)) + ε) (torch.optim.NAdam).
 
-    Π_t is kept per parameter as a 0-d tensor (``mu_product``, as torch), and every parameter of
+    Π_t is kept per parameter as a 0-d tensor of torch's scalar dtype (``mu_product``: float32,
+    float64 under a float64 default dtype, as torch), and every parameter of
     one update has the same Π_t (they share the step and the β₁ history). Elementwise: on the CPU
     a large tensor is cut into pieces that each bring the same Π_t tensor (see `blocks`), which is
     advanced once per step (`_HostMirror` notes which were). There a host mirror of Π_t also turns
@@ -82,7 +90,8 @@ class scale_by_nadam:
 
     def init(self, params):
         state = _zeros(params, "exp_avg", "exp_avg_sq")
-        state["mu_product"] = [torch.ones((), dtype=p.dtype, device=p.device) for p in params]
+        dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32  # torch's
+        state["mu_product"] = [torch.ones((), dtype=dtype, device=p.device) for p in params]
         self.mirror.record(state["mu_product"], 0, 1.0)
         return state
 
@@ -100,7 +109,7 @@ class scale_by_nadam:
             return products[0]
         if not todo:
             return self.mirror.value(products[0])
-        product = self.mirror.value(todo[0]) * mu
+        product = _times(self.mirror.value(todo[0]), mu, todo[0].dtype)
         torch._foreach_mul_(todo, mu)
         self.mirror.record(todo, step, product)
         return product

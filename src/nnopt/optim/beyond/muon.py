@@ -38,12 +38,12 @@ def newton_schulz(m: Tensor, coefficients: tuple[float, float, float], steps: in
     return x.T if tall else x
 
 
-def lr_ratio(shape: torch.Size, adjust: str) -> float:
-    """The per-matrix lr factor for an (A, B) weight: "original" √max(1, A/B) (Jordan),
+def lr_ratio(shape: torch.Size, adjust: str | None) -> float:
+    """The per-matrix lr factor for an (A, B) weight: "original" (or None, torch's default) √max(1, A/B) (Jordan),
     "match_rms_adamw" 0.2·√max(A, B) (Liu et al.: the update RMS of AdamW, so AdamW's lr and
     decay carry over), "none" 1."""
     rows, cols = shape[:2]
-    if adjust == "original":
+    if adjust in ("original", None):
         return math.sqrt(max(1.0, rows / cols))
     if adjust == "match_rms_adamw":
         return 0.2 * math.sqrt(max(rows, cols))
@@ -63,7 +63,7 @@ class orthogonalize:
     ns_coefficients: tuple = NS_COEFFICIENTS
     ns_steps: int = 5
     eps: float | Ref = 1e-7
-    adjust_lr_fn: str = "original"
+    adjust_lr_fn: str | None = None
     slots = ("momentum_buffer",)
 
     @property
@@ -132,19 +132,22 @@ def split_muon(params, adamw_lr: float, adamw_weight_decay: float, no_decay_1d: 
 
 
 def _muon(params, *, adamw_lr, adamw_weight_decay, no_decay_1d, **values):
-    return ChainOptimizer(split_muon(params, adamw_lr, adamw_weight_decay, no_decay_1d), _muon_chain, **values)
+    # muon=True: a group loaded from torch.optim.Muon's state dict (2-D parameters only) is a Muon group
+    return ChainOptimizer(split_muon(params, adamw_lr, adamw_weight_decay, no_decay_1d), _muon_chain, muon=True,
+                          **values)
 
 
 custom.register("muon", _muon, _muon_chain, torch_class=torch.optim.Muon, hyper={
-    "lr": LR(2e-2),
+    "lr": LR(1e-3),
     "momentum": Param(float, 0.95, ge=0, lt=1, doc="μ: b ← μb + (1−μ)g"),
     "nesterov": Param(bool, True, doc="orthogonalize g + μ(b − g) instead of b"),
     "ns_coefficients": Param(tuple, NS_COEFFICIENTS, length=3, item=Param(float),
                              doc="(a, b, c) of the Newton–Schulz quintic"),
     "ns_steps": Param(int, 5, ge=1, lt=100, doc="Newton–Schulz iterations"),
     "eps": Param(float, 1e-7, gt=0, doc="floor of ‖m‖_F before the iteration"),
-    "adjust_lr_fn": Param(str, "original", choices=ADJUST, doc="per-matrix lr factor (see lr_ratio)"),
-    "weight_decay": Param(float, 0.0, ge=0, doc="λ: decoupled decay of the 2-D weights θ ← (1 − αλ)θ"),
+    "adjust_lr_fn": Param(str, None, choices=ADJUST, nullable=True,
+                          doc="per-matrix lr factor (see lr_ratio; none: torch's default, \"original\")"),
+    "weight_decay": Param(float, 0.1, ge=0, doc="λ: decoupled decay of the 2-D weights θ ← (1 − αλ)θ"),
     "adamw_lr": LR(3e-4),
     "adamw_betas": ADAM["betas"],
     "adamw_eps": Param(float, 1e-8, gt=0),
