@@ -104,3 +104,28 @@ def test_from_recipe_measures_the_recipe_model():
                                  "train": {"device": "cpu"}}), batch=32)
     assert [s.name for s in result.layers] == ["1", "4", "7"]  # Flatten, (Linear, norm, act)*
     assert all(math.isfinite(s.delta_norm) for s in result.layers)
+
+
+def test_the_figure_separates_bounded_models_and_its_legend_covers_no_panel(tmp_path, monkeypatch):
+    """The top row shows every model; the bottom row only those that neither explode nor vanish
+    (on the shared axis they overlap); the legend's box intersects no panel."""
+    import matplotlib.pyplot as plt
+
+    from nnopt.diagnose.propagation import LayerStats, Propagation
+
+    def model(label, f, b):
+        return Propagation(label, [LayerStats(i, str(i), 0.0, f ** i, b ** (10 - i)) for i in range(11)])
+
+    results = [model("normal:std=1 / relu", 1e4, 1e-3), model("he_normal / relu", 0.99, 1.01),
+               model("orthogonal / tanh", 0.97, 0.98)]
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    render(results, tmp_path / "p.png")
+    fig = figures[0]
+    axes = fig.axes
+    assert len(axes) == 4
+    assert [line.get_label() for line in axes[2].get_lines()] == ["he_normal / relu", "orthogonal / tanh"]
+    assert len(axes[0].get_lines()) == 3
+    fig.canvas.draw()
+    box = fig.legends[0].get_window_extent()
+    assert not any(box.overlaps(ax.get_window_extent()) for ax in axes)
