@@ -32,7 +32,6 @@ def escape_step(losses, level: float, cap: int) -> int:
 
 
 @experiment("saddle_points", shows={"surface": ["saddle"]}, cost_s=(2, 8),
-            part=1, budget_s=20,
             claim="In high-dimensional spaces saddle points are far more common than local minima; near a saddle "
                   "the gradient is small, and gradient descent can stall there, though in practice it often "
                   "escapes.",
