@@ -108,15 +108,27 @@ def test_a_checkpoint_resumes_only_with_its_process_count():
 def test_a_ctrl_c_during_the_stop_agreement_is_kept_for_the_next_one(monkeypatch):
     """Ranks spend much of a step in all-reduces, where torchrun's forwarded SIGINT often lands:
     it must stop the job at the next step boundary, not be overwritten by the agreed "no"."""
-    trainer = type("T", (), {"stop_signal": 0, "interrupted": 0, "stop_reason": None})()
+    from nnopt.train import Trainer
+
+    trainer = type("T", (), {"stop_signal": 0, "interrupted": 0, "stop_reason": None,
+                             "dist": distributed.Context(0, 2)})()
 
     def signal_arrives_during(tensor, op=None, group=None):  # every other rank sent zeros
         trainer.stop_signal = signal.SIGINT
 
     monkeypatch.setattr(distributed.dist, "all_reduce", signal_arrives_during)
-    rank = distributed.Context(0, 2)
-    assert rank.agree_stop(trainer) is False and not trainer.interrupted  # agreed before it arrived
-    assert rank.agree_stop(trainer) is True and trainer.interrupted == signal.SIGINT  # at the next one
+    assert Trainer.agree_stop(trainer) is False and not trainer.interrupted  # agreed before it arrived
+    assert Trainer.agree_stop(trainer) is True and trainer.interrupted == signal.SIGINT  # at the next one
+
+
+def test_the_ranks_agree_on_the_largest_signal_and_any_stop_request(monkeypatch):
+    def others_sent(tensor, op=None, group=None):  # another rank: SIGTERM (15), no request
+        tensor.copy_(torch.maximum(tensor, torch.tensor([signal.SIGTERM, 0], dtype=tensor.dtype)))
+
+    monkeypatch.setattr(distributed.dist, "all_reduce", others_sent)
+    assert distributed.Context(0, 2).agree_stop(signal.SIGINT, True) == (signal.SIGTERM, True)
+    assert distributed.Context(0, 2).agree_stop(0, False) == (signal.SIGTERM, False)
+    assert distributed.Context().agree_stop(0, True) == (0, True)  # one process: its own flags
 
 
 def test_sync_batch_is_batch_norm_in_one_process():

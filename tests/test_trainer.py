@@ -53,9 +53,9 @@ def test_run_directory_contents(tmp_path, small_recipe):
 def test_logged_grad_norm_is_the_global_norm(tmp_path, small_recipe):
     """Oracle: torch's clip_grad_norm_ with an infinite bound returns the same global norm."""
     trainer = Trainer(build(small_recipe), tmp_path, quiet=True)
-    x, y = trainer.s.data.train.x[:64], trainer.s.data.train.y[:64]
+    x, y = trainer.setup.data.train.x[:64], trainer.setup.data.train.y[:64]
     norm = torch.linalg.vector_norm(torch.stack(trainer.train_step(x, y, lr=1e-3)["tensor_norms"]))
-    grads_norm = torch.nn.utils.clip_grad_norm_(trainer.s.model.parameters(), float("inf"))
+    grads_norm = torch.nn.utils.clip_grad_norm_(trainer.setup.model.parameters(), float("inf"))
     assert float(norm) == pytest.approx(float(grads_norm), rel=1e-6)
 
 
@@ -258,8 +258,8 @@ def test_schedule_drives_lr_and_momentum_every_step(tmp_path, small_recipe):
     peak = lrs.index(max(lrs))
     assert 0 < peak < len(lrs) - 1 and lrs[-1] < lrs[0] < lrs[peak]
     # after the last step the driven momentum sits at the value the schedule gives for that step
-    momentum = trainer.s.schedule.drives["momentum"](trainer.step - 1)
-    assert trainer.s.optimizer.param_groups[0]["momentum"] == pytest.approx(momentum)
+    momentum = trainer.setup.schedule.drives["momentum"](trainer.step - 1)
+    assert trainer.setup.optimizer.param_groups[0]["momentum"] == pytest.approx(momentum)
 
 
 def test_batch_norm_with_a_batch_of_one_is_refused():

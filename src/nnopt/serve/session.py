@@ -111,7 +111,7 @@ class LiveView(Callback):
         self.boundary: Boundary | None = None
 
     def on_fit_start(self, trainer) -> None:
-        s = trainer.s
+        s = trainer.setup
         self.session.guess = guessing(s.data)
         self.groups = layer_groups(s.model)
         if trainer.recipe.data["name"] in DATASETS_2D:
@@ -136,7 +136,7 @@ class LiveView(Callback):
                "layers": [finite(v) for v in layer_grad_norms(self.groups)], "epochs": self.epochs}
         self.epochs = []
         if self.boundary is not None:
-            out["boundary"] = self.boundary.probabilities(trainer.s.model)
+            out["boundary"] = self.boundary.probabilities(trainer.setup.model)
         return out
 
     def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
@@ -148,7 +148,7 @@ class LiveView(Callback):
         last = {"type": "frame", "step": trainer.step, "epoch": summary.get("epochs", trainer.epoch),
                 "epochs": self.epochs}
         if self.boundary is not None:
-            last["boundary"] = self.boundary.probabilities(trainer.s.model)
+            last["boundary"] = self.boundary.probabilities(trainer.setup.model)
         self.session.push(last)
         self.epochs = []
 

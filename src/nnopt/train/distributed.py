@@ -106,21 +106,16 @@ class Context:
             dist.all_reduce(tensor)
         return tensor
 
-    def agree_stop(self, trainer) -> bool:
-        """Whether the loop stops now: any rank signalled (Ctrl-C, SIGTERM) or asked to stop → all
-        do. ``trainer.interrupted`` becomes the agreed signal (the largest number, 0 for none); the
-        one the handler sets (``trainer.stop_signal``) is only read, so a signal that lands during
-        the all-reduce itself (where a rank spends much of its time) counts at the next step
-        instead of being overwritten."""
-        if self.world > 1:
-            flags = torch.tensor([trainer.stop_signal, trainer.stop_reason is not None], dtype=torch.int32)
-            dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=self.control)
-            trainer.interrupted = int(flags[0])
-            if flags[1] and trainer.stop_reason is None:
-                trainer.stop_reason = "another rank requested the stop"
-        else:
-            trainer.interrupted = trainer.stop_signal
-        return bool(trainer.interrupted or trainer.stop_reason)
+    def agree_stop(self, signum: int, requested: bool) -> tuple[int, bool]:
+        """What every rank agrees on at a step boundary, from this rank's `signum` (the number of a
+        Ctrl-C / SIGTERM it got, 0 for none) and whether it `requested` a stop: (the largest signal
+        of any rank, whether any rank requested). The caller keeps its own flags: a signal landing
+        during the all-reduce itself (where a rank spends much of its time) counts at the next one."""
+        if self.world == 1:
+            return signum, requested
+        flags = torch.tensor([signum, requested], dtype=torch.int32)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=self.control)
+        return int(flags[0]), bool(flags[1])
 
     def sync_buffers(self, model: nn.Module) -> None:
         """Give every rank rank 0's buffers (batch-norm running statistics) before evaluating."""

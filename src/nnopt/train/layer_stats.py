@@ -31,13 +31,13 @@ class LayerStats(Callback):
     `start`, then `after_step` after every optimizer step, `units` at each epoch end."""
 
     def on_fit_start(self, trainer) -> None:
-        self.start(trainer.rundir, trainer.s.model, trainer.log_every, trainer.step)
+        self.start(trainer.rundir, trainer.setup.model, trainer.log_every, trainer.step)
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         self.after_step(step, metrics["epoch"])
 
     def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        self.units(epoch, trainer.step, trainer.s.data.train.x[:PROBE])
+        self.units(epoch, trainer.step, trainer.setup.data.train.x[:PROBE])
 
     def start(self, rundir, model: nn.Module, every: int, step: int = 0) -> None:
         """Begin (or, at `step` > 0, continue: the lines up to `step` are kept) the file of a run

@@ -66,7 +66,7 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 class Trainer:
     def __init__(self, setup: Setup, run_dir: str | Path, quiet: bool = False,
                  callbacks: list[Callback] | tuple = (), overwrite: bool = False):
-        self.s = setup
+        self.setup = setup
         self.run_dir = Path(run_dir)
         self.rundir = RunDir(run_dir)
         self.overwrite = overwrite  # fit() replaces a run already in run_dir (refused otherwise)
@@ -109,7 +109,7 @@ class Trainer:
         self.metrics_offset = 0
         self.pending: list[dict] = []  # metric lines not yet written
         self.stop_signal = 0  # set by the SIGINT/SIGTERM handler, at any moment: the signal's number
-        self.interrupted = 0  # the signal the ranks agreed on at the last step boundary (dist.agree_stop)
+        self.interrupted = 0  # the signal the ranks agreed on at the last step boundary (agree_stop)
         self.stop_reason: str | None = None  # set by request_stop
         self.unscreened: int | None = None  # the last read step, when its gradient norm was not taken
         self.loss_weight = 1.0  # this rank's share of the batch mean (distributed.Context.weight)
@@ -122,7 +122,7 @@ class Trainer:
         return {"loss_sum": 0.0, "sums": [], "seen": 0}
 
     def state_dict(self) -> dict:
-        s = self.s
+        s = self.setup
         return {
             "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
             "step": self.step, "epoch": self.epoch, "position": self.position, "samples": self.samples,
@@ -134,7 +134,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        s = self.s
+        s = self.setup
         state = self.dist.own(state)
         try:
             s.model.load_state_dict(state["model"])
@@ -164,6 +164,14 @@ class Trainer:
         """Ask the loop to end after the current step (callbacks call this; see callbacks.py)."""
         self.stop_reason = reason
 
+    def agree_stop(self) -> bool:
+        """Whether the loop stops now: any rank got a Ctrl-C / SIGTERM (``interrupted`` becomes the
+        agreed signal) or requested a stop (``stop_reason`` is set on every rank)."""
+        self.interrupted, requested = self.dist.agree_stop(self.stop_signal, self.stop_reason is not None)
+        if requested and self.stop_reason is None:
+            self.stop_reason = "another rank requested the stop"
+        return bool(self.interrupted or self.stop_reason)
+
     def emit(self, event: str, *args) -> None:
         for callback in self.step_listeners if event == "on_step_end" else self.callbacks:
             getattr(callback, event, _ignore)(self, *args)
@@ -171,8 +179,8 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
     def set_lr(self, t: int) -> float:
         """Each group's lr ← schedule(t)·scale, and any other hyperparameter the schedule drives."""
-        lr = self.s.schedule(t)
-        for group, scale in zip(self.s.optimizer.param_groups, self.s.lr_scales):
+        lr = self.setup.schedule(t)
+        for group, scale in zip(self.setup.optimizer.param_groups, self.setup.lr_scales):
             group["lr"] = lr * scale
             for key, value_at in self.drives.items():
                 set_hyper(group, key, value_at(t))
@@ -181,7 +189,7 @@ class Trainer:
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Zero the gradients, then loss = L(model(x), y) + penalty and its backward pass (scaled
         under fp16, then unscaled so clipping sees true gradients); returns (outputs, L)."""
-        s = self.s
+        s = self.setup
         with self.autocast():
             out = self.net(x)
             loss = s.loss(out.float(), targets(self.task, out, y))
@@ -205,7 +213,7 @@ class Trainer:
         clipping, 0-d each; None unless `norms` or the "skip" screen needs them), ``out`` and
         ``y`` (for the metrics), ``with_grad``. Nothing is reduced here: the read queue does it for
         all queued steps at once."""
-        s = self.s
+        s = self.setup
         if s.augment is not None:
             x = s.augment(x, self.aug_gen)
         out, loss = self.forward_backward(x, y)
@@ -256,7 +264,7 @@ class Trainer:
 
     def run_epoch(self, metrics_file) -> dict | None:
         """Train one epoch from the current position; None when stopped before its end."""
-        s = self.s
+        s = self.setup
         train = s.data.train
         order = epoch_order(len(train), self.seed, self.epoch).to(s.device)
         bs, steps = s.batches(self.epoch), s.batches.steps(self.epoch, len(train))
@@ -266,7 +274,7 @@ class Trainer:
         set_mode(s.optimizer, "train")
         per_step = s.interval == "step"
         lr = self.set_lr(self.step if per_step else self.epoch)
-        while self.position < steps and not self.dist.agree_stop(self):
+        while self.position < steps and not self.agree_stop():
             if per_step:
                 lr = self.set_lr(self.step)
             idx = order[self.position * bs:(self.position + 1) * bs]
@@ -310,13 +318,13 @@ class Trainer:
     def evaluate(self, split, prefix: str) -> dict:
         """The task's metrics on `split` (keys `prefix`_loss, ...), with the optimizer in its eval
         mode if it has one."""
-        set_mode(self.s.optimizer, "eval")
-        self.dist.sync_buffers(self.s.model)
+        set_mode(self.setup.optimizer, "eval")
+        self.dist.sync_buffers(self.setup.model)
         try:
-            return evaluate(self.s.model, split, self.recipe.train["eval_batch_size"], self.task,
-                            self.s.eval_loss, prefix)
+            return evaluate(self.setup.model, split, self.recipe.train["eval_batch_size"], self.task,
+                            self.setup.eval_loss, prefix)
         finally:
-            set_mode(self.s.optimizer, "train")
+            set_mode(self.setup.optimizer, "train")
 
     def write_metrics(self, metrics_file) -> None:
         for line in self.pending:
@@ -346,8 +354,8 @@ class Trainer:
         Trainer was made with ``overwrite=True``; ``resume=True`` continues it from its checkpoint."""
         metrics_path = self.rundir.file(METRICS_FILE)
         if resume:
-            timeline = (self.s.batches, len(self.s.data.train), self.epochs)
-            state = checkpoint.load(self.run_dir, map_location=self.s.device, timeline=timeline)
+            timeline = (self.setup.batches, len(self.setup.data.train), self.epochs)
+            state = checkpoint.load(self.run_dir, map_location=self.setup.device, timeline=timeline)
             if self.writer:
                 checkpoint.restore_metrics(metrics_path, state["metrics_offset"])
             self.load_state_dict(state)
@@ -367,7 +375,7 @@ class Trainer:
                               + (f" {self.resume_hint}" if self.resume_hint else ""), file=sys.stderr)
                         self.rundir.write_summary(self.summary("interrupted"))
                     raise Interrupted(self.interrupted)
-                stop = record is not None and self.early.update(self.epoch, record, self.s.model)
+                stop = record is not None and self.early.update(self.epoch, record, self.setup.model)
                 if record is not None:
                     self.emit("on_epoch_end", self.epoch, record)
                 if self.do_checkpoint:
@@ -375,17 +383,17 @@ class Trainer:
                 if stop:
                     status = "early_stopped"
                     break
-                if self.dist.agree_stop(self) and self.stop_reason:  # a request_stop at the epoch end
+                if self.agree_stop() and self.stop_reason:  # a request_stop at the epoch end
                     status = "stopped"
                     break
         if self.early.restore_best_weights and self.early.best_weights is not None:
-            self.s.model.load_state_dict(self.early.best_weights)
+            self.setup.model.load_state_dict(self.early.best_weights)
         extra = {"stop_reason": self.stop_reason} if status == "stopped" else {}
-        summary = self.summary(status, **self.evaluate(self.s.data.test, "test"), **extra)
+        summary = self.summary(status, **self.evaluate(self.setup.data.test, "test"), **extra)
         if self.writer:
-            set_mode(self.s.optimizer, "eval")  # model.pt holds the weights evaluation used
-            self.rundir.save_model(self.s.model.state_dict())
-            set_mode(self.s.optimizer, "train")
+            set_mode(self.setup.optimizer, "eval")  # model.pt holds the weights evaluation used
+            self.rundir.save_model(self.setup.model.state_dict())
+            set_mode(self.setup.optimizer, "train")
             self.rundir.write_summary(summary)
         self.emit("on_fit_end", summary)
         return summary
@@ -418,7 +426,7 @@ class Trainer:
             "time_s": self.elapsed,
             "samples": self.samples,
             "samples_per_s": self.samples / self.elapsed if self.elapsed else None,
-            "device": str(self.s.device), "processes": self.dist.world, **extra,
+            "device": str(self.setup.device), "processes": self.dist.world, **extra,
         }
 
 
