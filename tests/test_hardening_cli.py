@@ -341,3 +341,17 @@ def test_compare_varying_the_seed_runs_that_seed(tmp_path, capsys):
 def test_list_with_an_empty_family_names_the_families(capsys):
     err = refused(["list", "", "sgd"], capsys, "family")
     assert "datasets name" not in err and "optimizers" in err
+
+
+def test_the_slice_title_overlaps_neither_the_plot_nor_the_colorbar_label(finished_run, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    assert main(["landscape", str(finished_run), "--out", str(tmp_path / "l"), "--samples", "50", "--points", "3",
+                 "--iters", "3", "--trace-samples", "1"]) == 0
+    fig = next(f for f in figures if f._suptitle is not None)
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)
+    label = fig.axes[1].yaxis.label.get_window_extent(renderer)  # the colorbar's "log₁₀ loss"
+    assert not title.overlaps(label) and not any(title.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
