@@ -61,7 +61,7 @@ def hand_epoch(setup, clock) -> float:
         opt.step()
         running += loss.item()
     train_time = clock() - t0
-    evaluate(model, data.val, setup.recipe.train["eval_batch_size"])
+    evaluate(model, data.val, setup.recipe.train["eval_batch_size"], setup.task, setup.eval_loss, "val")
     return train_time
 
 

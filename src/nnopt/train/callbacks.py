@@ -7,9 +7,11 @@
         on_fit_end(trainer, summary)                   # after the test evaluation, summary written
 
 ``metrics`` of a step: ``step`` (1-based count of steps done), ``epoch`` (1-based, the epoch in
-progress), ``lr``, ``batch_size`` and the step's ``loss``, ``grad_norm`` (global, before clipping)
-and ``correct`` (#right predictions) as 0-d tensors on the run's device — read them with
-``float(...)`` only when you need them, each read is a device→host sync on a GPU.
+progress), ``lr``, ``batch_size`` and, as tensors on the run's device, the step's ``loss``,
+``grad_norm`` (global, before clipping) and ``sums`` — the batch's metric sums of the run's task
+(`nnopt.tasks.batch_sums`: [#right predictions] for classification; per output Σ(ŷ−y)², Σ|ŷ−y|,
+Σy, Σy² for regression). Read them with ``float(...)`` only when you need them: each read is a
+device→host sync on a GPU. ``trainer.setup`` is the built run (model, optimizer, data, ...).
 
 Any method may call ``trainer.request_stop(reason)``: the loop ends after the current step (or at
 the epoch end, when called there), saves a checkpoint, evaluates the test split and returns a
