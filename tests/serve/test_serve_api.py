@@ -48,6 +48,8 @@ def test_schema_lists_every_optimizer_with_its_spec():
     assert "nonfinite" not in adam  # the Trainer owns the run's NaN/inf screen
     data = next(s for s in schema()["sections"] if s["name"] == "data")
     assert data["choices"] == ["digits", "moons", "circles", "xor", "spirals"]
+    loss = next(s for s in schema()["sections"] if s["name"] == "loss")  # "auto": the run picks it
+    assert loss["choices"][0] == "auto" == schema()["defaults"]["loss.name"] and loss["entries"]["auto"]["fields"] == {}
 
 
 def test_default_form_round_trips_to_the_recipe(defaults):

@@ -101,9 +101,10 @@ def schema() -> dict:
     sections = []
     for name, spec in SECTIONS.items():
         if isinstance(spec, Component):
-            names = [n for n in spec.registry.names() if (name != "data" or n in PLAY_DATASETS)
+            names = [n for n in spec.names() if (name != "data" or n in PLAY_DATASETS)
                      and offered(spec.registry, n)]
-            entries = {n: {"description": spec.registry.get(n).description,
+            entries = {n: {"description": spec.registry.get(n).description if n in spec.registry.names()
+                           else f"picked by the run: {spec.auto}",  # name = "auto"
                            "fields": {k: param_json(p, advanced=name == "optimizer" and k in OPTIONS)
                                       for k, p in spec.spec(n).items() if k != "name" and not p.external}}
                        for n in names}
@@ -196,8 +197,8 @@ def read_value(key: str, text: str) -> Any:
     Python will not convert (4,300+ digits)."""
     try:
         return parse_value(text.strip())
-    except ConfigError:
-        raise
+    except ConfigError as exc:  # nested too deeply, too many digits: about this field
+        raise FormError(str(exc), key) from None
     except ValueError:
         raise FormError(f"{key} = {text[:20]}… ({len(text)} characters) — not a number nnopt can use", key) \
             from None
