@@ -6,7 +6,7 @@ import torch
 from nnopt.lab import run_experiment
 from nnopt.lab.experiments import c14_init_depth, c15_preprocessing, c16_batch_norm, c17_layer_weight_lrn_norm
 
-VERDICTS = {"init_depth": "HOLDS IN PART", "preprocessing": "HOLDS", "batch_norm": "HOLDS",
+VERDICTS = {"init_depth": "HOLDS IN PART", "preprocessing": "HOLDS", "batch_norm": "HOLDS IN PART",
             "layer_weight_lrn_norm": "DOES NOT HOLD"}
 
 
@@ -18,6 +18,8 @@ def test_fast_verdict(name, tmp_path):
     assert record["table"]["rows"]
     for p in record.get("parts") or []:
         assert p["control"] is None or p["control"]["verdict"] != "HOLDS", (p["name"], p["control"])
+    if name == "batch_norm":  # 4 epochs on 300 images: no net reaches 90% at every seed; the control of (4) fails
+        assert [p["verdict"] for p in record["parts"]] == ["DOES NOT HOLD"] * 3 + ["HOLDS"] * 2
     if name == "init_depth":  # tanh and the badly scaled inits decided at 1 epoch; ReLU nets not yet trained
         assert {p["name"][:3]: p["verdict"] for p in record["parts"]} == {
             "(a)": "HOLDS", "(b)": "DOES NOT HOLD", "(c)": "DOES NOT HOLD", "(d)": "HOLDS"}
@@ -52,11 +54,11 @@ def test_epochs_to_and_val_curve():
     from types import SimpleNamespace as Run
 
     run = Run(epochs=[{"epoch": 1, "val_acc": 0.5}, {"epoch": 2, "val_acc": 0.92}, {"epoch": 3, "val_acc": 0.95}],
-              summary={"status": "completed"})
+              diverged=False)
     assert c16_batch_norm.epochs_to(run, 0.9) == 2 and c16_batch_norm.epochs_to(run, 0.99) == float("inf")
-    assert c16_batch_norm.val_curve(run, 3) == [0.5, 0.92, 0.95]
-    diverged = Run(epochs=[{"epoch": 1, "val_acc": 0.5}, {"epoch": 2, "val_acc": 0.1}], summary={"status": "diverged"})
-    assert c16_batch_norm.val_curve(diverged, 4) == [0.5, 0.1, 0.1, 0.1]
+    assert c16_batch_norm.val_curve(run, 3, 0.1) == [0.5, 0.92, 0.95]
+    diverged = Run(epochs=[{"epoch": 1, "val_acc": 0.5}, {"epoch": 2, "val_acc": 0.3}], diverged=True)
+    assert c16_batch_norm.val_curve(diverged, 4, 0.25) == [0.5, 0.3, 0.25, 0.25]  # chance after the divergence
 
 
 def test_batch_dependence_tells_per_sample_models_from_batch_statistics():
