@@ -89,6 +89,19 @@ class Halve:
         return updates
 
 
+class HalfKeepLast(T.Stateful):
+    """A user's stateful transform on the `Stateful` base: halves u in place and keeps a copy.
+    After Adam it gets u with Adam's pending scale and division applied, and no pending factors."""
+
+    slots = ("last",)
+
+    def apply(self, updates, state, ctx):
+        assert not isinstance(ctx, T.FusionContext) and not hasattr(ctx, "scale")
+        torch._foreach_mul_(updates, 0.5)
+        torch._foreach_copy_(state["last"], updates)
+        return updates
+
+
 def _ema(u, s):
     new = 0.9 * s["ema"] + u
     return new, {"ema": new}
@@ -101,6 +114,8 @@ USER = {
                       lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
     "after_rms": (T.chain(T.scale_by_rms(0.9), Halve(), T.scale_by_lr()),
                   lambda ps: torch.optim.RMSprop(ps, lr=0.05, alpha=0.9)),
+    "stateful_after_adam": (T.chain(T.scale_by_adam(), HalfKeepLast(), T.scale_by_lr()),
+                            lambda ps: torch.optim.Adam(ps, lr=0.05)),
 }
 
 

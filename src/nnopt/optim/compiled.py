@@ -16,7 +16,7 @@ import warnings
 import torch
 from torch import Tensor
 
-from .transforms import Context, Ref, Transform, lerp, power_key
+from .transforms import FusionContext, Ref, Transform, lerp, power_key
 
 COMPILE_AFTER = 2000
 COMPILE_MIN_NUMEL = 1_000_000
@@ -31,7 +31,7 @@ def apply_update(transform: Transform, params: list[Tensor], grads: list[Tensor]
     device."""
     written = params + [t for slot in getattr(transform, "slots", ()) for t in state[slot]]
     kept = [t.clone() for t in written] if found is not None else None
-    ctx = Context(params, hyper, step, first, scale=-1.0 if maximize else None)
+    ctx = FusionContext(params, hyper, step, first, scale=-1.0 if maximize else None)
     updates = transform.update(grads, state, ctx)
     if ctx.decay is not None:
         torch._foreach_mul_(params, ctx.decay)

@@ -3,35 +3,42 @@
 The transform contract (the one place it is written down)
 ----------------------------------------------------------
 A transform turns the incoming update direction ``u`` (at first the gradients ``g``, one tensor per
-parameter) into a new one; the optimizer then applies θ ← c·θ + s·u/d (see below).
+parameter) into a new one; the optimizer then applies θ ← θ + u.
 
 * ``init(params) -> {slot: [tensor per param]}`` makes its state; ``slots`` names the slots (state
   keys follow torch.optim: ``exp_avg``, ``momentum_buffer``, ...; two transforms of a chain must
-  not share a slot). ``update(u, state, ctx) -> u'`` may write its own slots in place, nothing else.
-* It may read ``ctx.params`` (θ, read only), ``ctx.lr``, ``ctx.step`` (t, 1 on the first update),
-  ``ctx.first`` and the values of its hyperparameters through ``ctx.value(h)``.
+  not share a slot). ``update(u, state, ctx) -> u'`` may write into u and its own slots, nothing
+  else: the chain hands it a u it owns (a copy where needed), every pending factor applied.
+  `Stateful` is the base to derive from: its hook ``apply(u, state, ctx)`` gets exactly that.
+* ``ctx`` (a `StepContext`) is read only: ``ctx.params`` (θ), ``ctx.lr``, ``ctx.step`` (t, 1 on
+  the first update), ``ctx.first`` and the values of its hyperparameters through ``ctx.value(h)``
+  (``ctx.power(b)``: bᵗ).
 * **Hyperparameters** are floats, or `Ref`s: a Ref names a param-group key (``Ref("momentum")``,
   ``Ref("betas.0")``) whose value is read at every step, so a schedule may move it (one-cycle's
   momentum) without a new chain or a recompile. ``bool(ref)`` is "non-zero when the chain was
   built"; the optimizer rebuilds the chain when that changes (a structural choice, like ``nesterov``).
-* **Aliasing.** u may be the user's ``p.grad`` or another transform's buffer. By default (a
-  transform without ``pending = True``) the chain hands ``update`` a u it owns, with every pending
-  factor applied, so writing into u is safe; returning a state buffer as u' is allowed (the next
-  writer copies it). Built-in transforms set ``pending = True``: they receive u with factors still
-  pending — the update is really ``ctx.scale``·u/``ctx.divisor`` and θ is to be multiplied by
-  ``ctx.decay`` — and must call `materialize` before reading u and write into u only when
-  ``ctx.owned``; this keeps scalings out of memory passes (one ``addcdiv`` at the end, as torch).
-  A last transform may set ``ctx.lerp`` while ``ctx.decay`` is None: θ ← (1 − s)·θ + s·u, one
-  ``lerp`` pass over θ instead of a scaling pass and an addition (schedule-free's averaging).
 * **Compiled path.** Under torch.compile, lr, t and hyperparameter values are 0-d tensors: Python
-  code may branch on ``ctx.first``, ``ctx.owned``, ``is None`` and a Ref's truth value, never on a
-  value. Use the helpers `axpy`, `addcmul`, `lerp` (they accept a number or a 0-d tensor).
+  code may branch on ``ctx.first``, ``is None`` and a Ref's truth value, never on a value. Use the
+  helpers `axpy`, `addcmul`, `lerp` (they accept a number or a 0-d tensor).
 * ``elementwise = True`` (optional) says each output element depends on the same element of u, θ
   and the state only: the eager CPU path may then run the chain on cache-sized blocks (a 0-d
   slot then comes whole with each piece of its tensor: change it once per step).
   ``tensorwise = True`` (optional) says each output tensor depends on the same tensor of u, θ and
   the state only (a per-tensor norm, a per-tensor 0-d state): the chain may run on groups of whole
   tensors.
+
+The fusion rules (only for a transform that sets ``pending = True``)
+--------------------------------------------------------------------
+Scalings are kept out of memory passes: the update is really ``s``·u/``d`` and θ is to be
+multiplied by ``c`` before it is added (θ ← c·θ + s·u/d, one ``addcdiv`` at the end, as torch). A
+transform that opts in gets a `FusionContext` holding those pending factors — ``ctx.scale`` (s),
+``ctx.divisor`` (d, per tensor), ``ctx.decay`` (c) — and ``ctx.owned`` (whether u may be written).
+It must call `materialize` (or `own`) before it reads u's values, may leave its own factor pending
+instead of taking a pass (``scale_by_lr`` sets s, ``scale_by_adam`` sets d, AdamW's decay sets c),
+and writes into u only when ``ctx.owned``; returning a state buffer as u' means ``ctx.owned =
+False``. A last transform may set ``ctx.lerp`` while ``ctx.decay`` is None: θ ← (1 − s)·θ + s·u, one
+``lerp`` pass over θ instead of a scaling pass and an addition (schedule-free's averaging). A
+transform does no algebra on a factor pending from another: it materializes it.
 
 A plain function works too: ``pure(torch.sign)`` (u' = f(u) per tensor) or ``pure(f, state=
 {"ema": torch.zeros_like})`` with ``f(u, s) -> (u', s')`` (s: that parameter's slots); ``chain``
@@ -49,6 +56,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from operator import is_
 from typing import Any, Callable, Mapping, Protocol
 
 import torch
@@ -92,20 +100,14 @@ def power_key(base) -> str:
 
 
 @dataclass
-class Context:
-    """What a transform may read besides its state (see the module doc). ``hyper`` holds the
+class StepContext:
+    """What every transform may read besides its state (see the module doc). ``hyper`` holds the
     values of ``lr`` and of the chain's Refs (and, compiled, baseᵗ under `power_key`)."""
 
     params: Tensors
     hyper: dict
     step: Number
     first: bool
-    owned: bool = False
-    scale: Number | None = None
-    decay: Number | None = None
-    lerp: bool = False
-    divisor: Tensors | None = None
-    scratch: Tensors | None = None
 
     @property
     def lr(self) -> Number:
@@ -121,12 +123,50 @@ class Context:
         return self.hyper[key] if key in self.hyper else self.value(base) ** self.step
 
 
+@dataclass
+class FusionContext(StepContext):
+    """A `StepContext` with the pending factors, for transforms that opt into fusion (``pending =
+    True``; the rules are in the module doc); `view` is what the others get."""
+
+    owned: bool = False
+    scale: Number | None = None
+    decay: Number | None = None
+    lerp: bool = False
+    divisor: Tensors | None = None
+    scratch: Tensors | None = None
+    _view: StepContext | None = field(default=None, repr=False)
+
+    def view(self) -> StepContext:
+        """The read-only step context, without the pending factors."""
+        if self._view is None:
+            self._view = StepContext(self.params, self.hyper, self.step, self.first)
+        return self._view
+
+
 class Transform(Protocol):
     """See the module doc for the contract."""
 
     def init(self, params: Tensors) -> State: ...
 
-    def update(self, updates: Tensors, state: State, ctx: Context) -> Tensors: ...
+    def update(self, updates: Tensors, state: State, ctx: StepContext) -> Tensors: ...
+
+
+class Stateful:
+    """Base of a transform with state that leaves fusion to the chain (module doc): ``apply(u,
+    state, ctx)`` gets u owned — write into it freely — with every pending factor applied, and the
+    read-only `StepContext`. ``slots`` names the state; `init` makes zeros like each parameter per
+    slot (override it for other initial values)."""
+
+    slots: tuple[str, ...] = ()
+
+    def init(self, params: Tensors) -> State:
+        return _zeros(params, *self.slots)
+
+    def update(self, updates: Tensors, state: State, ctx: StepContext) -> Tensors:
+        return self.apply(updates, state, ctx)
+
+    def apply(self, updates: Tensors, state: State, ctx: StepContext) -> Tensors:
+        raise NotImplementedError
 
 
 # -- helpers that take a number or a 0-d tensor (the compiled path passes tensors) -------------
@@ -166,7 +206,7 @@ def _zeros(params: Tensors, *names: str) -> State:
             for name in names}
 
 
-def materialize(updates: Tensors, ctx: Context) -> Tensors:
+def materialize(updates: Tensors, ctx: FusionContext) -> Tensors:
     """The updates with the pending ``ctx.divisor`` and ``ctx.scale`` applied. A divisor that is
     the chain's own temporary (``ctx.scratch``) receives the quotient on the CPU: a new tensor
     there is fresh memory from the system for a large one, and faulting its pages in costs more
@@ -190,7 +230,7 @@ def materialize(updates: Tensors, ctx: Context) -> Tensors:
     return updates
 
 
-def own(updates: Tensors, ctx: Context) -> Tensors:
+def own(updates: Tensors, ctx: FusionContext) -> Tensors:
     """The updates materialized and safe to write into (copied when the chain does not own them)."""
     updates = materialize(updates, ctx)
     if not ctx.owned:
@@ -198,7 +238,7 @@ def own(updates: Tensors, ctx: Context) -> Tensors:
     return updates
 
 
-def _divide(updates: Tensors, denom: Tensors, ctx: Context, scratch: bool = False) -> Tensors:
+def _divide(updates: Tensors, denom: Tensors, ctx: FusionContext, scratch: bool = False) -> Tensors:
     """u / d, kept pending in ``ctx.divisor`` (applied by the next reader or the final
     θ ← θ + s·u/d, one addcdiv as in torch). ``scratch``: d is a temporary of u's shapes that
     nothing else holds (from `_rsqrt_denominator`), free to be overwritten."""
@@ -278,17 +318,26 @@ class Chain:
             state.update(t.init(params))
         return state
 
-    def update(self, updates: Tensors, state: State, ctx: Context) -> Tensors:
+    def update(self, updates: Tensors, state: State, ctx: FusionContext) -> Tensors:
+        """Each transform in turn: those that opt into fusion with `ctx`; a `pure` function with u
+        materialized (it writes into nothing); any other with u owned and materialized."""
         for t in self.transforms:
             if getattr(t, "pending", False):
                 updates = t.update(updates, state, ctx)
             elif getattr(t, "pure", False):
-                updates = t.update(materialize(updates, ctx), state, ctx)
+                given = materialize(updates, ctx)
+                updates = t.update(given, state, ctx.view())
+                ctx.owned = _fresh(updates, given, state) or (ctx.owned and all(map(is_, updates, given)))
             else:
                 before = own(updates, ctx)
-                updates = t.update(before, state, ctx)
+                updates = t.update(before, state, ctx.view())
                 ctx.owned = updates is before  # a new list may hold a state buffer: copy before writing
         return updates
+
+
+def _fresh(out: Tensors, given: Tensors, state: State) -> bool:
+    """Whether every tensor of `out` is new: neither the one it came from nor a state buffer."""
+    return all(o is not u and all(o is not s[i] for s in state.values()) for i, (o, u) in enumerate(zip(out, given)))
 
 
 def chain(*transforms) -> Chain:
@@ -326,10 +375,6 @@ class pure:
                 if new_s[k] is not t:
                     t.copy_(new_s[k])
             out.append(new_u)
-        same = all(o is u for o, u in zip(out, updates))
-        fresh = all(o is not u and all(o is not s[i] for s in state.values())
-                    for i, (o, u) in enumerate(zip(out, updates)))
-        ctx.owned = fresh or (same and ctx.owned)
         return out
 
 
@@ -444,30 +489,24 @@ class trace:
 
 
 @dataclass(frozen=True)
-class book_nesterov:
+class book_nesterov(Stateful):
     """The book's Nesterov: v ← ρv − α∇f(θ + ρv); θ ← θ + v, with the parameters holding the
     look-ahead point θ̃ = θ + ρv where the gradient is taken. Then θ̃ ← θ̃ + (1+ρ)v_new − ρv_old.
-    Place after ``scale_by_lr`` (the incoming u is −α·g). Same trajectory as torch's Nesterov
-    at constant α."""
+    Place after ``scale_by_lr`` (the incoming u is −α·g, materialized by the chain: it is the
+    pending factor's first reader anyway). Same trajectory as torch's Nesterov at constant α."""
 
     elementwise = True
-    pending = True
 
     momentum: float | Ref
     slots = ("velocity",)
 
-    def init(self, params):
-        return _zeros(params, *self.slots)
-
-    def update(self, updates, state, ctx):
-        updates = materialize(updates, ctx)
+    def apply(self, updates, state, ctx):
         rho = ctx.value(self.momentum)
         v = state["velocity"]
         out = torch._foreach_mul(v, -rho)          # −ρ v_old
         torch._foreach_mul_(v, rho)
         torch._foreach_add_(v, updates)            # v_new = ρ v_old + u
         axpy(out, v, 1 + rho)
-        ctx.owned = True
         return out
 
 
@@ -608,6 +647,6 @@ class scale_by_adam:
         return _divide(m, denom, ctx, scratch=True)
 
 
-__all__ = ["Ref", "Context", "Transform", "Chain", "chain", "pure", "materialize", "own", "axpy", "addcmul",
+__all__ = ["Ref", "StepContext", "FusionContext", "Transform", "Stateful", "Chain", "chain", "pure", "materialize", "own", "axpy", "addcmul",
            "plus", "lerp", "scale", "scale_by_lr", "add_l2", "decoupled_weight_decay", "trace", "book_nesterov",
            "scale_by_sum_sq", "scale_by_rms", "scale_by_adadelta", "scale_by_adam"]

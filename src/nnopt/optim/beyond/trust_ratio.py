@@ -14,7 +14,7 @@ import torch
 from ...params import Param
 from ..define import LR, register
 from ..named import ADAM
-from ..transforms import Ref, chain, materialize, plus, scale_by_adam, scale_by_lr, trace
+from ..transforms import Ref, axpy, chain, materialize, plus, scale_by_adam, scale_by_lr, trace
 
 
 def _divisors(numerator, denominator, where):
@@ -81,20 +81,19 @@ class scale_by_lamb_trust_ratio:
         return {}
 
     def update(self, updates, state, ctx):
-        # a pending factor s (Adam's 1/(1−β₁ᵗ)) stays pending: u + λθ = s·(u' + (λ/s)θ) with
-        # u' = u/s, and ‖s·x‖ = |s|·‖x‖ — a pass fewer
-        s, ctx.scale = ctx.scale, None
+        # Adam's pending factors are applied first (no algebra on them); the trust ratio itself is
+        # left pending, a 0-d divisor per tensor
         updates = materialize(updates, ctx)
         if self.weight_decay:
             wd = ctx.value(self.weight_decay)
-            updates, ctx.owned = plus(updates, ctx.params, wd if s is None else wd / s), True
+            if ctx.owned:
+                axpy(updates, ctx.params, wd)
+            else:
+                updates, ctx.owned = plus(updates, ctx.params, wd), True
         theta = torch.stack(torch._foreach_norm(ctx.params))
         norm = torch.stack(torch._foreach_norm(updates))
-        if s is not None:
-            norm = norm * abs(s)
         ctx.divisor = _divisors(torch.clamp(theta, max=ctx.value(self.clamp)), norm + ctx.value(self.eps),
                                 (theta > 0) & (norm > 0))
-        ctx.scale = s
         return updates
 
 
