@@ -296,3 +296,16 @@ def test_entries_keep_their_values_and_digits_has_no_boundary_box(page):
     page.get_by_test_id("field-data.name").select_option("moons")
     assert page.get_by_test_id("field-data.n_samples").input_value() == "500"  # the recipe's, not the entry's 1000
     assert page.get_by_test_id("plot-boundary").is_visible()
+
+
+def test_a_diverged_trajectory_is_labelled_readably(page):
+    """SGD at lr 2 on x² − y²: y grows ×5 a step and overflows; "diverged" is written in dark red on
+    a white box (not in the run's colour on the dark contours)."""
+    page.get_by_test_id("traj-field-runs.0.lr").fill("2")
+    page.get_by_test_id("traj-field-steps").fill("1000")
+    page.get_by_test_id("traj-run").click()
+    page.wait_for_function("window.nnopt.trajDone", timeout=20_000)
+    assert page.evaluate("nnopt.traj.runs.map((r) => r.diverged)") == [True, False]
+    assert colored_pixels(page, "traj-canvas", [176, 0, 32]) > 20
+    legend = page.evaluate("NNPlot.layout['traj-loss'].legend.map((b) => b.text)")
+    assert legend == ["sgd (diverged)", "momentum"]
