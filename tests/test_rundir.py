@@ -72,3 +72,39 @@ def test_not_a_run_directory(tmp_path):
         RunDir(tmp_path).check()
     with pytest.raises(ConfigError, match="does not exist"):
         RunDir(tmp_path / "nope").check()
+
+
+def test_tensorboard_logger_writes_the_same_metrics(tmp_path):
+    """Oracle: tensorboard's own EventAccumulator reads back metrics.jsonl's values (float32), and a
+    run stopped mid-way and resumed has each step once."""
+    pytest.importorskip("tensorboard", reason="the optional tensorboard extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from nnopt.train import LambdaCallback, Trainer, build
+
+    recipe = Recipe({"model": {"widths": [16]}, "train": {"epochs": 2, "batch_size": 128, "threads": 1,
+                                                          "device": "cpu", "loggers": ["tensorboard"]}})
+    stop = LambdaCallback(on_epoch_end=lambda tr, e, r: tr.request_stop("half") if e == 1 else None)
+    train(recipe, tmp_path, quiet=True, callbacks=[stop])
+    Trainer(build(recipe), tmp_path, quiet=True).fit(resume=True)
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    rd = RunDir(tmp_path)
+    val = events.Scalars("epoch/val_acc")
+    assert [e.step for e in val] == [r["step"] for r in rd.epochs()]
+    assert [e.value for e in val] == pytest.approx([r["val_acc"] for r in rd.epochs()], rel=1e-6)
+    loss = events.Scalars("step/loss")
+    assert [e.step for e in loss] == [m["step"] for m in rd.steps()]
+    assert [e.value for e in loss] == pytest.approx([m["loss"] for m in rd.steps()], rel=1e-6)
+
+
+def test_a_missing_logger_package_is_a_config_error(monkeypatch):
+    import builtins
+
+    from nnopt.train import build
+
+    real = builtins.__import__
+    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
+                        if name == "tensorboard" else real(name, *a, **k))
+    with pytest.raises(ConfigError, match=r'train.loggers = \["tensorboard"\] — needs the tensorboard package'):
+        build(Recipe({"train": {"loggers": ["tensorboard"], "device": "cpu"}}))

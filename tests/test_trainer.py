@@ -13,6 +13,7 @@ from nnopt import CheckpointError, ConfigError, DivergedError, Recipe
 from nnopt.train import Trainer, build, train
 from nnopt.train import checkpoint
 from nnopt.train.checkpoint import path_in
+from nnopt.train.rundir import RunDir
 
 from cli_subprocess import run_cli
 
@@ -114,7 +115,8 @@ def test_cli_divergence_exit_code(tmp_path):
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, small_recipe):
-    train(small_recipe, tmp_path, quiet=True)
+    summary = train(small_recipe, tmp_path, quiet=True)
+    RunDir(tmp_path).write_summary({**summary, "status": "interrupted"})  # unfinished: --resume reads the checkpoint
     path_in(tmp_path).write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="corrupt"):
         Trainer(build(small_recipe), tmp_path, quiet=True).fit(resume=True)

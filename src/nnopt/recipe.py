@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 from ._compat import tomllib
 from .errors import ConfigError
+from .loggers import LOGGERS
 from .params import Param, REQUIRED, suggest, validate_fields
 from .schedules.batch_size import PARAMS as BATCH_SIZE_PARAMS
 from .registry import (AUGMENTATIONS, CLIPPING, DATASETS, INITS, LOSSES, MODELS, OPTIMIZERS, PENALTIES,
@@ -124,6 +125,8 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
                                "logged gradient norm checked at the device reads, every 50 steps, naming "
                                "the step and parameter); skip drops the step's update (reads every step)"),
         "checkpoint": Param(bool, True, doc="save a checkpoint at every epoch end"),
+        "loggers": Param(list, [], item=Param(str, choices=tuple(LOGGERS)),
+                         doc="where else metrics.jsonl's lines go: tensorboard (RUN/tensorboard event files)"),
         "log_layers": Param(bool, False, doc="write layers.jsonl: per-layer gradient/parameter/update norms at "
                                             "log points and dead ReLU units per epoch (for nnopt doctor)"),
     },

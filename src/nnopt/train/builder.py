@@ -12,6 +12,7 @@ from torch import nn
 
 from ..data import Dataset, load
 from ..errors import ConfigError
+from ..loggers import check_available
 from ..nn import build_model
 from ..recipe import Recipe
 from ..nn.losses import torch_label_smoothing
@@ -116,6 +117,7 @@ def build(recipe: Recipe) -> Setup:
         raise ConfigError(f"train.batch_size = {train['batch_size']} — batch norm needs at least 2 samples in "
                           f"every training batch (batch sizes {sizes} over {n_train} samples leave a batch "
                           "of 1); change the batch size or use model.norm = \"layer\"")
+    check_available(train["loggers"])
     task = data.task
     loss_name, n_outputs = loss_entry(recipe, data)
     try:

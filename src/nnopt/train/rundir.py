@@ -11,6 +11,7 @@
       model.pt            the final weights (torch.save of the state dict)
       layers.jsonl        optional: per-layer norms at log points, dead ReLU fractions per epoch
       checkpoints/last.pt the resume state (train/checkpoint.py)
+      tensorboard/        optional (train.loggers): the metrics as TensorBoard event files
 
 Reading a damaged file raises ConfigError naming the file (and the line of a JSON-lines file).
 """
@@ -25,11 +26,12 @@ import torch
 
 from .._compat import tomllib
 from ..errors import ConfigError
+from ..loggers import TensorBoard
 
 FORMAT = 2  # summary.json's "format"; a summary without one is version 1
 RECIPE, METRICS, SUMMARY, MODEL, LAYERS = "recipe.toml", "metrics.jsonl", "summary.json", "model.pt", "layers.jsonl"
-CHECKPOINTS = "checkpoints"
-RECORDS = (METRICS, SUMMARY, MODEL, LAYERS, CHECKPOINTS)  # what a run leaves (recipe.toml may come first)
+CHECKPOINTS, TENSORBOARD = "checkpoints", TensorBoard.DIR
+RECORDS = (METRICS, SUMMARY, MODEL, LAYERS, CHECKPOINTS, TENSORBOARD)  # what a run leaves (recipe.toml may come first)
 
 
 class RunDir:

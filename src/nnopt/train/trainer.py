@@ -44,6 +44,7 @@ from pathlib import Path
 import torch
 
 from ..errors import STOP_SIGNALS, CheckpointError, DivergedError, Interrupted, NonFiniteGradientError
+from ..loggers import open_loggers
 from ..recipe import Recipe
 from ..schedules import set_hyper
 from ..tasks import batch_sums, metrics, outcome, targets
@@ -108,6 +109,7 @@ class Trainer:
         self.reads = ReadQueue(self.task, self.dist)  # the steps not yet read from the device
         self.metrics_offset = 0
         self.pending: list[dict] = []  # metric lines not yet written
+        self.loggers: list = []  # train.loggers, opened by fit (rank 0 only): each gets every written line
         self.stop_signal = 0  # set by the SIGINT/SIGTERM handler, at any moment: the signal's number
         self.interrupted = 0  # the signal the ranks agreed on at the last step boundary (agree_stop)
         self.stop_reason: str | None = None  # set by request_stop
@@ -329,6 +331,8 @@ class Trainer:
     def write_metrics(self, metrics_file) -> None:
         for line in self.pending:
             metrics_file.write(json.dumps(line) + "\n")
+            for logger in self.loggers:
+                logger.write(line)
         metrics_file.flush()
         self.pending = []
         self.metrics_offset = metrics_file.tell()
@@ -363,8 +367,11 @@ class Trainer:
             check_new(self.run_dir, self.overwrite)
             self.rundir.create(self.recipe.to_toml())
         status = "completed"
+        if self.writer:
+            self.loggers = open_loggers(self.recipe.train["loggers"], self.run_dir, self.step if resume else None)
         self.emit("on_fit_start")
-        with open(metrics_path if self.writer else os.devnull, "a") as metrics_file, self.stop_on_signals():
+        with open(metrics_path if self.writer else os.devnull, "a") as metrics_file, self.stop_on_signals(), \
+                self.closing_loggers():
             while self.epoch < self.epochs:
                 record = self.run_epoch(metrics_file)
                 if record is None and self.interrupted:
@@ -397,6 +404,16 @@ class Trainer:
             self.rundir.write_summary(summary)
         self.emit("on_fit_end", summary)
         return summary
+
+    @contextlib.contextmanager
+    def closing_loggers(self):
+        """Close the loggers when the fit ends, however it ends."""
+        try:
+            yield
+        finally:
+            for logger in self.loggers:
+                logger.close()
+            self.loggers = []
 
     @contextlib.contextmanager
     def stop_on_signals(self):
