@@ -89,3 +89,13 @@ def test_each_run_shows_its_slip_and_the_paper_rule_does_not():
     final = placement.numbers["final_error"]
     assert final["ε outside √, loss × 1e-06"] < 0.01 < 0.5 < final["ε inside √, loss × 1e-06"]
     assert [e.slip for e in errata.all_errata()] == [True, True, True, False]
+
+
+def test_errata_finding(tmp_path):
+    from nnopt.lab import run_experiment
+
+    r = run_experiment("errata", tmp_path, seeds=3, fast=True)
+    assert r["verdict"] == "HOLDS" and len(r["parts"]) == 3  # the three slips; label smoothing is a convention
+    assert all(p["control"]["verdict"] == "DOES NOT HOLD" for p in r["parts"])  # the paper's rule never departs
+    assert [row[4] for row in r["table"]["rows"]] == ["slip", "slip", "slip", "convention"]
+    assert (tmp_path / "figures" / "errata.png").stat().st_size > 10_000
