@@ -46,7 +46,8 @@ BODIES = st.one_of(
     st.tuples(st.just("/api/trajectories"), TRAJECTORY | VALUES),
     st.tuples(st.just("/api/export"), st.fixed_dictionaries({"values": FORM}) | VALUES),
     st.tuples(st.sampled_from(["start", "step", "pause", "resume", "reset", "x" * 300]),
-              st.fixed_dictionaries({"values": FORM}) | VALUES))
+              st.fixed_dictionaries({"values": FORM}) | VALUES),
+    st.tuples(st.just("speed"), st.fixed_dictionaries({"speed": TEXTS | VALUES}) | VALUES))
 RAW = [b"", b"{", b"[" * 100_000, b"\xff\xfe", b'{"values": ' + b"[" * 5000 + b"}", b"1" * 6000,
        b'{"steps": ' + b"9" * 5000 + b"}", b'"x"', b"null", b"NaN", b'{"values": {"a": "b"}}']
 HEADERS = [{}, {"Content-Type": "text/plain"}, {"Origin": "http://evil.example"}, {"Host": "evil.example"},
