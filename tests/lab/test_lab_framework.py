@@ -182,3 +182,21 @@ def test_registrations_link_valid_recipe_fields():
     warm = [("schedule.warmup_steps", 100, True)]
     assert [x["name"] for x in lab_links(warm)] == ["cyclic_warmup"]
     assert lab_links([("schedule.warmup_steps", 0, False)]) == []  # "*": only a value other than the default
+
+
+def test_report_shows_parts_controls_captions_and_the_markdown_table(tmp_path, tiny_experiment):
+    from nnopt.report.html import markdown_table, render
+
+    run_experiment(tiny_experiment, tmp_path / "probe", seeds=3, fast=True)
+    page = render([tmp_path / "probe"])
+    assert "<h3>Parts</h3>" in page and "learning rate 0" in page and "the line goes up" in page
+    assert "✓ two epochs ran" in page and 'class="badge holds">HOLDS</span> the claim' in page
+    table = markdown_table([tmp_path / "probe"])
+    assert "| **HOLDS** | HOLDS: the loss falls — drop" in table
+    # a part of someone else's finding.json is shown as text, escaped
+    record = json.loads((tmp_path / "probe" / "finding.json").read_text())
+    record["parts"] = [{"name": "<script>x</script>", "verdict": "HOLDS WHEN <b>", "control": "odd"}, "text"]
+    record["verdict"] = "HOLDS WHEN <b>"
+    (tmp_path / "probe" / "finding.json").write_text(json.dumps(record))
+    page = render([tmp_path / "probe"])
+    assert "<script>x" not in page and "&lt;script&gt;x" in page and 'class="badge partial"' in page

@@ -32,14 +32,15 @@ from ..errors import ConfigError
 from ..paths import check_output
 from .inputs import inside, load_finding, load_object, read_metrics, read_text, read_trials
 
-BADGE = {"HOLDS": "holds", "DOES NOT HOLD": "fails", "INCONCLUSIVE": "unsure"}
+BADGE = {"HOLDS": "holds", "HOLDS IN PART": "partial", "HOLDS WHEN": "partial", "DOES NOT HOLD": "fails",
+         "INCONCLUSIVE": "unsure"}  # "HOLDS WHEN …" (a regime map's headline) by its first two words
 
 CSS = """
 :root { --bg: #fdfdfb; --fg: #1d1d1f; --muted: #5f6368; --rule: #d9d9d6; --code: #f1f1ee; --link: #1a5fb4;
-  --holds: #1e7e34; --fails: #b3261e; --unsure: #9a6700; --fig: #ffffff; }
+  --holds: #1e7e34; --fails: #b3261e; --unsure: #9a6700; --partial: #3b6ea8; --fig: #ffffff; }
 @media (prefers-color-scheme: dark) {
   :root { --bg: #17181a; --fg: #e6e6e3; --muted: #a0a4a8; --rule: #3a3c40; --code: #24262a; --link: #8ab4f8;
-    --holds: #4caf50; --fails: #ef5350; --unsure: #f0b429; --fig: #f4f4f2; } }
+    --holds: #4caf50; --fails: #ef5350; --unsure: #f0b429; --partial: #6ea8e0; --fig: #f4f4f2; } }
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 58rem; padding: 2rem 1.25rem 4rem; background: var(--bg); color: var(--fg);
   font: 17px/1.6 Charter, "Bitstream Charter", "Iowan Old Style", Georgia, serif; }
@@ -60,6 +61,7 @@ figure img { display: block; max-width: 100%; height: auto; background: var(--fi
 .badge { display: inline-block; padding: .1rem .55rem; border-radius: 999px; color: #fff; font-size: .78rem;
   font-weight: 600; letter-spacing: .02em; white-space: nowrap; vertical-align: .1em; }
 .holds { background: var(--holds); } .fails { background: var(--fails); } .unsure { background: var(--unsure); }
+.partial { background: var(--partial); }
 .fast-banner { border: 2px solid var(--unsure); border-radius: 6px; padding: .5rem .8rem; font-size: .95rem; }
 .verdict { font-size: 1.02rem; margin: 1rem 0; } nav ol { padding-left: 1.4rem; } nav li { margin: .15rem 0; }
 details summary { cursor: pointer; color: var(--muted); font-size: .9rem; }
@@ -95,8 +97,38 @@ def html_table(headers: Sequence, rows: Sequence[Sequence]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def verdict_kind(verdict) -> str:
+    """The BADGE key of a verdict ("HOLDS WHEN <regimes>" → "HOLDS WHEN"); unknown → INCONCLUSIVE."""
+    verdict = str(verdict)
+    return "HOLDS WHEN" if verdict.startswith("HOLDS WHEN ") else verdict if verdict in BADGE else "INCONCLUSIVE"
+
+
 def badge(verdict: str) -> str:
-    return f'<span class="badge {BADGE.get(verdict, "unsure")}">{esc(verdict)}</span>'
+    return f'<span class="badge {BADGE[verdict_kind(verdict)]}">{esc(verdict)}</span>'
+
+
+def parts_table(parts: Sequence) -> str:
+    """A finding's parts, one row each: verdict, the part (a derivation marked), what was measured, its
+    negative control's verdict, its preconditions, and why it does not hold. Fields that are not the
+    expected shape (someone else's finding.json) show as text."""
+    rows = []
+    for p in parts:
+        p = p if isinstance(p, dict) else {"name": p}
+        control = p.get("control") if isinstance(p.get("control"), dict) else {}
+        pre = [c for c in p.get("preconditions") or [] if isinstance(c, dict)]
+        checks = "<br>".join(f"{'✓' if c.get('met') else '✗'} {esc(c.get('what', ''))}"
+                             + (f" ({esc(c.get('measured'))})" if c.get("measured") else "") for c in pre)
+        tag = " <em>(the lab's derivation: not counted in the verdict)</em>" if p.get("derivation") else ""
+        regime = f'<span class="meta">regime: {esc(p["regime"])}</span><br>' if p.get("regime") else ""
+        rows.append(f"<tr><td>{badge(p.get('verdict', 'INCONCLUSIVE'))}</td><td>{regime}{esc(p.get('name', ''))}{tag}"
+                    f"<br><span class=\"meta\">{esc(p.get('criterion', ''))}</span></td><td>{esc(p.get('measured', ''))}"
+                    + (f"<br><em>why:</em> {esc(p['why'])}" if p.get("why") else "") + "</td><td>"
+                    + (f"{badge(control.get('verdict', 'INCONCLUSIVE'))} {esc(control.get('what', ''))}<br>"
+                       f"<span class=\"meta\">{esc(control.get('measured', ''))}</span>" if control else "—")
+                    + f"</td><td>{checks or '—'}</td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("verdict", "part (criterion fixed before the run)", "measured",
+                                             "negative control (must not hold)", "preconditions"))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def kind_of(path: Path) -> str | None:
@@ -182,8 +214,19 @@ def claim_order(records: list[dict]) -> list[tuple[int | None, dict]]:
 def finding_section(record: dict, path: Path, anchor: str, number: int | None) -> str:
     name = record["experiment"]
     table = record.get("table") or {"headers": [], "rows": []}
-    figs = "".join(img(f.read_bytes(), f"{name}: {Path(f).stem.replace('_', ' ')}")
-                   for f in own_files(path, record.get("figures", []), "figure"))
+    captions = record.get("captions") or {}
+
+    def caption(f: Path) -> str:
+        """The figure's name and the finding's one-line caption for it (what to look at), if any."""
+        say = captions.get(str(f.relative_to(Path(path).resolve())))
+        return f"{name}: {f.stem.replace('_', ' ')}" + (f" — {say}" if isinstance(say, str) else "")
+
+    figs = "".join(img(f.read_bytes(), caption(f)) for f in own_files(path, record.get("figures", []), "figure"))
+    parts = record.get("parts") or []
+    verdict = (f"<h3>Parts</h3>{parts_table(parts)}<p class=\"verdict\">{badge(record['verdict'])} the claim's "
+               "verdict, from its parts</p>" if parts else
+               f"<p class=\"verdict\">{badge(record['verdict'])} {esc(record['measured'])}<br>"
+               f"<span class=\"meta\">criterion (fixed before the run): {esc(record['criterion'])}</span></p>")
     recipes = record.get("recipes", [])
     first = own_files(path, recipes[:1], "recipe")
     example = read_text(first[0]) if first else ""
@@ -205,11 +248,10 @@ def finding_section(record: dict, path: Path, anchor: str, number: int | None) -
 <h3>Setup</h3>{setup}
 <h3>Measurements</h3>{html_table(table['headers'], table['rows'])}
 {figs}
-<p class="verdict">{badge(record['verdict'])} {esc(record['measured'])}<br>
-<span class="meta">criterion (fixed before the run): {esc(record['criterion'])}</span></p>{notes}
+{verdict}{notes}
 <h3>Rerun</h3><pre>{esc(rerun)}</pre>
 <p class="meta">seeds {esc(record['seeds'])} · {record['time_s']:.1f} s wall{cpu}{fast}
- · budget {record.get('budget_s', 0):.0f} s · nnopt {esc(record.get('nnopt_version', '?'))} · {esc(path)}</p>
+ · nnopt {esc(record.get('nnopt_version', '?'))} · {esc(path)}</p>
 </section>"""
 
 
@@ -326,7 +368,7 @@ def render(paths: Sequence[str | Path], title: str = "nnopt report") -> str:
         toc_dirs.append(f'<li><a href="#{rec["_anchor"]}">{kind} {esc(p.name)}</a></li>')
         body.append(rec["_section"])
     lists = (f"<ol>{''.join(toc)}</ol>" if toc else "") + (f"<ul>{''.join(toc_dirs)}</ul>" if toc_dirs else "")
-    counts = {v: sum(r["verdict"] == v for _, r in findings) for v in BADGE}
+    counts = {v: sum(verdict_kind(r["verdict"]) == v for _, r in findings) for v in BADGE}
     summary = " · ".join(f"{badge(v)} {c}" for v, c in counts.items() if c) if findings else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -369,10 +411,14 @@ def markdown_table(paths: Sequence[str | Path]) -> str:
     records = claim_order([r for r in readable(paths, lambda k, p: load_finding(p) if k == "finding" else None) if r])
     if not records:
         raise ConfigError("no finding.json under " + ", ".join(map(str, paths)))
-    lines = ["| # | experiment | claim | verdict | measured | wall / CPU time (s) |", "|---|---|---|---|---|---|"]
+    lines = ["| # | experiment | claim | verdict | parts (measured) | wall / CPU time (s) |", "|---|---|---|---|---|---|"]
     for n, r in records:
         claim = r["claim"].split(". ")[0].rstrip(".")
-        cells = [str(n or ""), f"`{r['experiment']}`", claim, f"**{r['verdict']}**", r["measured"],
+        parts = [p for p in r.get("parts") or [] if isinstance(p, dict)]
+        measured = "<br>".join(f"{p.get('verdict')}: {p.get('name')}" + (" (lab's derivation)" if p.get("derivation")
+                                                                          else "") + f" — {p.get('measured')}"
+                               for p in parts) if parts else r["measured"]
+        cells = [str(n or ""), f"`{r['experiment']}`", claim, f"**{r['verdict']}**", measured,
                  f"{r['time_s']:.0f} / {r['cpu_s']:.0f}" if "cpu_s" in r else f"{r['time_s']:.0f}"]
         cells[-1] += " (--fast)" if r.get("fast") else ""
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
