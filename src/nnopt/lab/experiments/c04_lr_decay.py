@@ -45,7 +45,7 @@ def schedules(total: int) -> dict[str, dict]:
                    "converges); Goodfellow et al. 2016 §8.3.1")
 def lr_decay(ctx: Context) -> Finding:
     regimes = {"your recipe": None} if ctx.on is not None else REGIMES
-    epochs = ctx.pick(3, 30)
+    epochs = ctx.pick(3, 60)
     shown = ("constant", "cosine") if ctx.fast else tuple(schedules(1))
     results, rows = {}, []
     for regime, workload in regimes.items():
@@ -126,7 +126,11 @@ def lr_decay(ctx: Context) -> Finding:
               "converges (Ma et al. 2018) — and required every decay to win, exponential and natural-exponential "
               "included, which are the same schedule here. Now: the final weights' loss over the whole training "
               "set, in two regimes chosen by whether the model can fit the data, with cosine fixed in advance as "
-              "the decay that decides; the other decays are shown. The negative control is a step schedule of "
+              "the decay that decides; the other decays are shown. After the first full run of this form (30 epochs), "
+              "both regimes' preconditions failed narrowly — the constant-lr moons loss still fell 5.4% over the "
+              "last third, and the digits MLP reached 0.987 training accuracy, not 0.99 — so the budget was doubled "
+              "to 60 epochs (criterion unchanged; on the moons constant then ended below every decay, 0.330 vs "
+              "cosine 0.355). The negative control is a step schedule of "
               "rate 1 (it never decays) run on other seeds: the noise between seeds alone must not pass.")
 
 
