@@ -9,7 +9,8 @@ from nnopt import DataError, Recipe
 from nnopt.cli import build_parser
 from nnopt.train import build
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README_PATH = Path(__file__).resolve().parents[1] / "README.md"
+README = README_PATH.read_text()
 
 
 def blocks(lang):
@@ -17,9 +18,10 @@ def blocks(lang):
 
 
 @pytest.mark.parametrize("text", blocks("toml"))
-def test_readme_recipes_validate_and_build(text):
+def test_readme_recipes_validate_and_build(text, monkeypatch):
     from nnopt._compat import tomllib
 
+    monkeypatch.chdir(README_PATH.parent)  # the recipes' paths (examples/...) are the repository root's
     recipe = Recipe(tomllib.loads(text))
     try:
         build(recipe)
