@@ -203,3 +203,15 @@ def test_a_registered_loss_is_a_recipe_choice_and_a_bad_one_is_named():
     assert float(setup.loss(out, y)) == 5.0
     with pytest.raises(ConfigError, match=r"loss.name = 'test_task_per_sample' returns \(2, 1\) — must return"):
         build(recipe(loss={"name": "test_task_per_sample"}))
+
+
+def test_compare_tabulates_the_monitored_metric(tmp_path):
+    from nnopt.compare import compare
+
+    r = recipe(train={"epochs": 2, "monitor": "val_r2"})
+    out = compare(r, {"optimizer.lr": [0.001, 0.01]}, seeds=1, out_dir=tmp_path, quiet=True, log=lambda *_: None)
+    header = out["table"].splitlines()[0]
+    assert "final val r2" in header and "best val r2" in header and "test r2" in header and "acc" not in header
+    first = out["results"]["lr=0.001"][0]
+    assert first["best_val_r2"] == max(e["val_r2"] for e in epochs_of(tmp_path / "000"))
+    assert f"{first['test_r2']:.4f}" in out["table"]
