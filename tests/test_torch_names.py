@@ -14,7 +14,7 @@ import nnopt.cli
 from nnopt import Recipe, schedules
 from nnopt.errors import ConfigError
 from nnopt.registry import OPTIMIZERS, SCHEDULES
-from nnopt.torch_names import TORCH_NAMES, converted, lookup, markdown
+from nnopt.torch_names import FAMILY_ROWS, converted, entry_rows, lookup, markdown
 
 from test_hardening_input import refused
 from test_schedules_torch import torch_lrs
@@ -25,16 +25,11 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 # -- the table covers torch ---------------------------------------------------------------------
 def counterparts():
-    """(family, entry, torch class) for every registered entry with a torch.optim counterpart: the
-    optimizer's torch_class, the schedule's "(torch Xxx)" in its description."""
-    out = []
-    for entry in SCHEDULES:
-        found = re.search(r"\btorch ([A-Z]\w+)", entry.description)
-        if found:
-            out.append(("schedules", entry.name, getattr(L, found[1])))
-    out += [("optimizers", e.name, e.meta["torch_class"]) for e in OPTIMIZERS
-            if isinstance(e.meta.get("torch_class"), type)]
-    return out
+    """(family, entry, torch class) for every registered entry with a torch.optim counterpart (its
+    registration's torch_class)."""
+    return [(family, e.name, e.meta["torch_class"]) for family, registry in (("schedules", SCHEDULES),
+                                                                             ("optimizers", OPTIMIZERS))
+            for e in registry if isinstance(e.meta.get("torch_class"), type)]
 
 
 def torch_args(cls) -> list[str]:
@@ -53,14 +48,13 @@ def test_each_torch_argument_is_a_field_an_alias_or_a_row(family, entry, cls):
     spec = (SCHEDULES if family == "schedules" else OPTIMIZERS).get(entry).params
     accepted = set(spec) | {a for p in spec.values() for a in p.aliases}
     missing = [k for k in torch_args(cls) if k not in accepted and lookup(family, entry, k) is None]
-    assert not missing, f"{entry}: torch {cls.__name__}'s {missing} neither accepted nor in TORCH_NAMES"
-    if entry in TORCH_NAMES[family]:
-        row_cls, rows = TORCH_NAMES[family][entry]
-        assert row_cls == cls.__name__
-        for key, row in rows.items():
-            assert key in torch_args(cls), f"{key} is not an argument of torch {cls.__name__}"
-            assert key not in accepted, f"{entry} accepts {key}: the row could never be shown"
-            assert set(row.fields) <= set(spec)
+    assert not missing, f"{entry}: torch {cls.__name__}'s {missing} neither accepted nor a torch_names row"
+    row_cls, rows = entry_rows(family, entry)
+    assert row_cls == cls.__name__
+    for key, row in rows.items():
+        assert key in torch_args(cls), f"{key} is not an argument of torch {cls.__name__}"
+        assert key not in accepted, f"{entry} accepts {key}: the row could never be shown"
+        assert set(row.fields) <= set(spec)
 
 
 @pytest.mark.parametrize("family, entry, cls", counterparts(), ids=lambda x: getattr(x, "__name__", x))
@@ -78,9 +72,15 @@ def test_nnopt_list_answers_every_torch_argument(family, entry, cls, capsys):
 
 
 def test_family_wide_rows_are_the_base_class_arguments():
-    cls, rows = TORCH_NAMES["schedules"]["*"]
+    cls, rows = FAMILY_ROWS["schedules"]
     assert cls == "LRScheduler" and set(rows) <= set(torch_args(L.LRScheduler))
-    assert set(TORCH_NAMES) == {"schedules", "optimizers"}
+    assert set(FAMILY_ROWS) == {"schedules"}
+
+
+def test_only_entries_with_a_torch_class_carry_rows():
+    for family, registry in (("schedules", SCHEDULES), ("optimizers", OPTIMIZERS)):
+        for e in registry:
+            assert not e.meta.get("torch_names") or isinstance(e.meta.get("torch_class"), type), e.name
 
 
 # -- each conversion gives torch's numbers ---------------------------------------------------------

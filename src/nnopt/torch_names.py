@@ -7,8 +7,9 @@ another registered entry (SGD's ``nesterov=True`` is ``name = "nesterov"``), or 
 counterpart. `hint` turns a row into the unknown-field error's text, so recipes, ``--set``, search
 spaces, the playground and ``OPTIMIZERS.create`` / ``schedules.create`` all say the same thing.
 
-TORCH_NAMES[family][entry] = (torch class, {torch name: TorchName}); the entry "*" holds names of
-every entry of the family (the LRScheduler base class's ``last_epoch``).
+The rows are facts of the entries: each registration carries its torch class (``torch_class=``)
+and its rows (``torch_names={torch name: TorchName}``); `FAMILY_ROWS` holds the names every entry
+of a family answers to (the LRScheduler base class's ``last_epoch``).
 """
 from __future__ import annotations
 
@@ -33,76 +34,32 @@ class TorchName:
     note: str = ""
 
 
-def _symmetric_cycle(v: Mapping[str, Any]) -> int:
-    up, down = v["step_size_up"], v.get("step_size_down")
-    if down not in (None, up):
-        raise ValueError("asymmetric cycle")
-    return 2 * up
-
-
-NO_MOMENTUM_CYCLE = TorchName("no counterpart in cyclic", note="cyclic drives the lr only (torch's CyclicLR "
-                              "cycles momentum by default); one_cycle has cycle_momentum, base_momentum, max_momentum")
-
-RUN_LENGTH = TorchName("total_steps = epochs·steps_per_epoch", ("total_steps",),
-                       lambda v: v["epochs"] * v["steps_per_epoch"], note="none = the whole run, filled by the Trainer")
-
-TORCH_NAMES: dict[str, dict[str, tuple[str, dict[str, TorchName]]]] = {
-    "schedules": {
-        "*": ("LRScheduler", {
-            "last_epoch": TorchName("no counterpart", note="a schedule is a function of t; the Trainer keeps t "
-                                    "and --resume restores it"),
-        }),
-        "linear": ("LinearLR", {
-            "start_factor": TorchName("lr = start_factor·(the base lr)", ("lr",),
-                                      lambda v: v["start_factor"] * v["lr"],
-                                      note="the base lr is lr, or the optimizer's when none; a rising LinearLR "
-                                           "is a warmup: warmup_steps = total_iters, warmup_start_lr = "
-                                           "start_factor·lr"),
-            "end_factor": TorchName("min_lr = end_factor·(the base lr)", ("min_lr",),
-                                    lambda v: v["end_factor"] * v["lr"],
-                                    note="the base lr is lr, or the optimizer's when none"),
-        }),
-        "cyclic": ("CyclicLR", {
-            "step_size_up": TorchName("cycle_steps = 2·step_size_up", ("cycle_steps",), _symmetric_cycle,
-                                      note="the whole cycle; nnopt's cycles rise and fall equally long"),
-            "step_size_down": TorchName("cycle_steps = step_size_up + step_size_down",
-                                        note="the whole cycle, only when step_size_down = step_size_up: "
-                                             "nnopt's cycles are symmetric"),
-            "scale_fn": TorchName("mode", note="triangular, triangular2 or exp_range; a custom scale is a "
-                                  "schedule of your own (nnopt.schedules.register)"),
-            "scale_mode": TorchName("mode", note="triangular2 scales per cycle, exp_range per step"),
-            "cycle_momentum": NO_MOMENTUM_CYCLE,
-            "base_momentum": NO_MOMENTUM_CYCLE,
-            "max_momentum": NO_MOMENTUM_CYCLE,
-        }),
-        "one_cycle": ("OneCycleLR", {
-            "epochs": RUN_LENGTH,
-            "steps_per_epoch": RUN_LENGTH,
-        }),
-    },
-    "optimizers": {
-        "momentum": ("SGD", {
-            "nesterov": TorchName("name = 'nesterov'", note="Nesterov momentum is an optimizer of its own"),
-        }),
-        "nesterov": ("SGD", {
-            "nesterov": TorchName("nothing", note="this optimizer is Nesterov momentum; drop the key"),
-            "dampening": TorchName("nothing", note="torch's Nesterov needs dampening = 0, which this optimizer "
-                                   "fixes"),
-        }),
-        "adam": ("Adam", {
-            "decoupled_weight_decay": TorchName("name = 'adamw'", note="torch's Adam with "
-                                                "decoupled_weight_decay = true is AdamW"),
-        }),
-    },
+# Names every entry of a family answers to (the LRScheduler base class's): family → (torch class, rows).
+FAMILY_ROWS: dict[str, tuple[str, dict[str, TorchName]]] = {
+    "schedules": ("LRScheduler", {
+        "last_epoch": TorchName("no counterpart", note="a schedule is a function of t; the Trainer keeps t "
+                                "and --resume restores it"),
+    }),
 }
 
 
+def entry_rows(family: str, entry: str) -> tuple[str, dict[str, TorchName]]:
+    """(torch class name, rows) registered with `entry` of `family` (``torch_class=``,
+    ``torch_names=`` metadata); ("", {}) for an entry without a torch counterpart."""
+    from .registry import FAMILIES  # the registry imports params, which imports this module
+
+    registry = FAMILIES.get(family)
+    if registry is None or entry not in registry:
+        return "", {}
+    meta = registry.get(entry).meta
+    cls = meta.get("torch_class")
+    return getattr(cls, "__name__", ""), dict(meta.get("torch_names") or {})
+
+
 def rows_of(family: str, entry: str):
-    """(torch class, torch name, row) for every name `entry` of `family` answers to: its own rows,
-    then the family-wide ones."""
-    rows = TORCH_NAMES.get(family, {})
-    for name in (entry, "*"):
-        cls, names = rows.get(name, ("", {}))
+    """(torch class, torch name, row) for every name `entry` of `family` answers to: its own rows
+    (its registration's), then the family-wide ones."""
+    for cls, names in (entry_rows(family, entry), FAMILY_ROWS.get(family, ("", {}))):
         for key, row in names.items():
             yield cls, key, row
 
@@ -159,13 +116,18 @@ def describe(family: str, entry: str) -> list[str]:
 
 
 def markdown(family: str) -> str:
-    """The rows of `family` as a markdown table (the docs page carries this text; a test compares)."""
+    """The rows of `family` as a markdown table, entries in registration order, then the
+    family-wide rows (the docs page carries this text; a test compares)."""
+    from .registry import FAMILIES
+
     lines = ["| entry | torch | torch's name | in nnopt | note |", "| --- | --- | --- | --- | --- |"]
-    for entry, (cls, rows) in TORCH_NAMES[family].items():
-        where = f"every {family.rstrip('s')}" if entry == "*" else f"`{entry}`"
+    tables = [(f"`{e.name}`", *entry_rows(family, e.name)) for e in FAMILIES[family]]
+    if family in FAMILY_ROWS:
+        tables.append((f"every {family.rstrip('s')}", *FAMILY_ROWS[family]))
+    for where, cls, rows in tables:
         for key, row in rows.items():
             lines.append(f"| {where} | `{cls}` | `{key}` | {row.use} | {row.note} |")
     return "\n".join(lines)
 
 
-__all__ = ["TorchName", "TORCH_NAMES", "rows_of", "lookup", "converted", "hint", "describe", "markdown"]
+__all__ = ["TorchName", "FAMILY_ROWS", "entry_rows", "rows_of", "lookup", "converted", "hint", "describe", "markdown"]

@@ -18,7 +18,7 @@ also takes `OPTIONS`. Adding an optimizer whose math is new = one transform (see
 `nnopt.optim.transforms`) + one registration + its oracle test.
 
 register(name, hyper=..., torch_class=None, kernel=None, structural=(), check=None, fixed=None,
-         optimizer=ChainOptimizer)
+         torch_names=None, optimizer=ChainOptimizer)
   hyper        {name: Param}: defaults, ranges, docs (lr first) — torch's defaults where torch has
                the algorithm; weight_decay > 0 with ``no_decay_1d=True`` (a recipe's default)
                puts 1-D parameters in a group without decay
@@ -28,6 +28,8 @@ register(name, hyper=..., torch_class=None, kernel=None, structural=(), check=No
   structural   numeric hyperparameters read once (not per step), e.g. an initial value
   check        ``check(values)`` raising ValueError for a cross-field rule
   fixed        group keys every group gets (e.g. ``nesterov=True`` for "nesterov")
+  torch_names  {torch argument: `nnopt.torch_names.TorchName`}: torch_class's arguments this entry
+               spells differently or does not take (the unknown-field hint, ``nnopt list``, docs)
   optimizer    ``optimizer(params, build, **values)`` makes the optimizer: a ChainOptimizer
                subclass (e.g. with train()/eval()), or a function that arranges the groups first
 """
@@ -74,7 +76,7 @@ OPTIONS = {
 def register(name: str, *, hyper: Mapping[str, Param], torch_class: type | None = None,
              kernel: Callable | None = None, structural: tuple[str, ...] = (),
              check: Callable[[dict], None] | None = None, fixed: Mapping[str, Any] | None = None,
-             optimizer: Callable = ChainOptimizer) -> Callable:
+             torch_names: Mapping[str, Any] | None = None, optimizer: Callable = ChainOptimizer) -> Callable:
     """Register `build` (the decorated chain builder) as optimizer `name` (see the module doc)."""
     def decorate(build: Callable) -> Callable:
         build.kernel, build.structural, build.torch_class = kernel, frozenset(structural), torch_class
@@ -89,7 +91,7 @@ def register(name: str, *, hyper: Mapping[str, Param], torch_class: type | None 
 
         factory.__doc__, factory.__name__ = build.__doc__, name
         OPTIMIZERS.register(name, params={**hyper, **OPTIONS}, skip=1, torch_class=torch_class,
-                            build=build, fixed=dict(fixed or {}))(factory)
+                            build=build, fixed=dict(fixed or {}), torch_names=dict(torch_names or {}))(factory)
         return build
     return decorate
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..params import Param
+from ..torch_names import TorchName
 from . import native
 from .define import LR, WEIGHT_DECAY, register
 from .transforms import (add_l2, book_nesterov, chain, decoupled_weight_decay, scale_by_adadelta,
@@ -50,13 +51,17 @@ def sgd(h):
 
 
 @register("momentum", torch_class=torch.optim.SGD, kernel=native.sgd_kernel, hyper=SGD_HYPER,
-          fixed={"nesterov": False})
+          fixed={"nesterov": False}, torch_names={
+              "nesterov": TorchName("name = 'nesterov'", note="Nesterov momentum is an optimizer of its own")})
 def momentum(h):
     """SGD with momentum: b ← ρb + g; θ ← θ − αb (torch); form="book": v ← ρv − αg; θ ← θ + v."""
     return _sgd_chain(h)
 
 
 @register("nesterov", torch_class=torch.optim.SGD, kernel=native.sgd_kernel, fixed={"nesterov": True, "dampening": 0.0},
+          torch_names={"nesterov": TorchName("nothing", note="this optimizer is Nesterov momentum; drop the key"),
+                       "dampening": TorchName("nothing", note="torch's Nesterov needs dampening = 0, which this "
+                                              "optimizer fixes")},
           hyper={"lr": LR(1e-3), "momentum": Param(float, 0.9, gt=0, lt=1, doc="ρ: momentum coefficient (0 < ρ < 1)"),
                  "weight_decay": WEIGHT_DECAY,
                  "form": Param(str, "torch", choices=("torch", "book"),
@@ -111,7 +116,8 @@ def _adam_core(h):
     return scale_by_adam(b1, b2, h.eps, h.amsgrad, h.bias_correction, h.eps_inside_sqrt)
 
 
-@register("adam", torch_class=torch.optim.Adam, kernel=native.adam_kernel,
+@register("adam", torch_class=torch.optim.Adam, kernel=native.adam_kernel, torch_names={
+    "decoupled_weight_decay": TorchName("name = 'adamw'", note="torch's Adam with decoupled_weight_decay = true is AdamW")},
           hyper={"lr": LR(1e-3), **ADAM, "weight_decay": WEIGHT_DECAY})
 def adam(h):
     """Adam: m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; θ ← θ − α·m̂/(√v̂ + ε) (torch.optim.Adam;

@@ -43,9 +43,12 @@ def at_most(name: str, value: float, bound_name: str, bound: float) -> None:
         raise ValueError(f"{name} = {value!r} — must be <= {bound_name} = {bound!r}")
 
 
-def register(name: str, **params: Param) -> Callable:
-    """Register `fn(*, lr, ..., [total_steps])` as schedule `name` (`with_warmup` adds the rest)."""
-    return SCHEDULES.register(name, params=params)
+def register(name: str, *, torch_class: type | None = None, torch_names: Mapping | None = None,
+             **params: Param) -> Callable:
+    """Register `fn(*, lr, ..., [total_steps])` as schedule `name` (`with_warmup` adds the rest);
+    `torch_class` is torch's scheduler of the same schedule (the tests' oracle), `torch_names` its
+    arguments nnopt spells differently (`nnopt.torch_names.TorchName` rows)."""
+    return SCHEDULES.register(name, params=params, torch_class=torch_class, torch_names=dict(torch_names or {}))
 
 
 def with_warmup(fn: Callable, params: Mapping[str, Param] | None) -> tuple[Callable, dict[str, Param]]:

@@ -9,7 +9,10 @@ import math
 
 from dataclasses import replace
 
+from torch.optim import lr_scheduler as L
+
 from ..params import Param, REQUIRED
+from ..torch_names import TorchName
 from .base import LR, MIN_LR, TOTAL_STEPS, at_most, register, required
 from .warmup import Schedule
 
@@ -17,7 +20,31 @@ MAX_LR = Param(float, REQUIRED, gt=0, doc="the peak of each cycle")
 CYCLE_STEPS = Param(int, 2000, ge=2, doc="t units per full cycle (up then down)")
 
 
-@register("cyclic", lr=replace(LR, aliases=("base_lr",), doc="the bottom of each cycle (torch's base_lr)"),
+def _symmetric_cycle(v) -> int:
+    up, down = v["step_size_up"], v.get("step_size_down")
+    if down not in (None, up):
+        raise ValueError("asymmetric cycle")
+    return 2 * up
+
+
+NO_MOMENTUM_CYCLE = TorchName("no counterpart in cyclic", note="cyclic drives the lr only (torch's CyclicLR "
+                              "cycles momentum by default); one_cycle has cycle_momentum, base_momentum, max_momentum")
+
+RUN_LENGTH = TorchName("total_steps = epochs·steps_per_epoch", ("total_steps",),
+                       lambda v: v["epochs"] * v["steps_per_epoch"], note="none = the whole run, filled by the Trainer")
+
+
+@register("cyclic", torch_class=L.CyclicLR, torch_names={
+    "step_size_up": TorchName("cycle_steps = 2·step_size_up", ("cycle_steps",), _symmetric_cycle,
+                              note="the whole cycle; nnopt's cycles rise and fall equally long"),
+    "step_size_down": TorchName("cycle_steps = step_size_up + step_size_down",
+                                note="the whole cycle, only when step_size_down = step_size_up: nnopt's cycles "
+                                     "are symmetric"),
+    "scale_fn": TorchName("mode", note="triangular, triangular2 or exp_range; a custom scale is a schedule of "
+                          "your own (nnopt.schedules.register)"),
+    "scale_mode": TorchName("mode", note="triangular2 scales per cycle, exp_range per step"),
+    "cycle_momentum": NO_MOMENTUM_CYCLE, "base_momentum": NO_MOMENTUM_CYCLE, "max_momentum": NO_MOMENTUM_CYCLE},
+          lr=replace(LR, aliases=("base_lr",), doc="the bottom of each cycle (torch's base_lr)"),
           max_lr=MAX_LR, cycle_steps=CYCLE_STEPS,
           mode=Param(str, "triangular", choices=("triangular", "triangular2", "exp_range")),
           rate=Param(float, 1.0, gt=0, le=1, aliases=("gamma",),
@@ -36,7 +63,7 @@ def cyclic(*, lr=None, max_lr, cycle_steps=2000, mode="triangular", rate=1.0) ->
     return value
 
 
-@register("cosine_restarts", lr=LR, min_lr=MIN_LR,
+@register("cosine_restarts", torch_class=L.CosineAnnealingWarmRestarts, lr=LR, min_lr=MIN_LR,
           cycle_steps=Param(int, 1000, ge=1, aliases=("T_0",), doc="t units of the first cycle"),
           cycle_mult=Param(int, 1, ge=1, aliases=("T_mult",), doc="each cycle is this many times longer than the last"),
           rate=Param(float, 1.0, gt=0, le=1, doc="the peak lr is multiplied by this after each cycle"))
@@ -89,7 +116,7 @@ def phases(total_steps: int, pct_start: float, three_phase: bool, start: float, 
     return value
 
 
-@register("one_cycle",
+@register("one_cycle", torch_class=L.OneCycleLR, torch_names={"epochs": RUN_LENGTH, "steps_per_epoch": RUN_LENGTH},
           lr=replace(LR, aliases=("max_lr",), doc="the peak lr (torch's max_lr); none = the optimizer's lr"),
           total_steps=TOTAL_STEPS,
           pct_start=Param(float, 0.3, gt=0, lt=1, doc="the share of the run spent rising"),
