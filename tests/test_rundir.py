@@ -43,8 +43,9 @@ def test_a_version_1_summary_reads_as_a_val_acc_classification(tmp_path):
 
 
 @pytest.mark.parametrize("text, match", [
-    ('{"kind": "epoch"}\n{"kind": "ste', r"metrics.jsonl:2: not a JSON line"),
-    ('{"kind": "epoch"}\n\n[1, 2]\n', r"metrics.jsonl:3: not a JSON object"),
+    ('{"kind": "epoch"}\n{"kind": "ste', r"metrics.jsonl:2 — not a JSON line"),
+    ('{"kind": "epoch"}\n\n[1, 2]\n', r"metrics.jsonl:3 — a record must be a JSON object with a \"kind\""),
+    ('{"epoch": 1}\n', r"metrics.jsonl:1 — a record must be a JSON object with a \"kind\""),
     (b'\xff\xfe', r"metrics.jsonl is not UTF-8"),
 ])
 def test_damaged_metrics_name_the_file_and_line(tmp_path, text, match):

@@ -139,8 +139,8 @@ def check_new(path: Path, overwrite: bool = False) -> None:
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
-    """The JSON objects of a JSON-lines file (blank lines skipped); ConfigError naming the file and
-    line of one that is not a JSON object (a truncated last line included)."""
+    """The records of a JSON-lines file (blank lines skipped); ConfigError naming the file and line
+    of one that is not a JSON object with a "kind" (a truncated last line included)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -152,10 +152,11 @@ def read_jsonl(path: Path) -> Iterator[dict]:
             continue
         try:
             record = json.loads(line)
-        except ValueError as exc:
-            raise ConfigError(f"{path}:{number}: not a JSON line ({exc.msg}): {line[:60]!r}") from None
-        if not isinstance(record, dict):
-            raise ConfigError(f"{path}:{number}: not a JSON object: {line[:60]!r}")
+        except ValueError:
+            raise ConfigError(f"{path}:{number} — not a JSON line (a truncated or corrupt record): "
+                              f"{line[:60]!r}") from None
+        if not isinstance(record, dict) or "kind" not in record:
+            raise ConfigError(f"{path}:{number} — a record must be a JSON object with a \"kind\": {line[:60]!r}")
         yield record
 
 
