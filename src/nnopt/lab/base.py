@@ -366,6 +366,7 @@ class Context:
         with the public Trainer; a diverged run returns its summary with status "diverged"."""
         from ..errors import DivergedError
         from ..train import Trainer, build
+        from ..train.rundir import RunDir
 
         run_dir = self.out / "runs" / label
         (self.out / "recipes").mkdir(parents=True, exist_ok=True)
@@ -373,7 +374,7 @@ class Context:
         try:
             summary = Trainer(build(recipe), run_dir, quiet=True, callbacks=callbacks).fit()
         except DivergedError:
-            summary = json.loads((run_dir / "summary.json").read_text())
+            summary = RunDir(run_dir).summary()
         return read_run(run_dir, summary)
 
     def runs(self, make_recipe: Callable[[int], Recipe], label: str, callbacks: Callable[[], Sequence] = tuple
@@ -436,9 +437,13 @@ def lab_recipe(sections: Mapping[str, Mapping[str, Any]] | None = None, seed: in
 
 
 def read_run(run_dir: Path, summary: dict | None = None) -> RunResult:
-    lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    """A run directory's records (through its one reader, nnopt.train.rundir)."""
+    from ..train.rundir import RunDir
+
+    rundir = RunDir(run_dir)
+    lines = rundir.metrics()
     if summary is None:
-        summary = json.loads((run_dir / "summary.json").read_text())
+        summary = rundir.summary()
     return RunResult(run_dir, summary, [m for m in lines if m["kind"] == "epoch"],
                      [m for m in lines if m["kind"] == "step"])
 
