@@ -10,10 +10,21 @@ from nnopt.train import Trainer, build, checkpoint
 
 @pytest.fixture
 def finished(tmp_path, small_recipe):
-    """A 2-epoch run directory with its epoch-2 checkpoint (the run is complete)."""
+    """A 2-epoch run directory with its epoch-2 checkpoint, killed before it wrote its summary (a
+    complete run's --resume says so and reads nothing else)."""
     run_dir = tmp_path / "run"
     Trainer(build(small_recipe.override(["train.epochs=2"])), run_dir, quiet=True).fit()
+    (run_dir / "summary.json").unlink()
     return run_dir
+
+
+def test_resume_of_a_complete_run_says_so_and_changes_nothing(finished, capsys):
+    assert resume(finished, capsys)[0] == 0  # writes the summary: complete now
+    before = {p: p.read_bytes() for p in finished.rglob("*") if p.is_file()}
+    code = main(["run", "--resume", str(finished)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "is already complete (status completed, 2 epochs): nothing to resume" in err
+    assert out == "" and {p: p.read_bytes() for p in finished.rglob("*") if p.is_file()} == before
 
 
 def resume(run_dir, capsys) -> tuple[int, str]:

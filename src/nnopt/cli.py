@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -123,6 +124,9 @@ def out_dir(args, kind: str) -> Path:
     return Path("runs") / f"{stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+FINISHED = ("completed", "early_stopped", "stopped")  # summary statuses of a run with nothing left to resume
+
+
 def cmd_run(args) -> int:
     from .doctor import format_diagnosis
     from .recipe import Recipe
@@ -138,6 +142,14 @@ def cmd_run(args) -> int:
             raise ConfigError("--resume continues a run with its own recipe.toml in its own directory; "
                               "give no recipe, --set or --out with it")
         run_dir = checkpoint.check_resume_dir(args.resume)
+        summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
+        if summary.get("status") in FINISHED:
+            if checkpoint.exists(run_dir):
+                checkpoint.load(run_dir)  # a damaged checkpoint is still reported (CheckpointError)
+            if dist.is_writer:
+                print(f"{run_dir} is already complete (status {summary['status']}, {summary.get('epochs')} epochs): "
+                      f"nothing to resume; its results are in {run_dir / 'summary.json'}", file=sys.stderr)
+            return 0
         recipe = Recipe.load(run_dir / "recipe.toml")
     else:
         recipe = load_recipe(args)
@@ -149,7 +161,7 @@ def cmd_run(args) -> int:
         print(f"{run_dir} has no checkpoint (the run stopped before its first epoch ended); "
               "starting it again from the beginning", file=sys.stderr)
     quiet = args.quiet or not dist.is_writer
-    trainer = Trainer(build(recipe), run_dir, quiet=quiet)
+    trainer = Trainer(build(recipe), run_dir, quiet=quiet, overwrite=args.resume is not None and not resume)
     if not quiet:
         print(f"run directory: {run_dir}", file=sys.stderr)
     try:
