@@ -21,6 +21,15 @@ def _data():
 X, Y = _data()
 
 
+def beyond() -> list[str]:
+    """The optimizers beyond the chapter: the entries nnopt.optim.beyond's modules register (by
+    where their chain, else their factory, lives)."""
+    from nnopt.registry import OPTIMIZERS
+
+    return [e.name for e in OPTIMIZERS
+            if (e.meta.get("build") or e.factory).__module__.startswith("nnopt.optim.beyond.")]
+
+
 def small_cnn(seed: int = 0) -> nn.Module:
     """Conv → ReLU → pool → Linear → LayerNorm → ReLU → Linear: 2-D, 4-D and 1-D parameters."""
     torch.manual_seed(seed)
