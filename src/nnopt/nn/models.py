@@ -183,7 +183,7 @@ def python_spec(values) -> dict[str, Param]:
 
 @MODELS.register("python", skip=3, spec_of=python_spec, params={"factory": FACTORY})
 def python_model(input_shape, n_outputs, dropout=0.0, factory="", **kwargs):
-    """Your own model: ``factory(input_shape=…, n_outputs=…, **the section's other keys)`` → nn.Module"""
+    """Your own model: factory(input_shape, n_outputs, **the section's other keys) returns the nn.Module"""
     fn = resolve_callable(factory, "model.factory")
     if dropout > 0:
         if not accepts(fn, "dropout"):
