@@ -7,7 +7,7 @@ from nnopt.lab import run_experiment
 from nnopt.lab.experiments import c14_init_depth, c15_preprocessing, c16_batch_norm, c17_layer_weight_lrn_norm
 
 VERDICTS = {"init_depth": "HOLDS IN PART", "preprocessing": "HOLDS", "batch_norm": "HOLDS IN PART",
-            "layer_weight_lrn_norm": "DOES NOT HOLD"}
+            "layer_weight_lrn_norm": "HOLDS IN PART"}
 
 
 @pytest.mark.parametrize("name", sorted(VERDICTS))
@@ -76,13 +76,6 @@ def test_batch_dependence_tells_per_sample_models_from_batch_statistics():
 class Centre(torch.nn.Module):
     def forward(self, x):
         return x - x.mean(0)
-
-
-def test_clearly_above():
-    from nnopt.lab import Spread
-
-    assert c17_layer_weight_lrn_norm.clearly_above(Spread([1.0, 1.1, 1.2]), Spread([0.5, 0.6, 0.7]))
-    assert not c17_layer_weight_lrn_norm.clearly_above(Spread([1.0, 1.1, 1.2]), Spread([1.0, 1.05, 1.1]))
 
 
 def test_steady_means_both_ratios_inside_the_band():
