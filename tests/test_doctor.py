@@ -1,14 +1,20 @@
-"""nnopt doctor: each pathology, made on purpose, is found; a healthy run gets no warning; the
-per-layer statistics equal an independent recomputation."""
+"""nnopt doctor: each pathology, made on purpose, is its first finding with a remedy that points the
+right way; a healthy run gets none; exit codes, --json, --verify; the probe's numbers equal
+independent computations; the per-layer statistics equal an independent recomputation."""
 import json
+import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from nnopt import Recipe
 from nnopt.cli import main
-from nnopt.doctor import diagnose, format_diagnosis
+from nnopt.doctor import diagnose, format_diagnosis, verify
+from nnopt.doctor.checks import flat_recipe, read, toml_value
+from nnopt.doctor.probe import RANGE_HI, RANGE_LO, RANGE_STEPS, Probe
+from nnopt.doctor.verify import with_sets
 from nnopt.errors import DivergedError
 from nnopt.train import Callback, LambdaCallback, Trainer, build
 from nnopt.train.layer_stats import dead_units
@@ -16,6 +22,7 @@ from nnopt.train.layer_stats import dead_units
 BASE = {"data": {"name": "digits"}, "model": {"name": "mlp", "widths": [64]},
         "train": {"batch_size": 32, "epochs": 6, "threads": 1, "device": "cpu", "checkpoint": False,
                   "log_layers": True}}
+MOONS = {"data.name": "moons", "data.n_samples": 400}
 
 
 def run(tmp_path, **overrides):
@@ -27,71 +34,197 @@ def run(tmp_path, **overrides):
     return tmp_path
 
 
-def names(run_dir):
-    return [p.name for p in diagnose(run_dir)]
+def first(run_dir):
+    found = diagnose(run_dir)
+    assert found, format_diagnosis(run_dir, found)
+    return found[0]
 
 
-def test_healthy_run_gets_no_warning(tmp_path):
+def test_healthy_run_gets_no_finding(tmp_path, capsys):
     d = run(tmp_path)
-    assert (d / "layers.jsonl").is_file()
     assert diagnose(d) == []
-    assert "no problem found" in format_diagnosis(d)
+    assert "nothing found" in format_diagnosis(d)
+    assert main(["doctor", str(d)]) == 0
 
 
-def test_diverging_loss(tmp_path):
-    d = run(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 50.0})
-    problems = {p.name: p for p in diagnose(d)}
-    assert "diverging" in problems and "lower optimizer.lr (it is 50" in problems["diverging"].remedy
+def test_healthy_val_better_than_train_is_not_overfitting(tmp_path):
+    # dropout makes the (train-mode) training loss worse than the validation loss
+    d = run(tmp_path, **MOONS, **{"model.widths": [64, 64], "regularization.dropout": 0.4, "optimizer.lr": 0.01,
+                                  "train.epochs": 15})
+    e = read(d).epochs[-1]
+    assert e["val_loss"] < e["train_loss"]
+    assert diagnose(d) == []
 
 
-def test_non_finite_loss_is_diverging(tmp_path):
+def test_noisy_small_batches_are_not_oscillation(tmp_path):
+    d = run(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 0.1, "train.batch_size": 8, "train.epochs": 4})
+    assert diagnose(d) == []
+
+
+@pytest.mark.parametrize("lr", [50.0, 1e8])
+def test_lr_too_high_is_said_first_and_lowered(tmp_path, lr):
+    # lr 50 makes the loss jump and kills the ReLUs; 1e8 diverges (NaN) — both are the lr, said first
+    d = run(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": lr})
+    f = first(d)
+    assert f.name == "lr too high" and f.sets["optimizer.lr"] < lr
+    assert "range test" in f.evidence and f.set_lines() == [f"--set optimizer.lr={toml_value(f.sets['optimizer.lr'])}"]
+    assert not any(x.name in ("dead ReLUs", "underfitting", "lr too low") for x in diagnose(d))
+
+
+def test_lr_too_low_is_raised_for_an_adam_run_without_suggesting_adam(tmp_path):
+    d = run(tmp_path, **{"optimizer.lr": 1e-6})
+    f = first(d)
+    assert f.name == "lr too low" and f.sets == {"optimizer.lr": pytest.approx(f.sets["optimizer.lr"])}
+    assert f.sets["optimizer.lr"] > 1e-5
+    assert "adam" not in json.dumps([x.to_dict() for x in diagnose(d)]).lower()
+
+
+def test_init_pathologies(tmp_path):
+    sym = first(run(tmp_path / "zeros", **{"init.name": "zeros", "train.epochs": 2}))
+    assert sym.name == "symmetric init" and sym.sets["init.name"] == "he_normal"
+    big = first(run(tmp_path / "big", **{"model.widths": [64] * 4, "init.name": "normal", "init.std": 1.0,
+                                         "train.epochs": 2}))
+    assert big.name == "exploding init" and "initial logits have std" in big.evidence
+    small = first(run(tmp_path / "small", **{"model.widths": [32] * 6, "model.activation": "logistic",
+                                             "init.name": "normal", "init.std": 0.01, "optimizer.name": "sgd",
+                                             "optimizer.lr": 0.1, "train.epochs": 2}))
+    assert small.name == "vanishing init" and small.sets["init.name"] == "xavier_normal"
+
+
+def test_unnormalized_inputs(tmp_path):
+    f = first(run(tmp_path, **{"preprocess.name": "minmax", "preprocess.feature_range": [0.0, 255.0],
+                               "train.epochs": 2}))
+    assert f.name == "unnormalized inputs" and f.sets == {"preprocess.name": "standardize"}
+
+
+def test_dead_relus_from_a_negative_bias(tmp_path):
+    f = first(run(tmp_path, **{"model.widths": [64, 64], "init.name": "he_normal", "init.bias": -3.0,
+                               "train.epochs": 2}))
+    assert f.name == "dead ReLUs" and f.sets == {"init.bias": 0.0} and "already at init" in f.evidence
+
+
+def test_batch_norm_at_tiny_batches(tmp_path):
+    f = first(run(tmp_path, **MOONS, **{"model.widths": [32, 32], "model.norm": "batch", "train.batch_size": 2,
+                                        "train.epochs": 3}))
+    assert f.name == "batch norm at tiny batches" and f.sets == {"train.batch_size": 32}
+
+
+@pytest.mark.slow
+def test_exploding_gradients_in_an_rnn(tmp_path):
+    recipe = Recipe({**BASE, "data": {"name": "digits_seq"}, "model": {"name": "rnn", "cell": "rnn", "hidden": 64}})
+    recipe = recipe.override({"init.name": "normal", "init.std": 0.5, "optimizer.name": "sgd",
+                              "optimizer.lr": 0.05, "train.epochs": 4})
+    Trainer(build(recipe), tmp_path, quiet=True).fit()
+    f = first(tmp_path)
+    assert f.name == "exploding gradients" and f.sets["clip.name"] == "global_norm"
+    assert "spectral radius" in f.evidence
+
+
+def test_schedule_that_decays_too_early(tmp_path):
+    f = first(run(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 0.1, "schedule.name": "step",
+                               "schedule.step_size": 20, "schedule.rate": 0.1, "train.epochs": 8}))
+    assert f.name == "schedule decays too early" and f.sets == {"schedule.name": "cosine"}
+
+
+def test_overfitting_remedy_fits_2d_points(tmp_path):
+    d = run(tmp_path, **{"data.name": "moons", "data.n_samples": 60, "data.noise": 0.3,
+                         "model.widths": [256, 256], "optimizer.lr": 0.01, "train.epochs": 150})
+    f = first(d)
+    assert f.name == "overfitting"
+    assert "augment" not in json.dumps(f.to_dict())  # no image augmentation for 2-D points
+
+
+@pytest.mark.parametrize("how", ["small model", "strong penalty"])
+def test_underfitting(tmp_path, how):
+    sets = ({"model.widths": [2], "model.activation": "tanh", "train.epochs": 10} if how == "small model" else
+            {"penalty.name": "l2", "penalty.coef": 1.0, "train.epochs": 6})
+    f = first(run(tmp_path, **sets))
+    assert f.name == "underfitting"
+    assert (f.sets == {"model.widths": [32]}) if how == "small model" else (f.sets == {"penalty.coef": 0.01})
+
+
+def test_non_finite_losses_are_never_nothing_found(tmp_path, capsys):
     d = run(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 1e8})
-    assert json.loads((d / "summary.json").read_text())["status"] == "diverged"
-    (problem,) = [p for p in diagnose(d) if p.name == "diverging"]
-    assert "non-finite at step" in problem.evidence
+    (d / "recipe.toml").write_text((d / "recipe.toml").read_text().replace('"mlp"', '"no_such_model"'))
+    text = format_diagnosis(d)
+    assert "nothing found" not in text and "! diverged" in text and "does not rebuild here" in text
+    assert main(["doctor", str(d)]) == 1
 
 
-def test_oscillating_loss(tmp_path):
-    d = run(tmp_path, **{"model.activation": "tanh", "optimizer.name": "momentum", "optimizer.lr": 0.3,
-                         "optimizer.momentum": 0.95, "train.epochs": 8})
-    assert "oscillating" in names(d)
+def test_exit_codes_and_json(tmp_path, capsys):
+    d = run(tmp_path / "a", **{"optimizer.name": "sgd", "optimizer.lr": 50.0, "train.epochs": 3})
+    capsys.readouterr()
+    assert main(["doctor", str(d), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    (f, *_) = out["findings"]
+    assert f["name"] == "lr too high" and f["set"][0].startswith("--set optimizer.lr=")
+    assert 0 < f["confidence"] <= 1 and f["section"] and f["evidence"]
+    assert main(["doctor", str(tmp_path / "nothing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["doctor", str(tmp_path / "empty")]) == 2
+    assert "not a run directory (no metrics.jsonl)" in capsys.readouterr().err
+    (tmp_path / "empty" / "metrics.jsonl").write_text('{"kind": "epoch", "train_loss": 1.0}\n{"kind": "ep')
+    assert main(["doctor", str(tmp_path / "empty")]) == 2
+    assert "metrics.jsonl:2 — not a JSON line" in capsys.readouterr().err
 
 
-def test_plateau_from_the_start(tmp_path):
-    d = run(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 1e-5})
-    (problem,) = [p for p in diagnose(d) if p.name == "plateau"]
-    assert problem.remedy.startswith("stuck from the start: raise optimizer.lr")
+def test_verify_on_a_diverging_run(tmp_path, capsys):
+    d = run(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 50.0, "train.epochs": 4})
+    before = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert main(["doctor", str(d), "--verify"]) == 1
+    out = capsys.readouterr().out
+    assert "the remedy IMPROVED it" in out
+    assert {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()} == before  # the run is untouched
+    result = verify(d)  # a second verify goes into a new directory
+    assert result["improved"] and result["dir"].endswith("doctor-verify-2")
+    assert result["after"] == 0.0 and math.isfinite(result["val_after"])
+    rerun = Recipe.load(tmp_path / "doctor-verify-2" / "remedy" / "recipe.toml")
+    assert rerun.optimizer["lr"] < 50 and rerun.train["seed"] == 0
 
 
-def test_vanishing_gradients(tmp_path):
-    d = run(tmp_path, **{"model.widths": [32] * 6, "model.activation": "logistic", "init.name": "normal",
-                         "init.std": 0.01, "optimizer.name": "sgd", "optimizer.lr": 0.1, "train.epochs": 2})
-    (problem,) = [p for p in diagnose(d) if p.name == "vanishing gradients"]
-    assert "× the last layer's" in problem.evidence and "xavier_normal" in problem.remedy
+def test_probe_against_closed_forms(tmp_path):
+    # zero init: every logit is 0, so the initial loss is exactly ln K and every hidden layer is symmetric
+    recipe = Recipe(BASE).override({"init.name": "zeros", "model.widths": [16, 8]}).raw
+    p = Probe(recipe, tmp_path)
+    assert p.init["loss"] == pytest.approx(math.log(10), rel=1e-6)
+    linears = [n for n, m in p.model.named_modules() if isinstance(m, nn.Linear)]
+    assert [(n, k) for n, k in p.init["symmetric"]] == [(linears[0], 16), (linears[1], 8)]  # not the output
+    x = p.data.train.x.numpy().astype(np.float64)
+    assert p.input_rms == pytest.approx(float(np.sqrt((x ** 2).mean())), rel=1e-9)
+    rt = p.range_test
+    steps = len(rt["lrs"])
+    assert rt["lrs"][0] == pytest.approx(RANGE_LO) and steps >= 2
+    assert rt["lrs"][1] / rt["lrs"][0] == pytest.approx((RANGE_HI / RANGE_LO) ** (1 / (RANGE_STEPS - 1)))
+    assert rt["best_lr"] == rt["lrs"][int(np.argmin(rt["losses"]))] and rt["suggested"] == rt["best_lr"] / 10
 
 
-def test_exploding_gradients(tmp_path):
-    # tanh in the chaotic regime (σ_w·√fan_in = 16): backward gradients grow through the layers
-    d = run(tmp_path, **{"model.widths": [64] * 10, "model.activation": "tanh", "init.name": "normal",
-                         "init.std": 2.0, "optimizer.name": "sgd", "optimizer.lr": 1e-6, "train.epochs": 2})
-    assert "exploding gradients" in names(d)
+def test_spectral_radius_by_hand(tmp_path):
+    recipe = {**BASE, "data": {"name": "digits_seq"}, "model": {"name": "rnn", "cell": "gru", "hidden": 8}}
+    p = Probe(recipe, tmp_path)
+    (w,) = [v.double().numpy() for k, v in p.init_state.items() if "weight_hh" in k]
+    assert w.shape == (24, 8)  # GRU: 3 gates of 8×8
+    expect = max(np.abs(np.linalg.eigvals(w[i:i + 8])).max() for i in range(0, 24, 8))
+    assert p.spectral_radius == pytest.approx(expect, rel=1e-9)
 
 
-def test_dead_relu_units(tmp_path):
-    d = run(tmp_path, **{"model.widths": [64, 64], "optimizer.name": "adam", "optimizer.lr": 0.05})
-    (problem,) = [p for p in diagnose(d) if p.name == "dead ReLU units"]
-    assert "output 0 on every probe sample" in problem.evidence
+def test_recipe_helpers():
+    raw = {"optimizer": {"lr": 0.1}, "regularization": {"early_stopping": {"patience": None}}}
+    assert flat_recipe(raw) == {"optimizer.lr": 0.1, "regularization.early_stopping.patience": None}
+    out = with_sets(raw, {"optimizer.lr": 0.01, "regularization.early_stopping.patience": 3, "clip.name": "x"})
+    assert out == {"optimizer": {"lr": 0.01}, "regularization": {"early_stopping": {"patience": 3}},
+                   "clip": {"name": "x"}}
+    assert raw["optimizer"]["lr"] == 0.1  # not modified
+    assert [toml_value(v) for v in ("a", 1e-5, 0.25, [4, 8], True)] == ['"a"', "1.0e-05", "0.25", "[4, 8]", "true"]
 
 
-def test_overfitting(tmp_path):
-    d = run(tmp_path, **{"data.n_train": 100, "model.widths": [256, 256], "train.epochs": 60})
-    (problem,) = [p for p in diagnose(d) if p.name == "overfitting"]
-    assert "early stopping" in problem.remedy
-
-
-def test_underfitting(tmp_path):
-    d = run(tmp_path, **{"model.widths": [2], "model.activation": "tanh"})
-    assert "underfitting" in names(d)
+def test_run_doctor_prints_the_diagnosis(tmp_path, capsys):
+    assert main(["run", "--doctor", "--quiet", "--out", str(tmp_path / "b"), "--set", "train.epochs=3",
+                 "--set", "train.threads=1", "--set", "train.device=\"cpu\"", "--set", "model.widths=[2]",
+                 "--set", "model.activation=\"tanh\""]) == 0
+    out = capsys.readouterr().out
+    assert "nnopt doctor:" in out and "! underfitting" in out
 
 
 class Recorder(Callback):
@@ -101,10 +234,10 @@ class Recorder(Callback):
         self.grads, self.updates, self.prev = {}, {}, None
 
     def on_fit_start(self, trainer):
-        self.prev = {n: p.detach().clone() for n, p in trainer.s.model.named_parameters()}
+        self.prev = {n: p.detach().clone() for n, p in trainer.setup.model.named_parameters()}
 
     def on_step_end(self, trainer, step, metrics):
-        params = dict(trainer.s.model.named_parameters())
+        params = dict(trainer.setup.model.named_parameters())
         self.grads[step] = {n: float(p.grad.norm()) for n, p in params.items()}
         self.updates[step] = {n: float((p.detach() - self.prev[n]).norm()) for n, p in params.items()}
         self.prev = {n: p.detach().clone() for n, p in params.items()}
@@ -133,20 +266,6 @@ def test_dead_units_by_hand():
     model = nn.Sequential(layer, nn.ReLU())
     x = torch.tensor([[1.0, -1.0], [-1.0, 2.0], [3.0, 3.0]])
     assert dead_units(model, x) == {"1": 0.5}
-
-
-def test_cli_doctor_and_run_doctor(tmp_path, capsys):
-    d = run(tmp_path / "a", **{"optimizer.name": "sgd", "optimizer.lr": 1e-5})
-    assert main(["doctor", str(d)]) == 0
-    out = capsys.readouterr().out
-    assert "! plateau:" in out and "remedy:" in out
-    assert main(["doctor", str(tmp_path / "nothing")]) == 2
-    assert "not a run directory" in capsys.readouterr().err
-    assert main(["run", "--doctor", "--quiet", "--out", str(tmp_path / "b"), "--set", "train.epochs=2",
-                 "--set", "train.threads=1", "--set", "train.device=\"cpu\"", "--set", "model.widths=[2]",
-                 "--set", "model.activation=\"tanh\""]) == 0
-    out = capsys.readouterr().out
-    assert "nnopt doctor:" in out and "! underfitting:" in out
 
 
 def test_layers_jsonl_of_a_resumed_run_equals_an_uninterrupted_one(tmp_path):

@@ -1,4 +1,5 @@
-"""`nnopt doctor RUN_DIR`: the chapter's advice applied to a run (see `checks`)."""
-from .checks import CHECKS, Problem, diagnose, format_diagnosis
+"""`nnopt doctor RUN_DIR`: the chapter's advice applied to a run (see `checks`), and `verify` of it."""
+from .checks import CHECKS, Finding, diagnose, format_diagnosis
+from .verify import verify
 
-__all__ = ["CHECKS", "Problem", "diagnose", "format_diagnosis"]
+__all__ = ["CHECKS", "Finding", "diagnose", "format_diagnosis", "verify"]

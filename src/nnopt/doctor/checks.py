@@ -1,216 +1,630 @@
-"""The chapter's advice applied to a finished (or diverged) run directory.
+"""The doctor's diagnosis of a run directory: root causes first, each from its evidence.
 
-Each check reads the run's own records — ``metrics.jsonl`` (step loss/grad norm, epoch train/val
-loss and accuracy), ``summary.json``, ``recipe.toml`` and, when ``train.log_layers = true``,
-``layers.jsonl`` — and returns a `Problem` with the numbers that show it and the chapter's remedy,
-or None. Thresholds are rules of thumb, stated in each check:
+A run's records (``metrics.jsonl``, ``summary.json``, ``recipe.toml``, ``model.pt`` and, with
+``train.log_layers``, ``layers.jsonl``) plus what `probe.Probe` measures (the network rebuilt at its
+seed, the inputs, a short lr range test) go through the checks in `CHECKS` order. A root cause is
+checked before the symptoms it produces: the inputs and the initialization before the learning
+rate, the learning rate before dead units, plateaus and under/overfitting. Each check returns a
+`Finding` or None; a symptom already explained by an earlier finding (`EXPLAINED`) and any finding
+whose ``--set`` lines touch a field an earlier one sets are dropped, so no remedy contradicts another.
 
-    diverging     the run diverged (non-finite loss), or the last tenth of the logged step losses
-                  averages > 2× their running minimum and more than the first tenth
-    oscillating   ≥ 1/3 of the epoch-to-epoch train losses rise by > 5% (≥ 4 epochs)
-    plateau       the train loss of the last half of the epochs changed < 2% while train acc < 0.95
-    vanishing /   the median gradient norm of the first weight layer over the last layer's is
-    exploding     < 1e-2 / > 1e2 (layers.jsonl)
-    dead ReLUs    ≥ 50% of a ReLU layer's units output 0 on every probe sample (layers.jsonl)
-    overfitting   the val loss ends ≥ 10% above its minimum, reached before 80% of the epochs,
-                  while the train loss kept falling; or the train − val accuracy gap ≥ 0.1
-    underfitting  final train accuracy < 0.8 with train and val within 0.05 of each other
+    check                       seen as (L₀: loss at init on the probe batch; K classes)
+    unnormalized inputs         training inputs with RMS √mean(x²) > 5 (standardized inputs: 1)
+    symmetric init              a hidden layer whose units all start with identical weights
+    exploding init              at init: logits' std > 10, or the last affine layer's pre-activation
+                                std > 100× the first's, or ‖∇W_first‖/‖∇W_last‖ > 100 (not recurrent)
+    vanishing init              at init (≥ 3 affine layers, not recurrent): the last pre-activation std
+                                < 1/100 of the first's, or ‖∇W_first‖/‖∇W_last‖ < 1/100
+    dead ReLUs (at init)        ≥ 50% of a ReLU layer's units output 0 on all the probe batch at init
+    exploding gradients         a recurrent model, no clipping, and a logged gradient norm > 20× the
+                                median one (or the run diverged)
+    lr too high                 the lr > 3× the range test's best η*, and the run diverged, or ended
+                                with a train loss ≥ 0.9·L₀, or its step loss once exceeded 3·L₀, or ≥ 1/3 of
+                                its epochs raised the train loss by > 10%, or it killed ≥ 50% of a
+                                ReLU layer's units (alive at init)
+    batch norm at tiny batches  batch norm with batches ≤ 8, and the final weights' eval-mode loss on
+                                training samples > 1.5× the logged train-mode loss
+    schedule decays too early   the logged lr falls below 1% of its peak before half the epochs, and
+                                the train loss fell < 10% after that, at train accuracy < 0.95
+    lr too low                  the lr < η*/100 (the range test's suggestion over 10), and the train
+                                loss fell < 50% of L₀
+    dead ReLUs                  ≥ 50% of a ReLU layer's units dead in the final weights
+    underfitting                train accuracy < 0.85, validation within 0.05 of it, and the train
+                                loss moved < 5% over the last third of the epochs
+    overfitting                 the validation loss ends ≥ 20% above its minimum (reached before 75% of
+                                the epochs) while the training loss fell ≥ 30% more; or train − val
+                                accuracy ≥ 0.1 (a validation better than training is not overfitting)
+
+Regression runs (no accuracy in the records) skip the accuracy conditions; an epoch-level metric
+that is missing skips the check that needs it.
 """
 from __future__ import annotations
 
 import json
+import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
+from .._compat import tomllib
 from ..errors import ConfigError
-from ..recipe import Recipe
+from .probe import Probe, probe
+
+BOOK = "Goodfellow, Bengio & Courville 2016"
+SECTIONS = {
+    "unnormalized inputs": "LeCun et al. 2012 (Efficient BackProp) §4.3, normalizing the inputs",
+    "symmetric init": f"{BOOK} §8.4, breaking symmetry",
+    "exploding init": f"{BOOK} §8.4, the scale of the initial weights",
+    "vanishing init": f"{BOOK} §8.4 and §8.2.5; Glorot & Bengio 2010",
+    "dead ReLUs": f"{BOOK} §6.3.1, rectified linear units",
+    "exploding gradients": f"{BOOK} §8.2.4 and §10.11.1, clipping gradients",
+    "lr too high": f"{BOOK} §8.3.1 and §11.4.1; Smith 2017 (lr range test)",
+    "batch norm at tiny batches": f"{BOOK} §8.7.1; Ioffe 2017, Wu & He 2018",
+    "schedule decays too early": f"{BOOK} §8.3.1, the learning-rate schedule",
+    "lr too low": f"{BOOK} §8.3.1 and §11.4.1; Smith 2017 (lr range test)",
+    "underfitting": f"{BOOK} §5.2, capacity, overfitting and underfitting",
+    "overfitting": f"{BOOK} §5.2, §7.1, §7.8, §7.12",
+    "diverged": f"{BOOK} §8.2.4 and §8.3.1",
+}
 
 
 @dataclass
-class Problem:
-    """One finding: a short name, what was seen (with the numbers), and what to do."""
+class Finding:
+    """One diagnosis: its name, the numbers that show it, a confidence in [0, 1], the reference, the
+    remedy in words and as exact recipe changes (`sets`: dotted field → value; ``--verify`` applies
+    them), and `severity` — the evidence's number, larger = worse, that ``--verify`` compares."""
 
     name: str
     evidence: str
+    confidence: float
     remedy: str
+    sets: dict[str, Any]
+    severity: float
+    section: str = ""
+
+    def __post_init__(self):
+        self.section = self.section or SECTIONS[self.name]
+
+    def set_lines(self) -> list[str]:
+        """The remedy as `nnopt run --set` arguments."""
+        return [f"--set {k}={toml_value(v)}" for k, v in self.sets.items()]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "evidence": self.evidence, "confidence": round(self.confidence, 2),
+                "section": self.section, "remedy": self.remedy, "set": self.set_lines(),
+                "severity": self.severity if math.isfinite(self.severity) else str(self.severity)}
+
+
+def toml_value(v: Any) -> str:
+    """`v` as a TOML value for --set (strings quoted, lists bracketed)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, float):
+        return f"{v:.3g}" if "e" not in f"{v:.3g}" else f"{v:.1e}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return str(v)
 
 
 @dataclass
 class Run:
-    """A run directory's records."""
+    """A run directory's records: its recipe as written (no validation), summary, epoch and step
+    lines of metrics.jsonl, and layers.jsonl's step and units lines."""
 
     path: Path
-    recipe: Recipe | None
+    recipe: dict
     summary: dict
     steps: list[dict]
     epochs: list[dict]
-    layers: list[dict]
-    units: list[dict]
+    layers: list[dict] = field(default_factory=list)
+    units: list[dict] = field(default_factory=list)
+    _probe: tuple | None = None
+
+    @property
+    def probe(self) -> Probe | None:
+        if self._probe is None:
+            self._probe = probe(self.recipe, self.path)
+        return self._probe[0]
+
+    @property
+    def probe_note(self) -> str:
+        return self._probe[1] if self._probe else ""
+
+    @property
+    def flat(self) -> dict:
+        return flat_recipe(self.recipe)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        v = self.flat.get(key, default)
+        return default if v == "none" else v
+
+    @property
+    def classification(self) -> bool:
+        return bool(self.epochs) and "train_acc" in self.epochs[-1] and "val_acc" in self.epochs[-1]
+
+    @property
+    def diverged(self) -> bool:
+        return self.summary.get("status") == "diverged" or any(
+            not math.isfinite(e.get("train_loss", 0.0)) for e in self.epochs) or any(
+            not math.isfinite(s.get("loss", 0.0)) for s in self.steps)
+
+
+def flat_recipe(raw: dict) -> dict:
+    """{"section.field": value} of a nested recipe dict (nested tables joined by dots too)."""
+    out: dict = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            out[prefix] = node
+    walk("", raw or {})
+    return out
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of `path`, one a line; ConfigError naming the file and line otherwise."""
+    out = []
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} — cannot be read as text ({exc.__class__.__name__})") from None
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{path}:{i} — not a JSON line (a truncated or corrupt record)") from None
+        if not isinstance(obj, dict) or "kind" not in obj:
+            raise ConfigError(f"{path}:{i} — a record must be a JSON object with a \"kind\"") from None
+        out.append(obj)
+    return out
 
 
 def read(run_dir: str | Path) -> Run:
-    """The records of `run_dir`; ConfigError when it holds no metrics.jsonl."""
+    """The records of `run_dir`; ConfigError when it does not exist or holds no metrics.jsonl."""
     path = Path(run_dir)
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist")
+    if not path.is_dir():
+        raise ConfigError(f"{path} is not a directory (a run directory is nnopt run's --out)")
     metrics = path / "metrics.jsonl"
     if not metrics.is_file():
         raise ConfigError(f"{path} is not a run directory (no metrics.jsonl)")
-    lines = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()]
-    extra = path / "layers.jsonl"
-    layer_lines = [json.loads(x) for x in extra.read_text().splitlines() if x.strip()] if extra.is_file() else []
-    summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").is_file() else {}
-    recipe = Recipe.load(path / "recipe.toml") if (path / "recipe.toml").is_file() else None
+    lines = read_jsonl(metrics)
+    layer_lines = read_jsonl(path / "layers.jsonl") if (path / "layers.jsonl").is_file() else []
+    summary: dict = {}
+    if (path / "summary.json").is_file():
+        try:
+            summary = json.loads((path / "summary.json").read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ConfigError(f"{path / 'summary.json'} — not valid JSON") from None
+        if not isinstance(summary, dict):
+            raise ConfigError(f"{path / 'summary.json'} — must hold a JSON object")
+    recipe: dict = {}
+    if (path / "recipe.toml").is_file():
+        try:
+            recipe = tomllib.loads((path / "recipe.toml").read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path / 'recipe.toml'} — not valid TOML ({exc})") from None
+    numbers = ("loss", "train_loss", "val_loss")
+    for rec in lines:
+        for k in numbers:
+            if k in rec and not isinstance(rec[k], (int, float)):
+                raise ConfigError(f"{metrics} — {k} = {rec[k]!r} at step {rec.get('step')} must be a number")
     return Run(path, recipe, summary, [m for m in lines if m["kind"] == "step"],
                [m for m in lines if m["kind"] == "epoch"], [m for m in layer_lines if m["kind"] == "step"],
                [m for m in layer_lines if m["kind"] == "units"])
 
 
-def lr_of(run: Run) -> str:
-    return f"{run.recipe.optimizer['lr']:g}" if run.recipe is not None and "lr" in run.recipe.optimizer else "?"
+def confidence(ratio: float, strong: float) -> float:
+    """0.6 at the threshold (ratio 1) rising log-linearly to 0.95 at `strong`× past it."""
+    if not math.isfinite(ratio):
+        return 0.95
+    t = math.log(max(ratio, 1.0)) / math.log(strong)
+    return round(min(0.95, 0.6 + 0.35 * t), 2)
 
 
-def diverging(run: Run) -> Problem | None:
-    remedy = (f"lower optimizer.lr (it is {lr_of(run)}; try ÷10), add warmup (schedule.warmup_steps), clip "
-              "gradients (clip.name = \"global_norm\"), or use a variance-preserving init (init.name = \"he_normal\")")
-    if run.summary.get("status") == "diverged":
-        return Problem("diverging", f"the loss became non-finite at step {run.summary.get('diverged_at_step')}", remedy)
-    losses = [s["loss"] for s in run.steps]
-    if len(losses) < 20:
+def g(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def train_losses(run: Run) -> list[float]:
+    return [e["train_loss"] for e in run.epochs if "train_loss" in e]
+
+
+# ---------------------------------------------------------------- root causes: inputs and init
+def unnormalized_inputs(run: Run) -> Finding | None:
+    p = run.probe
+    if p is None or p.input_rms <= 5:
         return None
-    tenth = max(2, len(losses) // 10)
-    low = min(losses[:-tenth])
-    head, tail = statistics.fmean(losses[:tenth]), statistics.fmean(losses[-tenth:])
-    if tail > 2 * low and tail > head:
-        return Problem("diverging", f"the step loss rose from a minimum of {low:.3g} to {tail:.3g} (mean of the last "
-                       f"{tenth} logged steps), above its start {head:.3g}", remedy)
-    return None
+    x = p.data.train.x.double().flatten(1)
+    mean, std = x.mean(0), x.std(0)
+    return Finding("unnormalized inputs", f"the training inputs have RMS {g(p.input_rms)} (per-feature means "
+                   f"{g(float(mean.min()))} … {g(float(mean.max()))}, stds {g(float(std.min()))} … {g(float(std.max()))});"
+                   " standardized inputs have RMS 1",
+                   confidence(p.input_rms / 5, 20),
+                   "standardize the inputs on the training split (zero mean, unit variance per feature)",
+                   {"preprocess.name": "standardize"}, p.input_rms)
 
 
-def oscillating(run: Run) -> Problem | None:
-    losses = [e["train_loss"] for e in run.epochs]
-    if len(losses) < 4 or run.summary.get("status") == "diverged":
+def init_remedy(run: Run) -> dict:
+    """The variance-preserving init for the run's activation: He for ReLU-like, Xavier otherwise."""
+    act = run.get("model.activation", "relu")
+    return {"init.name": "he_normal" if act in ("relu", "leaky_relu", "elu", "gelu") else "xavier_normal",
+            "init.bias": 0.0}
+
+
+def symmetric_init(run: Run) -> Finding | None:
+    p = run.probe
+    if p is None or not p.init["symmetric"]:
         return None
-    rises = [b / a - 1 for a, b in zip(losses, losses[1:]) if b > 1.05 * a]
-    if len(rises) >= (len(losses) - 1) / 3:
-        return Problem("oscillating", f"the training loss rose in {len(rises)} of {len(losses) - 1} epochs (by up to "
-                       f"{max(rises):.0%}); it ends at {losses[-1]:.3g}",
-                       f"the lr is too high for this batch size: lower optimizer.lr (it is {lr_of(run)}), decay it "
-                       "(schedule.name = \"cosine\" or \"step\"), or use a larger train.batch_size")
-    return None
+    layers = ", ".join(f"layer {n} ({k} units)" for n, k in p.init["symmetric"])
+    return Finding("symmetric init", f"every unit of {layers} starts with the same weights "
+                   f"(init.name = {run.get('init.name')!r}), so they get the same gradient and stay identical",
+                   0.95, "break the symmetry with a random, variance-preserving draw", init_remedy(run),
+                   float(len(p.init["symmetric"])))
 
 
-def plateau(run: Run) -> Problem | None:
+def gradient_ratio(p: Probe) -> float | None:
+    grads = p.init["grads"]
+    if len(grads) < 3 or grads[-1][1] == 0:
+        return None
+    return grads[0][1] / grads[-1][1]
+
+
+def exploding_init(run: Run) -> Finding | None:
+    p = run.probe
+    if p is None or p.recurrent or not p.init["pre_std"]:
+        return None
+    pre, logit = p.init["pre_std"], p.init["logit_std"]
+    grow = pre[-1] / pre[0] if pre[0] > 0 else math.inf
+    ratio = gradient_ratio(p)
+    seen = []
+    if logit > 10:
+        seen.append(f"the initial logits have std {g(logit)} (a variance-preserving init: about 1)")
+    if grow > 100:
+        seen.append(f"the pre-activation std grows {g(grow)}× from the first to the last layer")
+    if ratio is not None and ratio > 100:
+        seen.append(f"the first layer's initial gradient is {g(ratio)}× the last layer's")
+    if not seen:
+        return None
+    severity = max(logit / 10, grow / 100, (ratio or 0) / 100)
+    return Finding("exploding init", "; ".join(seen) + f" — the initial loss is {g(p.init['loss'])}"
+                   + (f" (ln K = {g(math.log(p.n_classes))})" if p.n_classes else ""),
+                   confidence(severity, 100), "draw the initial weights at a variance-preserving scale",
+                   init_remedy(run), logit)
+
+
+def vanishing_init(run: Run) -> Finding | None:
+    p = run.probe
+    if p is None or p.recurrent or len(p.init["pre_std"]) < 3:
+        return None
+    pre = p.init["pre_std"]
+    shrink = pre[-1] / pre[0] if pre[0] > 0 else 0.0
+    ratio = gradient_ratio(p)
+    seen = []
+    if shrink < 1e-2:
+        seen.append(f"the pre-activation std shrinks to {shrink:.1e} of the first layer's by the last")
+    if ratio is not None and ratio < 1e-2:
+        seen.append(f"the first layer's initial gradient is {ratio:.1e}× the last layer's")
+    if not seen:
+        return None
+    severity = 1 / max(min(shrink, ratio if ratio is not None else 1.0), 1e-300)
+    return Finding("vanishing init", "; ".join(seen) + f" through {len(pre)} layers (init.name = "
+                   f"{run.get('init.name')!r}, activation {run.get('model.activation', 'relu')!r})",
+                   confidence(severity / 100, 1e4), "draw the initial weights at a variance-preserving scale",
+                   init_remedy(run), severity)
+
+
+def dead_share(dead: dict) -> tuple[str, float]:
+    name = max(dead, key=dead.get) if dead else ""
+    return name, dead.get(name, 0.0)
+
+
+def dead_at_init(run: Run) -> Finding | None:
+    p = run.probe
+    if p is None:
+        return None
+    name, share = dead_share(p.init["dead"])
+    if share < 0.5 or p.init["min_width"] < 4:
+        return None
+    bias = run.get("init.bias")
+    sets = {"init.bias": 0.0} if isinstance(bias, (int, float)) and bias < 0 else {"model.activation": "leaky_relu"}
+    return Finding("dead ReLUs", f"already at init {share:.0%} of ReLU layer {name}'s units output 0 on every "
+                   f"probe sample" + (f" (init.bias = {bias:g})" if "init.bias" in sets else ""),
+                   confidence(share / 0.5, 2), "start the units where they pass gradient" if "init.bias" in sets
+                   else "use an activation that passes gradient below 0", sets, share)
+
+
+# ---------------------------------------------------------------- the learning rate and its schedule
+def lr_of(run: Run) -> float | None:
+    lr = run.get("optimizer.lr")
+    return float(lr) if isinstance(lr, (int, float)) and lr > 0 else None
+
+
+def exploding_gradients(run: Run) -> Finding | None:
+    p = run.probe
+    if p is None or not p.recurrent or run.get("clip.name", "none") != "none":
+        return None
+    rho = p.spectral_radius
+    if rho <= 1.5:
+        return None
+    norms = [s["grad_norm"] for s in run.steps if isinstance(s.get("grad_norm"), (int, float))]
+    finite = [n for n in norms if math.isfinite(n)]
+    med = statistics.median(finite) if finite else 1.0
+    spike = max(norms) / med if norms and med > 0 else 0.0
+    val = [e.get("val_loss", math.nan) for e in run.epochs]
+    jumps = sum(1 for a, b in zip(val, val[1:]) if b > 1.2 * a)
+    acc = run.epochs[-1].get("train_acc") if run.epochs else None
+    seen = []
+    if run.diverged:
+        seen.append("the loss became non-finite")
+    if spike > 10:
+        seen.append(f"the gradient norm peaked at {g(max(norms))}, {g(spike)}× its median {g(med)}")
+    if jumps:
+        seen.append(f"the validation loss jumped by > 20% in {jumps} of {len(val) - 1} epochs")
+    if acc is not None and acc < 0.9:
+        seen.append(f"training reached only accuracy {acc:.3f}")
+    if not seen:
+        return None
+    return Finding("exploding gradients", f"the recurrent weights start with spectral radius {g(rho)} (> 1: "
+                   f"gradients through time can grow as ρ^T) and there is no clipping; " + "; ".join(seen),
+                   confidence(rho / 1.5, 4), "clip the global gradient norm at about its median",
+                   {"clip.name": "global_norm", "clip.max_norm": float(f"{max(med, 0.1):.2g}")},
+                   len(seen) + spike / 10)
+
+
+def range_test(p: Probe | None) -> dict | None:
+    """The probe's range test when it is informative: some lr brought the loss below 0.9·L₀."""
+    if p is None:
+        return None
+    rt = p.range_test
+    return rt if rt["min_loss"] < 0.9 * p.init["loss"] else None
+
+
+def lr_too_high(run: Run) -> Finding | None:
+    lr, p = lr_of(run), run.probe
+    rt = range_test(p)
+    if lr is None or rt is None or not run.epochs and not run.diverged:
+        return None
+    if lr <= rt["best_lr"]:
+        return None
+    l0, losses = p.init["loss"], train_losses(run)
+    seen = []
+    if run.diverged:
+        at = run.summary.get("diverged_at_step")
+        seen.append("the loss became non-finite" + (f" at step {at}" if at is not None else ""))
+    if losses and math.isfinite(losses[-1]) and losses[-1] >= 0.9 * l0:
+        seen.append(f"the train loss ended at {g(losses[-1])}, no lower than at init ({g(l0)})")
+    step_max = max((x for x in [s["loss"] for s in run.steps] + losses[:1] if math.isfinite(x)), default=0.0)
+    if step_max > 3 * l0:
+        seen.append(f"the step loss jumped to {g(step_max)} ({g(step_max / l0)}× the initial {g(l0)})")
+    rises = [b / a - 1 for a, b in zip(losses, losses[1:]) if math.isfinite(a) and math.isfinite(b) and b > 1.1 * a]
+    if len(losses) >= 4 and len(rises) >= (len(losses) - 1) / 3:
+        seen.append(f"the train loss rose in {len(rises)} of {len(losses) - 1} epochs")
+    final = p.final
+    if final is not None:
+        name, share = dead_share(final["dead"])
+        if share >= 0.5 and dead_share(p.init["dead"])[1] < 0.5:
+            seen.append(f"{share:.0%} of ReLU layer {name}'s units died during training")
+    if not seen:
+        return None
+    suggested = rt["suggested"] if rt["suggested"] < lr else lr / 10
+    severity = losses[-1] / l0 if losses and math.isfinite(losses[-1]) and not run.diverged else math.inf
+    return Finding("lr too high", "; ".join(seen) + f". A range test from the same init finds the loss "
+                   f"lowest at lr ≈ {g(rt['best_lr'])}; this run's lr is {g(lr)} ({g(lr / rt['best_lr'])}× that)",
+                   confidence(lr / rt["best_lr"], 30),
+                   f"lower the lr to about a tenth of the range test's best ({g(suggested)})",
+                   {"optimizer.lr": float(f"{suggested:.2g}")}, severity)
+
+
+def bn_tiny_batches(run: Run) -> Finding | None:
+    p = run.probe
+    batch = run.get("train.batch_size", 32)
+    if p is None or run.get("model.norm") != "batch" or batch > 8 or not run.epochs:
+        return None
+    final, logged = p.final, run.epochs[-1].get("train_loss")
+    if final is None or not isinstance(logged, (int, float)) or logged <= 0:
+        return None
+    ratio = final["eval_loss"] / logged
+    acc = run.epochs[-1].get("train_acc")
+    fit = (acc is not None and acc < 0.9) or logged > 0.5 * p.init["loss"]
+    if 0.8 <= ratio <= 1.25 and not fit:
+        return None
+    seen = [f"the final weights' loss on training samples is {g(final['eval_loss'])} in eval mode (running "
+            f"statistics) vs {g(logged)} logged in train mode (batch statistics), {g(ratio)}×"]
+    if fit:
+        seen.append(f"training reached only {'accuracy ' + format(acc, '.3f') if acc is not None else 'loss ' + g(logged)}")
+    return Finding("batch norm at tiny batches", f"batch norm over batches of {batch}: " + "; ".join(seen),
+                   confidence(max(ratio, 1 / ratio, 1.25) / 1.25, 8),
+                   "use batches of 32 so that batch statistics estimate the population ones (or a per-sample "
+                   "norm: model.norm = \"layer\")", {"train.batch_size": 32}, ratio)
+
+
+def early_decay(run: Run) -> Finding | None:
     e = run.epochs
-    if len(e) < 4 or run.summary.get("status") == "diverged":
+    lrs = [r.get("lr") for r in e]
+    if len(e) < 4 or not all(isinstance(x, (int, float)) for x in lrs) or run.get("schedule.name") in (None, "constant"):
         return None
-    mid = e[len(e) // 2 - 1]["train_loss"]
-    drop = 1 - e[-1]["train_loss"] / mid if mid > 0 else 0.0  # > 0: fell
-    if abs(drop) < 0.02 and e[-1]["train_acc"] < 0.95:
-        since_start = 1 - e[-1]["train_loss"] / e[0]["train_loss"] if e[0]["train_loss"] > 0 else 0.0
-        stuck = since_start < 0.05
-        return Problem("plateau", f"the training loss changed {-drop:+.1%} over the last {len(e) - len(e) // 2} epochs "
-                       f"({mid:.3g} → {e[-1]['train_loss']:.3g}, {since_start:.0%} since epoch 1) at train accuracy "
-                       f"{e[-1]['train_acc']:.3f}",
-                       ("stuck from the start: raise optimizer.lr (it is " + lr_of(run) + "), add momentum "
-                        "(optimizer.name = \"momentum\" or \"adam\"), check the init (init.name = \"he_normal\")")
-                       if stuck else
-                       ("decay the learning rate (schedule.name = \"cosine\" or \"step\"), add momentum "
-                        "(optimizer.name = \"momentum\"/\"nesterov\"), or an adaptive optimizer (\"adam\")"))
-    return None
-
-
-def weight_layers(run: Run) -> list[str]:
-    """Names of the weight tensors (not biases or norm gains) in forward order."""
-    names = list(run.layers[0]["layers"]) if run.layers else []
-    return [n for n in names if n.endswith("weight") and "norm" not in n.lower()]
-
-
-def gradient_flow(run: Run) -> Problem | None:
-    names = weight_layers(run)
-    if len(names) < 2:
+    peak = max(lrs)
+    low = next((i for i, x in enumerate(lrs) if x < 0.01 * peak), None)
+    if low is None or low + 1 > 0.5 * len(e):
         return None
-    median = {n: statistics.median(line["layers"][n]["grad"] for line in run.layers) for n in names}
-    first, last = median[names[0]], median[names[-1]]
-    if last == 0:  # no gradient reaches the output layer: a dead network (see dead ReLUs), no ratio
+    losses = train_losses(run)
+    fell = 1 - losses[-1] / losses[low] if losses[low] > 0 else 0.0
+    acc = e[-1].get("train_acc")
+    if fell >= 0.1 or (acc is not None and acc >= 0.95):
         return None
-    ratio = first / last
-    table = ", ".join(f"{n} {median[n]:.2g}" for n in names)
-    if ratio < 1e-2:
-        return Problem("vanishing gradients", f"the first layer's gradient norm is {ratio:.1e} × the last layer's "
-                       f"(median over {len(run.layers)} log points: {table})",
-                       "use a variance-preserving init (init.name = \"xavier_normal\" for tanh/logistic, "
-                       "\"he_normal\" for ReLU), ReLU-family activations, or normalization (model.norm = \"batch\")")
-    if ratio > 1e2:
-        return Problem("exploding gradients", f"the first layer's gradient norm is {ratio:.1e} × the last layer's "
-                       f"(median over {len(run.layers)} log points: {table})",
-                       "clip gradients (clip.name = \"global_norm\"), use a variance-preserving init (init.name = "
-                       "\"he_normal\"/\"xavier_normal\"), normalization (model.norm = \"batch\"), or a lower lr")
-    return None
+    return Finding("schedule decays too early", f"the lr fell from {g(peak)} to {g(lrs[low])} (< 1%) by epoch "
+                   f"{e[low]['epoch']} of {len(e)}; the train loss then fell only {fell:.0%} (to {g(losses[-1])})"
+                   + (f", train accuracy {acc:.3f}" if acc is not None else ""),
+                   confidence((len(e) / 2) / (low + 1), 5),
+                   "decay over the whole run instead (cosine to the last step)", {"schedule.name": "cosine"},
+                   losses[-1])
 
 
-def dead_relus(run: Run) -> Problem | None:
-    if not run.units:
+def lr_too_low(run: Run) -> Finding | None:
+    lr, p = lr_of(run), run.probe
+    losses = train_losses(run)
+    rt = range_test(p)
+    if lr is None or rt is None or not losses or run.diverged:
         return None
-    last = run.units[-1]
-    dead = {name: f for name, f in last["dead"].items() if f >= 0.5}
-    if not dead:
+    if lr >= rt["suggested"] / 10:
         return None
-    return Problem("dead ReLU units", "after epoch {}: {} of the units output 0 on every probe sample".format(
-                   last["epoch"], ", ".join(f"layer {n} {f:.0%}" for n, f in dead.items())),
-                   f"lower optimizer.lr (it is {lr_of(run)}), use He init (init.name = \"he_normal\"), a leaky "
-                   "activation (model.activation = \"leaky_relu\" or \"elu\"), or batch norm (model.norm = \"batch\")")
+    l0 = p.init["loss"]
+    progress = 1 - losses[-1] / l0 if l0 > 0 else 1.0
+    if progress >= 0.5 or losses[-1] <= 1.2 * rt["min_loss"]:
+        return None
+    return Finding("lr too low", f"the train loss fell only {progress:.1%} in {len(losses)} epochs ({g(l0)} at init → "
+                   f"{g(losses[-1])}); a {len(rt['lrs'])}-step range test from the same init reaches {g(rt['min_loss'])} at lr ≈ "
+                   f"{g(rt['best_lr'])}, {g(rt['best_lr'] / lr)}× this run's lr {g(lr)}",
+                   confidence(rt["suggested"] / (10 * lr), 100),
+                   f"raise the lr to the range test's suggestion ({g(rt['suggested'])}, a tenth of its best)",
+                   {"optimizer.lr": float(f"{rt['suggested']:.2g}")}, 1 - progress)
 
 
-def overfitting(run: Run) -> Problem | None:
+# ---------------------------------------------------------------- symptoms
+def dead_relus(run: Run) -> Finding | None:
+    p = run.probe
+    final = p.final if p is not None else None
+    dead = final["dead"] if final is not None else (run.units[-1]["dead"] if run.units else {})
+    name, share = dead_share(dead)
+    acc = run.epochs[-1].get("train_acc") if run.epochs else None
+    if share < 0.5 or (p is not None and p.init["min_width"] < 4) or (acc is not None and acc >= 0.9):
+        return None
+    return Finding("dead ReLUs", f"{share:.0%} of ReLU layer {name}'s units output 0 on every probe sample in the "
+                   "final weights", confidence(share / 0.5, 2), "use an activation that passes gradient below 0",
+                   {"model.activation": "leaky_relu"}, share)
+
+
+def wider(run: Run) -> dict:
+    """A 4× larger model of the run's kind, or more epochs when it has no width field."""
+    widths, hidden = run.get("model.widths"), run.get("model.hidden")
+    if isinstance(widths, list) and widths:
+        return {"model.widths": [max(4 * w, 32) for w in widths]}
+    if isinstance(hidden, int):
+        return {"model.hidden": max(4 * hidden, 32)}
+    return {"train.epochs": 3 * int(run.get("train.epochs", 10))}
+
+
+def underfitting(run: Run) -> Finding | None:
     e = run.epochs
-    if len(e) < 4 or run.summary.get("status") == "diverged":
+    if len(e) < 3 or not run.classification or run.diverged:
         return None
-    val = [r["val_loss"] for r in e]
+    tr, va = e[-1]["train_acc"], e[-1]["val_acc"]
+    if tr >= 0.85 or abs(tr - va) > 0.05:
+        return None
+    coef, wd = run.get("penalty.coef"), run.get("optimizer.weight_decay", 0.0)
+    if run.get("penalty.name", "none") != "none" and isinstance(coef, (int, float)) and coef >= 1e-3:
+        sets, why = {"penalty.coef": float(f"{coef / 100:.2g}")}, f"weaken the penalty (penalty.coef = {coef:g})"
+    elif isinstance(wd, (int, float)) and wd >= 1e-3:
+        sets, why = {"optimizer.weight_decay": float(f"{wd / 100:.2g}")}, f"weaken the weight decay ({wd:g})"
+    else:
+        sets, why = wider(run), "a larger model"
+    return Finding("underfitting", f"after {len(e)} epochs the model fits its own training data only to accuracy "
+                   f"{tr:.3f} (validation {va:.3f}, as close as a model that cannot fit)",
+                   confidence(0.85 / max(tr, 1e-3), 3), why, sets, 1 - tr)
+
+
+def overfitting(run: Run) -> Finding | None:
+    e = run.epochs
+    if len(e) < 4 or run.diverged:
+        return None
+    val = [r.get("val_loss") for r in e]
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in val):
+        return None
+    losses = train_losses(run)
     m = min(range(len(val)), key=val.__getitem__)
-    rising = val[-1] >= 1.1 * val[m] and m + 1 <= 0.8 * len(e) and e[-1]["train_loss"] < e[m]["train_loss"]
-    gap = e[-1]["train_acc"] - e[-1]["val_acc"]
-    if not (rising or gap >= 0.1):
+    rise = val[-1] / val[m] - 1 if val[m] > 0 else 0.0
+    rising = rise >= 0.2 and val[-1] - val[m] >= 0.1 and m + 1 <= 0.75 * len(e) and losses[-1] <= 0.7 * losses[m]
+    gap = e[-1]["train_acc"] - e[-1]["val_acc"] if run.classification else 0.0
+    loss_gap = val[-1] - losses[-1] >= 0.3 and val[-1] >= 3 * losses[-1]
+    if not (rising or gap >= 0.1 or loss_gap):
         return None
-    seen = (f"the validation loss rose {val[-1] / val[m] - 1:.0%} from its minimum {val[m]:.3g} at epoch "
-            f"{e[m]['epoch']} to {val[-1]:.3g} while the training loss fell {1 - e[-1]['train_loss'] / e[m]['train_loss']:.0%}"
-            if rising else "")
-    gap_text = f"train − val accuracy gap {gap:.3f} ({e[-1]['train_acc']:.3f} vs {e[-1]['val_acc']:.3f})"
-    return Problem("overfitting", "; ".join(t for t in (seen, gap_text) if t),
-                   "early stopping (regularization.early_stopping = { patience = 5, restore_best_weights = true }), "
-                   "weight decay (optimizer.weight_decay) or an L2 penalty (penalty.name = \"l2\", penalty.coef = "
-                   "1e-4), dropout (regularization.dropout = 0.3), data augmentation (augment.name = \"image\"), "
-                   "or more training data")
+    seen = [f"the validation loss rose {rise:.0%} from its minimum {g(val[m])} at epoch {e[m]['epoch']} to "
+            f"{g(val[-1])} while the training loss fell {1 - losses[-1] / losses[m]:.0%}"] if rising else []
+    if gap >= 0.1:
+        seen.append(f"train − val accuracy gap {gap:.3f} ({e[-1]['train_acc']:.3f} vs {e[-1]['val_acc']:.3f})")
+    if loss_gap:
+        seen.append(f"the validation loss {g(val[-1])} is {g(val[-1] / losses[-1])}× the training loss {g(losses[-1])}")
+    patience = run.get("regularization.early_stopping.patience")
+    coef = run.get("penalty.coef")
+    if rising and patience is None:
+        sets = {"regularization.early_stopping.patience": max(3, len(e) // 20),
+                "regularization.early_stopping.restore_best_weights": True}
+        why = "stop at the validation minimum (early stopping, keeping the best weights)"
+    elif run.get("regularization.dropout", 0.0) == 0.0 and run.get("model.name") in ("mlp", "cnn"):
+        sets, why = {"regularization.dropout": 0.3}, "dropout on the hidden layers"
+    elif run.get("penalty.name", "none") == "none":
+        sets, why = {"penalty.name": "l2", "penalty.coef": 1e-3}, "an L2 penalty on the weights"
+    elif isinstance(coef, (int, float)):
+        sets, why = {"penalty.coef": float(f"{coef * 10:.2g}")}, "a stronger penalty"
+    else:
+        sets, why = {"regularization.dropout": 0.5}, "stronger dropout"
+    severity = max(rise, gap, val[-1] - losses[-1])
+    return Finding("overfitting", "; ".join(seen), confidence(max(rise / 0.2, gap / 0.1, (val[-1] - losses[-1]) / 0.3), 5),
+                   why, sets, severity)
 
 
-def underfitting(run: Run) -> Problem | None:
-    e = run.epochs
-    if not e or run.summary.get("status") == "diverged":
-        return None
-    last = e[-1]
-    if last["train_acc"] < 0.8 and abs(last["train_acc"] - last["val_acc"]) < 0.05:
-        return Problem("underfitting", f"after {len(e)} epochs the model fits its own training data only to "
-                       f"{last['train_acc']:.3f} (validation {last['val_acc']:.3f})",
-                       "train longer (train.epochs), a larger model (model.widths), less regularization "
-                       "(regularization.*), or a better-tuned optimizer.lr (it is " + lr_of(run) + ")")
-    return None
+Check = Callable[[Run], "Finding | None"]
+CHECKS: tuple[Check, ...] = (unnormalized_inputs, symmetric_init, dead_at_init, exploding_init, vanishing_init,
+                             bn_tiny_batches, exploding_gradients, lr_too_high, early_decay, lr_too_low,
+                             underfitting, dead_relus, overfitting)
+ROOTS = {"unnormalized inputs", "symmetric init", "exploding init", "vanishing init", "exploding gradients",
+         "lr too high", "batch norm at tiny batches", "schedule decays too early", "lr too low"}
+EXPLAINED = {"dead ReLUs", "underfitting"}  # symptoms an earlier root cause already accounts for
 
 
-CHECKS = (diverging, oscillating, plateau, gradient_flow, dead_relus, overfitting, underfitting)
+def findings_of(run: Run) -> list[Finding]:
+    """The run's findings in CHECKS order, symptoms explained by a root cause and remedies that touch
+    a field an earlier finding sets dropped."""
+    out: list[Finding] = []
+    for check in CHECKS:
+        f = check(run)
+        if f is None or any(x.name == f.name for x in out):
+            continue
+        if f.name in EXPLAINED and any(x.name in ROOTS for x in out):
+            continue
+        if any(set(f.sets) & set(x.sets) for x in out):
+            continue
+        out.append(f)
+    if not out and run.diverged:  # never "nothing found" for a run whose loss became NaN/inf
+        lr = lr_of(run)
+        out.append(Finding("diverged", "the loss became non-finite" + (
+            f" at step {run.summary['diverged_at_step']}" if run.summary.get("diverged_at_step") is not None else "")
+            + " and no check above explains why" + (f" ({run.probe_note})" if run.probe_note else ""), 0.5,
+            "lower the lr tenfold and clip the gradient norm",
+            ({"optimizer.lr": float(f"{lr / 10:.2g}")} if lr else {}) | {"clip.name": "global_norm"}, math.inf))
+    return out
 
 
-def diagnose(run_dir: str | Path) -> list[Problem]:
-    """Every problem the checks find in `run_dir` (empty: a healthy run)."""
+def diagnose(run_dir: str | Path) -> list[Finding]:
+    """Every finding of `run_dir`, root cause first (empty: nothing found)."""
+    return findings_of(read(run_dir))
+
+
+def format_diagnosis(run_dir: str | Path, findings: list[Finding] | None = None) -> str:
+    """The doctor's text: one block per finding (evidence, confidence, reference, remedy and its --set
+    lines), or that nothing was found and what was checked."""
     run = read(run_dir)
-    return [p for p in (check(run) for check in CHECKS) if p is not None]
-
-
-def format_diagnosis(run_dir: str | Path, problems: list[Problem] | None = None) -> str:
-    """The doctor's text: one block per problem (evidence, remedy), or that the run looks healthy."""
-    run = read(run_dir)
-    problems = diagnose(run_dir) if problems is None else problems
-    layers = "with per-layer statistics" if run.layers else "without per-layer statistics (train.log_layers = true adds them)"
+    findings = findings_of(run) if findings is None else findings
+    layers = "with per-layer statistics" if run.layers else "without layers.jsonl"
     head = f"nnopt doctor: {run.path} ({len(run.epochs)} epochs, {len(run.steps)} logged steps, {layers})"
-    if not problems:
-        return head + "\nno problem found — checked: " + ", ".join(c.__name__.replace("_", " ") for c in CHECKS)
-    blocks = [f"! {p.name}: {p.evidence}\n  remedy: {p.remedy}" for p in problems]
+    if run.probe_note:
+        head += f"\n  (the recipe does not rebuild here — {run.probe_note}; checks from the records only)"
+    if not findings:
+        if not run.epochs:
+            return head + "\nnothing to judge: the run has no epoch records yet"
+        return head + "\nnothing found — checked: " + ", ".join(n for n in SECTIONS if n != "diverged")
+    blocks = []
+    for i, f in enumerate(findings):
+        lead = "! " if i == 0 else "  also: "
+        blocks.append(f"{lead}{f.name} (confidence {f.confidence:.2f}): {f.evidence}\n"
+                      f"    remedy: {f.remedy}: {' '.join(f.set_lines())}\n    see: {f.section}")
     return "\n".join([head, *blocks])

@@ -1,0 +1,330 @@
+"""The doctor's exam: short runs with a pathology made on purpose (and healthy ones), and how often
+`nnopt doctor`'s FIRST finding names the pathology with a remedy that points the right way.
+
+    python bench/doctor_exam.py                 # build (cached) and grade every run, both halves
+    python bench/doctor_exam.py --half test     # the reported half only
+    python bench/doctor_exam.py --verify        # + apply each first remedy and rerun (--verify)
+    python bench/doctor_exam.py --jobs 2 --cache /tmp/doctor-exam
+
+Every case runs at two seeds; the exam is split by seed parity: seed 0 is the "dev" half (the
+doctor's thresholds were tuned on it), seed 1 the "test" half (its numbers are the ones reported in
+docs/doctor.md). A run is graded right when the doctor's first finding has the case's name and its
+first ``--set`` line moves the expected field the expected way (`EXPECT`); a healthy run is right
+when the doctor finds nothing. Runs are cached in ``--cache`` (one directory per run id) and
+rebuilt only when missing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+SEEDS = {0: "dev", 1: "test"}
+BASE = {"train": {"threads": 1, "device": "cpu", "checkpoint": False, "log_layers": True, "epochs": 12}}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One exam configuration: its label (a finding name, or "healthy"), a short id and its recipe."""
+
+    label: str
+    key: str
+    recipe: dict
+
+
+def case(label: str, key: str, data: dict, **sets) -> Case:
+    """A Case whose recipe is BASE + `data` + dotted `sets` (``model__widths`` for ``model.widths``)."""
+    recipe = json.loads(json.dumps(BASE))
+    recipe["data"] = data
+    for dotted, value in sets.items():
+        section, field = dotted.split("__", 1)
+        node = recipe.setdefault(section, {})
+        *path, last = field.split("__")
+        for p in path:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return Case(label, key, recipe)
+
+
+DIGITS, MOONS = {"name": "digits"}, {"name": "moons", "n_samples": 600}
+CIRCLES, SPIRALS = {"name": "circles", "n_samples": 600}, {"name": "spirals", "n_samples": 600}
+FASHION = {"name": "fashion_mnist", "n_train": 1500, "val_size": 500, "n_test": 500}
+SEQ = {"name": "digits_seq"}
+SGD = {"optimizer__name": "sgd"}
+
+CASES = [
+    # lr too high: diverging, oscillating, saturated at chance, killing ReLU units
+    case("lr too high", "digits-sgd50", DIGITS, model__widths=[64], **SGD, optimizer__lr=50.0),
+    case("lr too high", "digits-sgd5-relu", DIGITS, model__widths=[64, 64], **SGD, optimizer__lr=5.0),
+    case("lr too high", "moons-sgd30-tanh", MOONS, model__widths=[32, 32], model__activation="tanh", **SGD,
+         optimizer__lr=30.0),
+    case("lr too high", "circles-mom3", CIRCLES, model__widths=[32, 32], optimizer__name="momentum",
+         optimizer__lr=3.0, optimizer__momentum=0.9),
+    case("lr too high", "spirals-adam0.3", SPIRALS, model__widths=[64, 64], optimizer__lr=0.3),
+    case("lr too high", "fashion-sgd20", FASHION, model__widths=[128], **SGD, optimizer__lr=20.0),
+    # lr too low
+    case("lr too low", "digits-sgd1e-4", DIGITS, model__widths=[64], **SGD, optimizer__lr=1e-4),
+    case("lr too low", "moons-adam1e-6", MOONS, model__widths=[32, 32], optimizer__lr=1e-6),
+    case("lr too low", "spirals-sgd1e-4", SPIRALS, model__widths=[64, 64], **SGD, optimizer__lr=1e-4),
+    case("lr too low", "circles-mom1e-5", CIRCLES, model__widths=[32], optimizer__name="momentum",
+         optimizer__lr=1e-5),
+    case("lr too low", "fashion-sgd1e-4", FASHION, model__widths=[128], **SGD, optimizer__lr=1e-4),
+    # bad init: exploding (too wide a draw), vanishing (too narrow through depth), symmetric
+    case("exploding init", "digits-n1", DIGITS, model__widths=[64] * 4, init__name="normal", init__std=1.0),
+    case("exploding init", "moons-n2", MOONS, model__widths=[64] * 4, init__name="normal", init__std=2.0),
+    case("exploding init", "spirals-n1", SPIRALS, model__widths=[128] * 3, init__name="normal", init__std=1.0),
+    case("exploding init", "circles-u3", CIRCLES, model__widths=[64] * 4, init__name="uniform", init__r=3.0),
+    case("exploding init", "fashion-n0.5", FASHION, model__widths=[128] * 3, init__name="normal", init__std=0.5),
+    case("vanishing init", "digits-logistic", DIGITS, model__widths=[32] * 6, model__activation="logistic",
+         init__name="normal", init__std=0.01, **SGD, optimizer__lr=0.1),
+    case("vanishing init", "moons-tanh", MOONS, model__widths=[32] * 5, model__activation="tanh",
+         init__name="normal", init__std=0.01, **SGD, optimizer__lr=0.1),
+    case("vanishing init", "spirals-logistic", SPIRALS, model__widths=[64] * 5, model__activation="logistic",
+         init__name="normal", init__std=0.01, optimizer__name="momentum", optimizer__lr=0.05),
+    case("vanishing init", "circles-tanh", CIRCLES, model__widths=[32] * 6, model__activation="tanh",
+         init__name="normal", init__std=0.005, optimizer__name="momentum", optimizer__lr=0.05),
+    case("vanishing init", "digits-relu", DIGITS, model__widths=[64] * 5, init__name="normal", init__std=0.01,
+         **SGD, optimizer__lr=0.1),
+    case("symmetric init", "digits-zeros", DIGITS, model__widths=[64], init__name="zeros"),
+    case("symmetric init", "moons-const-tanh", MOONS, model__widths=[32, 32], model__activation="tanh",
+         init__name="constant", init__value=0.1),
+    case("symmetric init", "spirals-zeros", SPIRALS, model__widths=[64, 64], init__name="zeros"),
+    case("symmetric init", "circles-const", CIRCLES, model__widths=[32], init__name="constant", init__value=0.05),
+    case("symmetric init", "digits-const-tanh", DIGITS, model__widths=[64], model__activation="tanh",
+         init__name="constant", init__value=0.01, **SGD, optimizer__lr=0.1),
+    # inputs far from zero mean / unit scale
+    case("unnormalized inputs", "digits-255", DIGITS, model__widths=[64], preprocess__name="minmax",
+         preprocess__feature_range=[0.0, 255.0]),
+    case("unnormalized inputs", "moons-1000", MOONS, model__widths=[32, 32], preprocess__name="minmax",
+         preprocess__feature_range=[0.0, 1000.0]),
+    case("unnormalized inputs", "spirals-offset", SPIRALS, model__widths=[64, 64], preprocess__name="minmax",
+         preprocess__feature_range=[500.0, 501.0]),
+    case("unnormalized inputs", "circles-200", CIRCLES, model__widths=[32, 32], preprocess__name="minmax",
+         preprocess__feature_range=[-200.0, 200.0], **SGD, optimizer__lr=0.01),
+    case("unnormalized inputs", "digits-offset", DIGITS, model__widths=[64], preprocess__name="minmax",
+         preprocess__feature_range=[50.0, 51.0], **SGD, optimizer__lr=0.05),
+    # batch norm at batches of 2-4
+    case("batch norm at tiny batches", "digits-b3", DIGITS, model__widths=[64], model__norm="batch",
+         train__batch_size=3, train__epochs=4),
+    case("batch norm at tiny batches", "moons-b2", MOONS, model__widths=[32, 32], model__norm="batch",
+         train__batch_size=2, train__epochs=6),
+    case("batch norm at tiny batches", "spirals-b3", SPIRALS, model__widths=[64, 64], model__norm="batch",
+         train__batch_size=3, train__epochs=6),
+    case("batch norm at tiny batches", "circles-b2", CIRCLES, model__widths=[32], model__norm="batch",
+         train__batch_size=2, train__epochs=6),
+    case("batch norm at tiny batches", "fashion-b4", FASHION, model__widths=[128], model__norm="batch",
+         train__batch_size=4, train__epochs=3),
+    # overfitting: a big model on a few samples, long
+    case("overfitting", "moons-60", {"name": "moons", "n_samples": 60, "noise": 0.3}, model__widths=[512, 512],
+         train__epochs=300, optimizer__lr=0.01),
+    case("overfitting", "digits-100", {"name": "digits", "n_train": 100}, model__widths=[256, 256],
+         train__epochs=80),
+    case("overfitting", "circles-60", {"name": "circles", "n_samples": 60, "noise": 0.25},
+         model__widths=[512, 512], train__epochs=300, optimizer__lr=0.01),
+    case("overfitting", "spirals-80", {"name": "spirals", "n_samples": 80, "noise": 0.3},
+         model__widths=[512, 512], train__epochs=300, optimizer__lr=0.01),
+    case("overfitting", "fashion-200", {**FASHION, "n_train": 200}, model__widths=[512, 512], train__epochs=80),
+    # underfitting: too small a model, or too strong a penalty
+    case("underfitting", "spirals-w2", SPIRALS, model__widths=[2], model__activation="tanh", train__epochs=30),
+    case("underfitting", "digits-w2", DIGITS, model__widths=[2], model__activation="tanh", train__epochs=30),
+    case("underfitting", "circles-w1", CIRCLES, model__widths=[1], train__epochs=30),
+    case("underfitting", "fashion-w1", FASHION, model__widths=[1], train__epochs=20),
+    case("underfitting", "digits-l2", DIGITS, model__widths=[64], penalty__name="l2", penalty__coef=1.0,
+         train__epochs=20),
+    case("underfitting", "spirals-l2", SPIRALS, model__widths=[64, 64], penalty__name="l2", penalty__coef=0.5,
+         train__epochs=30),
+    case("underfitting", "moons-l2", MOONS, model__widths=[32, 32], penalty__name="l2", penalty__coef=3.0,
+         train__epochs=30),
+    # dead ReLUs from a negative bias (the lr is fine)
+    case("dead ReLUs", "digits-bias", DIGITS, model__widths=[64, 64], init__name="he_normal", init__bias=-3.0),
+    case("dead ReLUs", "moons-bias", MOONS, model__widths=[64, 64], init__name="he_normal", init__bias=-4.0),
+    case("dead ReLUs", "spirals-bias", SPIRALS, model__widths=[64, 64], init__name="he_normal", init__bias=-4.0),
+    case("dead ReLUs", "circles-bias", CIRCLES, model__widths=[64, 64, 64], init__name="he_normal",
+         init__bias=-3.0),
+    case("dead ReLUs", "fashion-bias", FASHION, model__widths=[128, 128], init__name="he_normal", init__bias=-6.0),
+    # exploding gradients through time in a plain tanh RNN
+    case("exploding gradients", "seq-rnn-n0.5", SEQ, model__name="rnn", model__cell="rnn", model__hidden=64,
+         init__name="normal", init__std=0.5, **SGD, optimizer__lr=0.05),
+    case("exploding gradients", "seq-rnn-n0.3", SEQ, model__name="rnn", model__cell="rnn", model__hidden=128,
+         init__name="normal", init__std=0.3, **SGD, optimizer__lr=0.05),
+    case("exploding gradients", "seq-rnn-orth", SEQ, model__name="rnn", model__cell="rnn", model__hidden=64,
+         init__name="orthogonal", init__gain=3.0, optimizer__name="momentum", optimizer__lr=0.02),
+    case("exploding gradients", "fseq-rnn-n0.3", {"name": "fashion_mnist_seq", "n_train": 1500, "val_size": 500,
+                                                  "n_test": 500},
+         model__name="rnn", model__cell="rnn", model__hidden=64, init__name="normal", init__std=0.3, **SGD,
+         optimizer__lr=0.02, train__epochs=6),
+    case("exploding gradients", "seq-rnn-n1", SEQ, model__name="rnn", model__cell="rnn", model__hidden=32,
+         init__name="normal", init__std=1.0, **SGD, optimizer__lr=0.1),
+    # a step schedule that leaves no lr after a few epochs
+    case("schedule decays too early", "digits-step", DIGITS, model__widths=[64], **SGD, optimizer__lr=0.1,
+         schedule__name="step", schedule__step_size=20, schedule__rate=0.1, train__epochs=15),
+    case("schedule decays too early", "moons-exp", MOONS, model__widths=[32, 32], **SGD, optimizer__lr=0.1,
+         schedule__name="exponential", schedule__step_size=5, schedule__rate=0.5, train__epochs=20),
+    case("schedule decays too early", "spirals-step", SPIRALS, model__widths=[64, 64], optimizer__lr=0.01,
+         schedule__name="step", schedule__step_size=15, schedule__rate=0.05, train__epochs=30),
+    case("schedule decays too early", "circles-piecewise", CIRCLES, model__widths=[32], optimizer__name="momentum",
+         optimizer__lr=0.05, schedule__name="step", schedule__step_size=10, schedule__rate=0.1, train__epochs=20),
+    case("schedule decays too early", "fashion-exp", FASHION, model__widths=[128], **SGD, optimizer__lr=0.1,
+         schedule__name="exponential", schedule__step_size=10, schedule__rate=0.3, train__epochs=10),
+    # healthy runs of several kinds
+    case("healthy", "digits-adam", DIGITS, model__widths=[64]),
+    case("healthy", "moons-adam", MOONS, model__widths=[32, 32], optimizer__lr=0.01, train__epochs=20),
+    case("healthy", "circles-adam", CIRCLES, model__widths=[32, 32], optimizer__lr=0.01, train__epochs=20),
+    case("healthy", "spirals-adam", SPIRALS, model__widths=[64, 64], optimizer__lr=0.01, train__epochs=40),
+    case("healthy", "digits-b8-noisy", DIGITS, model__widths=[64], **SGD, optimizer__lr=0.1, train__batch_size=8),
+    case("healthy", "moons-b4-noisy", MOONS, model__widths=[32], **SGD, optimizer__lr=0.05, train__batch_size=4),
+    case("healthy", "moons-dropout-val-better", {"name": "moons", "n_samples": 600, "noise": 0.3},
+         model__widths=[64, 64], regularization__dropout=0.4, optimizer__lr=0.01, train__epochs=20),
+    case("healthy", "digits-early-stopped", DIGITS, model__widths=[128], optimizer__lr=0.003, train__epochs=40,
+         regularization__early_stopping__patience=3, regularization__early_stopping__restore_best_weights=True),
+    case("healthy", "seq-lstm", SEQ, model__name="rnn", model__hidden=64, optimizer__lr=0.01),
+    case("healthy", "fashion-adam", FASHION, model__widths=[128], train__epochs=8),
+    case("healthy", "digits-cosine", DIGITS, model__widths=[64, 64], optimizer__name="momentum",
+         optimizer__lr=0.05, schedule__name="cosine"),
+    case("healthy", "circles-standardized", CIRCLES, model__widths=[32, 32], preprocess__name="standardize",
+         init__name="he_normal", optimizer__lr=0.01, train__epochs=20),
+]
+
+
+def runs(half: str = "both") -> list[tuple[str, Case, int]]:
+    """(run id, case, seed) of every exam run in `half` ("dev", "test" or "both")."""
+    return [(f"{c.key}-s{seed}", c, seed) for c in CASES for seed, h in SEEDS.items() if half in ("both", h)]
+
+
+def recipe_of(c: Case, seed: int) -> dict:
+    recipe = json.loads(json.dumps(c.recipe))
+    recipe["train"]["seed"] = seed
+    return recipe
+
+
+def build_run(run_dir: str, recipe: dict) -> str:
+    """Train `recipe` into `run_dir` (a diverged run keeps its records)."""
+    from nnopt import Recipe
+    from nnopt.errors import DivergedError
+    from nnopt.train import Trainer, build
+
+    try:
+        Trainer(build(Recipe(recipe)), run_dir, quiet=True).fit()
+    except DivergedError:
+        pass
+    return run_dir
+
+
+# what a right first finding says: its name, and its first --set line's field and direction
+# ("down"/"up": a number that falls/rises; "set": any value other than the run's)
+EXPECT = {
+    "lr too high": ("optimizer.lr", "down"),
+    "lr too low": ("optimizer.lr", "up"),
+    "exploding init": ("init.name", "set"),
+    "vanishing init": ("init.name", "set"),
+    "symmetric init": ("init.name", "set"),
+    "unnormalized inputs": ("preprocess.name", "set"),
+    "batch norm at tiny batches": (("train.batch_size", "up"), ("model.norm", "set")),
+    "overfitting": (("penalty.coef", "up"), ("optimizer.weight_decay", "up"), ("regularization.dropout", "up"),
+                    ("regularization.early_stopping.patience", "set"), ("data.n_train", "up")),
+    "underfitting": (("model.widths", "up"), ("penalty.coef", "down"), ("train.epochs", "up")),
+    "dead ReLUs": (("model.activation", "set"), ("init.bias", "up")),
+    "exploding gradients": ("clip.name", "set"),
+    "schedule decays too early": (("schedule.name", "set"), ("schedule.step_size", "up"), ("schedule.rate", "up")),
+}
+
+
+def points_right(label: str, finding, recipe) -> bool:
+    """Whether `finding` names `label` and one of its --set lines moves an expected field the expected way."""
+    if finding.name != label:
+        return False
+    rules = EXPECT[label]
+    rules = (rules,) if isinstance(rules[0], str) else rules
+    return any(moves(recipe.get(field), new, way) for field, new in finding.sets.items()
+               for want, way in rules if field == want)
+
+
+def moves(old, new, way: str) -> bool:
+    """Whether old → new goes `way`: "set" (any other value), "up" or "down" (a list by its product;
+    a field the recipe lacks counts as 0)."""
+    if way == "set":
+        return new != old
+    size = (lambda v: math.prod(v) if isinstance(v, list) else 0.0 if v in (None, "none") else v)
+    return size(new) < size(old) if way == "down" else size(new) > size(old)
+
+
+def grade(run_dir: str, label: str, verify: bool) -> dict:
+    """The doctor's findings on one run, whether the first is right, and (verify) whether its remedy helped."""
+    from nnopt.doctor import diagnose, verify as verify_run
+    from nnopt.doctor.checks import flat_recipe, read
+
+    findings = diagnose(run_dir)
+    first = findings[0] if findings else None
+    recipe = flat_recipe(read(run_dir).recipe)
+    right = first is None if label == "healthy" else first is not None and points_right(label, first, recipe)
+    out = {"run": run_dir, "label": label, "first": first.name if first else None,
+           "sets": first.sets if first else None, "right": right, "all": [f.name for f in findings]}
+    if verify and label != "healthy" and first is not None:
+        out["improved"] = verify_run(run_dir, quiet=True)["improved"]
+    return out
+
+
+def job(args: tuple) -> dict:
+    run_dir, recipe, label, verify = args
+    if not (Path(run_dir) / "summary.json").is_file():
+        build_run(run_dir, recipe)
+    return grade(run_dir, label, verify)
+
+
+def table(results: list[dict], half: str) -> str:
+    """The confusion table of one half: per label, right first findings and the verify rate."""
+    labels = list(dict.fromkeys(c.label for c in CASES))
+    rows = ["| pathology | runs | first finding right | remedy improved (--verify) | wrong first findings |",
+            "| --- | --- | --- | --- | --- |"]
+    for label in labels:
+        rs = [r for r in results if r["label"] == label and r["half"] == half]
+        if not rs:
+            continue
+        right = sum(r["right"] for r in rs)
+        wrong = sorted({f"{r['first']}" for r in rs if not r["right"]})
+        ver = [r["improved"] for r in rs if "improved" in r]
+        ver_text = f"{sum(ver)}/{len(ver)}" if ver else "—"
+        name = "healthy (no finding = right)" if label == "healthy" else label
+        rows.append(f"| {name} | {len(rs)} | {right}/{len(rs)} ({right / len(rs):.0%}) | {ver_text} | "
+                    f"{', '.join(wrong) or '—'} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--half", choices=("dev", "test", "both"), default="both")
+    p.add_argument("--cache", default=os.environ.get("NNOPT_DOCTOR_EXAM", "runs/doctor-exam"))
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--verify", action="store_true", help="also rerun each non-healthy run's first remedy")
+    p.add_argument("--only", nargs="*", default=None, help="run ids or labels to grade (default: all)")
+    p.add_argument("--json", default=None, help="write every graded run to this file")
+    a = p.parse_args(argv)
+    todo = [(rid, c, seed) for rid, c, seed in runs(a.half)
+            if a.only is None or rid in a.only or c.label in a.only or c.key in a.only]
+    start = time.time()
+    jobs = [(str(Path(a.cache) / rid), recipe_of(c, seed), c.label, a.verify) for rid, c, seed in todo]
+    with ProcessPoolExecutor(a.jobs) as pool:
+        results = list(pool.map(job, jobs))
+    for r, (rid, c, seed) in zip(results, todo):
+        r["half"] = SEEDS[seed]
+        if not r["right"]:
+            print(f"  miss [{r['half']}] {rid}: label {c.label!r}, doctor said {r['all']} {r['sets']}",
+                  file=sys.stderr)
+    for half in ("dev", "test"):
+        if any(r["half"] == half for r in results):
+            print(f"\n{half} half ({'thresholds tuned here' if half == 'dev' else 'held out: reported'}):")
+            print(table(results, half))
+    print(f"\n{len(results)} runs graded in {time.time() - start:.0f} s")
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""What the doctor measures itself, beyond a run's records: the run's own model rebuilt from its
+recipe and seed (the network as training started), its final weights (``model.pt``), the training
+inputs, and a short learning-rate range test.
+
+    inputs      RMS of the training inputs √mean(x²) and the largest per-feature |mean|/std ratio
+    at init     on a probe batch P (the first 512 training samples): the loss L₀, the std of each
+                affine layer's pre-activations z_l, the logits' std, the gradient norm ‖∇W_l L₀‖ of
+                each weight matrix, the hidden layers whose units start identical (rows of W_l equal),
+                and the share of dead ReLU units (output 0 on all of P)
+    at the end  the dead units of the final weights, and their loss on P in eval mode (batch norm's
+                running statistics) beside the run's logged train-mode loss
+    recurrent   the spectral radius ρ of each initial recurrent matrix (per gate)
+    range test  Smith 2017 (§3.3, "LR range test"): from the initial weights, η_i = η_lo·(η_hi/η_lo)^{i/(n−1)}
+                for n = 150 steps of the run's optimizer, batch size and penalty; the data loss is
+                smoothed by an exponential average (β = 0.9, bias-corrected) and the test stops once it
+                exceeds 4× its minimum. η* is the lr of the smoothed minimum; the suggested lr is η*/10.
+
+The model is rebuilt with the run's recipe (`nnopt.train.build`, seeded by ``train.seed``) on the
+CPU; a recipe that no longer builds gives no probe (the checks that need it are skipped).
+"""
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..train.layer_stats import PROBE, dead_units
+
+RANGE_STEPS, RANGE_LO, RANGE_HI, RANGE_BETA, RANGE_STOP = 150, 1e-5, 10.0, 0.9, 4.0
+
+
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The affine layers (Linear, Conv) in forward (registration) order."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+
+
+def is_recurrent(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.RNNBase) or "rnn" in type(m).__name__.lower() for m in model.modules())
+
+
+class Probe:
+    """The measurements above for the recipe `raw` (a dict as recipe.toml holds it) of `run_dir`."""
+
+    def __init__(self, raw: dict, run_dir: Path):
+        from ..recipe import Recipe
+        from ..train import build
+
+        raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+        raw["train"] = {**raw.get("train", {}), "device": "cpu"}
+        self.recipe = Recipe(raw)
+        self.run_dir = run_dir
+        torch_threads = torch.get_num_threads()
+        self.setup = build(self.recipe)
+        torch.set_num_threads(torch_threads)
+        self.data = self.setup.data
+        self.model = self.setup.model
+        self.init_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        x, y = self.data.train.x[:PROBE], self.data.train.y[:PROBE]
+        self.x, self.y = x, y
+        self.classification = getattr(self.data, "task", "classification") == "classification" and \
+            self.data.n_classes > 0
+        self.n_classes = self.data.n_classes if self.classification else 0
+        self.recurrent = is_recurrent(self.model)
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy for classification, mean squared error for regression."""
+        if self.classification:
+            return F.cross_entropy(out, y)
+        return F.mse_loss(out.reshape(y.shape) if out.numel() == y.numel() else out, y)
+
+    # the inputs
+    @cached_property
+    def input_rms(self) -> float:
+        """√mean(x²) over every training input value (1 for standardized inputs)."""
+        x = self.data.train.x
+        return float(x.double().pow(2).mean().sqrt()) if x.is_floating_point() else 0.0
+
+    # the network as training started
+    @cached_property
+    def init(self) -> dict:
+        """{loss, min_width (of the hidden affine layers), logit_std, pre_std: [per affine layer],
+        grads: [(name, ‖∇W‖)], symmetric: [(name, units)], dead: {ReLU name: share}} of the initial weights on the probe batch (train mode)."""
+        model = self.model
+        model.load_state_dict(self.init_state)
+        layers = weight_layers(model)
+        pre: dict[str, float] = {}
+        hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: pre.__setitem__(
+            name, float(out.detach().double().std()))) for name, m in layers]
+        model.train()
+        model.zero_grad(set_to_none=True)
+        try:
+            out = model(self.x)
+            loss = self.loss(out, self.y)
+            loss.backward()
+        finally:
+            for h in hooks:
+                h.remove()
+        grads = [(n, float(m.weight.grad.norm())) for n, m in layers
+                 if m.weight.grad is not None]
+        symmetric = []
+        for name, m in layers[:-1]:  # hidden layers: the output layer's rows are the classes
+            w = m.weight.detach().reshape(m.weight.shape[0], -1)
+            if w.shape[0] > 1 and bool((w == w[:1]).all()):
+                symmetric.append((name, w.shape[0]))
+        model.zero_grad(set_to_none=True)
+        widths = [m.weight.shape[0] for _, m in layers[:-1]]
+        return {"loss": float(loss.detach()), "min_width": min(widths, default=0), "logit_std": float(out.detach().double().std()),
+                "pre_std": [pre[n] for n, _ in layers if n in pre], "grads": grads, "symmetric": symmetric,
+                "dead": dead_units(model, self.x)}
+
+    # the network as training ended
+    @cached_property
+    def final(self) -> dict | None:
+        """{dead: {ReLU name: share}, eval_loss: loss on P in eval mode} of model.pt; None without it."""
+        path = self.run_dir / "model.pt"
+        if not path.is_file():
+            return None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            self.model.load_state_dict(state)
+        except Exception:  # a corrupt or foreign model.pt: the checks that need it are skipped
+            return None
+        if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+            return None
+        self.model.eval()
+        with torch.no_grad():
+            eval_loss = float(self.loss(self.model(self.x), self.y))
+        result = {"dead": dead_units(self.model, self.x), "eval_loss": eval_loss}
+        self.model.load_state_dict(self.init_state)
+        return result
+
+    @cached_property
+    def range_test(self) -> dict:
+        """Smith's lr range test from the initial weights: {lrs, losses (smoothed), best_lr, suggested}."""
+        setup, model = self.setup, self.model
+        model.load_state_dict(self.init_state)
+        model.train()
+        from ..registry import OPTIMIZERS
+
+        # a fresh optimizer of the run's kind and settings
+        optimizer = OPTIMIZERS.create(self.recipe.optimizer["name"], model.named_parameters(), field="optimizer",
+                                      nonfinite="ignore", **self.recipe.params("optimizer"))
+        batch = min(self.recipe.train["batch_size"], len(self.data.train))
+        gen = torch.Generator().manual_seed(self.recipe.train["seed"])
+        x, y = self.data.train.x, self.data.train.y
+        lrs, losses, avg, best = [], [], 0.0, math.inf
+        for i in range(RANGE_STEPS):
+            lr = RANGE_LO * (RANGE_HI / RANGE_LO) ** (i / (RANGE_STEPS - 1))
+            for g, scale in zip(optimizer.param_groups, setup.lr_scales):
+                g["lr"] = lr * scale
+            idx = torch.randint(len(x), (batch,), generator=gen)
+            optimizer.zero_grad(set_to_none=True)
+            loss = self.loss(model(x[idx]), y[idx])  # the data loss, as the run logs it
+            extra = setup.penalty()
+            if not torch.isfinite(loss):
+                break
+            (loss if extra is None else loss + extra).backward()
+            optimizer.step()
+            avg = RANGE_BETA * avg + (1 - RANGE_BETA) * float(loss.detach())
+            smooth = avg / (1 - RANGE_BETA ** (i + 1))
+            lrs.append(lr)
+            losses.append(smooth)
+            best = min(best, smooth)
+            if smooth > RANGE_STOP * best:
+                break
+        model.load_state_dict(self.init_state)
+        k = min(range(len(losses)), key=losses.__getitem__) if losses else 0
+        best_lr = lrs[k] if lrs else RANGE_LO
+        return {"lrs": lrs, "losses": losses, "best_lr": best_lr, "suggested": best_lr / 10,
+                "min_loss": losses[k] if losses else math.inf}
+
+    @cached_property
+    def spectral_radius(self) -> float:
+        """The largest spectral radius ρ(W) of the initial recurrent matrices (each gate's H×H block of
+        every ``weight_hh``): gradients through T steps scale up to ρ^T (Pascanu et al. 2013)."""
+        rho = 0.0
+        for name, w in self.init_state.items():
+            if "weight_hh" in name and w.dim() == 2 and w.shape[0] % w.shape[1] == 0:
+                for block in w.double().split(w.shape[1]):
+                    rho = max(rho, float(torch.linalg.eigvals(block).abs().max()))
+        return rho
+
+
+def probe(raw: dict | None, run_dir: Path) -> tuple[Probe | None, str]:
+    """(the run's Probe, "") or (None, why) when its recipe does not build here: the checks that need
+    a probe are then skipped, and the doctor's header says why."""
+    if not raw:
+        return None, "no recipe.toml"
+    try:
+        return Probe(raw, run_dir), ""
+    except Exception as exc:  # an unbuildable recipe (a removed component, data not here): records only
+        return None, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
