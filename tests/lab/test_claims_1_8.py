@@ -30,6 +30,22 @@ def test_claim_fast(name, tmp_path):
     check_fast_finding(record, tmp_path, FAST_VERDICTS[name])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lr_decay", "cyclic_warmup"])
+def test_on_a_users_recipe(name, tmp_path):
+    """--on: the protocol runs on the user's data and model (moons here), judged as one regime."""
+    from nnopt import Recipe
+
+    user = tmp_path / "mine.toml"
+    user.write_text('[data]\nname = "moons"\nn_samples = 200\n[model]\nwidths = [16]\n'
+                    '[optimizer]\nname = "momentum"\nlr = 0.1\n[train]\nepochs = 2\nbatch_size = 16\n')
+    record = run_experiment(name, tmp_path / "out", seeds=3, fast=True, on=user)
+    assert record["on"] == str(user) and any(p["name"].startswith("your recipe") for p in record["parts"])
+    for r in record["recipes"]:
+        trained = Recipe.load(tmp_path / "out" / r)
+        assert trained.data["name"] == "moons" and trained.model["widths"] == [16]
+
+
 def test_batch_statistics_against_the_closed_form_and_a_loop():
     G = torch.randn(40, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     stats = c03_batch_size_variance.batch_statistics(G, [1, 8, 40], draws=4000, seed=1)

@@ -46,7 +46,8 @@ def run(args) -> int:
 
     if args.name == "list":
         print(list_table())
-        print("\ntimes: wall seconds measured on 2 CPU cores (3 seeds); --on: accepts your recipe")
+        print("\ntime: CPU seconds measured on one thread (about the wall time on a quiet core), 3 seeds, "
+              "--fast / full;\n--on: runs its protocol on your recipe (nnopt lab NAME --on RECIPE.toml)")
         return 0
     if args.on is not None:
         from ..recipe import Recipe

@@ -99,7 +99,8 @@ def cyclic_warmup(ctx: Context) -> Finding:
 
 def _warmup_map(ctx: Context) -> dict:
     """(b): per regime (depth, lr) at batch BIG, the runs without warmup, with WARMUP_EPOCHS of linear
-    warmup and with a 1-step warmup (the control); records one part per regime."""
+    warmup (at most half the run, for a short --on recipe) and with a 1-step warmup (the control);
+    records one part per regime."""
     if ctx.on is not None:
         regimes, budget = {"your recipe": (None, {})}, {}
     else:
@@ -110,14 +111,15 @@ def _warmup_map(ctx: Context) -> dict:
         budget = {"train.epochs": ctx.pick(4, 12), "train.batch_size": BIG}
     out = {}
     for regime, (workload, over) in regimes.items():
-        warm_steps = WARMUP_EPOCHS * steps_per_epoch(ctx.recipe(workload, 0, budget))
-        arms = {"no warmup": 0, f"warmup {WARMUP_EPOCHS} epochs ({warm_steps} steps)": warm_steps,
-                "warmup 1 step (control)": 1}
+        base = ctx.recipe(workload, 0, budget)
+        per_epoch = steps_per_epoch(base)
+        warm_steps = min(WARMUP_EPOCHS * per_epoch, max(1, base.train["epochs"] * per_epoch // 2))  # ≤ half the run
+        name = f"warmup {warm_steps / per_epoch:g} epochs ({warm_steps} steps)"
+        arms = {"no warmup": 0, name: warm_steps, "warmup 1 step (control)": 1}
         runs = {arm: ctx.runs(lambda s, w=w: ctx.recipe(workload, s, {
             **budget, **over, "schedule.name": "constant", "schedule.interval": "step", "schedule.warmup_steps": w}),
             f"{regime.replace(', ', '-').replace(' ', '')}-warm{w}") for arm, w in arms.items()}
         accs = {arm: rs.spread(final_acc) for arm, rs in runs.items()}
-        name = f"warmup {WARMUP_EPOCHS} epochs ({warm_steps} steps)"
         fails = Precondition(f"the run without warmup fails (mean val acc < {FAILS:g})", accs["no warmup"].mean < FAILS,
                              f"{accs['no warmup'].fmt('.3f')}")
         ctx.part(f"{regime}: warmup rescues the large lr", regime=regime,
