@@ -355,3 +355,41 @@ def test_the_slice_title_overlaps_neither_the_plot_nor_the_colorbar_label(finish
     title = fig._suptitle.get_window_extent(renderer)
     label = fig.axes[1].yaxis.label.get_window_extent(renderer)  # the colorbar's "log₁₀ loss"
     assert not title.overlaps(label) and not any(title.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
+
+
+# -- what a terminal shows ---------------------------------------------------------------------
+def _run_on(terminal: bool, out) -> str:
+    """`nnopt run` of a tiny recipe with its stdout and stderr on a real pseudo-terminal (Python's
+    pty module; isatty() is true there) or on a pipe; everything it wrote."""
+    import pty
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "nnopt.cli", "run", "--set", "data.n_train=200", "--set", "model.widths=[8]",
+            "--set", "train.epochs=2", "--set", "train.batch_size=8", "--set", "train.threads=1", "--out", str(out)]
+    if not terminal:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=300).stderr
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=300) == 0
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_the_progress_bar_shows_on_a_real_terminal_and_not_in_a_pipe(tmp_path):
+    shown = _run_on(True, tmp_path / "tty")
+    assert "epoch 1/2:" in shown and "%|" in shown and "\r" in shown and ("step/s" in shown or "s/step" in shown)
+    assert "epoch   2/2" in shown  # the epoch's line stays when its bar is gone
+    piped = _run_on(False, tmp_path / "pipe")
+    assert "%|" not in piped and "\r" not in piped and "epoch   2/2" in piped

@@ -1,6 +1,7 @@
 """What the user sees while a run trains: a tqdm bar on a TTY, plain lines otherwise, or nothing."""
 from __future__ import annotations
 
+import os
 import sys
 
 from ..tasks import METRICS
@@ -18,8 +19,18 @@ class Progress:
         if self.tty:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=steps, initial=position, file=self.stream,
+            self.bar = tqdm(total=steps, initial=position, file=self.stream, **self.unsized(),
                             desc=f"epoch {epoch}/{self.total_epochs}", leave=False, unit="step")
+
+    def unsized(self) -> dict:
+        """tqdm's size for a terminal that reports none (0 × 0: a pseudo-terminal nobody sized, as
+        `script` makes without a terminal around it): 80 × 24. tqdm draws nothing in 0 rows, a bar
+        0 columns wide — the run looked bar-less. {} (tqdm reads the size itself) otherwise."""
+        try:
+            size = os.get_terminal_size(self.stream.fileno())
+        except (AttributeError, ValueError, OSError):
+            return {}
+        return {} if size.columns > 0 and size.lines > 0 else {"ncols": size.columns or 80, "nrows": size.lines or 24}
 
     def step(self) -> None:
         if self.bar is not None:
