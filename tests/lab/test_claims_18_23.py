@@ -25,9 +25,11 @@ def test_hpo_search(tmp_path):
     r = fast("hpo_search", tmp_path)
     n = r["numbers"]
     assert n["distinct_lr"]["grid"]["values"] == [2, 2, 2] and n["distinct_lr"]["random"]["values"] == [8, 8, 8]
+    # 3 searches per method cannot rank methods (precondition: 20); Hyperband's brackets miss on a seed
+    assert n["parts"] == {"(1) random search beats grid search": "INCONCLUSIVE",
+                          "(2) TPE beats random search at the same number of trials": "INCONCLUSIVE",
+                          "(3) Hyperband reaches random's best with half its epochs": "DOES NOT HOLD"}
     assert r["verdict"] == "DOES NOT HOLD"
-    # 2 epochs per trial: near chance on spirals, every comparison is noise (full: only grid vs random fails)
-    assert n["parts"] == {"random beats grid": False, "TPE beats random": False, "Hyperband saves epochs": False}
 
 
 def test_grid_levels_are_the_centres_of_the_range_halves():

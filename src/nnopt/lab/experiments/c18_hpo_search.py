@@ -6,13 +6,14 @@ import math
 
 import numpy as np
 
-from ..base import Context, Finding, Spread, Table, experiment, holds
-from ..regularization_tools import recipe, search
+from ..base import Check, Context, Finding, Precondition, Spread, Table, exceeds, experiment, lab_recipe
+from ..regularization_tools import search
 
 BASE = {"data": {"name": "spirals", "n_samples": 500, "noise": 0.1}, "model": {"name": "mlp", "widths": [32]},
         "optimizer": {"name": "adam"}, "clip": {"name": "global_norm"}, "train": {"batch_size": 50,
                                                                                   "log_every": 1000}}
 VAL_POINTS = 100  # 20% of 500
+REPEATS = 20  # searches per method needed to rank methods (precondition of parts 1 and 2)
 # (section, field): (low, high, log, integer); the first two matter, the other four barely or not at all
 IMPORTANT = {("optimizer", "lr"): (1e-4, 1.0, True, False), ("penalty", "coef"): (1e-6, 1e-1, True, False)}
 FIXED = {"penalty": 'name = "l2"'}  # λ is the coef of the L2 penalty
@@ -71,9 +72,9 @@ def distinct(trials, key: str) -> int:
                     "values of each important parameter, random search 64, and random's best ≥ grid's on every "
                     "seed and higher on average; (2) TPE vs random at 32 trials: TPE's best higher on average; "
                     "(3) Hyperband (η = 3, 1–9 epochs) reaches random search's 64-trial best (−1 point) with less "
-                    "than half of random's 576 epochs",
+                    "than half of random's 576 epochs. (1) and (2) over the seed spread (95% paired intervals)",
             source="Bergstra & Bengio 2012 (random search); Bergstra et al. 2011 (TPE); Li et al. 2018 (Hyperband); "
-                   "Jamieson & Talwalkar 2016 (successive halving)", budget_s=60, part=3)
+                   "Jamieson & Talwalkar 2016 (successive halving)", cost_s=(4, 60))
 def hpo_search(ctx: Context) -> Finding:
     unimportant, epochs = ctx.pick(1, len(UNIMPORTANT)), ctx.pick(2, 9)
     budget = 2 ** (len(IMPORTANT) + unimportant)  # the grid's size
@@ -82,7 +83,7 @@ def hpo_search(ctx: Context) -> Finding:
     studies = {m: [] for m in ("grid", "random", "bayes", "hyperband")}
     ranges, grid = space_text(False, unimportant), space_text(True, unimportant)
     for s in ctx.seeds:
-        rec = recipe(base, s)
+        rec = lab_recipe(base, s)
         for method, text, trials in (("grid", grid, None), ("random", ranges, budget),
                                      ("bayes", ranges, tpe_budget), ("hyperband", ranges, budget)):
             studies[method].append(search(ctx, rec, text, method, trials, seed=s, label=f"{method}-s{s}"))
@@ -99,11 +100,27 @@ def hpo_search(ctx: Context) -> Finding:
         reached.append(hit is not None)
         reach.append((hit if hit is not None else xs[-1]) / random_epochs)  # not reached: all it spent
     reach_sp = Spread(reach)
-    grid_vs_random = [r - g for r, g in zip(best["random"].values, best["grid"].values)]
-    part = {"random beats grid": min(grid_vs_random) >= 0 and np.mean(grid_vs_random) > 0,
-            "TPE beats random": best["bayes"].mean > random_half.mean,
-            "Hyperband saves epochs": all(reached) and reach_sp.hi < 0.5}
-    tie = min(grid_vs_random) >= 0 and np.mean(grid_vs_random) == 0
+    repeated = Precondition(f"each method searched ≥ {REPEATS} times, so that searches can be ranked (Bergstra & Bengio "
+                            "2012 repeat each search many times)", len(ctx.seeds) >= REPEATS,
+                            f"{len(ctx.seeds)} searches per method (--seeds {REPEATS} runs enough)")
+    ctx.part("(1) random search beats grid search", on=best["random"], preconditions=[repeated],
+             check=lambda arm: exceeds(arm, best["grid"], paired=True, what="best(random) − best(grid)"),
+             criterion="random's best validation accuracy above the grid's beyond the seed spread (95% paired interval)",
+             why="one search per seed cannot rank them: the best trials differ by less than the search-to-search "
+                 "spread (a 100-point validation set's standard error is ≈ 5 points); Bergstra & Bengio rank methods "
+                 "over many repeated searches")
+    ctx.part("(2) TPE beats random search at the same number of trials", on=best["bayes"], preconditions=[repeated],
+             check=lambda arm: exceeds(arm, random_half, paired=True, what=f"best(TPE) − best(random), {tpe_budget} trials"),
+             criterion=f"TPE's best above random's first {tpe_budget} trials' beyond the seed spread (95% paired interval)",
+             why="as for (1): three searches per method cannot separate them")
+    ctx.part("(3) Hyperband reaches random's best with half its epochs", on=reach,
+             check=lambda fractions: Check(all(reached) and max(fractions) < 0.5,
+                                           f"fraction of random's epochs to reach its best − 0.01: "
+                                           f"{Spread(fractions).fmt('.2f')}"),
+             criterion="every seed: Hyperband's epochs to reach random's best − 0.01 < 50% of random's epochs",
+             why="on some seed Hyperband needs more than half of random's epochs (its brackets are assigned by a hash "
+                 "of the study name and trial number)")
+    part = {p.name: p.verdict for p in ctx.parts}
     rows = [["grid (2 levels each)", budget,
              values_tried["grid"].fmt(".0f"), best["grid"].fmt(".3f"), budget * epochs],
             ["random", budget, values_tried["random"].fmt(".0f"), best["random"].fmt(".3f"), random_epochs],
@@ -112,41 +129,33 @@ def hpo_search(ctx: Context) -> Finding:
             ["hyperband", budget, "", best["hyperband"].fmt(".3f"),
              Spread([best_curve(ts)[0][-1] for ts in studies["hyperband"]]).fmt(".0f")]]
     fig = plot(studies, epochs, budget)
-    failing = [k for k, v in part.items() if not v]
     notes = ("Trials run through nnopt.tune's space, samplers, pruners and trial objective on an in-memory "
              "Optuna study (the study directory's report and journal cost ~1 s per search, more than the trials). "
              "--fast searches lr, λ and ε only (a grid of 8), 2 epochs per trial, TPE at the full budget of 8. "
              "The workload was digits (500 images) in the first draft (loading it cost more than a trial), then "
              "two moons, where every method hit the same ceiling in a --fast run (0.897 ± 0.025 for all); "
              "spirals were chosen before any full run, for a narrow optimum in lr and λ.")
-    if not part["random beats grid"]:
+    if part["(1) random search beats grid search"] != "HOLDS":
         lr_grid = sorted({t.params[lr_key] for t in studies["grid"][0]})
         notes += (f" Random does not beat the grid here because the grid's upper lr level ({lr_grid[-1]:g}, the "
                   "centre of the upper half of the log range, fixed before the run) sits at this workload's best "
                   "lr, and the differences between the best trials (a few points) are within the noise of a "
                   f"{VAL_POINTS}-point validation set (binomial standard error ≈ 5 points).")
-    if not part["Hyperband saves epochs"] and not ctx.fast:
+    if part["(3) Hyperband reaches random's best with half its epochs"] != "HOLDS" and not ctx.fast:
         notes += (" Hyperband's cost depends on which bracket each trial lands in (Optuna hashes the study name and "
                   "trial number): two earlier full runs, whose in-memory studies had random names, met criterion (3) "
                   "at 0.14 and 0.19 of random's epochs; with the names fixed (reproducible) one seed needs "
                   f"{reach_sp.hi:.2f}.")
-    return Finding(
-        verdict=holds(not failing, inconclusive=tie and len(failing) == 1),
-        criterion="(1) random's best − grid's best ≥ 0 on every seed and > 0 on average (a tie on every seed: "
-                  "INCONCLUSIVE); (2) mean best TPE > mean best of random's first half; (3) Hyperband's epochs "
-                  "to reach random's best − 0.01 < 50% of random's epochs on every seed",
-        measured=f"best val acc grid {best['grid'].mean:.3f}, random {best['random'].mean:.3f} (lr values tried "
-                 f"{values_tried['grid'].mean:.0f} vs {values_tried['random'].mean:.0f}); TPE {best['bayes'].mean:.3f} "
-                 f"vs random {random_half.mean:.3f} at {tpe_budget} trials; Hyperband reaches random's best with "
-                 f"{reach_sp.fmt('.2f')} of its epochs"
-                 + ("" if all(reached) else f" (not reached on {reached.count(False)} seed(s): there, all it spent)")
-                 + (f"; failing: {', '.join(failing)}" if failing else ""),
+    return ctx.finding(
         table=Table(["method", "trials", "distinct lr values", "best val acc", "epochs spent"], rows),
-        figures=[ctx.save_figure(fig, "search")],
+        figures=[ctx.save_figure(fig, "search", caption="left: best found vs epochs spent, one line per search; "
+                                 "right: the grid repeats 4 points of the important plane")],
         numbers={"best": best, "random_first_half": random_half, "distinct_lr": values_tried,
                  "hyperband_fraction_of_random_epochs": reach_sp, "hyperband_reached": reached, "parts": part,
                  "space": ranges, "grid_space": grid},
-        notes=notes)
+        notes=notes + " Second pass: (1) and (2) need a 95% paired interval over the seeds (the first pass ranked "
+                      "single searches by their means); the repeated-search design on a surface with a known low "
+                      "effective dimension (Bergstra & Bengio 2012) is not built yet.")
 
 
 def plot(studies, epochs, budget):
