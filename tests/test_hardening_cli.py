@@ -2,6 +2,7 @@
 any work, or bounded work."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -393,3 +394,19 @@ def test_the_progress_bar_shows_on_a_real_terminal_and_not_in_a_pipe(tmp_path):
     assert "epoch   2/2" in shown  # the epoch's line stays when its bar is gone
     piped = _run_on(False, tmp_path / "pipe")
     assert "%|" not in piped and "\r" not in piped and "epoch   2/2" in piped
+
+
+@pytest.mark.slow
+def test_the_readmes_lab_then_report_sequence_works_as_written(tmp_path, capsys, monkeypatch):
+    """README: `nnopt lab adagrad_rmsprop` then `nnopt report lab -o report.html` (at --fast)."""
+    import re
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    lab_line = re.search(r"^nnopt lab (adagrad_rmsprop)\b", readme, re.M)
+    report_line = re.search(r"^nnopt report (\S+) -o (\S+)", readme, re.M)
+    assert lab_line and report_line
+    monkeypatch.chdir(tmp_path)
+    assert main(["lab", lab_line.group(1), "--fast"]) == 0
+    assert main(["report", report_line.group(1), "-o", report_line.group(2)]) == 0
+    page = (tmp_path / report_line.group(2)).read_text()
+    assert "adagrad rmsprop" in page and 'class="fast-banner"' in page
