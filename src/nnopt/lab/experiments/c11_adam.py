@@ -209,7 +209,7 @@ def _figure(ctx: Context, ratios: np.ndarray, kingma: np.ndarray, first_pass: np
     axes[1].set(xlabel="step", ylabel="θᵢ (the data alone pull both to 1)",
                 title=f"f = Σ ½cᵢ(θᵢ − 1)², λ = {DECAY}, α = {LR} ({spread_note(len(ctx.seeds))})")
     finish(fig, *axes)
-    axes[0].legend(fontsize=8, loc="upper right")
+    axes[0].legend(fontsize=8, loc="center right")
     axes[1].legend(fontsize=7, loc="center right")
     return ctx.save_figure(fig, "adam", caption="left: the measured step ratio follows the dotted "
                            "(1−β₁ᵗ)/√(1−β₂ᵗ) curve, above 1 — uncorrected early steps are larger; right: Adam + L2 "

@@ -149,12 +149,11 @@ def clipping(ctx: Context) -> Finding:
     final = {k: rs.spread(lambda r: math.inf if r.diverged or not r.epochs else r.epochs[-1]["train_loss"])
              for k, rs in rnn.items()}
     top = RNN_LRS[-1]
-    unclipped_norms = np.array([s["grad_norm"] for r in rnn["none", top] for s in r.steps])
-    explodes = Precondition(f"gradients explode at lr {top:g} without clipping: the largest gradient norm is > 10× "
-                            "the median", bool(unclipped_norms.size) and
-                            float(np.nanmax(unclipped_norms)) > 10 * float(np.nanmedian(unclipped_norms)),
-                            f"max {np.nanmax(unclipped_norms):.3g}, median {np.nanmedian(unclipped_norms):.3g}"
-                            if unclipped_norms.size else "no steps logged")
+    ratios = [max(s["grad_norm"] for s in r.steps) / np.mean([s["grad_norm"] for s in r.steps[:5]])
+              for r in rnn["none", top] if r.steps]
+    explodes = Precondition(f"gradients explode at lr {top:g} without clipping: every seed's largest gradient norm is "
+                            "> 10× its first steps' (the mean of the first 5)", len(ratios) == len(ctx.seeds) and
+                            min(ratios) > 10, f"{min(ratios, default=0):.3g}–{max(ratios, default=0):.3g}×")
 
     def lower_loss(clipped: Spread) -> Check:
         if not all(math.isfinite(v) for v in clipped.values):
@@ -187,7 +186,10 @@ def clipping(ctx: Context) -> Finding:
               "reported as DOES NOT HOLD. Now a grid of starts × α is run and judged on the runs that meet the wall "
               "(gradient norm > 10, where a plateau step has < 1). A clipped step is bounded by construction (α·1 by "
               "norm, α·√2 by value); the measurement is that the plain step is not, and that clipped descent still "
-              "makes progress. The never-acting bound (1e6) is the negative control of both parts.")
+              "makes progress. The never-acting bound (1e6) is the negative control of both parts. The RNN's "
+              "precondition first compared the largest gradient norm with the run's median; the first full run showed "
+              "the median itself exploded (7.0 vs 0.3 in the first steps: max/median 8.8, INCONCLUSIVE while the "
+              "unclipped loss ended 21.5 nats above the clipped), so it compares with the first 5 steps instead.")
 
 
 def _cliff_figure(ctx: Context, grid: list, cliff: dict, hit: list[int]) -> str:
