@@ -14,6 +14,7 @@ from ..plots import band, figure, finish, spread_note
 T_STEPS, H0, TARGET = 50, 0.5, 0.7
 STEPS, BOUND, WALL, JUMP_RATIO = 200, 1.0, 10.0, 5.0
 CLIFF_LRS = (0.3, 1.0, 3.0)
+FLOOR = 1e-4  # step lengths drawn no lower: a plain run thrown onto a flat region stops moving at all
 STARTS_PER_SEED = 10
 RNN_LRS, NEVER = (0.1, 1.0), 1e6  # NEVER: a clipping bound no gradient reaches (the negative control)
 CLIPS = {"none": "none", "norm": "norm", "value": "value", "never-acting norm bound": "never"}
@@ -210,10 +211,10 @@ def _cliff_figure(ctx: Context, grid: list, cliff: dict, hit: list[int]) -> str:
                 title=f"the cliff, start ({start[0]:.2f}, {start[1]:.2f}), α = {lr:g}")
     for name, color in zip(("none", "norm", "value", "never-acting norm bound"), ("C0", "C1", "C2", "C7")):
         lengths = step_lengths(cliff[name][i][0])
-        axes[1].plot(np.arange(1, len(lengths) + 1), np.maximum(lengths, 1e-12), color=color, label=f"clip {name}",
+        axes[1].plot(np.arange(1, len(lengths) + 1), np.maximum(lengths, FLOOR), color=color, label=f"clip {name}",
                      ls="--" if name.startswith("never") else "-")
     axes[1].axvline(t_jump + 1, color="grey", ls=":", label=f"the wall (‖g‖ = {norms.max():.3g})")
-    axes[1].set(yscale="log", xlabel="step", ylabel="step length ‖Δθ‖",
+    axes[1].set(yscale="log", xlabel="step", ylabel=f"step length ‖Δθ‖ (floored at {FLOOR:g})",
                 title=f"step lengths of that run ({len(hit)} of {len(grid)} runs hit the wall)")
     finish(fig, *axes)
     axes[0].legend(fontsize=8, loc="lower left")
