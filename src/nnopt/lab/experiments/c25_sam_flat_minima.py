@@ -108,10 +108,10 @@ def sam_flat_minima(ctx: Context) -> Finding:
 
 def plot(sgd, sam, rho0, points, references, epochs: int, matched: list[int], n_seeds: int):
     fig, (ax_l, ax_c) = figure(2, width=5.4, height=4.2)
-    colors = {"SAM": "C3", "SAM, ρ = 0 (control)": "C7"}
-    for k, ps in points.items():
+    styles = dict(zip(points, (("C3", "o"), ("k", "x"), ("C2", "o"), ("C1", "s"), ("C4", "D"))))
+    for k, ps in points.items():  # the ρ = 0 control is SGD at the same epochs: its crosses sit on the green dots
         ax_l.scatter([p["train_loss"] for p in ps], [p["lambda_max"] for p in ps], s=30, zorder=3,
-                     color=colors.get(k, f"C{list(points).index(k)}"), label=k)
+                     color=styles[k][0], marker=styles[k][1], label=k)
     ax_l.set(xscale="log", xlabel="training loss (eval mode, nats; log scale)",
              ylabel="λ_max of the training-loss Hessian", title=f"sharpness vs loss ({n_seeds} seeds: one dot each)")
     for name, runs, color in (("SGD (continued to ×2)", sgd, "C0"), ("SAM", sam, "C3"), ("SAM, ρ = 0", rho0, "C7")):
