@@ -101,3 +101,17 @@ def test_memory_mapped_arrays_train_with_and_without_a_preprocessor(tmp_path):
         assert main(["run", "--set", "data.name=npz", "--set", f"data.path={tmp_path}", "--set",
                      f"preprocess.name={pre}", "--set", "model.widths=[4]", "--out", str(out), *FAST]) == 0
         assert json.loads((out / "summary.json").read_text())["status"] == "completed"
+
+
+def test_commands_that_read_a_run_do_not_import_its_factory(files, capsys):
+    """doctor and report read the run directory: a model file moved or deleted since is no error."""
+    out = files / "run"
+    assert main(["run", *csv_args(files), *model_args(files), "--out", str(out), *FAST]) == 0
+    (files / "model.py").unlink()
+    assert main(["doctor", str(out)]) == 0
+    assert main(["report", str(out), "-o", str(files / "report.html")]) == 0
+    capsys.readouterr()
+    assert main(["landscape", str(out), "--samples", "8", "--iters", "2", "--trace-samples", "1", "--points", "3",
+                 "--out", str(files / "ls")]) == 2  # it rebuilds the model: the file is needed
+    err = capsys.readouterr().err
+    assert "model.factory = " in err and "no such file" in err

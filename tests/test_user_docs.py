@@ -87,7 +87,7 @@ def test_every_command_runs(examples_cwd):
             assert code == 0, argv
         if text is PAGE:
             runs = examples_cwd / "runs"
-            assert (runs / "blobs.html").exists() and (runs / "blobs-mine" / "landscape").is_dir()
+            assert (runs / "mine.html").exists() and (runs / "houses" / "landscape").is_dir()
             trials = (runs / "houses-tune" / "trials.csv").read_text().splitlines()[1:]
             assert [t.split(",")[1] for t in trials] == ["COMPLETE", "COMPLETE"], trials
             assert json.loads((runs / "blobs-ddp" / "summary.json").read_text())["status"] == "completed"
