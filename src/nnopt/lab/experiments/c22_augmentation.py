@@ -62,8 +62,9 @@ def augmentation(ctx: Context) -> Finding:
     return ctx.finding(
         table=Table(["task", "training data", "train acc (eval mode, clean)", "test acc", "gap"], rows),
         figures=[ctx.save_figure(plot(tasks, len(ctx.seeds)), "augmentation",
-                                 caption="solid (validation) vs dashed (training) lines: augmentation closes the gap "
-                                         "from below (training falls) or from above (validation rises)?")],
+                                 caption="solid (validation) vs dashed (training) lines: does augmentation close the gap "
+                                         "from below (training falls) or from above (validation rises)? The identity "
+                                         "control's image runs are the unaugmented ones exactly (same seeds), drawn on top")],
         numbers={task: {arm: {"train_acc": x[0], "test_acc": x[1], "gap": x[2]} for arm, x in m.items()}
                  for task, m in measured.items()} | {"controls_ok": {task: {arm: c.ok for arm, c in cs.items()}
                                                                       for task, cs in controls.items()}},
@@ -87,4 +88,7 @@ def plot(tasks: dict, n_seeds: int):
             band(ax, x, [r.series("val_acc") for r in rs], f"{arm}: validation", colors[arm])
         ax.set(xlabel="epoch", ylabel="accuracy (fraction correct)", title=f"{titles[task]}\n{spread_note(n_seeds)}")
     finish(fig, *axes)
+    for ax in axes:  # below the axes: the curves fill the panel
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    fig.tight_layout()
     return fig
