@@ -26,6 +26,7 @@ import nnopt.cli
 import nnopt.compare
 import nnopt.diagnose.propagation
 import nnopt.diagnose.report
+import nnopt.lab.base
 import nnopt.train
 import nnopt.tune.study
 from nnopt.cli import main
@@ -49,8 +50,8 @@ class FakeTrainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.recipe.save(self.run_dir / "recipe.toml")
         (self.run_dir / "metrics.jsonl").write_text(json.dumps({"kind": "epoch", "val_acc": 0.5}) + "\n")
-        return dict(status="completed", epochs=1, steps=1, final_val_acc=0.5, best_val_acc=0.5, best_epoch=1,
-                    test_acc=0.5, test_loss=1.0, time_s=0.0, samples_per_s=1.0)
+        return dict(status="completed", monitor="val_acc", epochs=1, steps=1, final_val_acc=0.5, best_val_acc=0.5,
+                    best_epoch=1, test_acc=0.5, test_loss=1.0, time_s=0.0, samples_per_s=1.0)
 
 
 MEASURED = Propagation("stub", [LayerStats(0, "0", 0.0, 1.0, 1.0, 1.0), LayerStats(1, "1", 0.0, 1.0, 1.0, 1.0)])
@@ -59,6 +60,24 @@ MEASURED = Propagation("stub", [LayerStats(0, "0", 0.0, 1.0, 1.0, 1.0), LayerSta
 def fake_tune(recipe, space, out=None, study="s", **_):
     Path(out or Path("runs") / f"tune-{study}").mkdir(parents=True, exist_ok=True)
     return {"table": "trials"}
+
+
+REAL_BUILD, BUILDS = nnopt.train.build, {"real": False}
+
+
+def fake_build(recipe):
+    """The recipe itself, for FakeTrainer; the real setup where a command rebuilds a finished run
+    (landscape: its model.pt is then loaded into the model)."""
+    return REAL_BUILD(recipe) if BUILDS["real"] else recipe
+
+
+def fake_experiment(name, out, seeds=3, fast=False, on=None):
+    """What run_experiment writes (finding.json in its folder), without the experiment."""
+    record = {"experiment": name, "claim": "c.", "verdict": "HOLDS", "criterion": "k", "measured": "m",
+              "table": {"headers": ["a"], "rows": [[1]]}, "time_s": 0.0, "seeds": list(range(seeds)), "fast": fast}
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "finding.json").write_text(json.dumps(record))
+    return record
 
 
 def fake_file(*args, **_):
@@ -72,10 +91,11 @@ def fake_file(*args, **_):
 def stubs():
     with contextlib.ExitStack() as stack:
         for target, name, value in [
-            (nnopt.train, "Trainer", FakeTrainer), (nnopt.train, "build", lambda recipe: recipe),
+            (nnopt.train, "Trainer", FakeTrainer), (nnopt.train, "build", fake_build),
             (nnopt.compare, "Trainer", FakeTrainer), (nnopt.compare, "build", lambda recipe: recipe),
             (nnopt.compare, "plot_curves", lambda curves, path, **_: fake_file(path)),
             (nnopt.tune.study, "tune", fake_tune),
+            (nnopt.lab.base, "run_experiment", fake_experiment),
             (nnopt.diagnose.propagation, "sweep", lambda *a, **k: [MEASURED]),
             (nnopt.diagnose.propagation, "from_recipe", lambda *a, **k: MEASURED),
             (nnopt.diagnose.report, "render", lambda results, path, title="": fake_file(path)),
@@ -118,6 +138,7 @@ def options(*pairs):
                     max_size=6).map(lambda items: [x for item in items for x in item])
 
 
+REPORT_INPUTS = ["lab", "lab/good", "lab/null", "lab/deep", "lab/escape", "study", "nope", "", "file.txt"]
 COMMON = [("--set", assignment), ("--set", assignment), ("--out", out_path), ("--quiet", st.just(None))]
 ARGV = st.one_of(
     st.tuples(st.just(["run"]), options(*COMMON, ("--resume", out_path))),
@@ -135,6 +156,19 @@ ARGV = st.one_of(
                                              ("--init", st.sampled_from(["he_normal", "normal:std=1", "x:y",
                                                                          "normal:std=-1", "orthogonal:gain=inf"])),
                                              ("--activation", st.sampled_from(["relu", "tanh", "nope"])))),
+    st.tuples(st.just(["lab"]), st.tuples(st.sampled_from(["adagrad_rmsprop", "all", "list", "nope", "", "--fast"]),
+                                          options(("--seeds", value), ("--out", out_path), ("--fast", st.just(None))))
+              .map(lambda t: [t[0], *t[1]])),
+    st.tuples(st.just(["report"]), st.tuples(st.lists(st.sampled_from(REPORT_INPUTS), min_size=1, max_size=3),
+                                             options(("-o", st.sampled_from(["r.html", "lab/good/finding.json",
+                                                                             "/dev/null/r.html", "", "lab", "out/r.html"])),
+                                                     ("--markdown-table", st.just(None)), ("--title", value)))
+              .map(lambda t: [*t[0], *t[1]])),
+    st.tuples(st.just(["landscape"]), st.tuples(st.sampled_from(["brokenrun", "nope", "lab", "", "file.txt"]),
+                                                options(("--points", value), ("--span", value), ("--samples", value),
+                                                        ("--iters", value), ("--trace-samples", value),
+                                                        ("--out", out_path)))
+              .map(lambda t: [t[0], *t[1]])),
     st.tuples(st.lists(st.sampled_from(["list", "optimizers", "schedules", "layers", "adam", "cosine", "x",
                                         "--help", "run", "nope", "-h"]), min_size=1, max_size=3), st.just([])),
 ).map(lambda parts: [a for a in parts[0] + parts[1] if a is not None])
@@ -148,6 +182,9 @@ def run_cli(argv: list[str]) -> None:
         try:
             Path("space.toml").write_text("[optimizer]\nlr = { low = 1e-4, high = 0.1, log = true }\n")
             Path("file.txt").write_text("keep")
+            if argv[0] in ("report", "landscape"):
+                make_inputs(Path("."))
+            BUILDS["real"] = argv[0] == "landscape"
             before = snapshot(Path("."))
             err = io.StringIO()
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -157,10 +194,26 @@ def run_cli(argv: list[str]) -> None:
             assert "Traceback" not in text, (argv, text)
             if code == 2:
                 assert snapshot(Path(".")) == before, (argv, text)
-                assert text.count("\n") <= 1 or text.startswith("usage:"), (argv, text)
+                lines = [line for line in text.splitlines() if not line.startswith("warning: ")]  # report's skips
+                assert len(lines) <= 1 or text.startswith("usage:"), (argv, text)
             COUNTS["exit 0" if code == 0 else f"exit {code} (clean error)" if code == 2 else f"exit {code}"] += 1
         finally:
             os.chdir(cwd)
+
+
+def make_inputs(root: Path) -> None:
+    """Directories for report and landscape: a good finding, bad ones (null, 20k deep, a figure
+    outside its folder), a tune study with a bad row, a 'run' whose model.pt is garbage."""
+    good = fake_experiment("good", root / "lab" / "good")
+    for name, text in [("null", "null"), ("deep", "[" * 20000 + "]" * 20000),
+                       ("escape", json.dumps({**good, "figures": ["../../file.txt"], "recipes": ["/etc/hostname"]}))]:
+        (root / "lab" / name).mkdir(parents=True)
+        (root / "lab" / name / "finding.json").write_text(text)
+    (root / "study").mkdir()
+    (root / "study" / "trials.csv").write_text("number,state,value\n0,COMPLETE,abc\n1,COMPLETE\n")
+    (root / "brokenrun").mkdir()
+    (root / "brokenrun" / "recipe.toml").write_text("")
+    (root / "brokenrun" / "model.pt").write_bytes(b"\x00garbage")
 
 
 def snapshot(root: Path) -> dict:
