@@ -433,10 +433,14 @@ class Trainer:
                     signal.signal(sig, handler)
 
     def summary(self, status: str, **extra) -> dict:
-        """summary.json: the status, the task and monitored metric, the result (`nnopt.tasks.outcome`:
-        final_*, best_<monitor>, best_epoch) and the run's totals."""
+        """summary.json: the status, the task (its target column and classes where the data set
+        names them) and monitored metric, the result (`nnopt.tasks.outcome`: final_*,
+        best_<monitor>, best_epoch) and the run's totals."""
+        data = self.setup.data
+        named = {k: v for k, v in (("target", data.target), ("classes", data.classes)) if v}
         return {
-            "status": status, "task": self.task, "monitor": self.monitor, "epochs": self.epoch, "steps": self.step,
+            "status": status, "task": self.task, **named, "monitor": self.monitor, "epochs": self.epoch,
+            "steps": self.step,
             **outcome(self.history, self.task, self.monitor),
             "stopped_epoch": self.epoch if status == "early_stopped" else None,
             "early_stopping_best_epoch": self.early.best_epoch,
