@@ -221,10 +221,10 @@ def test_recipe_helpers():
 
 def test_run_doctor_prints_the_diagnosis(tmp_path, capsys):
     assert main(["run", "--doctor", "--quiet", "--out", str(tmp_path / "b"), "--set", "train.epochs=3",
-                 "--set", "train.threads=1", "--set", "train.device=\"cpu\"", "--set", "model.widths=[2]",
-                 "--set", "model.activation=\"tanh\""]) == 0
+                 "--set", "train.threads=1", "--set", "train.device=\"cpu\"", "--set", "model.widths=[32]",
+                 "--set", "optimizer.lr=1e-6"]) == 0
     out = capsys.readouterr().out
-    assert "nnopt doctor:" in out and "! underfitting" in out
+    assert "nnopt doctor:" in out and "! lr too low" in out and "--set optimizer.lr=" in out
 
 
 class Recorder(Callback):

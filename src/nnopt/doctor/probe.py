@@ -28,7 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
 from ..train.layer_stats import PROBE, dead_units
+from ..train.rundir import RunDir
 
 RANGE_STEPS, RANGE_LO, RANGE_HI, RANGE_BETA, RANGE_STOP = 150, 1e-5, 10.0, 0.9, 4.0
 
@@ -116,13 +118,10 @@ class Probe:
     @cached_property
     def final(self) -> dict | None:
         """{dead: {ReLU name: share}, eval_loss: loss on P in eval mode} of model.pt; None without it."""
-        path = self.run_dir / "model.pt"
-        if not path.is_file():
-            return None
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = RunDir(self.run_dir).model_state()
             self.model.load_state_dict(state)
-        except Exception:  # a corrupt or foreign model.pt: the checks that need it are skipped
+        except (ConfigError, RuntimeError):  # no, a damaged or a foreign model.pt: those checks skip
             return None
         if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
             return None
