@@ -187,3 +187,16 @@ def test_momentum_of_one_or_more_is_refused(name):
     """ρ ≥ 1: the velocity b ← ρb + g never decays (a closed-form reason, not a tuning choice)."""
     with pytest.raises(ConfigError, match=r"optimizer.momentum = 1.5 — must be in [\[(]0, 1\)"):
         Recipe({"optimizer": {"name": name, "momentum": 1.5}})
+
+
+# -- sizes a data set cannot give ----------------------------------------------------------------
+def test_n_train_beyond_the_training_split_is_refused_and_its_size_named(tmp_path, capsys):
+    """Oracle: the training split of digits as loaded without n_train."""
+    from nnopt.data import load
+
+    size = len(load("digits").train)
+    assert len(load("digits", n_train=size).train) == size
+    for n in (size + 1, 10**12):
+        out = tmp_path / f"run{n}"
+        refused(["run", "--set", f"data.n_train={n}", "--out", str(out)], capsys,
+                f"data.n_train = {n}", f"must be at most {size}", out=out)

@@ -98,9 +98,14 @@ def stratified_split(y: np.ndarray, fractions: tuple[float, ...], seed: int) -> 
 
 
 def subset(idx: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    """A stratified subset of `n` of the indices `idx` (all of them when n is None)."""
-    if n is None or n >= len(idx):
+    """A stratified subset of `n` of the indices `idx` (all of them when n is None). A size the
+    split cannot give — more samples than it has, fewer than its classes — is a ConfigError
+    (a run on fewer samples than asked would report numbers for another experiment)."""
+    if n is None or n == len(idx):
         return idx
+    if n > len(idx):
+        raise ConfigError(f"data.n_train = {n} — must be at most {len(idx)}, the size of this data set's "
+                          "training split (leave it out to use all of it)")
     if n < len(np.unique(y[idx])):
         raise ConfigError(f"data.n_train = {n} — must be at least the number of classes "
                           f"({len(np.unique(y[idx]))})")
