@@ -229,3 +229,21 @@ def test_wide_figures_keep_text_legible_in_chromium(tmp_path, browser):  # noqa:
     assert [n for n, _ in sizes] == [200, 2300]
     assert all(shown >= MIN_SCALE * natural - 1 for natural, shown in sizes)  # never shrunk below 0.86
     assert sizes[0][1] <= 1280
+
+
+def test_a_full_disk_while_writing_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    folder = write_finding(tmp_path / "f")
+    real = Path.write_text
+
+    def full(self, *a, **k):
+        if self.name == "r.html":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    code, err = cli(capsys, folder, "-o", tmp_path / "r.html")
+    assert code == 2 and err == f"error: cannot write {tmp_path / 'r.html'}: No space left on device — free some " \
+                                "space or choose another output directory\n"

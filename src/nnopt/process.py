@@ -9,6 +9,7 @@ process the signal ended) — after printing the error once with `say_error`. Un
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -46,6 +47,12 @@ def exit_code(command: Callable[[], int | None]) -> int:
         return EXIT_DIVERGED
     except KeyboardInterrupt as exc:  # errors.Interrupted carries its signal; a plain one is Ctrl-C
         return 128 + getattr(exc, "signum", signal.SIGINT)
+    except OSError as exc:  # the disk filled up or turned read-only under a command: one line, not a traceback
+        if exc.errno not in DISK_FULL_OR_READ_ONLY:
+            raise
+        say_error(f"error: cannot write {exc.filename or 'a file'}: {exc.strerror} — free some space or choose "
+                  "another output directory")
+        return EXIT_CONFIG
     except RuntimeError as exc:
         if not lost_a_peer(exc):
             raise
@@ -53,6 +60,7 @@ def exit_code(command: Callable[[], int | None]) -> int:
         return 1
 
 
+DISK_FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 PEER_LOST = "lost contact with the other ranks"  # the launcher leaves this out when it reports a killed rank
 
 
