@@ -76,7 +76,7 @@ def test_fewer_than_three_seeds_is_refused(tmp_path, tiny_experiment):
 def test_cli_lab(tmp_path, tiny_experiment, capsys):
     assert main(["lab", "list"]) == 0
     out = capsys.readouterr().out
-    assert "tiny_probe" in out and max(len(line) for line in out.splitlines()) <= LIST_WIDTH
+    assert "tiny_probe" in out and max(len(line) for line in out.splitlines()) <= LIST_WIDTH  # the footnote too
     assert main(["lab", tiny_experiment, "--fast", "--out", str(tmp_path / "x")]) == 0
     out = capsys.readouterr().out
     assert "HOLDS         the loss falls — drop" in out and "control (learning rate 0): DOES NOT HOLD" in out

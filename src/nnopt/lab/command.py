@@ -32,7 +32,7 @@ def list_table() -> str:
     from .base import all_experiments
 
     rows = [[e.number or "", e.name, "yes" if e.accepts_recipe else "",
-             f"{e.cost_s[0]:.0f} / {e.cost_s[1]:.0f}" if e.cost_s else "?", e.claim] for e in all_experiments()]
+             f"{e.cost_s[0]:.2g} / {e.cost_s[1]:.2g}" if e.cost_s else "?", e.claim] for e in all_experiments()]
     header = ["#", "experiment", "--on", "time s (fast/full)", "claim"]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
     room = max(LIST_WIDTH - sum(widths) - 2 * 4, 20)
@@ -46,8 +46,8 @@ def run(args) -> int:
 
     if args.name == "list":
         print(list_table())
-        print("\ntime: CPU seconds measured on one thread (about the wall time on a quiet core), 3 seeds, "
-              "--fast / full;\n--on: runs its protocol on your recipe (nnopt lab NAME --on RECIPE.toml)")
+        print("\ntime: CPU seconds measured on one thread (about the wall time on a quiet core), 3 seeds,\n"
+              "--fast / full. --on: runs its protocol on your recipe (nnopt lab NAME --on RECIPE.toml)")
         return 0
     if args.on is not None:
         from ..recipe import Recipe

@@ -40,7 +40,7 @@ def effective_lrs(name: str, steps: int, seed: int, x: torch.Tensor, y: torch.Te
     return {"median": medians, "q10": q10, "q90": q90, "gap": gap}
 
 
-@experiment("adagrad_rmsprop", shows={"optimizer.name": ["adagrad", "rmsprop"]}, cost_s=(4, 25),
+@experiment("adagrad_rmsprop", shows={"optimizer.name": ["adagrad", "rmsprop"]}, cost_s=(2.7, 14.1),
             claim="AdaGrad shrinks the learning rate by the whole history of squared gradients, so it can "
                   "become too small before a good region is reached; RMSProp changes the gradient "
                   "accumulation into an exponentially weighted moving average and does not.",

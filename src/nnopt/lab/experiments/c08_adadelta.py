@@ -37,7 +37,7 @@ def descend(name: str, scale: float, seed: int, steps: int, **hyper) -> dict:
     return {"ratio": ratios, "eff": eff, "reached": reached}
 
 
-@experiment("adadelta", shows={"optimizer.name": ["adadelta"]}, cost_s=(4, 25),
+@experiment("adadelta", shows={"optimizer.name": ["adadelta"]}, cost_s=(4.3, 28.5),
             claim="AdaDelta requires no manual setting of a learning rate: its update has the units of the "
                   "parameter, and it adapts the step per coordinate.",
             precise="On f = ½(θ₁² + 100·θ₂²) started at distance s ∈ {0.01, 1, 100} from the minimum, Adadelta with "

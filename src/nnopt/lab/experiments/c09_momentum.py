@@ -49,7 +49,7 @@ def measured_rate(points: np.ndarray) -> float:
     return float((late / middle) ** (1 / (n - n // 2)))
 
 
-@experiment("momentum", shows={"optimizer.name": ["momentum"]}, cost_s=(2, 8),
+@experiment("momentum", shows={"optimizer.name": ["momentum"]}, cost_s=(2.9, 22.8),
             claim="Momentum damps the oscillation across steep directions and speeds progress along "
             "flat ones; it converges where gradient descent oscillates or diverges.",
             precise="On f = 0.1x² + 2y² (κ = 20; GD stable iff α < 0.5): at α = 0.55 GD diverges and heavy ball "

@@ -25,7 +25,7 @@ def oscillation(points: np.ndarray) -> tuple[float, int]:
     return float(np.abs(points[1:, 1]).mean() / abs(points[0, 1])), int((np.sign(x[1:]) != np.sign(x[:-1])).sum())
 
 
-@experiment("nesterov", shows={"optimizer.name": ["nesterov"]}, cost_s=(1, 3),
+@experiment("nesterov", shows={"optimizer.name": ["nesterov"]}, cost_s=(1.3, 1.4),
             claim="Nesterov momentum evaluates the gradient at the look-ahead point θ + ρΔθ; torch's "
             "reparametrized form is the same method; Nesterov oscillates less than heavy-ball momentum.",
             precise="On f = 0.1x² + 2y², ρ = 0.9: the book's form (gradient at θ + ρv, v ← ρv − α∇f) and torch's "

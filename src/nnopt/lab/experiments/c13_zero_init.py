@@ -28,7 +28,7 @@ def unit_spread(state: dict) -> tuple[float, float]:
     return float(values.max()), float(values.min())
 
 
-@experiment("zero_init", shows={"init.name": ["zeros", "constant"]}, cost_s=(3, 20),
+@experiment("zero_init", shows={"init.name": ["zeros", "constant"]}, cost_s=(0.9, 3),
             claim="Zero (constant) initialization makes the hidden units identical; random "
             "initialization breaks the symmetry.",
             precise="An MLP 64-32-32-10 on digits, every weight 0.01 and every bias 0, trained by Adam: after "
