@@ -1,0 +1,45 @@
+"""The doctor's exam (bench/doctor_exam.py), a CI subset: a few of its runs are built and graded,
+and the confusion table says which first findings were right."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SPEC = importlib.util.spec_from_file_location("doctor_exam", Path(__file__).parents[1] / "bench" / "doctor_exam.py")
+exam = sys.modules.setdefault("doctor_exam", importlib.util.module_from_spec(SPEC))
+SPEC.loader.exec_module(exam)
+
+SUBSET = ["moons-1000", "circles-mom1e-5", "circles-w1", "moons-adam"]  # 2-D data sets: seconds each
+
+
+def test_every_pathology_has_at_least_8_runs_and_healthy_20():
+    counts = {}
+    for _, case, _ in exam.runs():
+        counts[case.label] = counts.get(case.label, 0) + 1
+    assert counts.pop("healthy") >= 20
+    assert set(counts) == set(exam.EXPECT) and min(counts.values()) >= 8
+    halves = {h for _, _, seed in exam.runs() for h in [exam.SEEDS[seed]]}
+    assert halves == {"dev", "test"}
+
+
+def test_grading_rules():
+    from nnopt.doctor.checks import Finding
+
+    lower = Finding("lr too high", "", 0.9, "", {"optimizer.lr": 0.1}, 1.0)
+    assert exam.points_right("lr too high", lower, {"optimizer.lr": 5.0})
+    assert not exam.points_right("lr too high", lower, {"optimizer.lr": 0.01})  # that would raise it
+    assert not exam.points_right("lr too low", lower, {"optimizer.lr": 5.0})  # another name
+    wider = Finding("underfitting", "", 0.9, "", {"model.widths": [8, 8]}, 1.0)
+    assert exam.points_right("underfitting", wider, {"model.widths": [2, 2]})
+    assert not exam.points_right("underfitting", wider, {"model.widths": [64, 64]})
+
+
+@pytest.mark.slow
+def test_exam_subset(tmp_path, capsys):
+    assert exam.main(["--half", "dev", "--jobs", "1", "--cache", str(tmp_path), "--only", *SUBSET]) == 0
+    out = capsys.readouterr().out
+    assert "dev half" in out
+    for label in ("unnormalized inputs", "lr too low", "underfitting"):
+        assert f"| {label} | 1 | 1/1 (100%) |" in out
+    assert "| healthy (no finding = right) | 1 | 1/1 (100%) |" in out
