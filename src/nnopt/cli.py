@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -132,6 +131,7 @@ def cmd_run(args) -> int:
     from .recipe import Recipe
     from .report.table import format_table
     from .train import Trainer, build, checkpoint, distributed
+    from .train.rundir import RunDir
 
     dist = distributed.init()  # under torchrun: join its process group (rank 0 writes the run directory)
     if args.nproc < 1 or (args.nproc > 1 and dist.world > 1):
@@ -142,7 +142,7 @@ def cmd_run(args) -> int:
             raise ConfigError("--resume continues a run with its own recipe.toml in its own directory; "
                               "give no recipe, --set or --out with it")
         run_dir = checkpoint.check_resume_dir(args.resume)
-        summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
+        summary = RunDir(run_dir).summary()  # {} before the run wrote one
         if summary.get("status") in FINISHED:
             if checkpoint.exists(run_dir):
                 checkpoint.load(run_dir)  # a damaged checkpoint is still reported (CheckpointError)
