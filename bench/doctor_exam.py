@@ -271,10 +271,14 @@ def grade(run_dir: str, label: str, verify: bool) -> dict:
 
 
 def job(args: tuple) -> dict:
+    """Build (if not cached) and grade one run; an error is a wrong answer with its message."""
     run_dir, recipe, label, verify = args
-    if not (Path(run_dir) / "summary.json").is_file():
-        build_run(run_dir, recipe)
-    return grade(run_dir, label, verify)
+    try:
+        if not (Path(run_dir) / "summary.json").is_file():
+            build_run(run_dir, recipe)
+        return grade(run_dir, label, verify)
+    except Exception as exc:  # noqa: BLE001 — the exam reports it and goes on
+        return {"run": run_dir, "label": label, "first": f"error: {exc}", "sets": None, "right": False, "all": []}
 
 
 def table(results: list[dict], half: str) -> str:

@@ -216,6 +216,9 @@ def test_recipe_helpers():
     assert out == {"optimizer": {"lr": 0.01}, "regularization": {"early_stopping": {"patience": 3}},
                    "clip": {"name": "x"}}
     assert raw["optimizer"]["lr"] == 0.1  # not modified
+    # another component: the old one's fields go (std is not a he_normal field)
+    assert with_sets({"init": {"name": "normal", "std": 1.0}}, {"init.name": "he_normal", "init.bias": 0.0}) == \
+        {"init": {"name": "he_normal", "bias": 0.0}}
     assert [toml_value(v) for v in ("a", 1e-5, 0.25, [4, 8], True)] == ['"a"', "1.0e-05", "0.25", "[4, 8]", "true"]
 
 

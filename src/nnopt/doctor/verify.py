@@ -21,8 +21,13 @@ MAX_STEPS = 2000
 
 
 def with_sets(raw: dict, sets: dict) -> dict:
-    """A copy of the nested recipe `raw` with the dotted `sets` applied."""
+    """A copy of the nested recipe `raw` with the dotted `sets` applied; a set ``SECTION.name`` (another
+    component) first clears the section's other fields, which belonged to the old component."""
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for key in sets:
+        section, _, rest = key.partition(".")
+        if rest == "name" and isinstance(out.get(section), dict) and out[section].get("name") != sets[key]:
+            out[section] = {}
     for key, value in sets.items():
         *path, last = key.split(".")
         node = out
