@@ -144,10 +144,11 @@ def _figure(ctx: Context, runs: dict, warm: dict) -> str:
                      color=f"C{['-', '--', ':'].index(ls)}", label=arm.split(" (")[0] if i == 0 else None)
     a_w.set_xticks(range(len(warm)), list(warm), rotation=20, fontsize=7)
     a_w.axhline(FAILS, color="grey", lw=0.8, ls=":")
-    a_lr.set(xlabel="step", ylabel="learning rate", title=f"(a) schedules, batch {BATCH}")
+    a_lr.set(xlabel="step", ylabel="learning rate", title=f"(a) schedules, batch {BATCH} (colours: middle legend)")
     a_acc.set(xlabel="epoch", ylabel="validation accuracy", title=f"(a) {spread_note(len(ctx.seeds))}")
     a_w.set(ylabel="final validation accuracy (each seed)", title=f"(b) batch {BIG}: without / with warmup")
     finish(fig, *axes)
+    a_lr.get_legend().remove()  # the middle panel's legend names the same colours; here it covered the peaks
     return ctx.save_figure(fig, "cyclic_warmup", caption="(a) middle: the cyclic bands end level with the best "
                            "constant; (b) right: a regime shows warmup working where the crosses (no warmup) sit "
                            "below the dotted 50% line and the circles (warmup) above it")
