@@ -130,4 +130,4 @@ NORMS = Registry("norms", "normalization layers the model builders place after e
 PENALTIES = Registry("penalties", "terms added to the loss (L1, L2, ...)")
 AUGMENTATIONS = Registry("augmentations", "random transforms of training batches")
 LAYERS = Registry("layers", "nn.Module layers for your own models (nnopt.nn; LAYERS.create(name, ...))")
-LOSSES = Registry("losses", "loss modules for your own loops (nnopt.nn; LOSSES.create(name, ...))")
+LOSSES = Registry("losses", "losses: the recipe's [loss] by task, and modules for your own loops (LOSSES.create(name, ...))")
