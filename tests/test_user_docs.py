@@ -4,6 +4,7 @@ example file it names."""
 import json
 import os
 import re
+import runpy
 import shlex
 import shutil
 from pathlib import Path
@@ -26,8 +27,9 @@ def blocks(text, lang):
 
 
 def commands(text):
+    """The `nnopt …` and `python examples/….py` lines of the text's sh blocks, split."""
     lines = [line.split("  #")[0].strip() for block in blocks(text, "sh") for line in block.splitlines()]
-    return [shlex.split(line)[1:] for line in lines if line.startswith("nnopt ")]
+    return [shlex.split(line) for line in lines if line.startswith(("nnopt ", "python examples/"))]
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def test_the_page_and_the_readme_section_have_commands():
     assert len(commands(PAGE)) >= 10 and len(commands(SECTION)) >= 3
     assert "nnopt run examples/recipe.toml" in README  # the README's first recipe line names a real file
     for argv in commands(README):
-        for arg in argv:
+        for arg in argv[1:]:
             if arg.startswith("examples/") and not arg.startswith("examples/data/"):
                 assert (ROOT / arg.split(":")[0]).exists(), arg
 
@@ -82,12 +84,16 @@ def test_every_command_runs(examples_cwd):
 
     for text in (PAGE, SECTION):  # each from a fresh runs/: both train runs/houses
         shutil.rmtree(examples_cwd / "runs", ignore_errors=True)
-        for argv in commands(text):
+        for program, *argv in commands(text):
+            if program == "python":  # an example script, as `python FILE` runs it
+                runpy.run_path(argv[0], run_name="__main__")
+                continue
             code = main([*argv, *(["--quiet"] if argv[0] in ("run", "compare", "tune") else [])])
             assert code == 0, argv
         if text is PAGE:
             runs = examples_cwd / "runs"
             assert (runs / "mine.html").exists() and (runs / "houses" / "landscape").is_dir()
+            assert json.loads((runs / "my-loop" / "summary.json").read_text())["tracked"]
             trials = (runs / "houses-tune" / "trials.csv").read_text().splitlines()[1:]
             assert [t.split(",")[1] for t in trials] == ["COMPLETE", "COMPLETE"], trials
             assert json.loads((runs / "blobs-ddp" / "summary.json").read_text())["status"] == "completed"
