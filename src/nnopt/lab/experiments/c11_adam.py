@@ -209,8 +209,8 @@ def _figure(ctx: Context, ratios: np.ndarray, kingma: np.ndarray, first_pass: np
     axes[1].set(xlabel="step", ylabel="θᵢ (the data alone pull both to 1)",
                 title=f"f = Σ ½cᵢ(θᵢ − 1)², λ = {DECAY}, α = {LR} ({spread_note(len(ctx.seeds))})")
     finish(fig, *axes)
-    axes[0].legend(fontsize=8, loc="center right")
-    axes[1].legend(fontsize=7, loc="center right")
+    axes[0].legend(fontsize=8, loc="center right", bbox_to_anchor=(1, 0.68))
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the curves fill the axes
     return ctx.save_figure(fig, "adam", caption="left: the measured step ratio follows the dotted "
                            "(1−β₁ᵗ)/√(1−β₂ᵗ) curve, above 1 — uncorrected early steps are larger; right: Adam + L2 "
                            "(red) leaves the flat coordinate far below the steep one, AdamW (green) keeps them together")
