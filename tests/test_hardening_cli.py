@@ -410,3 +410,14 @@ def test_the_readmes_lab_then_report_sequence_works_as_written(tmp_path, capsys,
     assert main(["report", report_line.group(1), "-o", report_line.group(2)]) == 0
     page = (tmp_path / report_line.group(2)).read_text()
     assert "adagrad rmsprop" in page and 'class="fast-banner"' in page
+
+
+def test_more_workers_than_trials_start_one_per_trial(tmp_path, capsys, monkeypatch):
+    import nnopt.tune.study
+
+    seen = {}
+    monkeypatch.setattr(nnopt.tune.study, "tune", lambda recipe, space, **kw: seen.update(kw) or {"table": ""})
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    assert main(["tune", "--space", str(space), "--trials", "2", "--workers", "8", "--out", str(tmp_path / "s")]) == 0
+    assert seen["workers"] == 2 and "--workers 8 for 2 trial(s): starting 2 worker(s)" in capsys.readouterr().err
