@@ -32,7 +32,7 @@ def schedules(total: int) -> dict[str, dict]:
 
 @experiment("lr_decay", shows={"schedule.name": ["step", "piecewise", "polynomial", "linear", "inverse_time",
                                                  "exponential", "natural_exp", "cosine"]},
-            accepts_recipe=True, cost_s=(6, 60),
+            accepts_recipe=True, cost_s=(1.7, 19.5),
             claim="In practice it is necessary to gradually decrease the learning rate over time: with a "
                   "fixed rate, mini-batch noise keeps SGD from converging.",
             precise="Plain SGD at lr 0.2, equal epochs: cosine decay (fixed in advance as the representative "

@@ -34,7 +34,7 @@ def steps_per_epoch(recipe) -> int:
 
 
 @experiment("cyclic_warmup", shows={"schedule.name": ["cyclic", "cosine_restarts", "one_cycle"],
-                                    "schedule.warmup_steps": "*"}, accepts_recipe=True, cost_s=(6, 70),
+                                    "schedule.warmup_steps": "*"}, accepts_recipe=True, cost_s=(1.1, 8.1),
             claim="Cyclic learning rates (triangular, SGDR restarts, one-cycle) train as well as a tuned fixed rate "
                   "in the same budget; a large learning rate with a large batch fails without warmup and trains "
                   "with it.",
