@@ -1,12 +1,13 @@
 """One registration per optimizer: everything follows from it (factory, validation, nnopt list,
 recipes, docs); a new optimizer is a transform + a registration; a plain function is a
 transform on every path; scheduled hyperparameters are read per step, not cache keys."""
+import contextlib
 import re
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import X, Y, rel_err, small_cnn, train
+from conftest import X, Y, compiled_exactly, rel_err, small_cnn, train
 from torch.nn import functional as F
 
 import nnopt.optim as O
@@ -123,13 +124,15 @@ USER = {
 @pytest.mark.parametrize("case", USER)
 def test_user_transforms_run_correctly_on_every_path(case, path):
     """A transform writing into u in place, and a pure function with state: on the eager,
-    per-tensor and compiled paths they follow torch, and p.grad is never written."""
+    per-tensor and compiled paths (one graph, no break) they follow torch, and p.grad is never
+    written."""
     chain, oracle = USER[case]
     a, b = small_cnn(), small_cnn()
     ours = O.ChainOptimizer(a.parameters(), chain, lr=0.1, **path)
     theirs = oracle(list(b.parameters()))
-    for model, opt in ((a, ours), (b, theirs)):
-        train(model, opt, 6)
+    with compiled_exactly(1) if path.get("compile") else contextlib.nullcontext():
+        train(a, ours, 6)
+    train(b, theirs, 6)
     assert rel_err(a, b) <= 1e-6
     before = [p.grad.clone() for p in a.parameters()]
     ours.step()

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from operator import is_
 from typing import Any, Callable, Mapping, Protocol
 
 import torch
@@ -327,11 +326,12 @@ class Chain:
             elif getattr(t, "pure", False):
                 given = materialize(updates, ctx)
                 updates = t.update(given, state, ctx.view())
-                ctx.owned = _fresh(updates, given, state) or (ctx.owned and all(map(is_, updates, given)))
+                ctx.owned = _fresh(updates, given, state) or (ctx.owned and all(o is u for o, u in zip(updates, given)))
             else:
                 before = own(updates, ctx)
                 updates = t.update(before, state, ctx.view())
-                ctx.owned = updates is before  # a new list may hold a state buffer: copy before writing
+                # still owned where it handed back the tensors it got; another may be a state buffer
+                ctx.owned = all(u is b for u, b in zip(updates, before))
         return updates
 
 
