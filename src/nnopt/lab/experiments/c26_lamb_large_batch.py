@@ -116,8 +116,9 @@ def lamb_large_batch(ctx: Context) -> Finding:
     return ctx.finding(
         table=Table(["regime", "optimizer"] + [f"lr at {SMALL}: test acc, batch {b}" for b in batches]
                     + [f"drop {SMALL} → {n_train}"], rows),
-        figures=[ctx.save_figure(fig, "lamb_large_batch", caption="left: with the carried lr Adam collapses at the "
-                                 "whole split; middle: tuned at each batch, Adam keeps up; right: why (the lr grid)")],
+        figures=[ctx.save_figure(fig, "lamb_large_batch", caption="left: test accuracy vs batch with each lr carried from "
+                                 "batch 32; middle: with the lr tuned at each batch; right: the lr grid at both ends "
+                                 "(seed 0's validation), where the choice is made")],
         numbers={"lr": {f"{n}/{b}": lr for (n, b), lr in best.items()},
                  "test_acc": {f"{r.split(' ', 1)[0]}/{n}/{b}": acc[r, n, b] for r in regimes for n in OPTIMIZERS
                               for b in batches},
