@@ -91,8 +91,8 @@ def sam_flat_minima(ctx: Context) -> Finding:
     return ctx.finding(
         table=Table(["optimizer / point", "λ_max (Lanczos, 20 HVPs)", "train loss (eval mode)", "SAM / this, per seed"],
                     rows),
-        figures=[ctx.save_figure(fig, "sam_sharpness", caption="left: λ_max falls with the training loss for SGD "
-                                 "(line) — SAM's points sit on or below it; right: the training curves")],
+        figures=[ctx.save_figure(fig, "sam_sharpness", caption="left: λ_max against the training loss for every point "
+                                 "set; right: the training curves, SGD's epochs matched to SAM's loss dotted")],
         numbers={"lambda_max": lam, "train_loss": loss, "ratios": ratios, "matched_epoch": matched,
                  "median_ratio": {k: statistics.median(v) for k, v in ratios.items()},
                  "test_acc": {name: Spread([r.summary["test_acc"] for r in rs])
