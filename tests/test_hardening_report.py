@@ -55,13 +55,18 @@ def test_a_payload_in_every_field_never_runs_in_chromium(tmp_path, browser):  # 
     (folder / "recipes").mkdir()
     (folder / "recipes" / "r.toml").write_text(PAYLOAD)
     evil = {k: PAYLOAD for k, v in record.items() if isinstance(v, str)}
+    part = {k: PAYLOAD for k in ("name", "verdict", "criterion", "measured", "why", "regime")}
+    part.update(control={"verdict": PAYLOAD, "what": PAYLOAD, "measured": PAYLOAD}, derivation=True,
+                preconditions=[{"what": PAYLOAD, "met": True, "measured": PAYLOAD}])
     evil.update(table={"headers": [PAYLOAD], "rows": [[PAYLOAD, 1.5]]}, seeds=[PAYLOAD],
-                figures=["figures/f.png", PAYLOAD], recipes=["recipes/r.toml"], verdict=PAYLOAD)
+                figures=["figures/f.png", PAYLOAD], recipes=["recipes/r.toml"], verdict=PAYLOAD,
+                parts=[part, PAYLOAD], captions={"figures/f.png": PAYLOAD})
     write_finding(folder, **evil)
     page_path = tmp_path / "r.html"
     assert main(["report", str(tmp_path / "lab"), "-o", str(page_path)]) == 0
     text = page_path.read_text()
     assert "<img src=x" not in text and "<script>alert" not in text
+    assert text.count("&lt;img src=x onerror=alert(1)&gt;") >= 25  # every field shown, as text
     ids = re.findall(r'\b(?:id|href)="#?([^"]*)"', text)
     assert ids and all(re.fullmatch(r"[a-z0-9-]+", i) for i in ids)  # anchors made from a slug only
     dialogs = []
