@@ -28,13 +28,19 @@ CASES = {
     "diverge": {"optimizer": {"name": "sgd", "lr": 10.0}, "model": {"widths": [32], "activation": "identity"},
                 "data": {"n_train": 600}},
     "stop_on_rank_1": SGD,
+    # a regression: its metric sums (per step, per output) are added over the ranks in the one read
+    "regression": {"data": {"name": "diabetes"}, "preprocess": {"name": "standardize"},
+                   "optimizer": {"name": "adam", "lr": 3e-3}},
 }
 
 
 def merged(case: dict) -> Recipe:
     raw = {section: dict(values) for section, values in BASE.items()}
     for section, values in case.items():
-        raw.setdefault(section, {}).update(values)
+        if values.get("name", raw.get(section, {}).get("name")) != raw.get(section, {}).get("name"):
+            raw[section] = dict(values)  # another entry: only its own fields
+        else:
+            raw.setdefault(section, {}).update(values)
     return Recipe(raw)
 
 

@@ -53,7 +53,7 @@ def runs(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["sgd", "adam", "sync_batch"])
+@pytest.mark.parametrize("case", ["sgd", "adam", "sync_batch", "regression"])
 def test_two_processes_train_the_same_parameters_as_one(runs, case):
     one, two = (r / case for r in runs)
     assert summary(two)["processes"] == 2 and summary(one)["processes"] == 1
@@ -61,7 +61,7 @@ def test_two_processes_train_the_same_parameters_as_one(runs, case):
     lines = [[json.loads(x) for x in (r / "metrics.jsonl").read_text().splitlines()] for r in (one, two)]
     assert [x["kind"] for x in lines[0]] == [x["kind"] for x in lines[1]]  # rank 0 alone wrote it
     for a, b in zip(*lines):  # reduced over ranks: the global batch's loss and the epoch's train loss
-        for key in ("loss", "train_loss", "train_acc", "val_acc"):
+        for key in ("loss", "train_loss", "train_acc", "val_acc", "train_rmse", "train_mae", "train_r2", "val_r2"):
             if key in a:
                 assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-6)
 
