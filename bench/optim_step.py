@@ -1,5 +1,7 @@
 """Steady-state optimizer step time: nnopt vs torch.optim's fastest implementation of the same
-algorithm, on ~10M float32 parameters in ~50 tensors shaped like a CNN + MLP head.
+algorithm, in two regimes: ~10M float32 parameters in ~50 tensors shaped like a CNN + MLP head
+(bandwidth-bound), and 500 tensors of 1,000 elements (half 25×40 matrices, half vectors: the
+fixed cost of a step — Python and per-tensor work — dominates).
 
 Prints, per optimizer: median step times (ms) of torch's best (fused where torch has it, else the
 faster of for-loop and foreach); nnopt's default configuration (torch's fused kernel where there
@@ -12,7 +14,7 @@ a = b + s·c measured in the same process. The
 optimizers of a row take their steps in turn (round robin, starting one further each round), so
 a slow spell of a shared machine, or the cache state one leaves to the next, hits them all alike. One thread on CPU.
 
-    python bench/optim_step.py [--device cuda] [--steps 30] [--only adam,sgd]
+    python bench/optim_step.py [--device cuda] [--steps 30] [--only adam,sgd] [--regime cnn,small]
 """
 from __future__ import annotations
 
@@ -45,7 +47,8 @@ VARIANTS = {"default": {}, "skip": {"nonfinite": "skip"}, "compiled": {"compile"
 
 
 def shapes() -> list[tuple[int, ...]]:
-    """A VGG-like CNN (conv weight, bias, norm weight, norm bias per layer) and an MLP head."""
+    """The "cnn" regime: a VGG-like CNN (conv weight, bias, norm weight, norm bias per layer) and
+    an MLP head."""
     out = []
     chans = [3, 64, 64, 128, 128, 256, 256, 256, 384, 384, 384, 384]
     for c_in, c_out in zip(chans, chans[1:]):
@@ -54,10 +57,14 @@ def shapes() -> list[tuple[int, ...]]:
     return out
 
 
-def make_params(device):
+REGIMES = {"cnn": shapes, "small": lambda: [(25, 40), (1000,)] * 250}
+
+
+def make_params(device, shaped=shapes):
+    """Parameters with gradients, of the shapes `shaped()` gives."""
     gen = torch.Generator().manual_seed(0)
     params = []
-    for s in shapes():
+    for s in shaped():
         p = torch.nn.Parameter((torch.randn(s, generator=gen) * 0.05).to(device))
         p.grad = (torch.randn(s, generator=gen) * 1e-2).to(device)
         params.append(p)
@@ -99,16 +106,16 @@ def triad_bandwidth(numel: int, device, steps: int) -> float:
     return 3 * 4 * numel / statistics.median(times[5:])
 
 
-def torch_impls(cls, hyper, device) -> dict:
+def torch_impls(cls, hyper, device, shaped) -> dict:
     """torch's fused implementation where it has one (for the device), else its foreach and
     for-loop ones."""
     try:
-        opt = cls(make_params(device), **hyper, fused=True)
+        opt = cls(make_params(device, shaped), **hyper, fused=True)
         opt.step()
         return {"fused": opt}
     except (RuntimeError, TypeError, ValueError):
-        return {"foreach": cls(make_params(device), **hyper, foreach=True),
-                "for-loop": cls(make_params(device), **hyper, foreach=False)}
+        return {"foreach": cls(make_params(device, shaped), **hyper, foreach=True),
+                "for-loop": cls(make_params(device, shaped), **hyper, foreach=False)}
 
 
 def main():
@@ -116,37 +123,48 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--only", default=",".join(CASES))
+    ap.add_argument("--regime", default=",".join(REGIMES), help="cnn (~10M elements), small (500 × 1,000)")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="nnopt's columns besides the default (compiled compiles each optimizer: minutes "
+                         "for the 500 tensors of the small regime)")
     args = ap.parse_args()
     device = torch.device(args.device)
     torch.set_num_threads(1)
-    numel = sum(torch.Size(s).numel() for s in shapes())
-    print(f"{len(shapes())} tensors, {numel / 1e6:.1f}M float32 params, device {device}, "
-          f"{torch.get_num_threads()} thread(s), torch {torch.__version__}; medians of {args.steps} steps "
+    variants = {k: VARIANTS[k] for k in VARIANTS if k == "default" or k in args.variants.split(",")}
+    for regime in args.regime.split(","):
+        table(regime, REGIMES[regime], args.only.split(","), device, args.steps, variants)
+
+
+def table(regime: str, shaped, names: list[str], device, steps: int, variants: dict) -> None:
+    numel = sum(torch.Size(s).numel() for s in shaped())
+    print(f"\n[{regime}] {len(shaped())} tensors, {numel / 1e6:.1f}M float32 params, device {device}, "
+          f"{torch.get_num_threads()} thread(s), torch {torch.__version__}; medians of {steps} steps "
           f"(ms); the triad is measured again before each row (a shared machine: ±10% noise)")
-    head = (f"{'optimizer':10} {'torch best':>16} {'nnopt default':>13} {'default/torch':>13} "
-            f"{'skip':>7} {'skip/torch':>12} {'compiled':>8} {'compiled/torch':>14} "
-            f"{'transforms':>10} {'transf./torch':>13} {'default BW/triad':>16} {'compile s':>9}")
+    head = f"{'optimizer':10} {'torch best':>16} " + " ".join(f"{k:>10} {k[:6] + '/torch':>12}" for k in variants)
+    head += f" {'default BW/triad':>16}" + (f" {'compile s':>9}" if "compiled" in variants else "")
     print(head)
     print("-" * len(head))
-    for name in args.only.split(","):
+    for name in names:
         ours, cls, theirs, moved = CASES[name]
-        triad = triad_bandwidth(numel, device, args.steps)
-        opts = {f"torch {k}": v for k, v in torch_impls(cls, theirs, device).items()}
-        for key, options in VARIANTS.items():
-            opts[key] = O.create(name, make_params(device), **ours, **options)
-        start = time.perf_counter()
-        opts["compiled"].step()
-        opts["compiled"].step()  # a compiled update compiles at step 2
-        sync(device)
-        compile_s = time.perf_counter() - start
-        t = round_robin(opts, device, args.steps, warmup=3)
+        triad = triad_bandwidth(numel, device, steps)
+        opts = {f"torch {k}": v for k, v in torch_impls(cls, theirs, device, shaped).items()}
+        for key, options in variants.items():
+            opts[key] = O.create(name, make_params(device, shaped), **ours, **options)
+        compile_s = None
+        if "compiled" in opts:
+            start = time.perf_counter()
+            opts["compiled"].step()
+            opts["compiled"].step()  # a compiled update compiles at step 2
+            sync(device)
+            compile_s = time.perf_counter() - start
+        t = round_robin(opts, device, steps, warmup=3)
         which = min((k for k in t if k.startswith("torch ")), key=t.get)
         best = t[which]
         bw = moved * 4 * numel / t["default"]
-        print(f"{name:10} {best * 1e3:8.2f} {which[6:]:>7} {t['default'] * 1e3:13.2f} {t['default'] / best:13.2f} "
-              f"{t['skip'] * 1e3:7.2f} {t['skip'] / best:12.2f} {t['compiled'] * 1e3:8.2f} "
-              f"{t['compiled'] / best:14.2f} {t['transforms'] * 1e3:10.2f} {t['transforms'] / best:13.2f} "
-              f"{bw / triad:16.2f} {compile_s:9.1f}", flush=True)
+        row = f"{name:10} {best * 1e3:8.2f} {which[6:]:>7} " + " ".join(
+            f"{t[k] * 1e3:10.2f} {t[k] / best:12.2f}" for k in variants)
+        row += f" {bw / triad:16.2f}" + (f" {compile_s:9.1f}" if compile_s is not None else "")
+        print(row, flush=True)
         del opts
 
 

@@ -1,7 +1,7 @@
 """Steady-state step time of the optimizers beyond the chapter: nnopt vs the fastest reference
 implementation of the same algorithm (torch.optim's foreach or for-loop, lion-pytorch,
-pytorch-optimizer, schedulefree), on the ~10M float32 parameters of `optim_step.py` (a CNN + MLP
-head, ~50 tensors), one thread on CPU.
+pytorch-optimizer, schedulefree), in the two regimes of `optim_step.py` (~10M float32 parameters
+in ~50 tensors of a CNN + MLP head; 500 tensors of 1,000 elements), one thread on CPU.
 
 Per optimizer: the median step time (ms) of each reference implementation, the best of them,
 nnopt's default (the transforms' _foreach ops; nonfinite="ignore", no screen, as the references)
@@ -12,6 +12,7 @@ second forward/backward. Muon's Newton–Schulz runs five bfloat16 matmul chains
 takes --muon-steps steps.
 
     python bench/optim_step_beyond.py [--steps 20] [--only lion,lamb] [--compiled] [--per-tensor] [--device cuda]
+                                      [--regime cnn,small]
 
 --per-tensor adds nnopt with foreach=False (the chain run one tensor at a time: what torch's
 for-loop does). The default cuts elementwise chains (NAdam included) into cache-sized blocks and
@@ -22,7 +23,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from optim_step import make_params, round_robin, shapes, sync
+from optim_step import REGIMES, make_params, round_robin, sync
 
 import nnopt.optim as O
 
@@ -109,12 +110,18 @@ def main():
     ap.add_argument("--only", default=",".join(refs))
     ap.add_argument("--compiled", action="store_true", help="also time compile=True (compiles each optimizer)")
     ap.add_argument("--per-tensor", action="store_true", help="also time foreach=False")
+    ap.add_argument("--regime", default=",".join(REGIMES), help="cnn (~10M elements), small (500 × 1,000)")
     args = ap.parse_args()
     device = torch.device(args.device)
     torch.set_num_threads(1)
-    numel = sum(torch.Size(s).numel() for s in shapes())
-    print(f"{len(shapes())} tensors, {numel / 1e6:.1f}M float32 params, device {device}, 1 thread, torch "
-          f"{torch.__version__}; medians of {args.steps} steps (ms)")
+    for regime in args.regime.split(","):
+        table(regime, REGIMES[regime], refs, args, device)
+
+
+def table(regime: str, shaped, refs: dict, args, device) -> None:
+    numel = sum(torch.Size(s).numel() for s in shaped())
+    print(f"\n[{regime}] {len(shaped())} tensors, {numel / 1e6:.1f}M float32 params, device {device}, 1 thread, "
+          f"torch {torch.__version__}; medians of {args.steps} steps (ms)")
     head = f"{'optimizer':20} {'references (ms)':48} {'best':>8} {'nnopt':>8} {'nnopt/best':>10}"
     head += f" {'compiled':>8} {'comp./best':>10}" if args.compiled else ""
     head += f" {'per-tensor':>10} {'p-t/best':>8}" if args.per_tensor else ""
@@ -124,12 +131,12 @@ def main():
         ours, theirs = refs[name]
         opts = {}
         for label, make in theirs.items():
-            params = make_params(device)
+            params = make_params(device, shaped)
             opts[label] = _Stepper(make(params), params)
         for label, options, wanted in (("nnopt", {}, True), ("compiled", {"compile": True}, args.compiled),
                                        ("per-tensor", {"foreach": False}, args.per_tensor)):
             if wanted:
-                params = make_params(device)
+                params = make_params(device, shaped)
                 opts[label] = _Stepper(O.create(name, params, nonfinite="ignore", **ours, **options), params)
         if args.compiled:
             opts["compiled"].step()
