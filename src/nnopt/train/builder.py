@@ -17,7 +17,7 @@ from ..nn import build_model
 from ..recipe import Recipe
 from ..nn.losses import torch_label_smoothing
 from ..registry import AUGMENTATIONS, CLIPPING, INITS, LOSSES, MODELS, OPTIMIZERS, PREPROCESSORS, SCHEDULES
-from ..tasks import DEFAULT_LOSS, DEFAULT_MONITOR, check_metric, targets
+from ..tasks import DEFAULT_LOSS, DEFAULT_MONITOR, TOP_K, check_metric, targets
 from ..regularize import bind, select
 from ..schedules import BatchSizeSchedule, check_drives
 from ..schedules.batch_size import from_train
@@ -125,7 +125,7 @@ def build(recipe: Recipe) -> Setup:
                                           reg["label_smoothing_convention"])
     except ValueError as exc:
         raise ConfigError(f"regularization.label_smoothing: {exc}") from None
-    monitor = monitor_of(recipe, task)
+    monitor = monitor_of(recipe, data)
     loss, eval_loss = (make_loss(loss_name, recipe, eps) for eps in (smoothing, 0.0))
     model = build_model(recipe.model["name"], data.input_shape, n_outputs,
                         dropout=reg["dropout"], **model_params)
@@ -197,9 +197,11 @@ def make_loss(name: str, recipe: Recipe, smoothing: float) -> Callable:
     return LOSSES.create(name, field="loss", **params)
 
 
-def monitor_of(recipe: Recipe, task: str) -> str:
-    """train.monitor for `task` ("auto": `DEFAULT_MONITOR`); ConfigError when the task does not
-    report it (or early stopping's own monitor)."""
+def monitor_of(recipe: Recipe, data: Dataset) -> str:
+    """train.monitor for the data set's task ("auto": `DEFAULT_MONITOR`); ConfigError when the run
+    does not report it (or early stopping's own monitor): another task's metric, or top-5
+    accuracy with K ≤ 5 classes."""
+    task = data.task
     fields = {"train.monitor": recipe.train["monitor"],
               "regularization.early_stopping.monitor": recipe.regularization["early_stopping"]["monitor"]}
     for field, metric in fields.items():
@@ -208,6 +210,9 @@ def monitor_of(recipe: Recipe, task: str) -> str:
                 check_metric(metric, task, field)
             except ValueError as exc:
                 raise ConfigError(str(exc), field=field) from None
+            if metric.endswith("top5") and data.n_classes <= TOP_K:
+                raise ConfigError(f"{field} = {metric!r} — top-5 accuracy needs more than {TOP_K} classes; "
+                                  f"data set {data.name!r} has {data.n_classes}", field=field)
     return DEFAULT_MONITOR[task] if fields["train.monitor"] == "auto" else fields["train.monitor"]
 
 
