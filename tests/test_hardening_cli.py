@@ -421,3 +421,10 @@ def test_more_workers_than_trials_start_one_per_trial(tmp_path, capsys, monkeypa
     space.write_text(SPACE)
     assert main(["tune", "--space", str(space), "--trials", "2", "--workers", "8", "--out", str(tmp_path / "s")]) == 0
     assert seen["workers"] == 2 and "--workers 8 for 2 trial(s): starting 2 worker(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_the_default_output_is_checked_too(tmp_path, capsys, monkeypatch, command):
+    (tmp_path / "runs").write_text("a file where the runs folder would go")
+    monkeypatch.chdir(tmp_path)
+    refused([command], capsys, "--out (default) = 'runs/default-", "runs is a file")

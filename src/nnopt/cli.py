@@ -120,7 +120,7 @@ def out_dir(args, kind: str) -> Path:
                               + (" or continue it with --resume" if kind == "run" else ""))
         return path
     stem = Path(args.recipe).stem if args.recipe else "default"
-    return Path("runs") / f"{stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return check_output("--out (default)", Path("runs") / f"{stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 FINISHED = ("completed", "early_stopped", "stopped")  # summary statuses of a run with nothing left to resume
