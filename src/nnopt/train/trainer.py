@@ -9,8 +9,8 @@
         validate; write metrics; checkpoint; early stopping; callbacks.on_epoch_end
 
 Run directory (rundir.py, the format's one owner): recipe.toml (resolved), metrics.jsonl,
-summary.json, checkpoints/last.pt, model.pt.
-A checkpoint holds the step, the position in the epoch and every RNG state, so a resumed run ends
+summary.json, checkpoints/last.pt, model.pt (and layers.jsonl, tensorboard/ when asked for). A
+checkpoint holds the step, the position in the epoch and every RNG state, so a resumed run ends
 bit-identical to an uninterrupted one at the same thread count.
 
 L is the recipe's [loss] for the data set's task (nnopt.tasks: classification or regression), and
@@ -19,9 +19,9 @@ the metrics follow the task: accuracy, or RMSE, MAE and R².
 Device reads. A step queues its loss and outputs (and, at a logged step, its gradients' norms) as
 device tensors; `reads.ReadQueue` reduces the queue on the device and reads it (one device→host
 transfer) every `READ_STEPS` steps and at the epoch end: each step's loss, the logged steps' global
-gradient norms, and the task's metric sums, which the epoch's train metrics add up on the host. The run's NaN/inf screen (``train.nonfinite``) is owned
-here: "raise" checks every queued loss and every logged gradient norm at those reads and stops
-the run at the first non-finite one (a non-finite gradient at an unlogged step reaches the
+gradient norms, and the task's metric sums, which the epoch's train metrics add up on the host.
+The run's NaN/inf screen (``train.nonfinite``) is owned here: "raise" checks every queued loss and
+every logged gradient norm at those reads and stops the run at the first non-finite one (a non-finite gradient at an unlogged step reaches the
 parameters, so the next step's loss shows it); "skip" must decide before the update, so it takes
 the norm at every step and reads it.
 
