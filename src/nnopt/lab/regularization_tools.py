@@ -1,5 +1,6 @@
 """Measurements of the lab's claims 14–26 that the framework does not own: a run's final validation
-accuracy (chance when diverged), the clean training accuracy and train − test gap of a run, softmax probabilities, per-epoch snapshots and one
+accuracy (chance when diverged), its clean training accuracy and train − test gap, the "reduces
+overfitting" criterion and its precondition, softmax probabilities, per-epoch snapshots and one
 hyperparameter search through nnopt.tune's own pieces. Recipes, seed loops and trained models come
 from `lab.base` (``ctx.recipe``, ``ctx.runs``, ``RunResult.setup()``)."""
 from __future__ import annotations

@@ -42,7 +42,7 @@ def init_overrides(init: str) -> dict:
                     "Xavier (tanh; logistic with gain 4), He (ReLU) and orthogonal (ReLU) and leave it for N(0, 1) "
                     "and N(0, 0.01²) (ReLU); a 20-layer, 64-wide MLP on digits trained by SGD with momentum "
                     "reaches > 30% validation accuracy with the former and stays ≤ 20% (chance 10%) with the latter",
-            source="Glorot & Bengio 2010; He et al. 2015; Saxe et al. 2014", budget_s=50, part=2)
+            source="Glorot & Bengio 2010; He et al. 2015; Saxe et al. 2014", cost_s=(7, 20))
 def init_depth(ctx: Context) -> Finding:
     width, epochs = ctx.pick(32, 128), ctx.pick(1, 12)
     prop = {label: [sweep([init], [act], depth=50, width=width, batch=width, seed=s)[0] for s in ctx.seeds]

@@ -36,7 +36,7 @@ CNN = {"data": {"name": "digits"}, "model": {"name": "cnn", "channels": [16, 32]
 CONTROL_SEED = 100
 
 
-@experiment("layer_weight_lrn_norm", shows={"model.norm": ["layer", "weight", "lrn"]}, cost_s=(6, 20),
+@experiment("layer_weight_lrn_norm", shows={"model.norm": ["layer", "weight", "lrn"]}, cost_s=(9, 19),
             claim="Layer normalization works per sample, so it applies to batch size 1 "
             "and to recurrent networks where batch norm cannot; weight normalization speeds up early training; "
             "local response normalization helps a CNN.",

@@ -74,7 +74,7 @@ def distinct(trials, key: str) -> int:
                     "(3) Hyperband (η = 3, 1–9 epochs) reaches random search's 64-trial best (−1 point) with less "
                     "than half of random's 576 epochs. (1) and (2) over the seed spread (95% paired intervals)",
             source="Bergstra & Bengio 2012 (random search); Bergstra et al. 2011 (TPE); Li et al. 2018 (Hyperband); "
-                   "Jamieson & Talwalkar 2016 (successive halving)", cost_s=(4, 60))
+                   "Jamieson & Talwalkar 2016 (successive halving)", cost_s=(6, 43))
 def hpo_search(ctx: Context) -> Finding:
     unimportant, epochs = ctx.pick(1, len(UNIMPORTANT)), ctx.pick(2, 9)
     budget = 2 ** (len(IMPORTANT) + unimportant)  # the grid's size

@@ -36,7 +36,7 @@ def calibration(run) -> list[dict]:
     return json.loads((run.run_dir / "calibration.json").read_text())
 
 
-@experiment("label_smoothing", shows={"regularization.label_smoothing": "*"}, accepts_recipe=True, cost_s=(5, 30),
+@experiment("label_smoothing", shows={"regularization.label_smoothing": "*"}, accepts_recipe=True, cost_s=(6, 37),
             claim="Label smoothing (1 − ε on the true class, ε spread over the others) keeps the network from "
                   "becoming overconfident",
             precise="Digits with 300 training images, an MLP 64-256-256-10 trained by Adam for 200 epochs (long: the "

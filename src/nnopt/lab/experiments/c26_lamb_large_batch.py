@@ -31,7 +31,7 @@ def final_test_acc(run) -> float:
     return run.summary["test_acc"] if not run.diverged else chance(run)
 
 
-@experiment("lamb_large_batch", shows={"optimizer.name": ["lamb"]}, cost_s=(6, 50),
+@experiment("lamb_large_batch", shows={"optimizer.name": ["lamb"]}, cost_s=(5, 36),
             claim="LAMB keeps the accuracy of small-batch training at a large batch size where Adam loses it.",
             precise=f"Digits MLP (two hidden layers of 128), the same epochs at every batch size, batches {SMALL}, "
                     f"{MIDDLE} and the whole training split, a linear warmup over the first {WARMUP:.0%} of the steps. "

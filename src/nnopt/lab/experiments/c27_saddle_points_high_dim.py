@@ -101,7 +101,7 @@ def strictly_falls(values: list[float]) -> bool:
     return all(b < a or a == b == 0 for a, b in zip(values, values[1:]))
 
 
-@experiment("saddle_points_high_dim", part=1, budget_s=30,
+@experiment("saddle_points_high_dim", cost_s=(4, 17),
             claim="In high-dimensional spaces saddle points are far more common than local minima.",
             precise=f"Random smooth functions f(x) = Σ_k a_k cos(w_k·x + b_k) (K = {TERMS} terms, w_k ~ N(0, I_d), "
                     f"a_k ~ N(0, 2/K), b_k ~ U[0, 2π): a nearly Gaussian isotropic field), one per seed, for d ∈ "

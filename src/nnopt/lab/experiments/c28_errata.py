@@ -11,7 +11,7 @@ from ..plots import figure, finish
 DEPARTS = 1e-6  # a run "departs" from the paper's when |θ_written − θ_paper| exceeds this at some step
 
 
-@experiment("errata", number=28, cost_s=(1, 1),
+@experiment("errata", number=28, cost_s=(2, 2),
             claim="Errata: where the chapter writes an update rule differently from the paper it cites, the rule as "
                   "written behaves differently (the chapter's slips, each run beside the paper's rule).",
             precise="Each formula of ch. 7 that differs from its source, run as written and as in the paper on a "
