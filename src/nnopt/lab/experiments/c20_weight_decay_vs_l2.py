@@ -25,7 +25,7 @@ def distance(a: dict, b: dict) -> float:
 
 
 @experiment("weight_decay_vs_l2", shows={"optimizer.weight_decay": "*", "penalty.name": ["l2"]}, accepts_recipe=True,
-            cost_s=(5, 8), claim="Weight decay is L2 regularization: θ ← θ − α(g + λθ)",
+            cost_s=(5, 6), claim="Weight decay is L2 regularization: θ ← θ − α(g + λθ)",
             precise="Digits, an MLP 64-64-10, λ = 1e-2 on the weight matrices: (a) under SGD (lr 0.1) decaying the "
                     "weights by λ in the optimizer and adding ½λ‖W‖² to the loss give the same trajectory to float "
                     "precision (relative parameter distance ≤ 1e-4 at every epoch, every seed; control: the Adam "
