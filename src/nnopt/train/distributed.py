@@ -251,16 +251,19 @@ def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
             run(torchrun)
             code = 0
         except ChildFailedError as exc:
+            # The rank killed from outside: one ended by a signal other than SIGTERM (torchrun's own for
+            # stopping the others), else the first failure; a rank's own exit code (2, 3) when no
+            # signal ended it. The survivors of a killed rank exit 1 with `process.PEER_LOST`.
             rank, failure = exc.get_first_failure()
-            code = failure.exitcode
-            signalled = [(f.exitcode == -signal.SIGTERM, f.timestamp, r, f) for r, f in exc.failures.items()
-                         if f.exitcode < 0]  # SIGTERM: most likely torchrun stopping the others
-            killed = bool(signalled)
+            outside = [(f.timestamp, r, f) for r, f in exc.failures.items()
+                       if f.exitcode < 0 and f.exitcode != -signal.SIGTERM]
+            if outside:
+                _, rank, failure = min(outside, key=lambda t: t[:2])
+            killed = failure.exitcode < 0
+            code = 1 if killed else failure.exitcode
             if killed:
-                *_, rank, failure = min(signalled, key=lambda t: t[:3])
                 print(f"error: rank {rank} (pid {failure.pid}) was killed by {failure.signal_name()}; the other "
                       f"ranks were stopped. {after_kill}".rstrip(), file=sys.stderr)
-                code = 1
         except SignalException as exc:  # Ctrl-C / SIGTERM: torchrun passed it on; the ranks checkpointed
             code = 128 + int(exc.sigval)
         for message in dict.fromkeys(f.read_text() for f in sorted(Path(folder).iterdir())):
