@@ -56,7 +56,7 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from ..train.rundir import RunDir
-from .probe import Probe, probe
+from .probe import Probe, flat_recipe, probe
 
 BOOK = "Goodfellow, Bengio & Courville 2016"
 SECTIONS = {
@@ -157,20 +157,6 @@ class Run:
         return self.summary.get("status") == "diverged" or any(
             not math.isfinite(e.get("train_loss", 0.0)) for e in self.epochs) or any(
             not math.isfinite(s.get("loss", 0.0)) for s in self.steps)
-
-
-def flat_recipe(raw: dict) -> dict:
-    """{"section.field": value} of a nested recipe dict (nested tables joined by dots too)."""
-    out: dict = {}
-
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}.{k}" if prefix else k, v)
-        else:
-            out[prefix] = node
-    walk("", raw or {})
-    return out
 
 
 def read(run_dir: str | Path) -> Run:

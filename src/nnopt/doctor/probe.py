@@ -184,11 +184,29 @@ class Probe:
         return rho
 
 
+def flat_recipe(raw: dict) -> dict:
+    """{"section.field": value} of a nested recipe dict (nested tables joined by dots too)."""
+    out: dict = {}
+
+    def walk(prefix: str, node) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            out[prefix] = node
+    walk("", raw or {})
+    return out
+
+
 def probe(raw: dict | None, run_dir: Path) -> tuple[Probe | None, str]:
     """(the run's Probe, "") or (None, why) when its recipe does not build here: the checks that need
     a probe are then skipped, and the doctor's header says why."""
     if not raw:
         return None, "no recipe.toml"
+    if not all(isinstance(raw.get(k), dict) and "name" in raw[k] for k in ("data", "model")):
+        return None, "the recipe names no data set and model (a run nnopt did not train)"
+    if any(k.endswith(".factory") for k in flat_recipe(raw)):
+        return None, "the recipe names user code (a factory), which the doctor does not import"
     try:
         return Probe(raw, run_dir), ""
     except Exception as exc:  # an unbuildable recipe (a removed component, data not here): records only
