@@ -56,6 +56,7 @@ def test_healthy_val_better_than_train_is_not_overfitting(tmp_path):
     assert diagnose(d) == []
 
 
+@pytest.mark.slow
 def test_noisy_small_batches_are_not_oscillation(tmp_path):
     d = run(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 0.1, "train.batch_size": 8, "train.epochs": 4})
     assert diagnose(d) == []
@@ -79,6 +80,7 @@ def test_lr_too_low_is_raised_for_an_adam_run_without_suggesting_adam(tmp_path):
     assert "adam" not in json.dumps([x.to_dict() for x in diagnose(d)]).lower()
 
 
+@pytest.mark.slow
 def test_init_pathologies(tmp_path):
     sym = first(run(tmp_path / "zeros", **{"init.name": "zeros", "train.epochs": 2}))
     assert sym.name == "symmetric init" and sym.sets["init.name"] == "he_normal"
@@ -103,6 +105,7 @@ def test_dead_relus_from_a_negative_bias(tmp_path):
     assert f.name == "dead ReLUs" and f.sets == {"init.bias": 0.0} and "already at init" in f.evidence
 
 
+@pytest.mark.slow
 def test_batch_norm_at_tiny_batches(tmp_path):
     f = first(run(tmp_path, **MOONS, **{"model.widths": [32, 32], "model.norm": "batch", "train.batch_size": 2,
                                         "train.epochs": 3}))
@@ -126,6 +129,7 @@ def test_schedule_that_decays_too_early(tmp_path):
     assert f.name == "schedule decays too early" and f.sets == {"schedule.name": "cosine"}
 
 
+@pytest.mark.slow
 def test_overfitting_remedy_fits_2d_points(tmp_path):
     d = run(tmp_path, **{"data.name": "moons", "data.n_samples": 60, "data.noise": 0.3,
                          "model.widths": [256, 256], "optimizer.lr": 0.01, "train.epochs": 150})
@@ -169,6 +173,7 @@ def test_exit_codes_and_json(tmp_path, capsys):
     assert "metrics.jsonl:2 — not a JSON line" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_verify_on_a_diverging_run(tmp_path, capsys):
     d = run(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 50.0, "train.epochs": 4})
     before = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
