@@ -163,3 +163,18 @@ def test_narrows_gap_needs_a_margin_and_no_fall_in_test_accuracy():
     assert not check(worse).ok  # gap closes because training accuracy falls: test accuracy fell
     noise = (Spread([1.0, 1.0, 1.0]), Spread([0.79, 0.83, 0.84]), Spread([0.21, 0.17, 0.16]))
     assert not check(noise).ok  # a smaller mean gap inside the seed spread
+
+
+@pytest.mark.slow
+def test_weight_decay_vs_l2_on_a_users_recipe(tmp_path):
+    """--on: the protocol (the four optimizer arms) runs on the user's data and model."""
+    from nnopt import Recipe
+
+    user = tmp_path / "mine.toml"
+    user.write_text('[data]\nname = "moons"\nn_samples = 200\n[model]\nwidths = [16]\n[train]\nepochs = 3\n')
+    r = run_experiment("weight_decay_vs_l2", tmp_path / "out", seeds=3, fast=True, on=user)
+    assert r["on"] == str(user) and verdicts(r) == {"(a) under SGD, weight decay = L2": "HOLDS",
+                                                    "(b) under Adam, weight decay ≠ L2": "HOLDS"}
+    ran = Recipe.load(tmp_path / "out" / "recipes" / "Adam_L2_penalty-s0.toml").resolved
+    assert ran["data"]["name"] == "moons" and ran["model"]["widths"] == [16]
+    assert ran["optimizer"]["name"] == "adam" and ran["penalty"]["name"] == "l2"
