@@ -181,6 +181,8 @@ def test_monitor_picks_the_best_epoch_and_drives_early_stopping(tmp_path):
     ("diabetes", {"regularization": {"early_stopping": {"monitor": "val_acc"}}},
      r"regularization.early_stopping.monitor = 'val_acc'"),
     ("diabetes", {"regularization": {"label_smoothing": 0.1}}, r"label_smoothing = 0.1 — loss 'mse' takes no label"),
+    ("digits", {"loss": {"name": "label_smoothing"}, "regularization": {"label_smoothing": 0.1}},
+     r"loss 'label_smoothing' takes no label smoothing from \[regularization\] \(it has its own: set loss.eps\)"),
     ("wine", {"train": {"monitor": "val_top5"}}, r"train.monitor = 'val_top5' — top-5 accuracy needs more than 5 "
                                                  r"classes; data set 'wine' has 3"),
 ])

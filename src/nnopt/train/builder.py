@@ -191,9 +191,10 @@ def make_loss(name: str, recipe: Recipe, smoothing: float) -> Callable:
     if "label_smoothing" in LOSSES.get(name).params:
         params["label_smoothing"] = smoothing
     elif smoothing:
+        own = " (it has its own: set loss.eps)" if "eps" in LOSSES.get(name).params else ""
         raise ConfigError(f"regularization.label_smoothing = {recipe.regularization['label_smoothing']} — "
-                          f"loss {name!r} takes no label smoothing (cross_entropy and bce do)",
-                          field="regularization.label_smoothing")
+                          f"loss {name!r} takes no label smoothing from [regularization]{own}; "
+                          "cross_entropy and bce do", field="regularization.label_smoothing")
     return LOSSES.create(name, field="loss", **params)
 
 
