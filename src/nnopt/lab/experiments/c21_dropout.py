@@ -124,7 +124,7 @@ def plot(runs, measured, mc, scaled, rnn, n_seeds: int):
             a.bar(x, sp.mean, color=colors[arm], alpha=0.8 if what == "train" else 0.5, label=arm if j == 0 else None)
             a.scatter([x] * len(sp.values), sp.values, color="k", s=10, zorder=3)
     a.set_xticks([1, 5], ["train (eval mode)", "test"])
-    a.set(ylabel="accuracy (fraction correct)", ylim=(0.7, 1.005), title=f"(a) MLP: the gap (dots: {n_seeds} seeds)")
+    a.set(ylabel="accuracy (fraction correct)", ylim=(0.7, 1.12), title=f"(a) MLP: the gap (dots: {n_seeds} seeds)")
     band(b, list(mc), [[mc[t].values[i] for t in mc] for i in range(n_seeds)], "MC average of T masks", "tab:blue",
          "-o")
     b.axhline(scaled.mean, color="tab:red", lw=1.5, label="weight scaling (one pass)")
