@@ -8,14 +8,15 @@ import torch
 
 from ...params import Param
 from ..define import LR, register
-from ..transforms import Ref, _zeros, axpy, chain, decoupled_weight_decay, materialize, scale_by_lr
+from ..transforms import Ref, _zeros, axpy, chain, decoupled_weight_decay, lerp, materialize, scale_by_lr
 
 
 @dataclass(frozen=True)
 class scale_by_lion:
     """u ← sign(β₁m + (1−β₁)u); then m ← β₂m + (1−β₂)u (the momentum is updated after the sign
-    is taken, with its own β₂). The ops are lion-pytorch's, in its order: a coordinate where
-    β₁m + (1−β₁)u is near 0 gets the same sign."""
+    is taken, with its own β₂). The ops are lion-pytorch's foreach form, two lerps (with tensor
+    values, compiled, a multiply and an add); its for-loop form's multiply-and-add rounds the same
+    interpolation differently only in the last bit (both are the oracle)."""
 
     elementwise = True
     pending = True
@@ -31,11 +32,13 @@ class scale_by_lion:
         updates = materialize(updates, ctx)
         m = state["exp_avg"]
         b1, b2 = ctx.value(self.b1), ctx.value(self.b2)
-        out = torch._foreach_mul(m, b1)
-        axpy(out, updates, 1 - b1)
+        if isinstance(b1, torch.Tensor) or isinstance(b2, torch.Tensor):  # compiled: one kernel anyway
+            out = torch._foreach_mul(m, b1)
+            axpy(out, updates, 1 - b1)
+        else:  # lion-pytorch's foreach form: one lerp pass each
+            out = torch._foreach_lerp(m, updates, 1 - b1)
         torch._foreach_sign_(out)
-        torch._foreach_mul_(m, b2)
-        axpy(m, updates, 1 - b2)
+        lerp(m, updates, 1 - b2)
         ctx.owned = True
         return out
 
