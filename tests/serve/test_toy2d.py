@@ -52,3 +52,14 @@ def test_seeded_noisy_and_split(name):
 def test_bad_value_names_the_field():
     with pytest.raises(ConfigError, match=r"data.noise = -1.0 — must be >= 0"):
         nnopt.Recipe({"data": {"name": "spirals", "noise": -1.0}})
+
+
+def test_the_boundary_view_is_offered_on_exactly_the_data_sets_whose_inputs_are_2d():
+    """DATASETS_2D comes from the registrations' points_2d flag; the oracle is the loaded inputs' shape."""
+    from nnopt.registry import DATASETS
+    from nnopt.serve.forms import DATASETS_2D, PLAY_DATASETS
+
+    for name in PLAY_DATASETS:
+        d = nnopt.data.load(name, **({"n_samples": 60} if "n_samples" in DATASETS.spec(name) else {}))
+        assert (d.train.x.shape[1:] == (2,)) == (name in DATASETS_2D), name
+    assert set(DATASETS_2D) == {"moons", "circles", "xor", "spirals"}

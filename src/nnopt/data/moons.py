@@ -6,7 +6,7 @@ from ..registry import DATASETS
 from .dataset import SPLIT_SEED, Dataset, Split, stratified_split
 
 
-@DATASETS.register("moons", params={
+@DATASETS.register("moons", points_2d=True, params={
     "n_samples": Param(int, 1000, ge=30, le=1_000_000), "noise": Param(float, 0.2, ge=0),
     "val_fraction": Param(float, 0.2, gt=0, lt=0.5), "test_fraction": Param(float, 0.2, gt=0, lt=0.5),
     "split_seed": SPLIT_SEED})

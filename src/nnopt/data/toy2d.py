@@ -5,7 +5,8 @@
     spirals  two interleaved arms r = t, φ = 3πt + πk (t ∈ [0.05, 1], k = class)
 
 Gaussian noise of std `noise` is added to the coordinates after the labels are fixed; everything is
-seeded by `split_seed`, which also seeds the stratified train/val/test split.
+seeded by `split_seed`, which also seeds the stratified train/val/test split. Each is registered with
+``points_2d=True`` (as is `moons`): inputs are points in the plane, so a decision boundary can be drawn.
 """
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ def _labels(n: int) -> np.ndarray:
     return (np.arange(n) >= (n + 1) // 2).astype(np.int64)
 
 
-@DATASETS.register("circles", params={**PARAMS, "factor": Param(float, 0.5, gt=0, lt=1,
-                                                                   doc="inner radius / outer radius")})
+@DATASETS.register("circles", points_2d=True, params={
+    **PARAMS, "factor": Param(float, 0.5, gt=0, lt=1, doc="inner radius / outer radius")})
 def circles(n_samples=1000, noise=0.1, val_fraction=0.2, test_fraction=0.2, split_seed=0, factor=0.5):
     """Two concentric rings in 2-D (class 1 inside), with Gaussian noise; seeded."""
     rng = np.random.default_rng(split_seed)
@@ -55,7 +56,7 @@ def circles(n_samples=1000, noise=0.1, val_fraction=0.2, test_fraction=0.2, spli
                       test_fraction, rng, split_seed)
 
 
-@DATASETS.register("xor", params=PARAMS)
+@DATASETS.register("xor", points_2d=True, params=PARAMS)
 def xor(n_samples=1000, noise=0.1, val_fraction=0.2, test_fraction=0.2, split_seed=0):
     """Uniform points in [−1, 1]², class 1 in the quadrants where x·y < 0, with Gaussian noise; seeded."""
     rng = np.random.default_rng(split_seed)
@@ -64,7 +65,7 @@ def xor(n_samples=1000, noise=0.1, val_fraction=0.2, test_fraction=0.2, split_se
     return to_dataset("xor", x, y, noise, val_fraction, test_fraction, rng, split_seed)
 
 
-@DATASETS.register("spirals", params=PARAMS)
+@DATASETS.register("spirals", points_2d=True, params=PARAMS)
 def spirals(n_samples=1000, noise=0.1, val_fraction=0.2, test_fraction=0.2, split_seed=0):
     """Two interleaved spiral arms (r = t, φ = 3πt + πk), with Gaussian noise; seeded."""
     rng = np.random.default_rng(split_seed)

@@ -20,9 +20,11 @@ from ..errors import ConfigError
 from ..optim.define import OPTIONS
 from ..params import REQUIRED, Param
 from ..recipe import SECTIONS, Component, Recipe, parse_value, set_path
+from ..registry import DATASETS
 
-# Data sets the playground trains on: the 2-D ones get a decision-boundary view.
-DATASETS_2D = ("moons", "circles", "xor", "spirals")
+# Data sets the playground trains on: the 2-D ones (registered with points_2d=True) get a
+# decision-boundary view.
+DATASETS_2D = tuple(entry.name for entry in DATASETS if entry.meta.get("points_2d"))
 PLAY_DATASETS = (*DATASETS_2D, "digits")
 
 # The recipe the train view opens with: a small MLP on moons that learns in a few seconds.
