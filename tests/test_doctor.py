@@ -151,7 +151,7 @@ def test_non_finite_losses_are_never_nothing_found(tmp_path, capsys):
     d = run(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 1e8})
     (d / "recipe.toml").write_text((d / "recipe.toml").read_text().replace('"mlp"', '"no_such_model"'))
     text = format_diagnosis(d)
-    assert "nothing found" not in text and "! diverged" in text and "does not rebuild here" in text
+    assert "nothing found" not in text and "! diverged" in text and "no rebuilt network: ConfigError" in text
     assert main(["doctor", str(d)]) == 1
 
 

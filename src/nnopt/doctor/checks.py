@@ -549,6 +549,7 @@ CHECKS: tuple[Check, ...] = (unnormalized_inputs, symmetric_init, dead_at_init, 
                              underfitting, dead_relus, overfitting)
 ROOTS = {"unnormalized inputs", "symmetric init", "exploding init", "vanishing init", "exploding gradients",
          "lr too high", "batch norm at tiny batches", "schedule decays too early", "lr too low"}
+RECORDS_ONLY = {"schedule decays too early", "underfitting", "dead ReLUs", "overfitting"}  # need no probe
 EXPLAINED = {"dead ReLUs", "underfitting"}  # symptoms an earlier root cause already accounts for
 
 
@@ -580,19 +581,21 @@ def diagnose(run_dir: str | Path) -> list[Finding]:
     return findings_of(read(run_dir))
 
 
-def format_diagnosis(run_dir: str | Path, findings: list[Finding] | None = None) -> str:
+def format_diagnosis(run_dir: str | Path | Run, findings: list[Finding] | None = None) -> str:
     """The doctor's text: one block per finding (evidence, confidence, reference, remedy and its --set
-    lines), or that nothing was found and what was checked."""
-    run = read(run_dir)
+    lines), or that nothing was found and what was checked (`run_dir`: a path, or its `read` Run)."""
+    run = run_dir if isinstance(run_dir, Run) else read(run_dir)
     findings = findings_of(run) if findings is None else findings
     layers = "with per-layer statistics" if run.layers else "without layers.jsonl"
     head = f"nnopt doctor: {run.path} ({len(run.epochs)} epochs, {len(run.steps)} logged steps, {layers})"
-    if run.probe_note:
-        head += f"\n  (the recipe does not rebuild here — {run.probe_note}; checks from the records only)"
+    if run.probe is None:
+        head += (f"\n  (no rebuilt network: {run.probe_note} — the checks of the inputs, the init, the lr, "
+                 "batch norm and recurrent gradients are skipped; the rest read the records)")
     if not findings:
         if not run.epochs:
             return head + "\nnothing to judge: the run has no epoch records yet"
-        return head + "\nnothing found — checked: " + ", ".join(n for n in SECTIONS if n != "diverged")
+        checked = [n for n in SECTIONS if n != "diverged" and (run.probe is not None or n in RECORDS_ONLY)]
+        return head + "\nnothing found — checked: " + ", ".join(checked)
     blocks = []
     for i, f in enumerate(findings):
         lead = "! " if i == 0 else "  also: "

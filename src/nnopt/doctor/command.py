@@ -30,7 +30,7 @@ def run(args) -> int:
                              for k, v in checked.items()}
         print(json.dumps(out, indent=1))
     else:
-        print(format_diagnosis(args.run_dir, findings))
+        print(format_diagnosis(record, findings))
         if checked is not None:
             print(format_verify(checked))
     return EXIT_FOUND if findings else EXIT_NONE
