@@ -203,19 +203,6 @@ def recipe_of(c: Case, seed: int) -> dict:
     return recipe
 
 
-def build_run(run_dir: str, recipe: dict) -> str:
-    """Train `recipe` into `run_dir` (a diverged run keeps its records)."""
-    from nnopt import Recipe
-    from nnopt.errors import DivergedError
-    from nnopt.train import Trainer, build
-
-    try:
-        Trainer(build(Recipe(recipe)), run_dir, quiet=True).fit()
-    except DivergedError:
-        pass
-    return run_dir
-
-
 # what a right first finding says: its name, and its first --set line's field and direction
 # ("down"/"up": a number that falls/rises; "set": any value other than the run's)
 EXPECT = {
@@ -275,7 +262,9 @@ def job(args: tuple) -> dict:
     run_dir, recipe, label, verify = args
     try:
         if not (Path(run_dir) / "summary.json").is_file():
-            build_run(run_dir, recipe)
+            from nnopt.doctor.verify import train  # a diverged run keeps its records
+
+            train(recipe, Path(run_dir))
         return grade(run_dir, label, verify)
     except Exception as exc:  # noqa: BLE001 — the exam reports it and goes on
         return {"run": run_dir, "label": label, "first": f"error: {exc}", "sets": None, "right": False, "all": []}
