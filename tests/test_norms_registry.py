@@ -55,3 +55,23 @@ def test_unknown_kind_and_name_are_errors():
         NORMS.get("layer").factory(4, "image")
     with pytest.raises(ValueError, match="model.norm = 'btach'.*did you mean 'batch'"):
         place_norm(torch.nn.Linear(2, 2), 2, "dense", "btach")
+
+
+@pytest.mark.parametrize("name", [e.name for e in NORMS if not e.meta.get("reparametrizes")])
+def test_a_norm_needs_two_samples_exactly_when_its_registration_says(name):
+    """least_batch reads the registration's min_batch; the oracle is the module in training mode,
+    which refuses a batch of one exactly when it needs two (as torch.nn.BatchNorm1d does)."""
+    from nnopt.nn.norms import least_batch
+
+    norm = NORMS.get(name).factory(6, "dense").train()
+    norm(torch.randn(2, 6))
+    if least_batch(name) == 2:
+        with pytest.raises(ValueError, match="more than one value per channel"):
+            norm(torch.randn(1, 6))
+        with pytest.raises(ValueError, match="more than 1 value per channel"):
+            torch.nn.BatchNorm1d(6).train()(torch.randn(1, 6))
+    else:
+        assert least_batch(name) == 1
+        norm(torch.randn(1, 6))
+    assert least_batch("batch") == 2 and least_batch("batch", per_rank=True) == 2
+    assert least_batch("sync_batch", per_rank=True) == 1 and least_batch(None) == 1

@@ -22,6 +22,13 @@ def test_step_counts_follow_the_batch_size():
     assert b.steps_before(3, n) == 28 and b.steps_before(0, n) == 0
 
 
+def test_smallest_batch_is_the_least_full_or_last_batch_of_the_epochs_run():
+    """By hand: 1000 = 15·64 + 40, 7·128 + 104, 3·256 + 232; 1025 leaves a last batch of 1 at B = 64."""
+    b = BatchSizeSchedule(64, milestones=[1, 2], factor=2)
+    assert b.smallest(3, 1000) == 40 and b.smallest(1, 1025) == 1 and b.smallest(3, 1024) == 64
+    assert b.smallest(3, 100) == 36  # 100 = 1·64 + 36; one batch of 100 at 128 and 256
+
+
 def test_equivalent_step_decay_sees_the_same_samples_with_the_lr_divided_by_the_factor():
     b = BatchSizeSchedule(50, milestones=[3, 6], factor=5)
     section = b.equivalent_lr_schedule()

@@ -265,8 +265,17 @@ def test_schedule_drives_lr_and_momentum_every_step(tmp_path, small_recipe):
 
 
 def test_batch_norm_with_a_batch_of_one_is_refused():
-    with pytest.raises(ConfigError, match="train.batch_size = 1 — batch norm"):
+    with pytest.raises(ConfigError, match="train.batch_size = 1 — model.norm = .batch. needs at least 2 samples"):
         build(Recipe({"model": {"norm": "batch"}, "train": {"batch_size": 1}}))
+
+
+@pytest.mark.parametrize("norm", ["batch", "sync_batch"])
+def test_batch_norm_with_a_last_batch_of_one_is_refused(norm):
+    """60 training samples in batches of 59 leave a last batch of 1 (sync_batch in one process is batch norm)."""
+    recipe = {"data": {"name": "moons", "n_samples": 100}, "model": {"norm": norm}, "train": {"batch_size": 59}}
+    with pytest.raises(ConfigError, match=f"model.norm = '{norm}' needs at least 2 samples .* leave a batch of 1"):
+        build(Recipe(recipe))
+    build(Recipe({**recipe, "model": {"norm": "layer"}}))
 
 
 def test_augmentation_that_cannot_take_the_inputs_fails_at_build():

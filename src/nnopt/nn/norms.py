@@ -4,6 +4,9 @@ A norm factory takes ``(features, kind)`` — kind "dense" (B, F), "conv" (B, C,
 (B, T, F) — and returns the module placed after a hidden affine layer. Per-position norms see
 (B, T, F) as B·T samples of F features. Weight norm is not a layer after the affine map but a
 reparametrization of it: `place_norm` handles both kinds, and is what builders should call.
+
+A norm whose training statistics are over the batch is registered with ``min_batch=2`` (the
+variance of one sample is 0): `least_batch` is what the Trainer's batch-size checks read.
 """
 from __future__ import annotations
 
@@ -48,7 +51,7 @@ def no_norm(features: int, kind: str) -> nn.Module:
     return nn.Identity()
 
 
-@NORMS.register("batch", skip=2)
+@NORMS.register("batch", skip=2, min_batch=2)
 def batch_norm(features: int, kind: str) -> nn.Module:
     """Batch norm: per channel over the batch (and space, or time for seq); momentum 0.1 (torch's)"""
     return _per_step(BatchNorm(features), kind)
@@ -83,6 +86,14 @@ def weight_norm_slot(features: int, kind: str) -> nn.Module:
     """Weight norm: the affine layer's weights as g·v/‖v‖ per output unit (place_norm applies it)"""
     _kind(kind)
     return nn.Identity()
+
+
+def least_batch(name: str | None, per_rank: bool = False) -> int:
+    """The samples every training batch needs under ``model.norm = name``: its registration's
+    ``min_batch`` (1 when unset, or when the model has no norm). per_rank: of each data-parallel
+    rank's shard, where a norm whose statistics span the ranks (``across_ranks``) needs only 1."""
+    meta = NORMS.get(name).meta if name in NORMS else {}
+    return 1 if per_rank and meta.get("across_ranks") else meta.get("min_batch", 1)
 
 
 def place_norm(layer: nn.Module, features: int, kind: str, name: str) -> list[nn.Module]:

@@ -65,7 +65,7 @@ class SyncBatchNorm(BatchNorm):
         return y.movedim(-1, 1)
 
 
-@NORMS.register("sync_batch", skip=2)
+@NORMS.register("sync_batch", skip=2, min_batch=2, across_ranks=True)
 def sync_batch_norm(features: int, kind: str):
     """Batch norm with statistics over the global batch of all data-parallel ranks (= "batch" in one process)"""
     return _per_step(SyncBatchNorm(features), kind)

@@ -61,6 +61,11 @@ class BatchSizeSchedule:
         however many epochs)."""
         return sorted({self(first) for first, _ in self._spans(epochs)})
 
+    def smallest(self, epochs: int, n: int) -> int:
+        """The smallest training batch of epochs 0 … epochs−1 over `n` samples: min over the sizes
+        B of B and of the last batch, n mod B (when not 0)."""
+        return min(m for b in self.sizes(epochs) for m in (b, n % b or b))
+
     def steps_before(self, epoch: int, n: int) -> int:
         """Σ_{e < epoch} ⌈n / B(e)⌉: the global step at which `epoch` starts (total at epoch = E)."""
         return sum(count * self.steps(first, n) for first, count in self._spans(epoch))

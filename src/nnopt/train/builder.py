@@ -16,6 +16,7 @@ from ..loggers import check_available
 from ..nn import build_model
 from ..recipe import Recipe
 from ..nn.losses import torch_label_smoothing
+from ..nn.norms import least_batch
 from ..registry import AUGMENTATIONS, CLIPPING, INITS, LOSSES, MODELS, OPTIMIZERS, PREPROCESSORS, SCHEDULES
 from ..tasks import DEFAULT_LOSS, DEFAULT_MONITOR, TOP_K, check_metric, targets
 from ..regularize import bind, select
@@ -113,10 +114,12 @@ def build(recipe: Recipe) -> Setup:
     batches = from_train(train)
     n_train = len(data.train)
     sizes = batches.sizes(train["epochs"])
-    if recipe.model.get("norm") == "batch" and any(b == 1 or n_train % b == 1 for b in sizes):
-        raise ConfigError(f"train.batch_size = {train['batch_size']} — batch norm needs at least 2 samples in "
-                          f"every training batch (batch sizes {sizes} over {n_train} samples leave a batch "
-                          "of 1); change the batch size or use model.norm = \"layer\"")
+    norm, least = recipe.model.get("norm"), least_batch(recipe.model.get("norm"))
+    smallest = batches.smallest(train["epochs"], n_train)
+    if smallest < least:
+        raise ConfigError(f"train.batch_size = {train['batch_size']} — model.norm = {norm!r} needs at least {least} "
+                          f"samples in every training batch (batch sizes {sizes} over {n_train} samples leave a "
+                          f"batch of {smallest}); change the batch size or use model.norm = \"layer\"")
     check_available(train["loggers"])
     task = data.task
     loss_name, n_outputs = loss_entry(recipe, data)

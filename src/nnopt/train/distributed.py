@@ -56,6 +56,8 @@ import torch.distributed as dist
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
+from ..nn.norms import least_batch
+from ..registry import NORMS
 from ..process import ERRORS_ENV, PEER_LOST
 
 RANK_STATE = ("rng_cpu", "rng_cuda", "aug_gen", "accumulators")  # the parts of a checkpoint each rank has its own
@@ -80,14 +82,15 @@ class Context:
         if self.world == 1:
             return setup.model
         recipe, n = setup.recipe, len(setup.data.train)
-        least = 2 if recipe.model.get("norm") == "batch" else 1
+        least = least_batch(recipe.model.get("norm"), per_rank=True)
         sizes = setup.batches.sizes(recipe.train["epochs"])
-        smallest = min(m for b in sizes for m in (b, n % b or b))
+        smallest = setup.batches.smallest(recipe.train["epochs"], n)
+        synced = [f'model.norm = "{e.name}"' for e in NORMS if e.meta.get("across_ranks")]
         if smallest // self.world < least:
             raise ConfigError(f"train.batch_size = {recipe.train['batch_size']} — with {self.world} processes every "
                               f"rank needs at least {least} sample(s) of each batch, but a batch of {smallest} "
                               f"(batch sizes {sizes} over {n} samples) leaves {smallest // self.world}; "
-                              "use a larger batch size" + (' or model.norm = "sync_batch"' if least == 2 else ""))
+                              "use a larger batch size" + "".join(f" or {s}" for s in synced if least > 1))
         torch.manual_seed(recipe.train["seed"] + 7919 * self.rank)
         device_ids = [self.local_rank] if setup.device.type == "cuda" else None  # init() made it current
         return nn.parallel.DistributedDataParallel(setup.model, device_ids=device_ids)
