@@ -91,18 +91,18 @@ def tiny(**train):
 
 def test_a_batch_that_leaves_a_rank_without_two_samples_is_refused():
     setup = build(tiny(batch_size=64))  # 300 = 4·64 + 44: fine for 2 ranks, not for 32
-    assert distributed.Context(0, 2).shard(torch.arange(5)).tolist() == [0, 1, 2]
-    assert distributed.Context(1, 2).shard(torch.arange(5)).tolist() == [3, 4]
-    assert distributed.Context(1, 2).weight(2, 5) == pytest.approx(0.8)
+    assert distributed.Rank(0, 2).shard(torch.arange(5)).tolist() == [0, 1, 2]
+    assert distributed.Rank(1, 2).shard(torch.arange(5)).tolist() == [3, 4]
+    assert distributed.Rank(1, 2).weight(2, 5) == pytest.approx(0.8)
     with pytest.raises(ConfigError, match=r"train.batch_size = 64 — with 32 processes every rank needs at least 2"):
-        distributed.Context(0, 32).prepare(setup)
+        distributed.Rank(0, 32).prepare(setup)
 
 
 def test_a_checkpoint_resumes_only_with_its_process_count():
     with pytest.raises(CheckpointError, match="written by 2 process.*resume with --nproc 2"):
-        distributed.Context().own({"world_size": 2})
+        distributed.Rank().own({"world_size": 2})
     state = {"step": 3, "ranks": [{"rng_cpu": "r0"}, {"rng_cpu": "r1"}], "world_size": 2, "rng_cpu": "r0"}
-    assert distributed.Context(1, 2).own(state)["rng_cpu"] == "r1"
+    assert distributed.Rank(1, 2).own(state)["rng_cpu"] == "r1"
 
 
 def test_a_ctrl_c_during_the_stop_agreement_is_kept_for_the_next_one(monkeypatch):
@@ -111,7 +111,7 @@ def test_a_ctrl_c_during_the_stop_agreement_is_kept_for_the_next_one(monkeypatch
     from nnopt.train import Trainer
 
     trainer = type("T", (), {"stop_signal": 0, "interrupted": 0, "stop_reason": None,
-                             "dist": distributed.Context(0, 2)})()
+                             "dist": distributed.Rank(0, 2)})()
 
     def signal_arrives_during(tensor, op=None, group=None):  # every other rank sent zeros
         trainer.stop_signal = signal.SIGINT
@@ -126,9 +126,9 @@ def test_the_ranks_agree_on_the_largest_signal_and_any_stop_request(monkeypatch)
         tensor.copy_(torch.maximum(tensor, torch.tensor([signal.SIGTERM, 0], dtype=tensor.dtype)))
 
     monkeypatch.setattr(distributed.dist, "all_reduce", others_sent)
-    assert distributed.Context(0, 2).agree_stop(signal.SIGINT, True) == (signal.SIGTERM, True)
-    assert distributed.Context(0, 2).agree_stop(0, False) == (signal.SIGTERM, False)
-    assert distributed.Context().agree_stop(0, True) == (0, True)  # one process: its own flags
+    assert distributed.Rank(0, 2).agree_stop(signal.SIGINT, True) == (signal.SIGTERM, True)
+    assert distributed.Rank(0, 2).agree_stop(0, False) == (signal.SIGTERM, False)
+    assert distributed.Rank().agree_stop(0, True) == (0, True)  # one process: its own flags
 
 
 def test_sync_batch_is_batch_norm_in_one_process():

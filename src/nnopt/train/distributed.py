@@ -63,7 +63,7 @@ from ..process import ERRORS_ENV, PEER_LOST
 RANK_STATE = ("rng_cpu", "rng_cuda", "aug_gen", "accumulators")  # the parts of a checkpoint each rank has its own
 
 
-class Context:
+class Rank:
     """This process's place in the job and the hooks the Trainer calls; one process: rank 0 of 1."""
 
     def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0, control=None):
@@ -155,18 +155,18 @@ def _to_cpu(value):
     return value
 
 
-_CONTEXT: Context | None = None
+_RANK: Rank | None = None
 
 
-def init() -> Context:
+def init() -> Rank:
     """Join the process group torchrun describes in the environment (WORLD_SIZE, RANK, LOCAL_RANK,
     MASTER_ADDR, MASTER_PORT); one process without it. Idempotent; the ranks leave together at exit.
     Call it before building a run on CUDA, so each rank's model lands on its own GPU."""
-    global _CONTEXT
-    if _CONTEXT is None:
+    global _RANK
+    if _RANK is None:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world == 1:
-            _CONTEXT = Context()
+            _RANK = Rank()
         else:
             if LAUNCHER_ENV in os.environ:
                 die_with_launcher(int(os.environ[LAUNCHER_ENV]))
@@ -177,8 +177,8 @@ def init() -> Context:
             dist.init_process_group("nccl" if cuda else "gloo")
             atexit.register(_leave)
             control = dist.new_group(backend="gloo") if cuda else None
-            _CONTEXT = Context(dist.get_rank(), dist.get_world_size(), local, control)
-    return _CONTEXT
+            _RANK = Rank(dist.get_rank(), dist.get_world_size(), local, control)
+    return _RANK
 
 
 LAUNCHER_ENV = "NNOPT_LAUNCHER_PID"  # set by launch_module for its ranks: the process they die with
@@ -212,7 +212,7 @@ def _leave() -> None:
     leaves while another still runs, or with the group open, can be aborted by gloo's threads
     (SIGABRT, "terminate called without an active exception"), which torchrun reports as a failure."""
     try:
-        dist.monitored_barrier(group=_CONTEXT.control, timeout=timedelta(seconds=60))
+        dist.monitored_barrier(group=_RANK.control, timeout=timedelta(seconds=60))
     except RuntimeError:  # a rank that failed alone: it does not wait longer
         pass
     dist.destroy_process_group()

@@ -114,7 +114,7 @@ class Trainer:
         self.interrupted = 0  # the signal the ranks agreed on at the last step boundary (agree_stop)
         self.stop_reason: str | None = None  # set by request_stop
         self.unscreened: int | None = None  # the last read step, when its gradient norm was not taken
-        self.loss_weight = 1.0  # this rank's share of the batch mean (distributed.Context.weight)
+        self.loss_weight = 1.0  # this rank's share of the batch mean (distributed.Rank.weight)
 
     # -- state -------------------------------------------------------------------------------
     @staticmethod
