@@ -123,7 +123,8 @@ def out_dir(args, kind: str) -> Path:
     return check_output("--out (default)", Path("runs") / f"{stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-FINISHED = ("completed", "early_stopped", "stopped")  # summary statuses of a run with nothing left to resume
+FINISHED = ("completed", "early_stopped")  # summary statuses of a run with nothing left to resume (a run a
+# callback stopped with request_stop, status "stopped", continues to its last epoch)
 
 
 def cmd_run(args) -> int:

@@ -134,7 +134,19 @@ class Probe:
 
     @cached_property
     def range_test(self) -> dict:
-        """Smith's lr range test from the initial weights: {lrs, losses (smoothed), best_lr, suggested}."""
+        """Smith's lr range test from the initial weights: {lrs, losses (smoothed), best_lr, suggested}.
+        Deterministic: one thread and its own RNG seeded by the run's seed (dropout's masks), whatever
+        ran before it in the process."""
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.recipe.train["seed"])
+                return self._range_test()
+        finally:
+            torch.set_num_threads(threads)
+
+    def _range_test(self) -> dict:
         setup, model = self.setup, self.model
         model.load_state_dict(self.init_state)
         model.train()
