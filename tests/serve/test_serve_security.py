@@ -247,10 +247,12 @@ def test_reset_stops_the_run_before_idle_and_deletes_its_folder(defaults):
     assert session.state == "idle" and not thread.is_alive() and not os.path.exists(run_dir)
 
 
-def test_a_model_too_big_to_step_quickly_is_refused(defaults):
+@pytest.mark.parametrize("widths", ["[1500, 1500]", "[100000, 100000]"])
+def test_a_model_too_big_to_step_quickly_is_refused_before_it_is_allocated(defaults, widths):
+    """[100000, 100000] would take 40 GB: refused from its meta-device count, before any memory."""
     with pytest.raises(FormError) as info:
-        Session("t").start(recipe_from_form(small(defaults, **{"model.widths": "[1500, 1500]"})))
-    assert info.value.field == "model.widths" and "the playground trains at most" in str(info.value)
+        Session("t").start(recipe_from_form(small(defaults, **{"model.widths": widths})))
+    assert info.value.field == "model.widths" and "the playground trains at most 2,000,000" in str(info.value)
 
 
 # -- connections: queue, disconnects, slow clients --------------------------------------------------

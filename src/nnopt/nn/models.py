@@ -26,17 +26,31 @@ COMMON = {
 }
 
 
+class TooManyParameters(ConfigError):
+    """A model with `count` parameters where the caller trains at most `limit`."""
+
+    def __init__(self, count: int, limit: int, field: str):
+        super().__init__(f"{field} — the model has {count:,} parameters; at most {limit:,} here", field)
+        self.count, self.limit = count, limit
+
+    def __reduce__(self):
+        return type(self), (self.count, self.limit, self.field)
+
+
 def build_model(name: str, input_shape: tuple[int, ...], n_classes: int, dropout: float = 0.0,
-                **params) -> nn.Module:
+                max_parameters: int | None = None, **params) -> nn.Module:
     """Build a registered model for inputs of `input_shape` (without the batch dimension).
 
-    It is first built on the meta device (no memory): one that would not fit is a ConfigError."""
+    It is first built on the meta device (no memory): one that would not fit, or that has more
+    than `max_parameters` parameters, is a ConfigError before any memory is taken."""
     try:
         with torch.device("meta"):
             probe = MODELS.create(name, tuple(input_shape), n_classes, dropout, field="model", **params)
     except RuntimeError as exc:  # sizes torch cannot hold (e.g. a width past int64)
         raise ConfigError(f"model.name = {name!r} cannot be built with these sizes: {exc}") from None
     count = sum(p.numel() for p in probe.parameters())
+    if max_parameters is not None and count > max_parameters:
+        raise TooManyParameters(count, max_parameters, "model.widths" if "widths" in params else "model.name")
     check_memory(BYTES_PER_PARAMETER * count, f"model.name = {name!r} with {count:,} parameters",
                  "use fewer or narrower layers")
     return MODELS.create(name, tuple(input_shape), n_classes, dropout, field="model", **params)

@@ -19,6 +19,7 @@ import time
 import torch
 
 from ..errors import DivergedError
+from ..nn.models import TooManyParameters
 from ..recipe import Recipe
 from ..train import Callback, Trainer, build
 from .forms import DATASETS_2D, FormError
@@ -235,14 +236,12 @@ class Session:
             if self.state in ("running", "paused") or self.thread is not None:
                 raise Busy(f"a run is already {self.state}; reset it first")
             try:
-                setup = build(recipe)
+                setup = build(recipe, max_parameters=MAX_PARAMETERS)
+            except TooManyParameters as exc:
+                raise FormError(f"{exc.field} — the model has {exc.count:,} parameters; the playground trains at "
+                                f"most {exc.limit:,} (nnopt run trains any size)", exc.field) from None
             finally:
                 torch.set_num_threads(THREADS)
-            size = sum(p.numel() for p in setup.model.parameters())
-            if size > MAX_PARAMETERS:
-                field = "model.widths" if "widths" in recipe.model else "model.name"
-                raise FormError(f"{field} — the model has {size:,} parameters; the playground trains at most "
-                                f"{MAX_PARAMETERS:,} (nnopt run trains any size)", field)
             self.run_dir = tempfile.mkdtemp(prefix="nnopt-serve-")
             try:
                 trainer = Trainer(setup, self.run_dir, quiet=True, callbacks=[LiveView(self, self.fps)])

@@ -81,8 +81,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build(recipe: Recipe) -> Setup:
-    """Build every component of `recipe`, seeded by ``train.seed``."""
+def build(recipe: Recipe, max_parameters: int | None = None) -> Setup:
+    """Build every component of `recipe`, seeded by ``train.seed``; a model with more than
+    `max_parameters` parameters is refused before it takes memory."""
     train = recipe.train
     if train["threads"]:
         torch.set_num_threads(train["threads"])
@@ -131,7 +132,7 @@ def build(recipe: Recipe) -> Setup:
     monitor = monitor_of(recipe, data)
     loss, eval_loss = (make_loss(loss_name, recipe, eps) for eps in (smoothing, 0.0))
     model = build_model(recipe.model["name"], data.input_shape, n_outputs,
-                        dropout=reg["dropout"], **model_params)
+                        dropout=reg["dropout"], max_parameters=max_parameters, **model_params)
     INITS.create(recipe.init["name"], model, field="init", **recipe.params("init"))
     model.to(device)
     check_loss(recipe, data, task, n_outputs, eval_loss)
