@@ -16,7 +16,7 @@ def lab_dirs(tmp_path_factory):
     from nnopt.lab.plots import figure
 
     @experiment("report_probe", claim="Training lowers the loss. More words.", precise="val loss falls",
-                source="(test)", budget_s=5, part=1)
+                source="(test)")
     def probe(ctx):
         runs = [ctx.run(lab_recipe({"data": {"n_train": 60}, "model": {"widths": [8]},
                                     "train": {"epochs": 2, "seed": s}}), f"s{s}") for s in ctx.seeds]
@@ -27,7 +27,7 @@ def lab_dirs(tmp_path_factory):
                        table=Table(["seed", "drop <b>"], [[s, v] for s, v in zip(ctx.seeds, drop.values)]),
                        figures=[ctx.save_figure(fig, "probe")], notes="a note & <tag>")
 
-    @experiment("report_probe_fails", claim="Nothing | trains.", precise="p", source="s", budget_s=1, part=1)
+    @experiment("report_probe_fails", claim="Nothing | trains.", precise="p", source="s")
     def fails(ctx):
         return Finding(verdict="DOES NOT HOLD", criterion="c", measured="m", table=Table(["a"], [[1.5]]))
 

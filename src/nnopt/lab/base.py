@@ -467,10 +467,8 @@ FAST_BUDGET_S = 6.0
 
 def experiment(name: str, *, claim: str, source: str, precise: str = "", number: int | None = None,
                accepts_recipe: bool = False, shows: Mapping[str, Any] | None = None,
-               cost_s: tuple[float, float] | None = None, budget_s: float | None = None, part: int | None = None):
-    """Register an experiment function under `name` (see the module docstring). `budget_s` and
-    `part` are the first form's arguments, accepted and ignored until every experiment moves to
-    `cost_s`."""
+               cost_s: tuple[float, float] | None = None):
+    """Register an experiment function under `name` (see the module docstring)."""
 
     def decorate(fn: Callable[[Context], Finding]):
         if name in EXPERIMENTS:
