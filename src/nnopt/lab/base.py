@@ -9,7 +9,7 @@ workload must show for the test to mean anything. The claim's headline is derive
     @experiment("lr_decay", claim="In practice it is necessary to gradually decrease the learning rate ...",
                 source="Bottou et al. 2018 Thm 4.6; Ma et al. 2018", accepts_recipe=True,
                 shows={"schedule.name": ["step", "cosine"]}, cost_s=(4, 40))
-    def lr_decay(ctx: Context) -> Finding:
+    def lr_decay(ctx: LabContext) -> Finding:
         for regime, workload in REGIMES.items():                    # a regime map where the literature says so
             runs = {arm: ctx.runs(lambda seed: ctx.recipe(workload, seed, {"schedule.name": arm}),
                                   f"{regime}-{arm}") for arm in ("constant", "cosine")}
@@ -265,7 +265,7 @@ class Table:
 
 @dataclass
 class Finding:
-    """What an experiment returns (`Context.finding` builds it from the recorded parts): the
+    """What an experiment returns (`LabContext.finding` builds it from the recorded parts): the
     headline verdict, the criterion and measured values (one line per part), a table, figure
     paths (relative to the experiment's directory) with captions, and the numbers behind them
     (JSON-able; Spread values are expanded)."""
@@ -328,7 +328,7 @@ class RunResult:
 
 
 class Runs(list):
-    """One arm's runs, one per seed (what `Context.runs` returns)."""
+    """One arm's runs, one per seed (what `LabContext.runs` returns)."""
 
     def spread(self, measure: Callable[[RunResult], float]) -> Spread:
         """Spread of `measure(run)` over the seeds."""
@@ -336,7 +336,7 @@ class Runs(list):
 
 
 @dataclass
-class Context:
+class LabContext:
     """What an experiment gets: its seeds, the fast flag, its output directory, the user's recipe
     under ``--on`` (else None), and the helpers of the module docstring."""
 
@@ -451,7 +451,7 @@ def read_run(run_dir: Path, summary: dict | None = None) -> RunResult:
 @dataclass
 class Experiment:
     name: str
-    fn: Callable[[Context], Finding]
+    fn: Callable[[LabContext], Finding]
     claim: str  # the chapter's sentences
     precise: str  # the precise, measurable version tested here
     source: str  # the paper(s) the precise version comes from
@@ -470,7 +470,7 @@ def experiment(name: str, *, claim: str, source: str, precise: str = "", number:
                cost_s: tuple[float, float] | None = None):
     """Register an experiment function under `name` (see the module docstring)."""
 
-    def decorate(fn: Callable[[Context], Finding]):
+    def decorate(fn: Callable[[LabContext], Finding]):
         if name in EXPERIMENTS:
             raise ValueError(f"lab: {name!r} is registered twice")
         match = re.search(r"\.c(\d+)_", fn.__module__ + ".")
@@ -511,7 +511,7 @@ def run_experiment(name: str, out: str | Path, seeds: int = 3, fast: bool = Fals
         raise ConfigError(f"--on {on}: experiment {name!r} does not train recipes (--on works with: {takes})")
     user = Recipe.load(on) if on is not None else None
     out = Path(out)
-    ctx = Context(name, out, list(range(seeds)), fast, user)
+    ctx = LabContext(name, out, list(range(seeds)), fast, user)
     out.mkdir(parents=True, exist_ok=True)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the lab's tensors are small: one thread, as its recipes (LAB_TRAIN)

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 
 from ..train import Callback
-from .base import Check, Context, Precondition, RunResult, Runs, Spread, exceeds
+from .base import Check, LabContext, Precondition, RunResult, Runs, Spread, exceeds
 
 
 CLEAN = "clean_accuracy.json"
@@ -111,7 +111,7 @@ def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         model.train(was)
 
 
-def search(ctx: Context, rec, space: str, method: str, trials: int | None, seed: int, label: str) -> list:
+def search(ctx: LabContext, rec, space: str, method: str, trials: int | None, seed: int, label: str) -> list:
     """One hyperparameter search with nnopt.tune's space, sampler, pruner and trial objective, on an
     in-memory Optuna study (no journal, no report); trial runs go to ``out/studies/<label>/trials``
     and the best trial's recipe to ``out/recipes/<label>-best.toml``. Returns the trials in order;

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...toy.functions2d import SURFACES, find_critical_points, hessian, plot_trajectories, trajectory
-from ..base import Check, Context, Finding, Precondition, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Precondition, Spread, Table, experiment
 from ..plots import band, figure, finish, spread_note
 
 LR, OFFSET, NOISE, DROP = 0.02, 1e-6, 0.1, 0.5
@@ -41,7 +41,7 @@ def escape_step(losses, level: float, cap: int) -> int:
                     "with gradient noise (σ 0.1) and than momentum 0.9 (means over 3 seeds, on both surfaces).",
             source="Dauphin et al. 2014 (saddle points in high dimensions); Goodfellow et al. 2016 §8.2.3; "
                    "Jin et al. 2017 (noise escapes saddles)")
-def saddle_points(ctx: Context) -> Finding:
+def saddle_points(ctx: LabContext) -> Finding:
     cap = ctx.pick(500, 1000)
     rng = np.random.default_rng(0)
     offsets = [OFFSET * abs(rng.standard_normal()) + 1e-8 for _ in ctx.seeds]

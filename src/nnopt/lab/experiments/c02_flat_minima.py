@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from ...landscape import hessian_top_eigenvalues, hessian_trace, interpolate, mean_loss, plot_interpolation
 from ...landscape.run import split_batches
 from ...train import Callback
-from ..base import Context, Finding, Precondition, Spread, Table, exceeds, experiment
+from ..base import LabContext, Finding, Precondition, Spread, Table, exceeds, experiment
 from ..plots import figure, finish, spread_note
 
 LR, SB = 0.3, 16
@@ -45,7 +45,7 @@ class StopAtLoss(Callback):
                     "are minima along the line between the two solutions (the loss rises past both ends).",
             source="Keskar et al. 2017 (sharp minima); Dinh et al. 2017 (sharpness is not invariant to "
                    "reparametrization); Li et al. 2018 (visualizing the landscape); Goodfellow et al. 2016 §8.2.2")
-def flat_minima(ctx: Context) -> Finding:
+def flat_minima(ctx: LabContext) -> Finding:
     n_train = ctx.pick(200, 500)
     target = ctx.pick(0.2, 0.02)
     batches = {"batch 16": SB, f"full batch ({n_train})": n_train}

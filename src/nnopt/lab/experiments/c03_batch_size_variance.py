@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..plots import figure
 
 BASE = {"model": {"widths": [64]}, "optimizer": {"name": "sgd"}}  # the workload, with data.n_train added
@@ -53,7 +53,7 @@ def batch_statistics(G: torch.Tensor, sizes, draws: int, seed: int) -> dict:
                     "falls as K grows and is larger at the largest K than at the smallest.",
             source="Goodfellow et al. 2016 §8.1.3 (standard error σ/√n); Goyal et al. 2017 (linear scaling rule); "
                    "Keskar et al. 2017")
-def batch_size_variance(ctx: Context) -> Finding:
+def batch_size_variance(ctx: LabContext) -> Finding:
     n_train = ctx.pick(300, 1000)
     sizes = [1, 4, 16, 64, 256, n_train]
     draws = ctx.pick(100, 400)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..base import Context, Finding, Precondition, Spread, Table, exceeds, experiment
+from ..base import LabContext, Finding, Precondition, Spread, Table, exceeds, experiment
 from ..plots import band, figure, finish, spread_note
 
 LR = 0.2
@@ -43,7 +43,7 @@ def schedules(total: int) -> dict[str, dict]:
             source="Bottou, Curtis & Nocedal 2018, Thms 4.6–4.7 (fixed step: a noise floor; diminishing steps: "
                    "convergence); Ma, Bassily & Belkin 2018 (when the model interpolates, constant-step SGD "
                    "converges); Goodfellow et al. 2016 §8.3.1")
-def lr_decay(ctx: Context) -> Finding:
+def lr_decay(ctx: LabContext) -> Finding:
     regimes = {"your recipe": None} if ctx.on is not None else REGIMES
     epochs = ctx.pick(3, 60)
     shown = ("constant", "cosine") if ctx.fast else tuple(schedules(1))

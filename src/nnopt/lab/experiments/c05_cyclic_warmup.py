@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..base import Context, Finding, Precondition, Table, exceeds, experiment, interval
+from ..base import LabContext, Finding, Precondition, Table, exceeds, experiment, interval
 from ..plots import band, figure, finish, spread_note
 
 PEAK, FLOOR, BATCH, BIG = 0.3, 0.01, 32, 256
@@ -46,7 +46,7 @@ def steps_per_epoch(recipe) -> int:
             source="Smith 2017 (cyclical learning rates); Loshchilov & Hutter 2017 (SGDR); Smith & Topin 2019 "
                    "(one-cycle); Goyal et al. 2017 (linear scaling, gradual warmup over 5 epochs); Gotmare et al. "
                    "2019 (what warmup does)")
-def cyclic_warmup(ctx: Context) -> Finding:
+def cyclic_warmup(ctx: LabContext) -> Finding:
     epochs = ctx.pick(2, 4)
     workload = None if ctx.on is not None else {**WORKLOAD, "data": {"n_train": ctx.pick(300, 1000)}}
     budget = {} if ctx.on is not None else {"train.epochs": epochs, "train.batch_size": BATCH}
@@ -104,7 +104,7 @@ def cyclic_warmup(ctx: Context) -> Finding:
               "such a part reads INCONCLUSIVE.")
 
 
-def _warmup_map(ctx: Context) -> dict:
+def _warmup_map(ctx: LabContext) -> dict:
     """(b): per regime (depth, lr) at batch BIG, the runs without warmup, with WARMUP_EPOCHS of linear
     warmup (at most half the run, for a short --on recipe) and with a 1-step warmup (the control);
     records one part per regime."""
@@ -139,7 +139,7 @@ def _warmup_map(ctx: Context) -> dict:
     return out
 
 
-def _figure(ctx: Context, runs: dict, warm: dict) -> str:
+def _figure(ctx: LabContext, runs: dict, warm: dict) -> str:
     fig, axes = figure(3, width=4.6, height=3.9)
     a_lr, a_acc, a_w = axes
     for k, rs in runs.items():

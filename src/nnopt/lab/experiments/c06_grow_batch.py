@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...schedules.batch_size import BatchSizeSchedule
-from ..base import Check, Context, Finding, Precondition, Table, experiment, interval, matches
+from ..base import Check, LabContext, Finding, Precondition, Table, experiment, interval, matches
 from ..plots import band, figure, finish, spread_note
 
 LR, BATCH, FACTOR = 0.1, 16, 4
@@ -16,7 +16,7 @@ LR, BATCH, FACTOR = 0.1, 16, 4
                     "accuracy shown within 1 point (paired 90% interval inside ±0.01) and final training loss within "
                     "20% (means), with < 60% of the parameter updates.",
             source="Smith, Kindermans, Ying & Le 2018, 'Don't decay the learning rate, increase the batch size'")
-def grow_batch(ctx: Context) -> Finding:
+def grow_batch(ctx: LabContext) -> Finding:
     epochs, n_train = ctx.pick(6, 12), ctx.pick(300, 1000)
     milestones = ctx.pick([2, 4], [4, 8])
     growth = BatchSizeSchedule(BATCH, milestones, FACTOR)

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ... import data as datasets, optim
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..plots import band, figure, spread_note
 
 LR, BATCH, EARLY = 0.01, 32, 10
@@ -50,7 +50,7 @@ def effective_lrs(name: str, steps: int, seed: int, x: torch.Tensor, y: torch.Te
                     "(Adagrad) or the EMA (RMSprop, β = 0.99) of gᵢ² to 1e-6 relative.",
             source="Duchi, Hazan & Singer 2011 (AdaGrad); Tieleman & Hinton 2012, Lecture 6.5 (RMSProp); "
                    "Goodfellow et al. 2016 §8.5.1–8.5.2")
-def adagrad_rmsprop(ctx: Context) -> Finding:
+def adagrad_rmsprop(ctx: LabContext) -> Finding:
     steps = ctx.pick(400, 3000)
     d = datasets.load("digits", layout="flat")
     x, y = d.train.x.double(), d.train.y

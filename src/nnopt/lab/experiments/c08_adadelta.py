@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ... import optim
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..plots import band, figure, finish, spread_note
 
 CURVATURES = (1.0, 100.0)  # f = ½ Σ λᵢ θᵢ², κ = 100
@@ -46,7 +46,7 @@ def descend(name: str, scale: float, seed: int, steps: int, **hyper) -> dict:
                     "needing no learning rate, it reaches f < 1e-4·f(θ₀) at every scale and seed with "
                     "steps-to-target within 10× across scales. ε ∈ {1e-6, 1e-4, 1e-2} at s = 100 is shown.",
             source="Zeiler 2012 (ADADELTA, §3.2 units); Goodfellow et al. 2016 §8.5")
-def adadelta(ctx: Context) -> Finding:
+def adadelta(ctx: LabContext) -> Finding:
     steps = ctx.pick(300, 2000)
     runs = {(name, s): [descend(name, s, seed, steps) for seed in ctx.seeds] for name in OPTIMIZERS for s in SCALES}
     runs.update({("sgd", s): [descend("sgd", s, seed, steps) for seed in ctx.seeds] for s in SCALES})

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ...toy.functions2d import Surface, plot_trajectories, quadratic, trajectory
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..plots import band, spread_note
 
 SURFACE = quadratic(0.1, 2.0)  # Hessian diag(0.2, 4): κ = 20, GD stable iff lr < 2/4
@@ -58,7 +58,7 @@ def measured_rate(points: np.ndarray) -> float:
                     "1000 at each method's optimal constants the measured contraction per step matches theory "
                     "(κ−1)/(κ+1) for GD and (√κ−1)/(√κ+1) for heavy ball (1 − r within 25%), heavy ball's faster",
             source="Polyak 1964; Sutskever et al. 2013; Goodfellow et al. 2016 §8.3.2")
-def momentum(ctx: Context) -> Finding:
+def momentum(ctx: LabContext) -> Finding:
     starts = {s: random_start(s) for s in ctx.seeds}
     runs = {
         "GD, α 0.55": {s: trajectory(SURFACE, "sgd", starts[s], 300, lr=LR_DIV) for s in ctx.seeds},
@@ -151,7 +151,7 @@ def momentum(ctx: Context) -> Finding:
                 "√0.9 ≈ 0.95 is slower than GD's 0.91 at that α, so it is not the setting in the criterion.")
 
 
-def _trajectory_figure(ctx: Context, runs: dict) -> str:
+def _trajectory_figure(ctx: LabContext, runs: dict) -> str:
     import matplotlib.pyplot as plt
 
     seed = ctx.seeds[0]
@@ -183,7 +183,7 @@ def _trajectory_figure(ctx: Context, runs: dict) -> str:
                            "zig-zag across y; bottom right: they also leave less of the distance along x")
 
 
-def _rate_figure(ctx: Context, rates: dict, kappas) -> str:
+def _rate_figure(ctx: LabContext, rates: dict, kappas) -> str:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...toy.functions2d import plot_trajectories, trajectory
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..plots import band, spread_note
 from .c09_momentum import SURFACE, random_start
 
@@ -34,7 +34,7 @@ def oscillation(points: np.ndarray) -> tuple[float, int]:
                     "Nesterov's mean |y_t|/|y_0| over 60 steps is smaller than heavy ball's and x overshoots 0 no more "
                     "often",
             source="Nesterov 1983; Sutskever, Martens, Dahl & Hinton 2013; Goodfellow et al. 2016 §8.3.3")
-def nesterov(ctx: Context) -> Finding:
+def nesterov(ctx: LabContext) -> Finding:
     starts = {s: random_start(s) for s in ctx.seeds}
     forms = {sched: {form: {s: trajectory(SURFACE, "nesterov", starts[s], STEPS, schedule=schedule, lr=0.1,
                                           momentum=RHO, form=form) for s in ctx.seeds} for form in ("book", "torch")}
@@ -87,7 +87,7 @@ def nesterov(ctx: Context) -> Finding:
                 "the ratios do not depend on it (linear dynamics).")
 
 
-def _figure(ctx: Context, forms: dict, runs: dict) -> str:
+def _figure(ctx: LabContext, forms: dict, runs: dict) -> str:
     import matplotlib.pyplot as plt
 
     seed = ctx.seeds[0]

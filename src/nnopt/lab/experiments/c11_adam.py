@@ -12,7 +12,7 @@ from ... import optim
 from ...data import load
 from ...optim import ChainOptimizer, transforms as T
 from ...toy.functions2d import trajectory
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..plots import band, figure, finish, spread_note
 
 B1, B2, EPS, LR, STEPS = 0.9, 0.999, 1e-8, 0.01, 50
@@ -124,7 +124,7 @@ def decay_ratio(name: str, start, steps: int):
                     "(ratio in [0.8, 1.25]). The lab's derivation: the uncorrected/corrected step ratio is "
                     "(1−β₁ᵗ)/√(1−β₂ᵗ).",
             source="Kingma & Ba 2015 (§2 Algorithm 1, §3 bias correction); Loshchilov & Hutter 2019 (AdamW)")
-def adam(ctx: Context) -> Finding:
+def adam(ctx: LabContext) -> Finding:
     deviation = {name: Spread(v) for name, v in _transpose([compare_steps(s) for s in ctx.seeds]).items()}
     same = "m/√v of the same g (one transform)"
     no_momentum = "control: g/√v, no momentum (β₁ = 0)"
@@ -192,7 +192,7 @@ def _transpose(records: list[dict]) -> dict[str, list]:
     return {k: [r[k] for r in records] for k in records[0]}
 
 
-def _figure(ctx: Context, ratios: np.ndarray, kingma: np.ndarray, first_pass: np.ndarray, shrink: dict) -> str:
+def _figure(ctx: LabContext, ratios: np.ndarray, kingma: np.ndarray, first_pass: np.ndarray, shrink: dict) -> str:
     fig, axes = figure(2, width=6.5, height=4.4)
     t = np.arange(1, STEPS + 1)
     band(axes[0], t, ratios, f"measured ({spread_note(len(ctx.seeds))})", "C0")

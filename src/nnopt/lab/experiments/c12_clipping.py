@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ...toy.functions2d import Surface, Trajectory, plot_trajectories
-from ..base import Check, Context, Finding, Precondition, Spread, Table, exceeds, experiment
+from ..base import Check, LabContext, Finding, Precondition, Spread, Table, exceeds, experiment
 from ..plots import band, figure, finish, spread_note
 
 T_STEPS, H0, TARGET = 50, 0.5, 0.7
@@ -105,7 +105,7 @@ def starts(seeds) -> list[tuple[float, float]]:
                     "digits rows, SGD at lr 1: global-norm clipping at 1 ends with a lower training loss than no "
                     "clipping beyond the seed spread (95% interval), with no clipped run diverging",
             source="Pascanu, Mikolov & Bengio 2013 (§3, Fig. 6); Goodfellow et al. 2016 §10.11.1")
-def clipping(ctx: Context) -> Finding:
+def clipping(ctx: LabContext) -> Finding:
     grid = [(start, lr) for start in starts(ctx.seeds) for lr in CLIFF_LRS]
     steps = ctx.pick(100, STEPS)
     cliff = {name: clipped_descent([g[0] for g in grid], [g[1] for g in grid], clipper, steps)
@@ -193,7 +193,7 @@ def clipping(ctx: Context) -> Finding:
               "unclipped loss ended 21.5 nats above the clipped), so it compares with the first 5 steps instead.")
 
 
-def _cliff_figure(ctx: Context, grid: list, cliff: dict, hit: list[int]) -> str:
+def _cliff_figure(ctx: LabContext, grid: list, cliff: dict, hit: list[int]) -> str:
     i = max(hit, key=lambda k: cliff["none"][k][1].max()) if hit else 0
     (start, lr) = grid[i]
     fig, axes = figure(2, width=6.5, height=4.6)
@@ -222,7 +222,7 @@ def _cliff_figure(ctx: Context, grid: list, cliff: dict, hit: list[int]) -> str:
                            "orders of magnitude longer than any clipped step, and throws it across the surface (arrow)")
 
 
-def _rnn_figure(ctx: Context, rnn: dict, epochs: int) -> str:
+def _rnn_figure(ctx: LabContext, rnn: dict, epochs: int) -> str:
     fig, axes = figure(2, width=6.5, height=4.4)
     top = RNN_LRS[-1]
     norms = {name: np.array([s["grad_norm"] for r in rnn[name, top] for s in r.steps]) for name in ("none", "global_norm")}

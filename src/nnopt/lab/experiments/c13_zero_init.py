@@ -5,7 +5,7 @@ import warnings
 
 import torch
 
-from ..base import Check, Context, Finding, Spread, Table, exceeds, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, exceeds, experiment
 from ..plots import band, figure, spread_note
 
 WIDTHS = [32, 32]
@@ -37,7 +37,7 @@ def unit_spread(state: dict) -> tuple[float, float]:
                     "is > 5 points below He-normal init's beyond the seed spread; from He-normal init no two units "
                     "are equal",
             source="Goodfellow, Bengio & Courville 2016, §8.4 (breaking symmetry)")
-def zero_init(ctx: Context) -> Finding:
+def zero_init(ctx: LabContext) -> Finding:
     epochs = ctx.pick(4, 30)
     runs = {}
     with warnings.catch_warnings():

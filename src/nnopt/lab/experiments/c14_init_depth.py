@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...diagnose import parse_init, sweep
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..regularization_tools import chance, final_val_acc
 
 # label → (init as "name:key=value", activation, predicted steady)
@@ -43,7 +43,7 @@ def init_overrides(init: str) -> dict:
                     "and N(0, 0.01²) (ReLU); a 20-layer, 64-wide MLP on digits trained by SGD with momentum "
                     "reaches > 30% validation accuracy with the former and stays ≤ 20% (chance 10%) with the latter",
             source="Glorot & Bengio 2010; He et al. 2015; Saxe et al. 2014", cost_s=(7, 20))
-def init_depth(ctx: Context) -> Finding:
+def init_depth(ctx: LabContext) -> Finding:
     width, epochs = ctx.pick(32, 128), ctx.pick(1, 12)
     prop = {label: [sweep([init], [act], depth=50, width=width, batch=width, seed=s)[0] for s in ctx.seeds]
             for label, (init, act, _) in INITS.items()}
@@ -107,7 +107,7 @@ def init_depth(ctx: Context) -> Finding:
               "verdict hid that tanh and ReLU hold); the setup is unchanged.")
 
 
-def _figure(ctx: Context, prop: dict, runs: dict, epochs: int) -> str:
+def _figure(ctx: LabContext, prop: dict, runs: dict, epochs: int) -> str:
     """Var z(l) and ‖δ(l)‖ over depth (all inits; then zoomed on the predicted-steady ones) and the
     final accuracy of the deep nets."""
     import matplotlib.pyplot as plt

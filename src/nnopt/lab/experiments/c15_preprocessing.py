@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ... import optim
 from ...registry import PREPROCESSORS
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..plots import band
 
 METHODS = ("none", "minmax", "standardize", "pca")
@@ -79,7 +79,7 @@ def fmt_steps(values: list[float]) -> str:
                     "with every preprocessing in ≥ 10× fewer steps than without (or without only not at all); PCA "
                     "whitening's training covariance is I to within 0.05",
             source="LeCun, Bottou, Orr & Müller 1998 (Efficient BackProp, §4.3)", cost_s=(7, 12))
-def preprocessing(ctx: Context) -> Finding:
+def preprocessing(ctx: LabContext) -> Finding:
     cap, factor = 5000, ctx.pick(10, 40)  # steps allowed with preprocessing; "none" gets factor × the slowest
     kappa: dict[str, list[float]] = {m: [] for m in METHODS}
     curves: dict[str, list[list[float]]] = {m: [] for m in METHODS}
@@ -141,7 +141,7 @@ def identity_error(z: torch.Tensor) -> float:
     return float((torch.cov(z.T, correction=0) - torch.eye(z.shape[1], dtype=z.dtype)).abs().max())
 
 
-def _figure(ctx: Context, curves: dict, kappa: dict) -> str:
+def _figure(ctx: LabContext, curves: dict, kappa: dict) -> str:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained", gridspec_kw={"width_ratios": [1.6, 1]})

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..plots import band, spread_note
 from ..regularization_tools import chance, final_val_acc
 
@@ -52,7 +52,7 @@ CONTROL_SEED = 100
                     "norm on other seeds in BN's place; of (5): the net without norm. With --on, on your recipe "
                     "(model.norm set to batch / none)",
             source="Ioffe & Szegedy 2015; Wu & He 2018 (small batches); Ioffe 2017 (batch renormalization)")
-def batch_norm(ctx: Context) -> Finding:
+def batch_norm(ctx: LabContext) -> Finding:
     epochs, small_epochs = ctx.pick(4, 15), ctx.pick(1, 3)
     base = {"train.epochs": epochs, "data.n_train": ctx.pick(300, 1240)}  # batch 2 must divide it
 
@@ -143,7 +143,7 @@ def errorbar(ax, xs, spreads, **style) -> None:
                                  [max(s.hi - m, 0) for m, s in zip(means, spreads)]], marker="o", capsize=4, **style)
 
 
-def _figure(ctx: Context, by_lr: dict, acc_std: dict, acc_batch: dict, epochs: int) -> str:
+def _figure(ctx: LabContext, by_lr: dict, acc_std: dict, acc_batch: dict, epochs: int) -> str:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 4, figsize=(19, 4.3), layout="constrained")

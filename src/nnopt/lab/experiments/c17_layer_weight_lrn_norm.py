@@ -6,7 +6,7 @@ import torch
 
 from ...data import load
 from ...nn import build_model
-from ..base import Check, Context, Finding, Precondition, Table, exceeds, experiment
+from ..base import Check, LabContext, Finding, Precondition, Table, exceeds, experiment
 from ..plots import band
 from ..regularization_tools import final_val_acc
 
@@ -50,7 +50,7 @@ CONTROL_SEED = 100
                     "on other seeds)",
             source="Ba, Kiros & Hinton 2016; Salimans & Kingma 2016; Krizhevsky, Sutskever & Hinton 2012; Simonyan "
                    "& Zisserman 2015 (VGG, §4.1: LRN does not help)")
-def layer_weight_lrn_norm(ctx: Context) -> Finding:
+def layer_weight_lrn_norm(ctx: LabContext) -> Finding:
     subset = {"data.n_train": 300} if ctx.fast else {}
     dependence = {}
     for label, (name, params, layout) in MODELS.items():
@@ -130,7 +130,7 @@ def _fmt_dependence(dependence: dict) -> str:
     return "; ".join(parts)
 
 
-def _figure(ctx: Context, batch_one: list, wn: dict, lrn: dict) -> str:
+def _figure(ctx: LabContext, batch_one: list, wn: dict, lrn: dict) -> str:
     import matplotlib.pyplot as plt
     import numpy as np
 

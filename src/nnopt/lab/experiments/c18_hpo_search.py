@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..base import Check, Context, Finding, Precondition, Spread, Table, exceeds, experiment, lab_recipe
+from ..base import Check, LabContext, Finding, Precondition, Spread, Table, exceeds, experiment, lab_recipe
 from ..regularization_tools import search
 
 BASE = {"data": {"name": "spirals", "n_samples": 500, "noise": 0.1}, "model": {"name": "mlp", "widths": [32]},
@@ -75,7 +75,7 @@ def distinct(trials, key: str) -> int:
                     "than half of random's 576 epochs. (1) and (2) over the seed spread (95% paired intervals)",
             source="Bergstra & Bengio 2012 (random search); Bergstra et al. 2011 (TPE); Li et al. 2018 (Hyperband); "
                    "Jamieson & Talwalkar 2016 (successive halving)", cost_s=(6, 43))
-def hpo_search(ctx: Context) -> Finding:
+def hpo_search(ctx: LabContext) -> Finding:
     unimportant, epochs = ctx.pick(1, len(UNIMPORTANT)), ctx.pick(2, 9)
     budget = 2 ** (len(IMPORTANT) + unimportant)  # the grid's size
     tpe_budget = ctx.pick(budget, budget // 2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..base import Check, Context, Finding, Precondition, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Precondition, Spread, Table, experiment
 from ..plots import band
 from ..regularization_tools import Snapshots
 
@@ -54,7 +54,7 @@ def u_shape(epochs: int):
                     "epoch (control: the unstopped run's final weights must differ). Precondition of (2) and (3): "
                     "the unstopped runs' curves trigger a stop. With --on, on your recipe",
             source="Prechelt 1998 (early stopping); Goodfellow, Bengio & Courville 2016, §7.8; Keras EarlyStopping")
-def early_stopping(ctx: Context) -> Finding:
+def early_stopping(ctx: LabContext) -> Finding:
     epochs, patience = ctx.pick(40, 80), ctx.pick(5, 10)
     es = {"regularization.early_stopping": {"patience": patience, "monitor": "val_loss",
                                             "restore_best_weights": True}}

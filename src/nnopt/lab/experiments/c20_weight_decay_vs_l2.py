@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..plots import band
 from ..regularization_tools import Snapshots
 
@@ -33,7 +33,7 @@ def distance(a: dict, b: dict) -> float:
                     "(rescaled by Adam's 1/√v̂) give different parameters (relative distance ≥ 1e-2 at the end, every "
                     "seed; control: the SGD pair must fail it). With --on, on your recipe",
             source="Loshchilov & Hutter 2019, Decoupled weight decay regularization (ICLR); Hanson & Pratt 1988")
-def weight_decay_vs_l2(ctx: Context) -> Finding:
+def weight_decay_vs_l2(ctx: LabContext) -> Finding:
     epochs = ctx.pick(4, 20)
     runs, snaps = {}, {}
     for k, (arm, over) in enumerate(ARMS.items()):

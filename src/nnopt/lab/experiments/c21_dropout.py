@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ...nn.mc_dropout import mc_dropout_samples
-from ..base import Context, Finding, Precondition, Spread, Table, experiment, exceeds, matches
+from ..base import LabContext, Finding, Precondition, Spread, Table, experiment, exceeds, matches
 from ..plots import band, figure, finish, spread_note
 from ..regularization_tools import CleanAccuracy, gaps, narrows_gap, overfits
 
@@ -50,7 +50,7 @@ def mc_curve(model: torch.nn.Module, test) -> tuple[list[float], float]:
                     "LSTM fits its training set (≥ 99%). With --on, (a) and (b) run on your recipe",
             source="Srivastava et al. 2014 (§7.5 MC vs weight scaling); Gal & Ghahramani 2016 (variational RNN "
                    "dropout); Zaremba et al. 2014")
-def dropout(ctx: Context) -> Finding:
+def dropout(ctx: LabContext) -> Finding:
     epochs, rnn_epochs = ctx.pick(6, 40), ctx.pick(3, 60)
 
     def mlp(label: str, p: float, offset: int = 0):

@@ -6,7 +6,7 @@ same criterion on controls that must fail: an identity augmentation (nothing cha
 destructive one (the gap shrinks because nothing is learned)."""
 from __future__ import annotations
 
-from ..base import Context, Finding, Table, experiment
+from ..base import LabContext, Finding, Table, experiment
 from ..plots import band, figure, finish, spread_note
 from ..regularization_tools import CleanAccuracy, gaps, narrows_gap, overfits
 
@@ -34,7 +34,7 @@ TEXT_ARMS = {"none": {}, "augmented": {"data.augment": "eda", "data.alpha": 0.1,
                     "every seed). With --on, part (a) runs on your recipe",
             source="Simard, Steinkraus & Platt 2003; Krizhevsky et al. 2012; Wei & Zou 2019 (EDA)",
             accepts_recipe=True, shows={"augment.name": "*", "data.augment": "*"}, cost_s=(6, 47))
-def augmentation(ctx: Context) -> Finding:
+def augmentation(ctx: LabContext) -> Finding:
     epochs = ctx.pick(6, 60)
     image = {arm: ctx.runs(lambda s, o=over: ctx.recipe(IMAGE, s, {"train.epochs": epochs, **o}), f"image-{k}",
                            lambda: [CleanAccuracy()]) for k, (arm, over) in enumerate(IMAGE_ARMS.items())}

@@ -6,7 +6,7 @@ import json
 
 from ...metrics import reliability
 from ...train import Callback
-from ..base import Check, Context, Finding, Precondition, Spread, Table, exceeds, experiment
+from ..base import Check, LabContext, Finding, Precondition, Spread, Table, exceeds, experiment
 from ..plots import band, figure, finish, spread_note
 from ..regularization_tools import probabilities
 
@@ -48,7 +48,7 @@ def calibration(run) -> list[dict]:
                     "for both: ε = 0 (the unsmoothed net on other seeds) must fail. With --on, on your recipe",
             source="Szegedy et al. 2016 (label smoothing); Müller, Kornblith & Hinton 2019 (calibration); "
                    "Guo et al. 2017 (overconfidence, ECE)")
-def label_smoothing(ctx: Context) -> Finding:
+def label_smoothing(ctx: LabContext) -> Finding:
     epochs = ctx.pick(15, 200)
 
     def arm(label: str, over: dict, offset: int = 0):

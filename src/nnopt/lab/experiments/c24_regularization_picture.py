@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..base import Check, Context, Finding, Spread, Table, exceeds, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, exceeds, experiment
 from ..regularization_tools import CleanAccuracy, gaps, narrows_gap, overfits, probabilities
 
 DATA = {"name": "moons", "n_samples": 300, "noise": 0.35, "val_fraction": 0.2, "test_fraction": 0.45}
@@ -42,7 +42,7 @@ def boundary(model: torch.nn.Module, lim: np.ndarray) -> np.ndarray:
             source="Goodfellow, Bengio & Courville 2016, ch. 7; Krogh & Hertz 1992 (L2); Loshchilov & Hutter "
                    "2019 (decoupled weight decay); Srivastava et al. 2014 (dropout); Prechelt 1998 (early "
                    "stopping)")
-def regularization(ctx: Context) -> Finding:
+def regularization(ctx: LabContext) -> Finding:
     epochs = ctx.pick(40, 300)
     arms = {**ARMS, "none again (control)": {}}
     results = {arm: ctx.runs(lambda s, o=over, c=arm.endswith("(control)"): ctx.recipe(

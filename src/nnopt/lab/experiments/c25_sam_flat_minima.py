@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from ..base import Check, Context, Finding, Precondition, Spread, Table, exceeds, experiment, matches
+from ..base import Check, LabContext, Finding, Precondition, Spread, Table, exceeds, experiment, matches
 from ..plots import band, figure, finish, spread_note
 from ..regularization_tools import Snapshots
 from .c02_flat_minima import sharpness
@@ -17,7 +17,7 @@ RATIO_MAX = 0.8  # SAM's λ_max below 0.8 × the reference's, beyond the seed sp
 LOSS_TOL = 1.25  # "a similar training loss": within a factor 1.25 of each other (90% paired interval of the log)
 
 
-def run_with_snapshots(ctx: Context, optimizer: dict, epochs: int, label: str) -> tuple[list, list[Snapshots]]:
+def run_with_snapshots(ctx: LabContext, optimizer: dict, epochs: int, label: str) -> tuple[list, list[Snapshots]]:
     """The seeds' runs of `optimizer` with a state-dict snapshot after every epoch."""
     snaps: list[Snapshots] = []
     runs = ctx.runs(lambda s: ctx.recipe({"model": {"widths": WIDTHS}, "optimizer": optimizer,
@@ -51,7 +51,7 @@ def matched_epoch(losses: list[float], target: float) -> int:
                     f"Control: SAM with ρ = 0 (SGD through SAM's two-gradient step) must fail",
             source="Foret et al. 2021, Sharpness-Aware Minimization for Efficiently Improving Generalization (§2, "
                    "§4.2 and the Hessian spectra of its Figure 3)")
-def sam_flat_minima(ctx: Context) -> Finding:
+def sam_flat_minima(ctx: LabContext) -> Finding:
     epochs = ctx.pick(4, 40)
     sgd, sgd_snaps = run_with_snapshots(ctx, SGD, 2 * epochs, "sgd")  # its first `epochs` are "SGD"
     sam, _ = run_with_snapshots(ctx, SAM, epochs, "sam")

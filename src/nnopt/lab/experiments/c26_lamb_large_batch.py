@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ...data import load
-from ..base import Context, Finding, Precondition, Spread, Table, exceeds, experiment
+from ..base import LabContext, Finding, Precondition, Spread, Table, exceeds, experiment
 from ..plots import band, figure, finish, spread_note
 from ..regularization_tools import chance
 
@@ -18,7 +18,7 @@ PREMISE_MAX, MARGIN = 0.02, 0.01  # the criterion, fixed before the first run
 CONTROL_SEED = 100  # the control: Adam again, on seeds 100, 101, ...
 
 
-def train(ctx: Context, name: str, lr: float, batch: int, epochs: int, n_train: int, seed: int, tag: str = ""):
+def train(ctx: LabContext, name: str, lr: float, batch: int, epochs: int, n_train: int, seed: int, tag: str = ""):
     steps = epochs * math.ceil(n_train / batch)
     return ctx.run(ctx.recipe({"optimizer": {"name": name, "lr": lr},
                                "schedule": {"name": "constant", "warmup_steps": max(1, round(WARMUP * steps))},
@@ -45,7 +45,7 @@ def final_test_acc(run) -> float:
             source="You et al. 2020, Large Batch Optimization for Deep Learning: Training BERT in 76 minutes (LAMB, "
                    "Algorithm 2; square-root lr scaling with warmup); Malladi et al. 2022 (the square-root rule for "
                    "Adam); Nado et al. 2021 (a reality check: tuned Adam matches LAMB)")
-def lamb_large_batch(ctx: Context) -> Finding:
+def lamb_large_batch(ctx: LabContext) -> Finding:
     epochs, lrs = ctx.pick(3, 30), ctx.pick(LRS[1::2], LRS)
     n_train = len(load("digits", layout="flat").train.y)
     batches = ctx.pick((SMALL, n_train), (SMALL, MIDDLE, n_train))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..base import Check, Context, Finding, Spread, Table, experiment
+from ..base import Check, LabContext, Finding, Spread, Table, experiment
 from ..plots import figure
 
 DIMS, TERMS, START_SD, MAX_STEP = (1, 2, 4, 8, 16), 128, 2.0, 0.5
@@ -117,7 +117,7 @@ def strictly_falls(values: list[float]) -> bool:
             source="Dauphin et al. 2014, Identifying and attacking the saddle point problem in high-dimensional "
                    "non-convex optimization (§2, Fig. 1); Bray & Dean 2007, Statistics of critical points of "
                    "Gaussian fields on large-dimensional spaces")
-def saddle_points_high_dim(ctx: Context) -> Finding:
+def saddle_points_high_dim(ctx: LabContext) -> Finding:
     starts, iters = ctx.pick(STARTS_FAST, STARTS), ctx.pick(30, 40)
     minima, counts, rho, scatter = {}, {}, {}, {}
     with threadpool_limits(1):  # numpy's BLAS on one thread, as the lab's torch: the matrices are d × d

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import errata
-from ..base import Check, Context, Finding, Table, experiment
+from ..base import Check, LabContext, Finding, Table, experiment
 from ..plots import figure, finish
 
 DEPARTS = 1e-6  # a run "departs" from the paper's when |θ_written − θ_paper| exceeds this at some step
@@ -21,7 +21,7 @@ DEPARTS = 1e-6  # a run "departs" from the paper's when |θ_written − θ_paper
                     "Label smoothing's ε/(K−1) is listed as a different convention, not a slip",
             source="Kingma & Ba 2015 (Adam, Alg. 1); Zeiler 2012 (Adadelta, Alg. 1); Duchi et al. 2011 (AdaGrad); "
                    "Szegedy et al. 2016 §7 (label smoothing)")
-def chapter_errata(ctx: Context) -> Finding:
+def chapter_errata(ctx: LabContext) -> Finding:
     found = errata.all_errata()
     pairs = {"adam_bias_correction": ("as written", "Kingma & Ba"),
              "adadelta_accumulator": ("as written, shifted by 100", "Zeiler, shifted by 100"),
