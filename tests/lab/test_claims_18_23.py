@@ -138,7 +138,7 @@ def test_accuracy_against_sklearn():
     import torch
     from sklearn.metrics import accuracy_score
 
-    from nnopt.lab.regularization_tools import accuracy
+    from nnopt.lab.base import accuracy
 
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Dropout(0.9))
@@ -152,7 +152,7 @@ def test_accuracy_against_sklearn():
 
 def test_narrows_gap_needs_a_margin_and_no_fall_in_test_accuracy():
     from nnopt.lab import Spread
-    from nnopt.lab.regularization_tools import narrows_gap, overfits
+    from nnopt.lab.base import narrows_gap, overfits
 
     none = (Spread([1.0, 1.0, 1.0]), Spread([0.80, 0.81, 0.82]), Spread([0.20, 0.19, 0.18]))
     assert overfits(none).met and not overfits(none, by=0.19).met

@@ -65,6 +65,7 @@ from ..errors import ConfigError
 from ..params import unknown_name_error
 from ..recipe import Recipe
 from ..report.table import format_table
+from ..train import Callback
 
 HOLDS, HOLDS_IN_PART, DOES_NOT_HOLD, INCONCLUSIVE = "HOLDS", "HOLDS IN PART", "DOES NOT HOLD", "INCONCLUSIVE"
 HOLDS_WHEN = "HOLDS WHEN"  # the headline of a regime map: "HOLDS WHEN <the regimes where it holds>"
@@ -173,6 +174,24 @@ class Precondition:
     met: bool
     measured: str = ""
 
+
+
+def overfits(none: tuple[Spread, Spread, Spread], what: str = "the network", by: float = 0.02) -> Precondition:
+    """The precondition of a claim about overfitting, on an arm's (train, test, gap) from `Runs.gaps`:
+    without the regularizer every seed's train − test gap exceeds `by`."""
+    return Precondition(f"without it {what} overfits (train − test gap > {by:g}, every seed)", none[2].lo > by,
+                        f"gap {none[2].fmt('.3f')}")
+
+
+def narrows_gap(none: tuple[Spread, Spread, Spread], what: str = "regularized") -> Callable[[tuple], Check]:
+    """The criterion of "reduces overfitting", as a check on an arm's (train, test, gap): the gap falls
+    below `none`'s beyond the seed spread (95% interval of gap(none) − gap(arm) above 0) and the mean
+    test accuracy does not fall — a gap that closes only because training accuracy falls does not pass."""
+    def check(arm: tuple[Spread, Spread, Spread]) -> Check:
+        smaller = exceeds(none[2], arm[2], what=f"gap(none) − gap({what})")
+        kept = arm[1].mean >= none[1].mean
+        return Check(smaller.ok and kept, f"{smaller.measured}; test acc {none[1].mean:.3f} → {arm[1].mean:.3f}")
+    return check
 
 @dataclass
 class Control:
@@ -326,6 +345,23 @@ class RunResult:
         """The trained model (the weights of model.pt, in eval mode)."""
         return self.setup().model.eval()
 
+    def chance(self) -> float:
+        """1/K for the run's data set (read from its recipe: a diverged run has no model to rebuild)."""
+        from ..data import load
+
+        recipe = Recipe.load(self.run_dir / "recipe.toml")
+        return 1.0 / load(recipe.data["name"], **recipe.params("data")).n_classes
+
+    def final_val_acc(self) -> float:
+        """The last epoch's validation accuracy; a diverged run (or one with no epoch) counts as chance, 1/K."""
+        return self.chance() if self.diverged or not self.epochs else self.epochs[-1]["val_acc"]
+
+    def clean_accuracy(self, split: str = "train") -> float:
+        """The run's clean accuracy on `split` as `CleanAccuracy` wrote it; a diverged run (no file):
+        chance, 1/K."""
+        path = self.run_dir / CLEAN
+        return json.loads(path.read_text())[split] if path.is_file() else self.chance()
+
 
 class Runs(list):
     """One arm's runs, one per seed (what `LabContext.runs` returns)."""
@@ -333,6 +369,61 @@ class Runs(list):
     def spread(self, measure: Callable[[RunResult], float]) -> Spread:
         """Spread of `measure(run)` over the seeds."""
         return Spread([float(measure(r)) for r in self])
+
+    def gaps(self) -> tuple[Spread, Spread, Spread]:
+        """(clean train accuracy, clean test accuracy, train − test gap) over the seeds (runs trained
+        with a `CleanAccuracy` callback)."""
+        train = self.spread(RunResult.clean_accuracy)
+        test = self.spread(lambda r: r.clean_accuracy("test"))
+        return train, test, Spread([a - b for a, b in zip(train.values, test.values)])
+
+
+CLEAN = "clean_accuracy.json"
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, split, batch_size: int = 1024) -> float:
+    """Fraction of argmax(model(x)) = y over a split, in eval mode (the model's mode restored)."""
+    was = model.training
+    model.eval()
+    try:
+        right = sum(int((model(split.x[i:i + batch_size]).argmax(1) == split.y[i:i + batch_size]).sum())
+                    for i in range(0, len(split), batch_size))
+    finally:
+        model.train(was)
+    return right / len(split)
+
+
+@torch.no_grad()
+def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """softmax(model(x)) in eval mode (the model's mode restored)."""
+    was = model.training
+    model.eval()
+    try:
+        return torch.softmax(model(x).float(), dim=-1)
+    finally:
+        model.train(was)
+
+
+class CleanAccuracy(Callback):
+    """At the end of a fit, the model's accuracy in eval mode (no dropout, no augmentation) on the clean
+    training and test splits, written to ``<run_dir>/clean_accuracy.json`` (read by
+    `RunResult.clean_accuracy`) — measured on the Trainer's own model, so nothing is rebuilt later."""
+
+    def on_fit_end(self, trainer, summary: dict) -> None:
+        data = trainer.setup.data
+        acc = {split: accuracy(trainer.setup.model, getattr(data, split)) for split in ("train", "test")}
+        (trainer.run_dir / CLEAN).write_text(json.dumps(acc))
+
+
+class Snapshots(Callback):
+    """A copy of the model's state dict at the end of every epoch: ``states[epoch]``."""
+
+    def __init__(self):
+        self.states: dict[int, dict] = {}
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        self.states[epoch] = {k: v.detach().clone() for k, v in trainer.setup.model.state_dict().items()}
 
 
 @dataclass

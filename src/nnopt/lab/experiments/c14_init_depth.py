@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...diagnose import parse_init, sweep
-from ..base import Check, LabContext, Finding, Spread, Table, experiment
-from ..regularization_tools import chance, final_val_acc
+from ..base import Check, Finding, LabContext, RunResult, Spread, Table, experiment
 
 # label → (init as "name:key=value", activation, predicted steady)
 INITS = {"N(0, 1)": ("normal:std=1.0", "relu", False),
@@ -52,7 +51,7 @@ def init_depth(ctx: LabContext) -> Finding:
                                                                               "train.epochs": epochs}),
                             f"{parse_init(init)[0]}-{act}-{i}")
             for i, (label, (init, act, _)) in enumerate(INITS.items())}
-    acc = {label: Spread([final_val_acc(r) for r in rs]) for label, rs in runs.items()}
+    acc = {label: Spread([r.final_val_acc() for r in rs]) for label, rs in runs.items()}
     forward = {label: Spread([p.forward_ratio for p in ps]) for label, ps in prop.items()}
     backward = {label: Spread([p.backward_ratio for p in ps]) for label, ps in prop.items()}
     kept = {label: all(steady(p) for p in ps) for label, ps in prop.items()}
@@ -132,10 +131,10 @@ def _figure(ctx: LabContext, prop: dict, runs: dict, epochs: int) -> str:
     ax["b"].legend(fontsize=8, loc="upper right")
     ax["bz"].legend(fontsize=8, loc="lower right")
     for i, label in enumerate(runs):
-        values = [final_val_acc(r) for r in runs[label]]
+        values = [r.final_val_acc() for r in runs[label]]
         ax["acc"].bar(i, np.mean(values), color=colors[label], alpha=0.6)
         ax["acc"].plot([i] * len(values), values, "k.", markersize=8)
-    level = chance(runs[next(iter(runs))][0])
+    level = runs[next(iter(runs))][0].chance()
     ax["acc"].axhline(level, color="grey", linestyle=":", label=f"chance ({level:.0%})")
     ax["acc"].axhline(TRAINS, color="green", linestyle="--", label=f"'trains' threshold ({TRAINS:.0%})")
     ax["acc"].set_xticks(range(len(runs)), list(runs), rotation=30, ha="right", fontsize=8)

@@ -7,9 +7,8 @@ import math
 import numpy as np
 import torch
 
-from ..base import Check, LabContext, Finding, Spread, Table, experiment
+from ..base import Check, Finding, LabContext, RunResult, Spread, Table, experiment
 from ..plots import band, spread_note
-from ..regularization_tools import chance, final_val_acc
 
 NORMS = {"none": "no norm", "batch": "batch norm"}
 LRS, STDS, BATCHES = (0.03, 0.3, 3.0), (0.01, 0.1, 1.0), (2, 64)
@@ -66,13 +65,13 @@ def batch_norm(ctx: LabContext) -> Finding:
                   for std in STDS} for n in ARMS}
     by_batch = {n: {b: train(n, f"batch{b}", **{"optimizer.lr": 0.3 * b / 64, "train.batch_size": b,
                                                 "train.epochs": small_epochs}) for b in BATCHES} for n in ARMS}
-    acc_lr = {n: {lr: rs.spread(final_val_acc) for lr, rs in d.items()} for n, d in by_lr.items()}
+    acc_lr = {n: {lr: rs.spread(RunResult.final_val_acc) for lr, rs in d.items()} for n, d in by_lr.items()}
     largest = {n: max([lr for lr, a in acc_lr[n].items() if a.lo >= GOOD], default=0.0) for n in ARMS}
     best_lr = {n: max(LRS, key=lambda lr: acc_lr[n][lr].mean) for n in ARMS}
     to_good = {n: [epochs_to(r, GOOD) for r in by_lr[n][best_lr[n]]] for n in ARMS}
-    acc_std = {n: {s: rs.spread(final_val_acc) for s, rs in d.items()} for n, d in by_std.items()}
+    acc_std = {n: {s: rs.spread(RunResult.final_val_acc) for s, rs in d.items()} for n, d in by_std.items()}
     init_range = {n: max(a.mean for a in acc_std[n].values()) - min(a.mean for a in acc_std[n].values()) for n in ARMS}
-    acc_batch = {n: {b: rs.spread(final_val_acc) for b, rs in d.items()} for n, d in by_batch.items()}
+    acc_batch = {n: {b: rs.spread(RunResult.final_val_acc) for b, rs in d.items()} for n, d in by_batch.items()}
     drop = {n: acc_batch[n][64].mean - acc_batch[n][2].mean for n in ARMS}
     gaps = {n: [mode_gap(r) for r in by_lr[n][0.3]] for n in ("none", "batch")}
     gap = {n: Spread([g[0] for g in gaps[n]]) for n in gaps}
@@ -148,7 +147,7 @@ def _figure(ctx: LabContext, by_lr: dict, acc_std: dict, acc_batch: dict, epochs
 
     fig, axes = plt.subplots(1, 4, figsize=(19, 4.3), layout="constrained")
     colors = {"none": "C3", "batch": "C0", "none (control)": "C7"}
-    level = chance(by_lr["none"][LRS[0]][0])
+    level = by_lr["none"][LRS[0]][0].chance()
     for n, label in NORMS.items():
         for lr, style in zip(LRS, (":", "-", "--")):
             curves = [val_curve(r, epochs, level) for r in by_lr[n][lr]]

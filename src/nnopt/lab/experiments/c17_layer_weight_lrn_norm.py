@@ -6,9 +6,8 @@ import torch
 
 from ...data import load
 from ...nn import build_model
-from ..base import Check, LabContext, Finding, Precondition, Table, exceeds, experiment
+from ..base import Check, Finding, LabContext, Precondition, RunResult, Table, exceeds, experiment
 from ..plots import band
-from ..regularization_tools import final_val_acc
 
 # per-sample check: label → (model name, builder parameters, data layout)
 MODELS = {"MLP + layer norm": ("mlp", {"widths": [64, 64], "norm": "layer"}, "image"),
@@ -72,7 +71,7 @@ def layer_weight_lrn_norm(ctx: LabContext) -> Finding:
                                                                              "train.epochs": ctx.pick(2, 10)}),
                          f"cnn-{arm}") for arm, norm, offset in (("none", "none", 0), ("lrn", "lrn", 0),
                                                                   ("none-control", "none", CONTROL_SEED))}
-    one_acc = batch_one.spread(final_val_acc)
+    one_acc = batch_one.spread(RunResult.final_val_acc)
 
     def per_sample(labels: list[str]) -> Check:
         ok = all(isinstance(v, float) and v < SAME_TOL for x in labels for v in dependence[x])
@@ -93,7 +92,7 @@ def layer_weight_lrn_norm(ctx: LabContext) -> Finding:
              preconditions=[Precondition("weight norm starts from Salimans & Kingma's data-dependent init", False,
                                          "nnopt's weight norm starts from g = ‖v‖, the plain net's function")],
              why="weight norm does not lower the early training loss here")
-    lrn_acc = {arm: rs.spread(final_val_acc) for arm, rs in lrn.items()}
+    lrn_acc = {arm: rs.spread(RunResult.final_val_acc) for arm, rs in lrn.items()}
     ctx.part("(3) local response normalization helps a CNN", on=lrn_acc["lrn"],
              check=lambda arm: exceeds(arm, lrn_acc["none"], what="val acc(LRN) − val acc(none)"),
              criterion="final validation accuracy above the CNN without LRN beyond the seed spread (95% interval)",
@@ -153,11 +152,11 @@ def _figure(ctx: LabContext, batch_one: list, wn: dict, lrn: dict) -> str:
     axes[1].set_title("weight norm vs plain MLP 64-64", fontsize=10)
     axes[1].legend(loc="upper right")
     for i, (norm, rs) in enumerate(lrn.items()):
-        values = [final_val_acc(r) for r in rs]
+        values = [r.final_val_acc() for r in rs]
         axes[2].bar(i, np.mean(values), color=("C3", "C1")[i], alpha=0.6)
         axes[2].plot([i] * len(values), values, "k.", markersize=8)
     axes[2].set_xticks([0, 1], ["CNN, no norm", "CNN + LRN"])
-    lo = min(final_val_acc(r) for rs in lrn.values() for r in rs)
+    lo = min(r.final_val_acc() for rs in lrn.values() for r in rs)
     axes[2].set(ylabel="final validation accuracy", ylim=(max(0.0, lo - 0.1), 1.0))
     axes[2].set_title("local response norm (bar: mean, dots: seeds; y zoomed)", fontsize=10)
     fig.suptitle(f"Digits; mean and min–max over {len(ctx.seeds)} seeds", fontsize=11)

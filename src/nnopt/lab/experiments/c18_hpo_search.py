@@ -7,7 +7,6 @@ import math
 import numpy as np
 
 from ..base import Check, LabContext, Finding, Precondition, Spread, Table, exceeds, experiment, lab_recipe
-from ..regularization_tools import search
 
 BASE = {"data": {"name": "spirals", "n_samples": 500, "noise": 0.1}, "model": {"name": "mlp", "widths": [32]},
         "optimizer": {"name": "adam"}, "clip": {"name": "global_norm"}, "train": {"batch_size": 50,
@@ -60,6 +59,34 @@ def best_curve(trials) -> tuple[list[int], list[float]]:
 
 def distinct(trials, key: str) -> int:
     return len({t.params[key] for t in trials if key in t.params})
+
+
+def search(ctx: LabContext, rec, space: str, method: str, trials: int | None, seed: int, label: str) -> list:
+    """One hyperparameter search with nnopt.tune's space, sampler, pruner and trial objective, on an
+    in-memory Optuna study (no journal, no report); trial runs go to ``out/studies/<label>/trials``
+    and the best trial's recipe to ``out/recipes/<label>-best.toml``. Returns the trials in order;
+    grid search runs its whole grid (`trials` ignored)."""
+    import optuna
+
+    from ...errors import ConfigError
+    from ...tune import parse_space
+    from ...tune.objective import Objective
+    from ...tune.sampler import ConfigGridSampler, make_pruner, make_sampler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    parsed = parse_space(space, rec)
+    sampler = make_sampler(method, parsed, seed)
+    # a fixed study name: Hyperband assigns trials to brackets by a hash of it
+    study = optuna.create_study(study_name=label, direction="maximize", sampler=sampler,
+                                pruner=make_pruner(method, rec.train["epochs"]))
+    n = sampler.size() if isinstance(sampler, ConfigGridSampler) else trials
+    study.optimize(Objective(parsed, ctx.out / "studies" / label), n_trials=n, catch=(ConfigError,))
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    if done:
+        (ctx.out / "recipes").mkdir(parents=True, exist_ok=True)
+        best = max(done, key=lambda t: (t.value, -t.number))
+        (ctx.out / "recipes" / f"{label}-best.toml").write_text(best.user_attrs["recipe"])
+    return study.trials
 
 
 @experiment("hpo_search", claim="Random search finds better hyperparameters than grid search for the same budget "

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..base import Check, LabContext, Finding, Precondition, Spread, Table, experiment
+from ..base import Check, Finding, LabContext, Precondition, Snapshots, Spread, Table, experiment
 from ..plots import band
-from ..regularization_tools import Snapshots
 
 SECTIONS = {"data": {"name": "digits", "n_train": 300}, "model": {"name": "mlp", "widths": [256, 256]},
             "optimizer": {"name": "adam", "lr": 2e-3}, "train": {"batch_size": 32}}

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import math
 
-from ..base import Check, LabContext, Finding, Spread, Table, experiment
+from ..base import Check, Finding, LabContext, Snapshots, Spread, Table, experiment
 from ..plots import band
-from ..regularization_tools import Snapshots
 
 LAMBDA = 1e-2  # torch's AdamW default, fixed before the first run
 SECTIONS = {"data": {"name": "digits"}, "model": {"name": "mlp", "widths": [64]}, "train": {"batch_size": 64}}

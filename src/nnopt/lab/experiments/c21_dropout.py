@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from ...nn.mc_dropout import mc_dropout_samples
-from ..base import LabContext, Finding, Precondition, Spread, Table, experiment, exceeds, matches
+from ..base import (CleanAccuracy, Finding, LabContext, Precondition, Spread, Table, exceeds, experiment, matches,
+                   narrows_gap, overfits)
 from ..plots import band, figure, finish, spread_note
-from ..regularization_tools import CleanAccuracy, gaps, narrows_gap, overfits
 
 MLP = {"data": {"name": "digits", "n_train": 300}, "model": {"name": "mlp", "widths": [256, 256]},
        "optimizer": {"name": "adam", "lr": 1e-3}, "train": {"batch_size": 32}}
@@ -59,7 +59,7 @@ def dropout(ctx: LabContext) -> Finding:
 
     runs = {"none": mlp("mlp-none", 0.0), "dropout": mlp("mlp-dropout", P),
             "dropout 0 (control)": mlp("mlp-control", 0.0, CONTROL_SEED)}
-    measured = {arm: gaps(rs) for arm, rs in runs.items()}
+    measured = {arm: rs.gaps() for arm, rs in runs.items()}
     none = measured["none"]
     ctx.part("(a) dropout narrows the train − test gap", check=narrows_gap(none, "dropout"),
              criterion="gap smaller than without dropout beyond the seed spread (95% interval), test acc not lower",
@@ -86,7 +86,7 @@ def dropout(ctx: LabContext) -> Finding:
     if ctx.on is None:
         rnn = {arm: ctx.runs(lambda s, o=over: ctx.recipe(RNN, s, {"train.epochs": rnn_epochs, **o}), f"rnn-{k}",
                              lambda: [CleanAccuracy()]) for k, (arm, over) in enumerate(RNN_ARMS.items())}
-        rnn_acc = {arm: gaps(rs) for arm, rs in rnn.items()}
+        rnn_acc = {arm: rs.gaps() for arm, rs in rnn.items()}
         plain, naive, variational = (rnn_acc[a] for a in RNN_ARMS)
         fits = Precondition(f"the LSTM without dropout fits its training set (clean train acc ≥ {FITS}, every seed)",
                             plain[0].lo >= FITS, f"train acc {plain[0].fmt('.3f')}")

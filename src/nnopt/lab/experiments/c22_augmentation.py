@@ -6,9 +6,8 @@ same criterion on controls that must fail: an identity augmentation (nothing cha
 destructive one (the gap shrinks because nothing is learned)."""
 from __future__ import annotations
 
-from ..base import LabContext, Finding, Table, experiment
+from ..base import CleanAccuracy, Finding, LabContext, Table, experiment, narrows_gap, overfits
 from ..plots import band, figure, finish, spread_note
-from ..regularization_tools import CleanAccuracy, gaps, narrows_gap, overfits
 
 IMAGE = {"data": {"name": "digits", "n_train": 200}, "model": {"name": "cnn", "channels": [16, 32], "hidden": 64},
          "optimizer": {"name": "adam", "lr": 2e-3}, "train": {"batch_size": 32}}
@@ -44,7 +43,7 @@ def augmentation(ctx: LabContext) -> Finding:
         tasks["text"] = ({arm: ctx.runs(lambda s, o=over: ctx.recipe(TEXT, s, {**size, **o}), f"text-{k}",
                                         lambda: [CleanAccuracy()]) for k, (arm, over) in enumerate(TEXT_ARMS.items())},
                          TEXT_ARMS)
-    measured = {task: {arm: gaps(rs) for arm, rs in runs.items()} for task, (runs, _) in tasks.items()}
+    measured = {task: {arm: rs.gaps() for arm, rs in runs.items()} for task, (runs, _) in tasks.items()}
     controls = {}
     for task, m in measured.items():
         check = narrows_gap(m["none"], "augmented")

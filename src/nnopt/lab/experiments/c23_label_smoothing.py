@@ -6,9 +6,8 @@ import json
 
 from ...metrics import reliability
 from ...train import Callback
-from ..base import Check, LabContext, Finding, Precondition, Spread, Table, exceeds, experiment
+from ..base import Check, Finding, LabContext, Precondition, Spread, Table, exceeds, experiment, probabilities
 from ..plots import band, figure, finish, spread_note
-from ..regularization_tools import probabilities
 
 EPS, BINS, OVERCONFIDENT = 0.1, 15, 0.02
 SECTIONS = {"data": {"name": "digits", "n_train": 300}, "model": {"name": "mlp", "widths": [256, 256]},

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..base import Check, LabContext, Finding, Spread, Table, exceeds, experiment
-from ..regularization_tools import CleanAccuracy, gaps, narrows_gap, overfits, probabilities
+from ..base import (Check, CleanAccuracy, Finding, LabContext, Spread, Table, exceeds, experiment, narrows_gap,
+                   overfits, probabilities)
 
 DATA = {"name": "moons", "n_samples": 300, "noise": 0.35, "val_fraction": 0.2, "test_fraction": 0.45}
 MODEL = {"name": "mlp", "widths": [128, 128]}
@@ -49,7 +49,7 @@ def regularization(ctx: LabContext) -> Finding:
                                  {"data": DATA, "model": MODEL, "optimizer": {"name": "adam", "lr": 0.01},
                                   "train": {"batch_size": 32}}, s + CONTROL_SEED * c, {"train.epochs": epochs, **o}),
                              slug(arm), lambda: [CleanAccuracy()]) for arm, over in arms.items()}
-    measured = {arm: gaps(rs) for arm, rs in results.items()}
+    measured = {arm: rs.gaps() for arm, rs in results.items()}
     none = measured["none"]
 
     def generalizes(arm: tuple[Spread, Spread, Spread]) -> Check:

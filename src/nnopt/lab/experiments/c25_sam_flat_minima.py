@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 import statistics
 
-from ..base import Check, LabContext, Finding, Precondition, Spread, Table, exceeds, experiment, matches
+from ..base import Check, Finding, LabContext, Precondition, Snapshots, Spread, Table, exceeds, experiment, matches
 from ..plots import band, figure, finish, spread_note
-from ..regularization_tools import Snapshots
 from .c02_flat_minima import sharpness
 
 LR, RHO, BATCH, WIDTHS = 0.05, 0.05, 32, [64]

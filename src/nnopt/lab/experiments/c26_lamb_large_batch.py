@@ -8,7 +8,6 @@ import math
 from ...data import load
 from ..base import LabContext, Finding, Precondition, Spread, Table, exceeds, experiment
 from ..plots import band, figure, finish, spread_note
-from ..regularization_tools import chance
 
 SMALL, MIDDLE = 32, 256  # the largest batch is the whole training split
 OPTIMIZERS = {"adam": "Adam", "lamb": "LAMB"}
@@ -28,7 +27,7 @@ def train(ctx: LabContext, name: str, lr: float, batch: int, epochs: int, n_trai
 
 def final_test_acc(run) -> float:
     """The final test accuracy; a diverged run counts as chance (1/K)."""
-    return run.summary["test_acc"] if not run.diverged else chance(run)
+    return run.summary["test_acc"] if not run.diverged else run.chance()
 
 
 @experiment("lamb_large_batch", shows={"optimizer.name": ["lamb"]}, cost_s=(5, 36),
