@@ -191,6 +191,17 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path, capsys, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def test_tunes_default_study_directory_is_checked_like_out(tmp_path, capsys, monkeypatch):
+    """No --out: the study goes to runs/tune-<study>; a file called runs is one line before any trial."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "space.toml").write_text(SPACE)
+    (tmp_path / "runs").write_text("keep me")
+    refused(["tune", "--space", "space.toml", "--trials", "1", "--study", "s"], capsys,
+            "--out = 'runs/tune-s'", "is a file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs", "space.toml"]
+    assert (tmp_path / "runs").read_text() == "keep me"
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
 def test_a_read_only_directory_is_refused(tmp_path, capsys):
     ro = tmp_path / "ro"

@@ -76,8 +76,9 @@ def check_arguments(args: argparse.Namespace) -> None:
     if not 1 <= args.workers <= WORKERS_MAX:
         raise ConfigError(f"--workers = {args.workers} — must be in [1, {WORKERS_MAX}] (worker processes on "
                           f"this machine; it has {os.cpu_count()} cores)")
-    if args.out is not None:
-        check_output("--out", args.out)
+    from .study import default_study_dir
+
+    check_output("--out", args.out or default_study_dir(study_name(args)))
     file = storage_file(args.storage)
     if file is not None:
         check_output("--storage", file, directory=False)

@@ -25,6 +25,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..errors import ConfigError
+from ..paths import check_output
 from ..process import exit_code
 from ..recipe import MONITORS, Recipe
 from ..tasks import DEFAULT_MONITOR, METRICS, check_metric, direction
@@ -58,6 +59,11 @@ class Job:
     tag: str = ""  # progress-line prefix
 
 
+def default_study_dir(study: str) -> Path:
+    """Where a study lives when no --out is given: runs/tune-<study>."""
+    return Path("runs") / f"tune-{study}"
+
+
 def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | None = None, workers: int = 1,
          storage: str | None = None, study: str = "nnopt", timeout: float | None = None,
          out: str | Path | None = None, seed: int = 0, model: str = "tpe", heartbeat: float = 10.0,
@@ -89,7 +95,7 @@ def tune(recipe: Recipe, space: Space, method: str = "random", trials: int | Non
         recipe = recipe.override({"train.threads": max(1, (os.cpu_count() or 1) // (workers * nproc))})
         space = parse_space(space.text, recipe)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study_dir = Path(out or Path("runs") / f"tune-{study}")
+    study_dir = check_output("--out", out or default_study_dir(study))
     study_dir.mkdir(parents=True, exist_ok=True)
     url = storage_url(storage, study_dir, workers)
     handle = optuna.create_study(storage=open_storage(url, heartbeat), study_name=study,
