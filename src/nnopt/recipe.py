@@ -87,7 +87,10 @@ SECTIONS: dict[str, Component | dict[str, Param]] = {
         "interval": Param(str, "step", choices=("step", "epoch"),
                           doc="t of the schedule counts optimizer steps or epochs")}),
     "clip": Component(CLIPPING, "none"),
-    "init": Component(INITS, "default"),
+    "init": Component(INITS, "default", {
+        "data_dependent": Param(bool, False, doc="weight-normed layers (model.norm = \"weight\"): g, b set from one "
+                                                 "training batch so each pre-activation starts at mean 0, std 1 "
+                                                 "(Salimans & Kingma 2016 §3)")}),
     "preprocess": Component(PREPROCESSORS, "none"),
     "penalty": Component(PENALTIES, "none", {
         "on": Param(str, "weights", choices=SELECTIONS,

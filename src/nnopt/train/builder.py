@@ -81,6 +81,20 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def init_from_data(model: nn.Module, data: Dataset, batch_size: int, norm: str | None) -> None:
+    """``init.data_dependent``: weight norm's data-dependent init on `batch_size` random training samples."""
+    from ..nn.weightnorm import data_dependent_init, weight_normed
+
+    if not weight_normed(model):
+        raise ConfigError(f"init.data_dependent = true — needs weight-normed layers (model.norm = \"weight\"), "
+                          f"got model.norm = {norm!r}")
+    if batch_size < 2:
+        raise ConfigError(f"train.batch_size = {batch_size} — init.data_dependent measures each unit's σ on one "
+                          "batch: needs at least 2")
+    idx = torch.randperm(len(data.train))[:batch_size].sort().values
+    data_dependent_init(model, data.train.x[idx.to(data.train.x.device)])
+
+
 def build(recipe: Recipe, max_parameters: int | None = None) -> Setup:
     """Build every component of `recipe`, seeded by ``train.seed``; a model with more than
     `max_parameters` parameters is refused before it takes memory."""
@@ -135,6 +149,8 @@ def build(recipe: Recipe, max_parameters: int | None = None) -> Setup:
                         dropout=reg["dropout"], max_parameters=max_parameters, **model_params)
     INITS.create(recipe.init["name"], model, field="init", **recipe.params("init"))
     model.to(device)
+    if recipe.init["data_dependent"]:
+        init_from_data(model, data, train["batch_size"], norm)
     check_loss(recipe, data, task, n_outputs, eval_loss)
 
     # the run's NaN/inf screen is the Trainer's (train.nonfinite): the optimizer runs without one
