@@ -263,6 +263,29 @@ def test_bad_hyperparameters_name_the_field(name, hyper, message):
         O.create(name, small_cnn().parameters(), **hyper)
 
 
+@pytest.mark.parametrize("name", ["sam", "asam"])
+@pytest.mark.parametrize("key, value, message", [
+    ("momentum", 1.5, r"optimizer.momentum = 1.5 — must be in \[0, 1\)"),  # every base's momentum < 1
+    ("betas", [0.9, 1.5], r"optimizer.betas\[1\] = 1.5 — must be in \[0, 1\]"),  # Lion's β₂ may be 1
+    ("ns_steps", 0, r"optimizer.ns_steps = 0 — must be in \[1, 100\)"),
+])
+def test_sam_refuses_a_base_hyperparameter_out_of_range_at_recipe_read(name, key, value, message, capsys):
+    """The base's hyperparameters on SAM's spec carry the loosest range any base allows: out of it
+    is a ConfigError naming the field when the recipe is read (nothing built), and `nnopt run`'s
+    exit 2 with that one line; a value some base accepts passes the read."""
+    from nnopt.cli import main
+    from nnopt.recipe import resolve
+
+    with pytest.raises(ConfigError, match=message) as caught:
+        resolve({"optimizer": {"name": name, key: value}})
+    assert caught.value.field.startswith(f"optimizer.{key}")
+    assert resolve({"optimizer": {"name": name, "momentum": 0.0, "betas": [0.9, 1.0]}})["optimizer"]["momentum"] == 0.0
+    assert main(["run", "--quiet", "--out", "/nonexistent/never-written", "--set", f"optimizer.name={name}",
+                 "--set", f"optimizer.{key}={value}".replace(" ", "")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["nadam", "radam", "adamax", "lion", "lars", "lamb", "schedule_free_sgd",
                                   "schedule_free_adamw"])

@@ -88,16 +88,32 @@ class SAM(torch.optim.Optimizer):
 
 
 def _base_hyper(bases: tuple[str, ...]) -> dict[str, Param]:
-    """Every hyperparameter of the `bases`, each optional (none: the base's default); the base
-    validates the values it is given, with its own bounds."""
-    out: dict[str, Param] = {}
+    """Every hyperparameter of the `bases`, each optional (none: the base's default), in the
+    loosest range any base allows (`_loosest`): a recipe's value outside it (momentum = 1.5) is
+    refused when the recipe is read, naming the field; the base then checks its own bounds."""
+    seen: dict[str, list[Param]] = {}
     for entry in map(OPTIMIZERS.get, bases):
         for key, param in entry.params.items():
-            if key in out:
-                continue
-            out[key] = dataclasses.replace(param, default=None, nullable=True, ge=None, gt=None, le=None,
-                                           lt=None, doc=f"for the base optimizer: {param.doc}".rstrip(": "))
-    return out
+            seen.setdefault(key, []).append(param)
+    return {key: dataclasses.replace(_loosest(params), default=None, nullable=True,
+                                     doc=f"for the base optimizer: {params[0].doc}".rstrip(": "))
+            for key, params in seen.items()}
+
+
+def _loosest(params: list[Param]) -> Param:
+    """The first Param with the widest bounds of those of its kind (no bound on a side where one
+    has none; the smaller lower and the larger upper bound, inclusive on a tie), items alike."""
+    first = params[0]
+    same = [p for p in params if p.kind is first.kind]
+    lows = [(p.ge, True) if p.ge is not None else (p.gt, False) if p.gt is not None else None for p in same]
+    highs = [(p.le, True) if p.le is not None else (p.lt, False) if p.lt is not None else None for p in same]
+    low = None if None in lows else min(lows, key=lambda b: (b[0], not b[1]))
+    high = None if None in highs else max(highs, key=lambda b: (b[0], b[1]))
+    items = [p.item for p in same if p.item is not None]
+    return dataclasses.replace(
+        first, ge=low[0] if low and low[1] else None, gt=low[0] if low and not low[1] else None,
+        le=high[0] if high and high[1] else None, lt=high[0] if high and not high[1] else None,
+        item=_loosest(items) if len(items) == len(same) and items else first.item)
 
 
 def _sam_factory(adaptive: bool):
