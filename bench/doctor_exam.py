@@ -6,16 +6,18 @@
     python bench/doctor_exam.py --verify        # + apply each first remedy and rerun (--verify)
     python bench/doctor_exam.py --jobs 2 --cache /tmp/doctor-exam
 
-Every case runs at two seeds; the exam is split by seed parity: seed 0 is the "dev" half (the
-doctor's thresholds were tuned on it), seed 1 the "test" half (its numbers are the ones reported in
-docs/doctor.md). A run is graded right when the doctor's first finding has the case's name and its
-first ``--set`` line moves the expected field the expected way (`EXPECT`); a healthy run is right
-when the doctor finds nothing. Runs are cached in ``--cache`` (one directory per run id) and
-rebuilt only when missing.
+Each configuration runs once (seed 0). The exam is split by configuration, fixed before any
+threshold was tuned (`half_of`): within each label the configurations, ranked by the SHA-256 of
+their key, alternate "dev" (the doctor's thresholds are tuned on it) and "test" (held out: its
+numbers are the ones reported in docs/doctor.md). A run is graded right when the doctor's first
+finding has the case's name and one of its ``--set`` lines moves an expected field the expected way
+(`EXPECT`); a healthy run is right when the doctor finds nothing. Runs are cached in ``--cache``
+(one directory per run id) and rebuilt only when missing.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -25,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-SEEDS = {0: "dev", 1: "test"}
+SEED = 0
 BASE = {"train": {"threads": 1, "device": "cpu", "checkpoint": False, "log_layers": True, "epochs": 12}}
 
 
@@ -52,11 +54,19 @@ def case(label: str, key: str, data: dict, **sets) -> Case:
     return Case(label, key, recipe)
 
 
-DIGITS, MOONS = {"name": "digits"}, {"name": "moons", "n_samples": 600}
-CIRCLES, SPIRALS = {"name": "circles", "n_samples": 600}, {"name": "spirals", "n_samples": 600}
+DIGITS, SEQ, CANCER, WINE = {"name": "digits"}, {"name": "digits_seq"}, {"name": "breast_cancer"}, {"name": "wine"}
+MOONS, CIRCLES = {"name": "moons", "n_samples": 600}, {"name": "circles", "n_samples": 600}
+SPIRALS, XOR = {"name": "spirals", "n_samples": 600}, {"name": "xor", "n_samples": 600}
 FASHION = {"name": "fashion_mnist", "n_train": 1500, "val_size": 500, "n_test": 500}
-SEQ = {"name": "digits_seq"}
-SGD = {"optimizer__name": "sgd"}
+FSEQ = {"name": "fashion_mnist_seq", "n_train": 1000, "val_size": 500, "n_test": 500}
+SGD, STD = {"optimizer__name": "sgd"}, {"preprocess__name": "standardize"}  # the tables' raw features: RMS ≈ 230
+RNN = {"model__name": "rnn", "model__cell": "rnn"}
+
+
+def opt(name: str, lr: float, **more) -> dict:
+    """The optimizer fields of a case: ``**opt("momentum", 0.05)``."""
+    return {"optimizer__name": name, "optimizer__lr": lr, **{f"optimizer__{k}": v for k, v in more.items()}}
+
 
 CASES = [
     # lr too high: diverging, oscillating, saturated at chance, killing ReLU units
@@ -68,6 +78,17 @@ CASES = [
          optimizer__lr=3.0, optimizer__momentum=0.9),
     case("lr too high", "spirals-adam0.3", SPIRALS, model__widths=[64, 64], optimizer__lr=0.3),
     case("lr too high", "fashion-sgd20", FASHION, model__widths=[128], **SGD, optimizer__lr=20.0),
+    case("lr too high", "xor-adam0.5", XOR, model__widths=[32, 32], **opt("adam", 0.5)),
+    case("lr too high", "cancer-sgd20", CANCER, **STD, model__widths=[32], **opt("sgd", 20.0)),
+    case("lr too high", "wine-rmsprop0.5", WINE, **STD, model__widths=[32, 32], **opt("rmsprop", 0.5)),
+    case("lr too high", "digits-nesterov2", DIGITS, model__widths=[128], **opt("nesterov", 2.0)),
+    case("lr too high", "fashion-adamw0.1", FASHION, model__widths=[256, 128], **opt("adamw", 0.1)),
+    case("lr too high", "moons-adagrad20", MOONS, model__widths=[64], **opt("adagrad", 20.0)),
+    case("lr too high", "seq-lstm-adam0.5", SEQ, model__name="rnn", model__hidden=64, **opt("adam", 0.5)),
+    case("lr too high", "circles-lion0.3", CIRCLES, model__widths=[64, 64], **opt("lion", 0.3)),
+    case("lr too high", "spirals-sgd10-b8", SPIRALS, model__widths=[128], **opt("sgd", 10.0), train__batch_size=8),
+    case("lr too high", "digits-cnn-sgd2", DIGITS, model__name="cnn", model__channels=[8, 16], model__hidden=64,
+         **opt("sgd", 2.0), train__epochs=6),
     # lr too low
     case("lr too low", "digits-sgd1e-4", DIGITS, model__widths=[64], **SGD, optimizer__lr=1e-4),
     case("lr too low", "moons-adam1e-6", MOONS, model__widths=[32, 32], optimizer__lr=1e-6),
@@ -75,12 +96,43 @@ CASES = [
     case("lr too low", "circles-mom1e-5", CIRCLES, model__widths=[32], optimizer__name="momentum",
          optimizer__lr=1e-5),
     case("lr too low", "fashion-sgd1e-4", FASHION, model__widths=[128], **SGD, optimizer__lr=1e-4),
+    case("lr too low", "xor-adam1e-6", XOR, model__widths=[32, 32], **opt("adam", 1e-6)),
+    case("lr too low", "cancer-sgd1e-5", CANCER, **STD, model__widths=[32], **opt("sgd", 1e-5)),
+    case("lr too low", "wine-rmsprop1e-7", WINE, **STD, model__widths=[32, 32], **opt("rmsprop", 1e-7)),
+    case("lr too low", "digits-adamw1e-6", DIGITS, model__widths=[128, 128], **opt("adamw", 1e-6)),
+    case("lr too low", "fashion-nesterov1e-5", FASHION, model__widths=[256], **opt("nesterov", 1e-5)),
+    case("lr too low", "moons-adagrad1e-5", MOONS, model__widths=[64, 64], **opt("adagrad", 1e-5)),
+    case("lr too low", "seq-lstm-sgd1e-4", SEQ, model__name="rnn", model__hidden=64, **opt("sgd", 1e-4)),
+    case("lr too low", "circles-nadam1e-6", CIRCLES, model__widths=[32], **opt("nadam", 1e-6)),
+    case("lr too low", "spirals-lion1e-7", SPIRALS, model__widths=[128, 128], **opt("lion", 1e-7)),
+    case("lr too low", "digits-cnn-sgd1e-4", DIGITS, model__name="cnn", model__channels=[8, 16], model__hidden=64,
+         **opt("sgd", 1e-4), train__epochs=6),
+    case("lr too low", "xor-sgd1e-5-b8", XOR, model__widths=[64], **opt("sgd", 1e-5), train__batch_size=8),
     # bad init: exploding (too wide a draw), vanishing (too narrow through depth), symmetric
     case("exploding init", "digits-n1", DIGITS, model__widths=[64] * 4, init__name="normal", init__std=1.0),
     case("exploding init", "moons-n2", MOONS, model__widths=[64] * 4, init__name="normal", init__std=2.0),
     case("exploding init", "spirals-n1", SPIRALS, model__widths=[128] * 3, init__name="normal", init__std=1.0),
     case("exploding init", "circles-u3", CIRCLES, model__widths=[64] * 4, init__name="uniform", init__r=3.0),
     case("exploding init", "fashion-n0.5", FASHION, model__widths=[128] * 3, init__name="normal", init__std=0.5),
+    case("exploding init", "xor-n2-tanh", XOR, model__widths=[64] * 3, model__activation="tanh",
+         init__name="normal", init__std=2.0),
+    case("exploding init", "cancer-n1.5", CANCER, **STD, model__widths=[64] * 3, init__name="normal",
+         init__std=1.5),
+    case("exploding init", "wine-u2", WINE, **STD, model__widths=[64] * 3, init__name="uniform", init__r=2.0),
+    case("exploding init", "digits-n0.5-sgd", DIGITS, model__widths=[256, 256], init__name="normal",
+         init__std=0.5, **opt("sgd", 0.01)),
+    case("exploding init", "fashion-u0.3", FASHION, model__widths=[512, 256], init__name="uniform", init__r=0.3),
+    case("exploding init", "moons-n1-sgd", MOONS, model__widths=[128] * 3, init__name="normal", init__std=1.0,
+         **opt("sgd", 0.01)),
+    case("exploding init", "digits-cnn-n1", DIGITS, model__name="cnn", model__channels=[8, 16], model__hidden=64,
+         init__name="normal", init__std=1.0, train__epochs=6),
+    case("exploding init", "circles-n1-mom", CIRCLES, model__widths=[128, 128], init__name="normal",
+         init__std=1.0, **opt("momentum", 0.01)),
+    case("exploding init", "spirals-u2-rmsprop", SPIRALS, model__widths=[64] * 4, init__name="uniform",
+         init__r=2.0, **opt("rmsprop", 1e-3)),
+    case("exploding init", "xor-n3", XOR, model__widths=[256], init__name="normal", init__std=3.0),
+    case("exploding init", "wine-n1-adamw", WINE, **STD, model__widths=[128, 128], init__name="normal",
+         init__std=1.0, **opt("adamw", 1e-3)),
     case("vanishing init", "digits-logistic", DIGITS, model__widths=[32] * 6, model__activation="logistic",
          init__name="normal", init__std=0.01, **SGD, optimizer__lr=0.1),
     case("vanishing init", "moons-tanh", MOONS, model__widths=[32] * 5, model__activation="tanh",
@@ -91,6 +143,27 @@ CASES = [
          init__name="normal", init__std=0.005, optimizer__name="momentum", optimizer__lr=0.05),
     case("vanishing init", "digits-relu", DIGITS, model__widths=[64] * 5, init__name="normal", init__std=0.01,
          **SGD, optimizer__lr=0.1),
+    case("vanishing init", "fashion-tanh", FASHION, model__widths=[64] * 5, model__activation="tanh",
+         init__name="normal", init__std=0.01, **opt("sgd", 0.1)),
+    case("vanishing init", "xor-relu-adam", XOR, model__widths=[32] * 6, init__name="normal", init__std=0.01),
+    case("vanishing init", "cancer-tanh-u", CANCER, **STD, model__widths=[32] * 5, model__activation="tanh",
+         init__name="uniform", init__r=0.01, **opt("sgd", 0.1)),
+    case("vanishing init", "wine-logistic", WINE, **STD, model__widths=[32] * 6, model__activation="logistic",
+         init__name="normal", init__std=0.01),
+    case("vanishing init", "digits-relu-nesterov", DIGITS, model__widths=[128] * 4, init__name="normal",
+         init__std=0.01, **opt("nesterov", 0.1)),
+    case("vanishing init", "moons-relu-u", MOONS, model__widths=[64] * 5, init__name="uniform", init__r=0.01,
+         **opt("adam", 0.01)),
+    case("vanishing init", "spirals-tanh8", SPIRALS, model__widths=[32] * 8, model__activation="tanh",
+         init__name="normal", init__std=0.05, **opt("sgd", 0.1)),
+    case("vanishing init", "circles-leaky", CIRCLES, model__widths=[64] * 5, model__activation="leaky_relu",
+         init__name="normal", init__std=0.01, **opt("rmsprop", 1e-3)),
+    case("vanishing init", "fashion-relu-adamw", FASHION, model__widths=[128] * 4, init__name="normal",
+         init__std=0.005, **opt("adamw", 1e-3)),
+    case("vanishing init", "xor-logistic-u", XOR, model__widths=[32] * 5, model__activation="logistic",
+         init__name="uniform", init__r=0.05, **opt("sgd", 0.5)),
+    case("vanishing init", "digits-tanh6", DIGITS, model__widths=[64] * 6, model__activation="tanh",
+         init__name="normal", init__std=0.02, **opt("momentum", 0.05)),
     case("symmetric init", "digits-zeros", DIGITS, model__widths=[64], init__name="zeros"),
     case("symmetric init", "moons-const-tanh", MOONS, model__widths=[32, 32], model__activation="tanh",
          init__name="constant", init__value=0.1),
@@ -98,6 +171,27 @@ CASES = [
     case("symmetric init", "circles-const", CIRCLES, model__widths=[32], init__name="constant", init__value=0.05),
     case("symmetric init", "digits-const-tanh", DIGITS, model__widths=[64], model__activation="tanh",
          init__name="constant", init__value=0.01, **SGD, optimizer__lr=0.1),
+    case("symmetric init", "fashion-zeros", FASHION, model__widths=[128], init__name="zeros"),
+    case("symmetric init", "xor-const-sgd", XOR, model__widths=[32, 32], init__name="constant", init__value=0.1,
+         **opt("sgd", 0.5)),
+    case("symmetric init", "cancer-zeros-sgd", CANCER, **STD, model__widths=[32], init__name="zeros",
+         **opt("sgd", 0.1)),
+    case("symmetric init", "wine-const-rmsprop", WINE, **STD, model__widths=[32, 32], init__name="constant",
+         init__value=0.05, **opt("rmsprop", 1e-3)),
+    case("symmetric init", "digits-const-nesterov", DIGITS, model__widths=[128, 64], init__name="constant",
+         init__value=0.02, **opt("nesterov", 0.05)),
+    case("symmetric init", "fashion-const-adamw", FASHION, model__widths=[256], init__name="constant",
+         init__value=0.001, **opt("adamw", 1e-3)),
+    case("symmetric init", "moons-zeros-mom", MOONS, model__widths=[64], init__name="zeros",
+         **opt("momentum", 0.05)),
+    case("symmetric init", "circles-zeros-tanh", CIRCLES, model__widths=[64, 64], model__activation="tanh",
+         init__name="zeros", **opt("adam", 0.01)),
+    case("symmetric init", "spirals-const", SPIRALS, model__widths=[128], init__name="constant", init__value=0.05,
+         **opt("adam", 0.01)),
+    case("symmetric init", "xor-const-logistic", XOR, model__widths=[16], model__activation="logistic",
+         init__name="constant", init__value=0.5, **opt("adam", 0.01)),
+    case("symmetric init", "digits-cnn-zeros", DIGITS, model__name="cnn", model__channels=[8, 16],
+         model__hidden=64, init__name="zeros", train__epochs=6),
     # inputs far from zero mean / unit scale
     case("unnormalized inputs", "digits-255", DIGITS, model__widths=[64], preprocess__name="minmax",
          preprocess__feature_range=[0.0, 255.0]),
@@ -109,6 +203,24 @@ CASES = [
          preprocess__feature_range=[-200.0, 200.0], **SGD, optimizer__lr=0.01),
     case("unnormalized inputs", "digits-offset", DIGITS, model__widths=[64], preprocess__name="minmax",
          preprocess__feature_range=[50.0, 51.0], **SGD, optimizer__lr=0.05),
+    case("unnormalized inputs", "cancer-raw", CANCER, model__widths=[32]),
+    case("unnormalized inputs", "wine-raw", WINE, model__widths=[32, 32], train__epochs=30),
+    case("unnormalized inputs", "cancer-raw-sgd", CANCER, model__widths=[64], **opt("sgd", 1e-6)),
+    case("unnormalized inputs", "wine-raw-mom", WINE, model__widths=[32], **opt("momentum", 1e-5), train__epochs=30),
+    case("unnormalized inputs", "fashion-255", FASHION, model__widths=[128], preprocess__name="minmax",
+         preprocess__feature_range=[0.0, 255.0]),
+    case("unnormalized inputs", "xor-100", XOR, model__widths=[32, 32], preprocess__name="minmax",
+         preprocess__feature_range=[0.0, 100.0]),
+    case("unnormalized inputs", "fashion-offset", FASHION, model__widths=[128], preprocess__name="minmax",
+         preprocess__feature_range=[100.0, 101.0], **opt("adamw", 1e-3)),
+    case("unnormalized inputs", "digits-500-nesterov", DIGITS, model__widths=[64], preprocess__name="minmax",
+         preprocess__feature_range=[-500.0, 500.0], **opt("nesterov", 1e-4)),
+    case("unnormalized inputs", "moons-offset-rmsprop", MOONS, model__widths=[64], preprocess__name="minmax",
+         preprocess__feature_range=[300.0, 301.0], **opt("rmsprop", 1e-3)),
+    case("unnormalized inputs", "circles-50", CIRCLES, model__widths=[64, 64], preprocess__name="minmax",
+         preprocess__feature_range=[0.0, 50.0]),
+    case("unnormalized inputs", "spirals-100-adamw", SPIRALS, model__widths=[64, 64], preprocess__name="minmax",
+         preprocess__feature_range=[-100.0, 100.0], **opt("adamw", 1e-3)),
     # batch norm at batches of 2-4
     case("batch norm at tiny batches", "digits-b3", DIGITS, model__widths=[64], model__norm="batch",
          train__batch_size=3, train__epochs=4),
@@ -120,6 +232,28 @@ CASES = [
          train__batch_size=2, train__epochs=6),
     case("batch norm at tiny batches", "fashion-b4", FASHION, model__widths=[128], model__norm="batch",
          train__batch_size=4, train__epochs=3),
+    case("batch norm at tiny batches", "xor-b2", XOR, model__widths=[32, 32], model__norm="batch",
+         train__batch_size=2, train__epochs=6),
+    case("batch norm at tiny batches", "cancer-b2", CANCER, **STD, model__widths=[32], model__norm="batch",
+         train__batch_size=2, train__epochs=6),
+    case("batch norm at tiny batches", "wine-b3", WINE, **STD, model__widths=[32, 32], model__norm="batch",
+         train__batch_size=3, train__epochs=10),
+    case("batch norm at tiny batches", "digits-b2-sgd", DIGITS, model__widths=[128], model__norm="batch",
+         train__batch_size=2, train__epochs=3, **opt("sgd", 0.05)),
+    case("batch norm at tiny batches", "fashion-b2", FASHION, model__widths=[64], model__norm="batch",
+         train__batch_size=2, train__epochs=2),
+    case("batch norm at tiny batches", "moons-b3-mom", MOONS, model__widths=[64, 64], model__norm="batch",
+         train__batch_size=3, train__epochs=6, **opt("momentum", 0.02)),
+    case("batch norm at tiny batches", "circles-b4", CIRCLES, model__widths=[64, 64], model__norm="batch",
+         train__batch_size=4, train__epochs=6),
+    case("batch norm at tiny batches", "spirals-b2-rmsprop", SPIRALS, model__widths=[32, 32], model__norm="batch",
+         train__batch_size=2, train__epochs=6, **opt("rmsprop", 1e-3)),
+    case("batch norm at tiny batches", "digits-cnn-b4", DIGITS, model__name="cnn", model__channels=[8, 16],
+         model__hidden=64, model__norm="batch", train__batch_size=4, train__epochs=3),
+    case("batch norm at tiny batches", "xor-b4-sgd", XOR, model__widths=[64], model__norm="batch",
+         train__batch_size=4, train__epochs=6, **opt("sgd", 0.05)),
+    case("batch norm at tiny batches", "digits-b2-adamw", DIGITS, model__widths=[32, 32], model__norm="batch",
+         train__batch_size=2, train__epochs=3, **opt("adamw", 1e-3)),
     # overfitting: a big model on a few samples, long
     case("overfitting", "moons-60", {"name": "moons", "n_samples": 60, "noise": 0.3}, model__widths=[512, 512],
          train__epochs=300, optimizer__lr=0.01),
@@ -130,6 +264,26 @@ CASES = [
     case("overfitting", "spirals-80", {"name": "spirals", "n_samples": 80, "noise": 0.3},
          model__widths=[512, 512], train__epochs=300, optimizer__lr=0.01),
     case("overfitting", "fashion-200", {**FASHION, "n_train": 200}, model__widths=[512, 512], train__epochs=80),
+    case("overfitting", "xor-60", {"name": "xor", "n_samples": 60, "noise": 0.3}, model__widths=[512, 512],
+         train__epochs=300, optimizer__lr=0.01),
+    case("overfitting", "cancer-1024", CANCER, **STD, model__widths=[1024, 1024], train__epochs=200),
+    case("overfitting", "digits-60-mom", {"name": "digits", "n_train": 60}, model__widths=[512],
+         train__epochs=100, **opt("momentum", 0.05)),
+    case("overfitting", "fashion-100-adamw", {**FASHION, "n_train": 100}, model__widths=[256, 256],
+         train__epochs=100, **opt("adamw", 1e-3)),
+    case("overfitting", "moons-40-rmsprop", {"name": "moons", "n_samples": 40, "noise": 0.35},
+         model__widths=[256] * 3, train__epochs=300, **opt("rmsprop", 1e-3)),
+    case("overfitting", "circles-80-wide", {"name": "circles", "n_samples": 80, "noise": 0.3},
+         model__widths=[1024], train__epochs=200, optimizer__lr=0.01),
+    case("overfitting", "seq-lstm-100", {"name": "digits_seq", "n_train": 100}, model__name="rnn",
+         model__hidden=128, train__epochs=100, optimizer__lr=0.01),
+    case("overfitting", "spirals-60-nesterov", {"name": "spirals", "n_samples": 60, "noise": 0.4},
+         model__widths=[256, 256], train__epochs=300, **opt("nesterov", 0.05)),
+    case("overfitting", "digits-cnn-150", {"name": "digits", "n_train": 150}, model__name="cnn",
+         model__channels=[16, 32], model__hidden=128, train__epochs=60),
+    case("overfitting", "xor-50-wide", {"name": "xor", "n_samples": 50, "noise": 0.4}, model__widths=[1024, 1024],
+         train__epochs=300, optimizer__lr=0.003),
+    case("overfitting", "wine-512", WINE, **STD, model__widths=[512, 512], train__epochs=300),
     # underfitting: too small a model, or too strong a penalty
     case("underfitting", "spirals-w2", SPIRALS, model__widths=[2], model__activation="tanh", train__epochs=30),
     case("underfitting", "digits-w2", DIGITS, model__widths=[2], model__activation="tanh", train__epochs=30),
@@ -141,6 +295,20 @@ CASES = [
          train__epochs=30),
     case("underfitting", "moons-l2", MOONS, model__widths=[32, 32], penalty__name="l2", penalty__coef=3.0,
          train__epochs=30),
+    case("underfitting", "xor-w1", XOR, model__widths=[1], train__epochs=30),
+    case("underfitting", "fashion-wd0.3", FASHION, model__widths=[128], **opt("sgd", 0.05, weight_decay=0.3),
+         train__epochs=10),
+    case("underfitting", "seq-lstm-h2", SEQ, model__name="rnn", model__hidden=2, optimizer__lr=0.01,
+         train__epochs=20),
+    case("underfitting", "circles-w2-tanh", CIRCLES, model__widths=[2], model__activation="tanh",
+         train__epochs=30, optimizer__lr=0.01),
+    case("underfitting", "moons-w1-tanh", MOONS, model__widths=[1], model__activation="tanh", train__epochs=30),
+    case("underfitting", "digits-l2-wide", DIGITS, model__widths=[128], penalty__name="l2", penalty__coef=2.0,
+         **opt("momentum", 0.05), train__epochs=20),
+    case("underfitting", "spirals-w4", SPIRALS, model__widths=[4], train__epochs=30, optimizer__lr=0.01),
+    case("underfitting", "fashion-w2-tanh", FASHION, model__widths=[2], model__activation="tanh", train__epochs=15),
+    case("underfitting", "xor-l2", XOR, model__widths=[64, 64], penalty__name="l2", penalty__coef=2.0,
+         train__epochs=30, optimizer__lr=0.01),
     # dead ReLUs from a negative bias (the lr is fine)
     case("dead ReLUs", "digits-bias", DIGITS, model__widths=[64, 64], init__name="he_normal", init__bias=-3.0),
     case("dead ReLUs", "moons-bias", MOONS, model__widths=[64, 64], init__name="he_normal", init__bias=-4.0),
@@ -148,6 +316,25 @@ CASES = [
     case("dead ReLUs", "circles-bias", CIRCLES, model__widths=[64, 64, 64], init__name="he_normal",
          init__bias=-3.0),
     case("dead ReLUs", "fashion-bias", FASHION, model__widths=[128, 128], init__name="he_normal", init__bias=-6.0),
+    case("dead ReLUs", "xor-bias", XOR, model__widths=[64, 64], init__name="he_normal", init__bias=-4.0),
+    case("dead ReLUs", "cancer-bias", CANCER, **STD, model__widths=[64, 64], init__name="he_normal",
+         init__bias=-4.0),
+    case("dead ReLUs", "wine-bias", WINE, **STD, model__widths=[64, 64], init__name="he_normal", init__bias=-3.0),
+    case("dead ReLUs", "digits-bias-sgd", DIGITS, model__widths=[128], init__name="he_uniform", init__bias=-5.0,
+         **opt("sgd", 0.1)),
+    case("dead ReLUs", "fashion-bias-wide", FASHION, model__widths=[256], init__name="he_normal", init__bias=-8.0),
+    case("dead ReLUs", "moons-bias-xavier", MOONS, model__widths=[128, 128], init__name="xavier_normal",
+         init__bias=-3.0),
+    case("dead ReLUs", "circles-bias-mom", CIRCLES, model__widths=[64], init__name="he_normal", init__bias=-3.0,
+         **opt("momentum", 0.05)),
+    case("dead ReLUs", "spirals-bias-rmsprop", SPIRALS, model__widths=[128, 128], init__name="he_normal",
+         init__bias=-5.0, **opt("rmsprop", 1e-3)),
+    case("dead ReLUs", "xor-bias-adamw", XOR, model__widths=[32], init__name="he_normal", init__bias=-3.0,
+         **opt("adamw", 1e-3)),
+    case("dead ReLUs", "digits-bias-nesterov", DIGITS, model__widths=[64] * 3, init__name="he_normal",
+         init__bias=-4.0, **opt("nesterov", 0.05)),
+    case("dead ReLUs", "cancer-bias-sgd", CANCER, **STD, model__widths=[128], init__name="he_normal",
+         init__bias=-6.0, **opt("sgd", 0.05)),
     # exploding gradients through time in a plain tanh RNN
     case("exploding gradients", "seq-rnn-n0.5", SEQ, model__name="rnn", model__cell="rnn", model__hidden=64,
          init__name="normal", init__std=0.5, **SGD, optimizer__lr=0.05),
@@ -155,13 +342,33 @@ CASES = [
          init__name="normal", init__std=0.3, **SGD, optimizer__lr=0.05),
     case("exploding gradients", "seq-rnn-orth", SEQ, model__name="rnn", model__cell="rnn", model__hidden=64,
          init__name="orthogonal", init__gain=3.0, optimizer__name="momentum", optimizer__lr=0.02),
-    case("exploding gradients", "fseq-rnn-n0.3", {"name": "fashion_mnist_seq", "n_train": 1500, "val_size": 500,
-                                                  "n_test": 500},
-         model__name="rnn", model__cell="rnn", model__hidden=64, init__name="normal", init__std=0.3, **SGD,
-         optimizer__lr=0.02, train__epochs=6),
+    case("exploding gradients", "fseq-rnn-n0.3", FSEQ, **RNN, model__hidden=64, init__name="normal",
+         init__std=0.3, **SGD, optimizer__lr=0.02, train__epochs=6),
     case("exploding gradients", "seq-rnn-n1", SEQ, model__name="rnn", model__cell="rnn", model__hidden=32,
          init__name="normal", init__std=1.0, **SGD, optimizer__lr=0.1),
-    # a step schedule that leaves no lr after a few epochs
+    case("exploding gradients", "seq-rnn-u0.5-adam", SEQ, **RNN, model__hidden=64, init__name="uniform",
+         init__r=0.5, **opt("adam", 1e-3)),
+    case("exploding gradients", "seq-rnn-n0.4-rmsprop", SEQ, **RNN, model__hidden=96, init__name="normal",
+         init__std=0.4, **opt("rmsprop", 1e-3)),
+    case("exploding gradients", "fseq-rnn-orth2-adam", FSEQ, **RNN, model__hidden=32, init__name="orthogonal",
+         init__gain=2.0, **opt("adam", 1e-3), train__epochs=6),
+    case("exploding gradients", "seq-rnn-2layers", SEQ, **RNN, model__hidden=64, model__layers=2,
+         init__name="normal", init__std=0.4, **opt("sgd", 0.05)),
+    case("exploding gradients", "seq-rnn-bidir", SEQ, **RNN, model__hidden=64, model__bidirectional=True,
+         init__name="normal", init__std=0.5, **opt("sgd", 0.05)),
+    case("exploding gradients", "fseq-rnn-n0.2-mom", FSEQ, **RNN, model__hidden=128, init__name="normal",
+         init__std=0.2, **opt("momentum", 0.01), train__epochs=6),
+    case("exploding gradients", "seq-rnn-n0.6-b16", SEQ, **RNN, model__hidden=48, init__name="normal",
+         init__std=0.6, **opt("nesterov", 0.02), train__batch_size=16),
+    case("exploding gradients", "seq-loop-rnn-n0.5", SEQ, model__name="rnn_loop", model__cell="rnn",
+         model__hidden=64, init__name="normal", init__std=0.5, **opt("sgd", 0.05)),
+    case("exploding gradients", "fseq-rnn-u0.4-b64", FSEQ, **RNN, model__hidden=64, init__name="uniform",
+         init__r=0.4, **opt("sgd", 0.02), train__batch_size=64, train__epochs=6),
+    case("exploding gradients", "seq-rnn-n0.15-adamw", SEQ, **RNN, model__hidden=256, init__name="normal",
+         init__std=0.15, **opt("adamw", 1e-3)),
+    case("exploding gradients", "seq-rnn-xavier3", SEQ, **RNN, model__hidden=64, init__name="xavier_normal",
+         init__gain=3.0, **opt("sgd", 0.05)),
+    # a schedule that leaves no lr after a few epochs (step_size counts optimizer steps)
     case("schedule decays too early", "digits-step", DIGITS, model__widths=[64], **SGD, optimizer__lr=0.1,
          schedule__name="step", schedule__step_size=20, schedule__rate=0.1, train__epochs=15),
     case("schedule decays too early", "moons-exp", MOONS, model__widths=[32, 32], **SGD, optimizer__lr=0.1,
@@ -172,6 +379,29 @@ CASES = [
          optimizer__lr=0.05, schedule__name="step", schedule__step_size=10, schedule__rate=0.1, train__epochs=20),
     case("schedule decays too early", "fashion-exp", FASHION, model__widths=[128], **SGD, optimizer__lr=0.1,
          schedule__name="exponential", schedule__step_size=10, schedule__rate=0.3, train__epochs=10),
+    case("schedule decays too early", "xor-step", XOR, model__widths=[32, 32], **opt("sgd", 0.1),
+         schedule__name="step", schedule__step_size=12, schedule__rate=0.01, train__epochs=20),
+    case("schedule decays too early", "fashion-step-mom", FASHION, model__widths=[256], **opt("momentum", 0.01),
+         schedule__name="step", schedule__step_size=40, schedule__rate=0.05, train__epochs=12),
+    case("schedule decays too early", "digits-exp-adam", DIGITS, model__widths=[128, 64], **opt("adam", 1e-3),
+         schedule__name="exponential", schedule__step_size=10, schedule__rate=0.3, train__epochs=15),
+    case("schedule decays too early", "spirals-exp-nesterov", SPIRALS, model__widths=[128, 128],
+         **opt("nesterov", 0.05), schedule__name="exponential", schedule__step_size=4, schedule__rate=0.3,
+         train__epochs=30),
+    case("schedule decays too early", "circles-step-sgd", CIRCLES, model__widths=[64, 64], **opt("sgd", 0.05),
+         schedule__name="step", schedule__step_size=12, schedule__rate=0.01, train__epochs=20),
+    case("schedule decays too early", "moons-step-b16", MOONS, model__widths=[64], **opt("sgd", 0.05),
+         schedule__name="step", schedule__step_size=20, schedule__rate=0.05, train__epochs=20, train__batch_size=16),
+    case("schedule decays too early", "seq-lstm-exp", SEQ, model__name="rnn", model__hidden=64, **opt("adam", 1e-3),
+         schedule__name="exponential", schedule__step_size=10, schedule__rate=0.3, train__epochs=12),
+    case("schedule decays too early", "fashion-step-adamw", FASHION, model__widths=[128, 128],
+         **opt("adamw", 1e-3), schedule__name="step", schedule__step_size=50, schedule__rate=0.01, train__epochs=12),
+    case("schedule decays too early", "xor-exp-mom", XOR, model__widths=[64, 64], **opt("momentum", 0.01),
+         schedule__name="exponential", schedule__step_size=3, schedule__rate=0.5, train__epochs=20),
+    case("schedule decays too early", "spirals-step-adam", SPIRALS, model__widths=[64] * 3, **opt("adam", 3e-3),
+         schedule__name="step", schedule__step_size=24, schedule__rate=0.02, train__epochs=40),
+    case("schedule decays too early", "wine-exp", WINE, **STD, model__widths=[16], **opt("sgd", 0.01),
+         schedule__name="exponential", schedule__step_size=1, schedule__rate=0.5, train__epochs=20),
     # healthy runs of several kinds
     case("healthy", "digits-adam", DIGITS, model__widths=[64]),
     case("healthy", "moons-adam", MOONS, model__widths=[32, 32], optimizer__lr=0.01, train__epochs=20),
@@ -189,12 +419,64 @@ CASES = [
          optimizer__lr=0.05, schedule__name="cosine"),
     case("healthy", "circles-standardized", CIRCLES, model__widths=[32, 32], preprocess__name="standardize",
          init__name="he_normal", optimizer__lr=0.01, train__epochs=20),
+    case("healthy", "xor-adam", XOR, model__widths=[32, 32], optimizer__lr=0.01, train__epochs=20),
+    case("healthy", "cancer-adam", CANCER, **STD, model__widths=[32], train__epochs=20),
+    case("healthy", "wine-adam", WINE, **STD, model__widths=[32], optimizer__lr=0.01, train__epochs=30),
+    case("healthy", "fashion-mom", FASHION, model__widths=[256, 128], **opt("momentum", 0.05), train__epochs=8),
+    case("healthy", "fashion-nesterov-b64", FASHION, model__widths=[128], **opt("nesterov", 0.1),
+         train__batch_size=64, train__epochs=10),
+    case("healthy", "digits-cnn-adam", DIGITS, model__name="cnn", model__channels=[8, 16], model__hidden=64,
+         train__epochs=6),
+    case("healthy", "digits-rmsprop", DIGITS, model__widths=[128, 128], **opt("rmsprop", 1e-3)),
+    case("healthy", "digits-adamw-wd", DIGITS, model__widths=[64], **opt("adamw", 1e-3, weight_decay=0.01)),
+    case("healthy", "moons-nesterov", MOONS, model__widths=[64, 64], **opt("nesterov", 0.05), train__epochs=20),
+    case("healthy", "circles-sgd-b16", CIRCLES, model__widths=[64], **opt("sgd", 0.1), train__batch_size=16,
+         train__epochs=20),
+    case("healthy", "spirals-adam-b16", SPIRALS, model__widths=[128, 128], **opt("adam", 3e-3),
+         train__batch_size=16, train__epochs=30),
+    case("healthy", "seq-gru", SEQ, model__name="rnn", model__cell="gru", model__hidden=64, optimizer__lr=0.01),
+    case("healthy", "digits-bn-b32", DIGITS, model__widths=[64], model__norm="batch", **opt("sgd", 0.1)),
+    case("healthy", "moons-layernorm", MOONS, model__widths=[64, 64], model__norm="layer", optimizer__lr=0.01,
+         train__epochs=20),
+    case("healthy", "xor-b8-noisy", XOR, model__widths=[32], **opt("sgd", 0.05), train__batch_size=8),
+    case("healthy", "digits-lion", DIGITS, model__widths=[64], **opt("lion", 1e-4)),
+    case("healthy", "digits-adagrad", DIGITS, model__widths=[64], **opt("adagrad", 0.05)),
+    case("healthy", "circles-radam", CIRCLES, model__widths=[32, 32], **opt("radam", 0.01), train__epochs=20),
+    case("healthy", "wine-nadam", WINE, **STD, model__widths=[32], **opt("nadam", 0.01), train__epochs=30),
+    case("healthy", "cancer-early-stopped", CANCER, **STD, model__widths=[64], **opt("sgd", 0.05),
+         train__batch_size=16, train__epochs=40, regularization__early_stopping__patience=3),
+    case("healthy", "fashion-dropout", FASHION, model__widths=[256], regularization__dropout=0.5, train__epochs=10),
+    case("healthy", "moons-l2-weak", MOONS, model__widths=[64, 64], penalty__name="l2", penalty__coef=1e-4,
+         optimizer__lr=0.01, train__epochs=20),
+    case("healthy", "spirals-tanh", SPIRALS, model__widths=[64, 64], model__activation="tanh", optimizer__lr=0.01,
+         train__epochs=40),
+    case("healthy", "digits-warmup-cosine", DIGITS, model__widths=[128], **opt("adam", 2e-3),
+         schedule__name="cosine", schedule__warmup_steps=40),
+    case("healthy", "xor-leaky", XOR, model__widths=[64, 64], model__activation="leaky_relu", optimizer__lr=0.01,
+         train__epochs=20),
+    case("healthy", "digits-one-cycle", DIGITS, model__widths=[64], **opt("sgd", 0.2), schedule__name="one_cycle"),
+    case("healthy", "circles-b4-noisy", CIRCLES, model__widths=[32, 32], **opt("sgd", 0.02), train__batch_size=4),
+    case("healthy", "seq-rnn-orthogonal", SEQ, **RNN, model__hidden=64, init__name="orthogonal", init__gain=1.0,
+         optimizer__lr=3e-3),
+    case("healthy", "digits-he-mom-b64", DIGITS, model__widths=[128, 64], init__name="he_normal",
+         **opt("momentum", 0.05), train__batch_size=64, train__epochs=15),
+    case("healthy", "moons-b128", MOONS, model__widths=[64, 64], optimizer__lr=0.01, train__batch_size=128,
+         train__epochs=40),
 ]
 
 
+def half_of(key: str) -> str:
+    """The exam's split, fixed before any threshold was tuned: within each label, configurations ranked
+    by the SHA-256 of their key alternate dev, test, dev, … — whole configurations are held out, and
+    each label's halves differ by at most one."""
+    label = next(c.label for c in CASES if c.key == key)
+    ranked = sorted((c.key for c in CASES if c.label == label), key=lambda k: hashlib.sha256(k.encode()).hexdigest())
+    return ("dev", "test")[ranked.index(key) % 2]
+
+
 def runs(half: str = "both") -> list[tuple[str, Case, int]]:
-    """(run id, case, seed) of every exam run in `half` ("dev", "test" or "both")."""
-    return [(f"{c.key}-s{seed}", c, seed) for c in CASES for seed, h in SEEDS.items() if half in ("both", h)]
+    """(run id, case, seed) of every exam run in `half` ("dev", "test" or "both"); every run at seed 0."""
+    return [(c.key, c, SEED) for c in CASES if half in ("both", half_of(c.key))]
 
 
 def recipe_of(c: Case, seed: int) -> dict:
@@ -305,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(a.jobs) as pool:
         results = list(pool.map(job, jobs))
     for r, (rid, c, seed) in zip(results, todo):
-        r["half"] = SEEDS[seed]
+        r["half"] = half_of(c.key)
         if not r["right"]:
             print(f"  miss [{r['half']}] {rid}: label {c.label!r}, doctor said {r['all']} {r['sets']}",
                   file=sys.stderr)
