@@ -120,14 +120,15 @@ def test_o_a_directory_is_refused(tmp_path, capsys):
 
 # -- malformed findings --------------------------------------------------------------------------
 BAD_FINDINGS = {
-    "empty": (b"", "line 1"), "truncated": (b'{"experiment": "x", "cl', "line 1"),
-    "binary": (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not UTF-8"), "null": (b"null", "holds a JSON NoneType"),
+    "empty": (b"", "finding.json:1 — not valid JSON"),
+    "truncated": (b'{"experiment": "x", "cl', "finding.json:1 — not valid JSON"),
+    "binary": (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not UTF-8"), "null": (b"null", "holds a JSON null"),
     "list": (b"[1, 2]", "holds a JSON list"), "object": (b"{}", "missing field(s) experiment"),
     "deep": (b"[" * 200_000 + b"]" * 200_000, "nested too deeply"),
     "wrong time": (json.dumps({"experiment": "x", "claim": "c", "verdict": "HOLDS", "criterion": "k",
                                "measured": "m", "time_s": "abc"}).encode(), "time_s = \"abc\" — must be a number"),
     "figures a string": (None, "figures = \"f.png\" — must be a list"),
-    "table a list": (None, "table = [] — must be a object"),
+    "table a list": (None, "table = [] — must be an object"),
     "figure a number": (None, "figures must be a list of file names"),
 }
 FIELDS = {"figures a string": {"figures": "f.png"}, "table a list": {"table": []}, "figure a number": {"figures": [3]}}
@@ -150,7 +151,7 @@ def test_one_bad_finding_among_many_is_skipped_with_a_warning(tmp_path, capsys):
         write_finding(tmp_path / "lab" / name)
     (tmp_path / "lab" / "b" / "finding.json").write_text('{"experiment": ')
     code, err = cli(capsys, tmp_path / "lab", "-o", tmp_path / "r.html")
-    assert code == 0 and f"warning: {tmp_path / 'lab' / 'b'} skipped" in err and "line 1" in err
+    assert code == 0 and f"warning: {tmp_path / 'lab' / 'b'} skipped" in err and "finding.json:1 — not valid JSON" in err
     page = (tmp_path / "r.html").read_text()
     assert page.count("<section") == 2
     for name in ("a", "c"):
@@ -177,9 +178,10 @@ def run_dir(tmp_path_factory):
     return path
 
 
-METRICS = {"truncated": ('{"kind": "epoch", "epo', "line 3: not valid JSON"),
-           "no kind": ('{"epoch": 1}', "line 3: must be a JSON object with a \"kind\""),
-           "string loss": ('{"kind": "epoch", "epoch": 1, "val_loss": "high"}', "line 3: val_loss = \"high\""),
+METRICS = {"truncated": ('{"kind": "epoch", "epo', "metrics.jsonl:3 — not a JSON line"),
+           "no kind": ('{"epoch": 1}', "metrics.jsonl:3 — a record must be a JSON object with a \"kind\""),
+           "string loss": ('{"kind": "epoch", "epoch": 1, "val_loss": "high"}',
+                           "metrics.jsonl:3 — val_loss = \"high\" — must be a number"),
            "binary": ("\udcff\udcfe", "not UTF-8")}
 
 
@@ -194,7 +196,8 @@ def test_a_bad_metrics_line_is_named(run_dir, tmp_path, capsys, case):
     assert code == 2 and str(copy / "metrics.jsonl") in err and expected in err, err
 
 
-@pytest.mark.parametrize("content, expected", [("{", "line 1: not valid JSON"), ("[1]", "holds a JSON list")])
+@pytest.mark.parametrize("content, expected", [("{", "summary.json:1 — not valid JSON"),
+                                                       ("[1]", "summary.json holds a JSON list")])
 def test_a_bad_summary_is_named(run_dir, tmp_path, capsys, content, expected):
     copy = shutil.copytree(run_dir, tmp_path / "r")
     (copy / "summary.json").write_text(content)
@@ -202,8 +205,8 @@ def test_a_bad_summary_is_named(run_dir, tmp_path, capsys, content, expected):
     assert code == 2 and str(copy / "summary.json") in err and expected in err
 
 
-@pytest.mark.parametrize("row, expected", [("0,COMPLETE,abc,1", "line 3: value = 'abc'"),
-                                           ("0,COMPLETE", "line 3: 2 columns, the header has 4")])
+@pytest.mark.parametrize("row, expected", [("0,COMPLETE,abc,1", "trials.csv:3 — value = 'abc'"),
+                                           ("0,COMPLETE", "trials.csv:3 — 2 columns, the header has 4")])
 def test_a_bad_trials_csv_is_named(tmp_path, capsys, row, expected):
     study = tmp_path / "study"
     study.mkdir()

@@ -46,6 +46,12 @@ def test_a_version_1_summary_reads_as_a_val_acc_classification(tmp_path):
     ('{"kind": "epoch"}\n{"kind": "ste', r"metrics.jsonl:2 — not a JSON line"),
     ('{"kind": "epoch"}\n\n[1, 2]\n', r"metrics.jsonl:3 — a record must be a JSON object with a \"kind\""),
     ('{"epoch": 1}\n', r"metrics.jsonl:1 — a record must be a JSON object with a \"kind\""),
+    ('{"kind": 3}\n', r"metrics.jsonl:1 — a record must be a JSON object with a \"kind\""),
+    ('{"kind": "epoch", "val_loss": 1.5}\n{"kind": "epoch", "val_loss": "high"}\n',
+     r'metrics.jsonl:2 — val_loss = "high" — must be a number'),
+    ('{"kind": "step", "loss": true}\n', r"metrics.jsonl:1 — loss = true — must be a number"),
+    ('{"kind": "step", "lr": [' + "1, " * 40 + '1]}\n', r"metrics.jsonl:1 — lr = \[1, 1, .*\.\.\. — must be a number"),
+    ('{"kind": "step", "loss": ' + "[" * 200_000 + "]" * 200_000 + '}\n', r"metrics.jsonl:1 — JSON nested too deeply"),
     (b'\xff\xfe', r"metrics.jsonl is not UTF-8"),
 ])
 def test_damaged_metrics_name_the_file_and_line(tmp_path, text, match):
@@ -55,9 +61,24 @@ def test_damaged_metrics_name_the_file_and_line(tmp_path, text, match):
         RunDir(tmp_path).metrics()
 
 
+def test_null_and_non_finite_metrics_read_back(tmp_path):
+    """A diverged run writes NaN (json.dumps' NaN / Infinity) and a tracked loop may log None."""
+    (tmp_path / "metrics.jsonl").write_text('{"kind": "step", "loss": NaN, "grad_norm": null, "lr": Infinity}\n')
+    (line,) = RunDir(tmp_path).metrics()
+    assert line["loss"] != line["loss"] and line["grad_norm"] is None and line["lr"] == float("inf")
+
+
+def test_layers_lines_may_nest(run):
+    """Only metrics.jsonl is held to numbers: layers.jsonl's records hold per-layer objects."""
+    out, _ = run
+    assert isinstance(RunDir(out).layers()[0]["layers"], dict)
+
+
 @pytest.mark.parametrize("name, text, reader, match", [
-    ("summary.json", "[1]", "summary", "summary.json is not a JSON object"),
-    ("summary.json", "{", "summary", "summary.json is not valid JSON"),
+    ("summary.json", "[1]", "summary", r"summary.json holds a JSON list — must be an object \{...\}"),
+    ("summary.json", "null", "summary", r"summary.json holds a JSON null — must be an object"),
+    ("summary.json", '{\n  "status": "completed",\n  "best', "summary", "summary.json:3 — not valid JSON"),
+    ("summary.json", "[" * 200_000, "summary", "summary.json:1 — JSON nested too deeply"),
     ("recipe.toml", "[data", "recipe", "recipe.toml is not valid TOML"),
     ("model.pt", "not a zip", "model_state", "model.pt is not a model state dict"),
 ])

@@ -30,7 +30,8 @@ from typing import Sequence
 
 from ..errors import ConfigError
 from ..paths import check_output
-from .inputs import inside, load_finding, load_object, read_metrics, read_text, read_trials
+from ..train.rundir import RunDir, read_json, read_text
+from .inputs import inside, load_finding, read_trials
 
 BADGE = {"HOLDS": "holds", "HOLDS IN PART": "partial", "HOLDS WHEN": "partial", "DOES NOT HOLD": "fails",
          "INCONCLUSIVE": "unsure"}  # "HOLDS WHEN …" (a regime map's headline) by its first two words
@@ -273,7 +274,8 @@ def run_curves_png(path: Path) -> bytes:
     """Loss and accuracy per epoch (train and validation) and the lr per logged step of one run."""
     from ..lab.plots import figure
 
-    epochs, steps = read_metrics(path / "metrics.jsonl")
+    lines = RunDir(path).metrics()
+    epochs, steps = ([m for m in lines if m["kind"] == kind] for kind in ("epoch", "step"))
     fig, (a_loss, a_acc, a_lr) = figure(3, width=4.2, height=3.2)
     x = [e.get("epoch") for e in epochs]
     for split in ("train", "val"):
@@ -302,7 +304,7 @@ def pngs(path: Path) -> str:
 
 
 def run_section(path: Path, anchor: str) -> str:
-    s = load_object(path / "summary.json")
+    s = RunDir(path).summary()
     curves = img(run_curves_png(path), f"{path.name}: curves")  # checks metrics.jsonl before the doctor reads it
     keys = ["status", "epochs", "steps", "final_val_acc", "best_val_acc", "test_acc", "test_loss", "time_s"]
     rows = [[k, s.get(k)] for k in keys if k in s]
@@ -310,7 +312,7 @@ def run_section(path: Path, anchor: str) -> str:
     land = path / "landscape" / "landscape.json"
     extra = ""
     if land.is_file():
-        L = load_object(land)
+        L = read_json(land)
         extra = html_table(["landscape", "value"], [[k, v] for k, v in L.items() if not isinstance(v, (list, dict))])
     from ..doctor import format_diagnosis
 

@@ -1,6 +1,7 @@
 """The files `nnopt report` reads, read strictly: a directory written by someone else (a colleague's
 lab folder, a download) may hold anything, so each file is checked for the shape the report uses,
-and every problem is a one-line ConfigError naming the file (and the line, where there is one).
+and every problem is a one-line ConfigError naming the file (``PATH:LINE — …`` where there is a
+line). A run's files are read by the run directory's one reader, `nnopt.train.rundir`.
 
 Only files inside a finding's own directory are read (`inside`): a ``figures`` or ``recipes``
 entry that is absolute or climbs out with ``..`` (or through a symbolic link) is not a file of
@@ -9,54 +10,23 @@ that finding.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from numbers import Real
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..train.rundir import read_json, read_text, short_json
 
 # finding.json: field → the JSON types it may hold (bool is not a number here); the first group is required.
 REQUIRED = {"experiment": str, "claim": str, "verdict": str, "criterion": str, "measured": str, "time_s": Real}
 OPTIONAL = {"precise": str, "source": str, "notes": str, "nnopt_version": str, "on": str,  # None = absent
             "cpu_s": Real, "budget_s": Real, "fast": bool, "number": int,
             "figures": list, "recipes": list, "seeds": list, "parts": list, "table": dict, "captions": dict}
-METRIC_NUMBERS = ("epoch", "step", "lr", "loss", "train_loss", "val_loss", "train_acc", "val_acc")
-
-
-def read_text(path: Path) -> str:
-    """The UTF-8 text of `path`; a ConfigError naming it when it cannot be read or is not text."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}) — is it the file nnopt wrote?") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-
-
-def parse_json(text: str, where: str):
-    """`text` as JSON; a ConfigError naming `where` (and the line, for text of several lines) for a
-    syntax error or a nesting deeper than Python's parser allows."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        line = f", line {exc.lineno}" if "\n" in text.strip() or "line" not in where else ""
-        raise ConfigError(f"{where}{line}: not valid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise ConfigError(f"{where}: JSON nested too deeply to read") from None
-
-
-def load_object(path: Path) -> dict:
-    """A JSON file that must hold one object (summary.json, landscape.json, finding.json)."""
-    value = parse_json(read_text(path), str(path))
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: holds a JSON {type(value).__name__}, must be an object {{...}}")
-    return value
 
 
 def _type_name(kind) -> str:
-    return {Real: "number", str: "string", bool: "true/false", int: "integer", list: "list",
-            dict: "object"}[kind]
+    return {Real: "a number", str: "a string", bool: "true/false", int: "an integer", list: "a list",
+            dict: "an object"}[kind]
 
 
 def _is(value, kind) -> bool:
@@ -67,13 +37,13 @@ def load_finding(folder: Path) -> dict:
     """``folder/finding.json`` checked against the fields the report shows (REQUIRED, OPTIONAL):
     types, ``figures`` / ``recipes`` lists of strings, ``table`` = {headers: [...], rows: [[...]]}."""
     path = Path(folder) / "finding.json"
-    record = load_object(path)
+    record = read_json(path)
     missing = [k for k in REQUIRED if k not in record]
     if missing:
         raise ConfigError(f"{path}: missing field(s) {', '.join(missing)} — not a finding nnopt lab wrote")
     for key, kind in {**REQUIRED, **OPTIONAL}.items():
         if (key in REQUIRED or record.get(key) is not None) and not _is(record[key], kind):
-            raise ConfigError(f"{path}: {key} = {_short(record[key])} — must be a {_type_name(kind)}")
+            raise ConfigError(f"{path}: {key} = {short_json(record[key])} — must be {_type_name(kind)}")
     for key in ("figures", "recipes"):
         if not all(isinstance(v, str) for v in record.get(key) or []):
             raise ConfigError(f"{path}: {key} must be a list of file names (strings)")
@@ -88,51 +58,25 @@ def load_finding(folder: Path) -> dict:
     return record
 
 
-def _short(value) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def read_metrics(path: Path) -> tuple[list[dict], list[dict]]:
-    """(epoch records, step records) of a run's metrics.jsonl; a ConfigError naming the file and
-    line of a line that is not a JSON object with a ``kind``, or whose numbers are not numbers."""
-    epochs, steps = [], []
-    for number, line in enumerate(read_text(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {number}"
-        record = parse_json(line, where)
-        if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
-            raise ConfigError(f"{where}: must be a JSON object with a \"kind\" (epoch, step, ...)")
-        for key in METRIC_NUMBERS:
-            if key in record and record[key] is not None and not _is(record[key], Real):
-                raise ConfigError(f"{where}: {key} = {_short(record[key])} — must be a number")
-        if record["kind"] == "epoch":
-            epochs.append(record)
-        elif record["kind"] == "step":
-            steps.append(record)
-    return epochs, steps
-
-
 def read_trials(path: Path) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of a study's trials.csv; every row as long as the header, ``value`` a number
     or empty; a ConfigError naming the file and line otherwise."""
     try:
         rows = list(csv.reader(read_text(path).splitlines()))
     except csv.Error as exc:
-        raise ConfigError(f"{path}: not a CSV file ({exc})") from None
+        raise ConfigError(f"{path} is not a CSV file ({exc})") from None
     if not rows:
         return [], []
     header, trials = rows[0], rows[1:]
     value = header.index("value") if "value" in header else None
     for number, row in enumerate(trials, 2):
         if len(row) != len(header):
-            raise ConfigError(f"{path}, line {number}: {len(row)} columns, the header has {len(header)}")
+            raise ConfigError(f"{path}:{number} — {len(row)} columns, the header has {len(header)}")
         if value is not None and row[value] not in ("", "None"):
             try:
                 float(row[value])
             except ValueError:
-                raise ConfigError(f"{path}, line {number}: value = {row[value]!r} — must be a number or empty") \
+                raise ConfigError(f"{path}:{number} — value = {row[value]!r} — must be a number or empty") \
                     from None
     return header, trials
 

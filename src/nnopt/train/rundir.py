@@ -13,7 +13,9 @@
       checkpoints/last.pt the resume state (train/checkpoint.py)
       tensorboard/        optional (train.loggers): the metrics as TensorBoard event files
 
-Reading a damaged file raises ConfigError naming the file (and the line of a JSON-lines file).
+Reading a damaged file raises ConfigError naming the file, as ``PATH:LINE — what is wrong`` where
+there is a line (a JSON-lines record, a JSON syntax error); `nnopt report` and `nnopt doctor`
+read a run through this module too.
 """
 from __future__ import annotations
 
@@ -61,8 +63,8 @@ class RunDir:
 
     # -- reading -------------------------------------------------------------------------------
     def metrics(self) -> list[dict]:
-        """Every line of metrics.jsonl (steps and epochs, in order)."""
-        return list(read_jsonl(self.file(METRICS)))
+        """Every line of metrics.jsonl (steps and epochs, in order), each value a number or null."""
+        return list(read_jsonl(self.file(METRICS), numbers=True))
 
     def epochs(self) -> list[dict]:
         return [m for m in self.metrics() if m.get("kind") == "epoch"]
@@ -138,37 +140,70 @@ def check_new(path: Path, overwrite: bool = False) -> None:
         shutil.rmtree(target) if target.is_dir() else target.unlink()
 
 
-def read_jsonl(path: Path) -> Iterator[dict]:
-    """The records of a JSON-lines file (blank lines skipped); ConfigError naming the file and line
-    of one that is not a JSON object with a "kind" (a truncated last line included)."""
+def read_text(path: Path) -> str:
+    """The UTF-8 text of `path`; ConfigError naming it when it is missing, unreadable or not text."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start})") from None
-    for number, line in enumerate(text.splitlines(), 1):
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}) — is it the file nnopt wrote?") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror or exc})") from None
+
+
+def parse_json(text: str, path: Path, line: int | None = None) -> Any:
+    """`text` as JSON: the whole of `path`, or its line number `line` (a JSON-lines file). A syntax
+    error is a ConfigError ``PATH:LINE — …`` (the one format of every reader here); so is a
+    nesting deeper than Python's parser allows."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{path}:{line or 1} — JSON nested too deeply to read") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of more digits than int() takes
+        if line is None:
+            raise ConfigError(f"{path}:{getattr(exc, 'lineno', 1)} — not valid JSON "
+                              f"({getattr(exc, 'msg', exc)})") from None
+        raise ConfigError(f"{path}:{line} — not a JSON line (a truncated or corrupt record): {text[:60]!r}") from None
+
+
+def read_jsonl(path: Path, numbers: bool = False) -> Iterator[dict]:
+    """The records of a JSON-lines file (blank lines skipped); ConfigError ``PATH:LINE — …`` for a
+    line that is not a JSON object with a string "kind" (a truncated last line included) and, with
+    `numbers` (metrics.jsonl), for a value other than "kind" that is not a number or null."""
+    for number, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise ConfigError(f"{path}:{number} — not a JSON line (a truncated or corrupt record): "
-                              f"{line[:60]!r}") from None
-        if not isinstance(record, dict) or "kind" not in record:
+        record = parse_json(line, path, number)
+        if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
             raise ConfigError(f"{path}:{number} — a record must be a JSON object with a \"kind\": {line[:60]!r}")
+        bad = next((k for k, v in record.items() if k != "kind" and v is not None
+                    and (isinstance(v, bool) or not isinstance(v, (int, float)))), None) if numbers else None
+        if bad is not None:
+            raise ConfigError(f"{path}:{number} — {bad} = {short_json(record[bad])} — must be a number")
         yield record
 
 
 def read_json(path: Path) -> dict:
-    """A JSON object file; ConfigError naming the file when it is not one."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc})") from None
+    """A file holding one JSON object (summary.json, landscape.json, a lab's finding.json);
+    ConfigError naming the file when it is not one."""
+    record = parse_json(read_text(path), path)
     if not isinstance(record, dict):
-        raise ConfigError(f"{path} is not a JSON object")
+        raise ConfigError(f"{path} holds a JSON {_json_type(record)} — must be an object {{...}}")
     return record
+
+
+def _json_type(value: Any) -> str:
+    """JSON's name for the type of a parsed value that is not an object."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "true/false"
+    return {str: "string", list: "list"}.get(type(value), "number")
+
+
+def short_json(value: Any) -> str:
+    """`value` as JSON, cut to 60 characters."""
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def write_json(path: Path, obj: Mapping[str, Any]) -> None:
