@@ -1,7 +1,6 @@
 """Claims 1–8 at --fast: each reaches the verdict asserted here (a regression suite for the library) with
 every part's negative control failing (`fast_checks`), plus oracle tests of what the experiments compute.
 Claims 4–5: tests/lab/test_lab_b.py; claims 25–27: tests/lab/test_claims_25_27.py."""
-import math
 
 import numpy as np
 import pytest
