@@ -3,18 +3,32 @@ Cost"), in torch.optim.Adafactor's form: second moments of a matrix kept as a ro
 factor (memory O(n + m) instead of O(nm)), a relative step size and update clipping."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from ...params import Param
 from ..define import register
-from ..transforms import Ref, chain, decoupled_weight_decay, materialize
+from ..transforms import Ref, _divide, chain, decoupled_weight_decay, materialize
 
 
 def _tensor_min(a, b):
     """min(a, b) for floats or 0-d tensors (the compiled path passes tensors)."""
     return torch.minimum(a, torch.as_tensor(b)) if isinstance(a, torch.Tensor) else min(a, b)
+
+
+def _buckets(tensors: list[torch.Tensor]) -> dict[tuple, list[int]]:
+    """The positions of `tensors` by (shape, dtype, device): each bucket runs as one stacked tensor."""
+    out: dict[tuple, list[int]] = {}
+    for i, t in enumerate(tensors):
+        out.setdefault((t.shape, t.dtype, t.device), []).append(i)
+    return out
+
+
+def _stacked(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The tensors as one (k, …) tensor: a view when k = 1, else a copy."""
+    return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
 
 
 @dataclass(frozen=True)
@@ -28,7 +42,9 @@ class scale_by_factored_rms:
 
     so the result already includes −α (no ``scale_by_lr`` after it). ε₁ None: the dtype's machine
     ε. States ``row_var``, ``col_var`` (matrices) and ``variance`` (vectors) as in torch; each
-    parameter holds a 0-element placeholder for the ones its shape does not use."""
+    parameter holds a 0-element placeholder for the ones its shape does not use. Tensors of one
+    shape run together, stacked (k, …) (`_buckets`): a step costs a few kernels per distinct
+    shape, not per tensor; the per-tensor norms are reductions over the stack's trailing dims."""
 
     tensorwise = True
     pending = True
@@ -55,25 +71,35 @@ class scale_by_factored_rms:
         weight = t ** ctx.value(self.beta2_decay)
         rho = _tensor_min(ctx.lr, t ** -0.5)
         eps2, d = ctx.value(self.eps2), ctx.value(self.d)
-        out = []
-        for p, u, row, col, var in zip(ctx.params, updates, state["row_var"], state["col_var"],
-                                       state["variance"]):
-            eps1 = torch.finfo(p.dtype).eps if self.eps1 is None else ctx.value(self.eps1)
-            if u.dim() > 1:
-                row.lerp_(torch.norm(u, dim=-1, keepdim=True).square_().div_(u.size(-1)), weight)
-                col.lerp_(torch.norm(u, dim=-2, keepdim=True).square_().div_(u.size(-2)), weight)
-                estimate = row @ col
-                estimate.div_(row.mean(dim=-2, keepdim=True).clamp_(min=eps1))
+        norms = torch._foreach_norm(ctx.params)
+        out, divisor = list(updates), list(updates)
+        for (shape, dtype, _), idx in _buckets(updates).items():
+            pick = (lambda xs: [xs[i] for i in idx]) if len(idx) < len(updates) else (lambda xs: xs)
+            us = pick(updates)
+            u = _stacked(us)
+            eps1 = torch.finfo(dtype).eps if self.eps1 is None else ctx.value(self.eps1)
+            if len(shape) > 1:
+                rows, cols = pick(state["row_var"]), pick(state["col_var"])
+                # sums of U² (a norm along dim −2 of a large matrix is ~50× slower: strided)
+                square = u * u
+                torch._foreach_lerp_(rows, square.mean(dim=-1, keepdim=True).unbind(0), weight)
+                torch._foreach_lerp_(cols, square.mean(dim=-2, keepdim=True).unbind(0), weight)
+                del square
+                row = _stacked(rows)
+                estimate = (row / row.mean(dim=-2, keepdim=True).clamp_(min=eps1)) * _stacked(cols)
             else:
-                var.lerp_(u * u, weight)
-                estimate = var.clone()
+                variances = pick(state["variance"])
+                torch._foreach_lerp_(variances, torch._foreach_mul(us, us), weight)
+                estimate = _stacked(variances).clone()
             step = estimate.clamp_(min=eps1 * eps1).rsqrt_().mul_(u)
-            size = step.numel() ** 0.5
-            scale = torch.clamp(p.norm(2) / size, min=eps2) * rho
-            scale = scale / torch.clamp(step.norm(2) / (size * d), min=1.0)
-            out.append(step.mul_(-scale))
+            size = math.prod(shape) ** 0.5
+            clip = torch.clamp(torch.linalg.vector_norm(step.view(len(idx), -1), dim=1) / (size * d), min=1.0)
+            inverse = clip / (torch.clamp(torch.stack(pick(norms)) / size, min=eps2) * -rho)
+            for i, s, r in zip(idx, step.unbind(0), inverse.to(dtype).unbind(0)):
+                out[i], divisor[i] = s, r
+        # −1/a_t per tensor (0-d) stays pending: θ ← θ + U/(−1/a_t) is one addcdiv, no scaling pass
         ctx.owned = True
-        return out
+        return _divide(out, divisor, ctx)
 
 
 def _check_eps(values: dict) -> None:
