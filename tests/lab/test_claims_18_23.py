@@ -3,7 +3,6 @@ measurements behind it (the chapter as a regression suite for the library)."""
 import pytest
 
 from nnopt.lab import run_experiment
-from nnopt.lab.experiments.c18_hpo_search import level, space_text
 from nnopt.lab.experiments.c19_early_stopping import expected_stop
 
 
@@ -19,23 +18,6 @@ def verdicts(record) -> dict:
     for p in record["parts"]:
         assert p["control"] is None or p["control"]["verdict"] != "HOLDS", (p["name"], p["control"])
     return {p["name"]: p["verdict"] for p in record["parts"]}
-
-
-def test_hpo_search(tmp_path):
-    r = fast("hpo_search", tmp_path)
-    n = r["numbers"]
-    assert n["distinct_lr"]["grid"]["values"] == [2, 2, 2] and n["distinct_lr"]["random"]["values"] == [8, 8, 8]
-    # 3 searches per method cannot rank methods (precondition: 20); Hyperband's brackets miss on a seed
-    assert n["parts"] == {"(1) random search beats grid search": "INCONCLUSIVE",
-                          "(2) TPE beats random search at the same number of trials": "INCONCLUSIVE",
-                          "(3) Hyperband reaches random's best with half its epochs": "DOES NOT HOLD"}
-    assert r["verdict"] == "DOES NOT HOLD"
-
-
-def test_grid_levels_are_the_centres_of_the_range_halves():
-    assert level(1e-4, 1.0, True, False, 0.25) == pytest.approx(1e-3)
-    assert level(256, 2048, False, True, 0.75) == 1600
-    assert space_text(True, 0).count("[") == 2 + 2  # two sections, two 2-level lists
 
 
 def test_expected_stop_by_hand():
