@@ -200,3 +200,42 @@ def test_report_shows_parts_controls_captions_and_the_markdown_table(tmp_path, t
     (tmp_path / "probe" / "finding.json").write_text(json.dumps(record))
     page = render([tmp_path / "probe"])
     assert "<script>x" not in page and "&lt;script&gt;x" in page and 'class="badge partial"' in page
+
+
+def test_save_figure_needs_a_caption(tmp_path):
+    from nnopt.lab import LabContext
+    from nnopt.lab.plots import figure
+
+    ctx = LabContext("probe", tmp_path, [0, 1, 2], True)
+    fig, _ = figure()
+    with pytest.raises(ValueError, match="'probe': a caption .* is required"):
+        ctx.save_figure(fig, "probe", caption="  ")
+    assert not (tmp_path / "figures" / "probe.png").exists() and ctx.captions == {}
+
+
+def test_every_experiment_captions_its_figures_and_counts_its_seeds():
+    """Read from the experiments' source: every ctx.save_figure call passes a caption, and no text hard-codes a
+    number of seeds (a title or header says len(ctx.seeds), which --seeds changes)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import nnopt.lab.experiments as package
+
+    files = sorted(Path(package.__file__).parent.glob("c[0-9]*.py"))
+    assert len(files) >= 27
+    for path in files:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "save_figure":
+                caption = [k.value for k in node.keywords if k.arg == "caption"] + node.args[2:3]
+                assert caption and not (isinstance(caption[0], ast.Constant) and not caption[0].value.strip()), \
+                    f"{path.name}:{node.lineno}: save_figure without a caption"
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", None))
+            shown = [node] if name in ("set_title", "suptitle", "set", "Table") else \
+                [k.value for k in node.keywords if k.arg in ("label", "title")]
+            for text in (n.value for part in shown for n in ast.walk(part)
+                         if isinstance(n, ast.Constant) and isinstance(n.value, str)):
+                assert not re.search(r"\b\d+ seeds?\b", text), f"{path.name}:{node.lineno}: {text!r}"

@@ -480,18 +480,20 @@ class LabContext:
         self.parts.append(p)
         return p
 
-    def save_figure(self, fig, name: str, caption: str = "") -> str:
-        """Save a matplotlib figure as ``figures/<name>.png``; `caption`: one line saying what to look
-        at (shown under it in the report). Returns the path relative to out."""
+    def save_figure(self, fig, name: str, caption: str) -> str:
+        """Save a matplotlib figure as ``figures/<name>.png``; `caption` (required): one line saying
+        what to look at (shown under it in the report). Returns the path relative to out."""
         import matplotlib.pyplot as plt
 
+        if not caption.strip():
+            plt.close(fig)
+            raise ValueError(f"lab figure {name!r}: a caption (one line: what to look at) is required")
         path = self.out / "figures" / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=120, bbox_inches="tight")
         plt.close(fig)
         rel = str(path.relative_to(self.out))
-        if caption:
-            self.captions[rel] = caption
+        self.captions[rel] = caption
         return rel
 
     def finding(self, *, table: Table, figures: Sequence[str], numbers: Mapping | None = None,

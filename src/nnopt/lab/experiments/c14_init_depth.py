@@ -44,11 +44,12 @@ def init_overrides(init: str) -> dict:
             source="Glorot & Bengio 2010; He et al. 2015; Saxe et al. 2014", cost_s=(7, 20))
 def init_depth(ctx: LabContext) -> Finding:
     width, epochs = ctx.pick(32, 128), ctx.pick(1, 12)
+    subset = ctx.pick({"data.n_train": 800}, {})
     prop = {label: [sweep([init], [act], depth=50, width=width, batch=width, seed=s)[0] for s in ctx.seeds]
             for label, (init, act, _) in INITS.items()}
     runs = {label: ctx.runs(lambda s, init=init, act=act: ctx.recipe(DEEP, s, {**init_overrides(init),
                                                                               "model.activation": act,
-                                                                              "train.epochs": epochs}),
+                                                                              "train.epochs": epochs, **subset}),
                             f"{parse_init(init)[0]}-{act}-{i}")
             for i, (label, (init, act, _)) in enumerate(INITS.items())}
     acc = {label: Spread([r.final_val_acc() for r in rs]) for label, rs in runs.items()}
@@ -128,7 +129,7 @@ def _figure(ctx: LabContext, prop: dict, runs: dict, epochs: int) -> str:
         ax[panel].set(yscale="log", xlabel="layer l",
                       ylabel="Var z(l) (pre-activation variance)" if panel.startswith("f") else "‖δ(l)‖ = ‖∂L/∂z(l)‖")
         ax[panel].set_title(f"{title} (min–max over {len(ctx.seeds)} seeds)", fontsize=10)
-    ax["b"].legend(fontsize=8, loc="upper right")
+    ax["f"].legend(fontsize=8, loc="lower left")  # the corner the vanishing and exploding lines leave empty
     ax["bz"].legend(fontsize=8, loc="lower right")
     for i, label in enumerate(runs):
         values = [r.final_val_acc() for r in runs[label]]
@@ -141,4 +142,7 @@ def _figure(ctx: LabContext, prop: dict, runs: dict, epochs: int) -> str:
     ax["acc"].set(ylabel="final validation accuracy", ylim=(0, 1))
     ax["acc"].set_title(f"{TRAIN_DEPTH}-layer MLP on digits, {epochs} epoch{'s' * (epochs > 1)}\n(bar: mean, dots: seeds)", fontsize=10)
     ax["acc"].legend(fontsize=8, loc="upper left")
-    return ctx.save_figure(fig, "init_depth")
+    return ctx.save_figure(fig, "init_depth",
+                           caption="top: N(0, 1) explodes and N(0, 0.01²) vanishes over 50 layers; bottom: the "
+                                   "variance-preserving inits stay within a few decades, except the logistic's backward "
+                                   "signal; right: which 20-layer nets clear the 30% 'trains' line")

@@ -52,7 +52,7 @@ CONTROL_SEED = 100
                     "(model.norm set to batch / none)",
             source="Ioffe & Szegedy 2015; Wu & He 2018 (small batches); Ioffe 2017 (batch renormalization)")
 def batch_norm(ctx: LabContext) -> Finding:
-    epochs, small_epochs = ctx.pick(4, 15), ctx.pick(1, 3)
+    epochs, small_epochs = ctx.pick(3, 15), ctx.pick(1, 3)
     base = {"train.epochs": epochs, "data.n_train": ctx.pick(300, 1240)}  # batch 2 must divide it
 
     def train(arm: str, tag: str, **overrides):
