@@ -170,7 +170,7 @@ def best_at(log: list[tuple], epochs: float) -> float:
                     "gains from its second 288 epochs",
             source="Bergstra & Bengio 2012 (random search, low effective dimension, repeated searches); Bergstra et "
                    "al. 2011 (TPE); Li et al. 2018 (Hyperband); Jamieson & Talwalkar 2016 (successive halving)",
-            cost_s=(6, 43))
+            cost_s=(4, 46))
 def hpo_search(ctx: LabContext) -> Finding:
     knobs = ctx.pick(4, len(KNOBS))
     budget = 2 ** knobs  # the grid's size, every method's trials
