@@ -30,7 +30,7 @@ def cyclic(total: int) -> dict[str, dict]:
 
 
 @experiment("cyclic_warmup", shows={"schedule.name": ["cyclic", "cosine_restarts", "one_cycle"],
-                                    "schedule.warmup_steps": "*"}, accepts_recipe=True, cost_s=(4, 58),
+                                    "schedule.warmup_steps": "*"}, accepts_recipe=True, cost_s=(4, 45),
             claim="Cyclic learning rates (triangular, SGDR restarts, one-cycle) train as well as a tuned fixed rate "
                   "in the same budget; a large learning rate with a large batch fails without warmup and trains "
                   "with it.",
@@ -140,7 +140,7 @@ def _warmup_map(ctx: LabContext) -> dict:
         accs = {arm: rs.spread(RunResult.final_val_acc) for arm, rs in runs.items()}
         fails = Precondition(f"the run without warmup fails (mean val acc < {FAILS:g})", accs["no warmup"].mean < FAILS,
                              f"{accs['no warmup'].fmt('.3f')}")
-        ctx.part(f"{regime}: warmup rescues the large lr", regime=regime,
+        ctx.part(f"{regime}: warmup rescues a run that fails without it", regime=regime,
                  criterion=f"warmup − no warmup final val acc > {RESCUE:g}, paired over seeds (95% interval)",
                  check=lambda arm, a=accs["no warmup"]: exceeds(arm, a, by=RESCUE, paired=True,
                                                                  what="warmup − no warmup"),
