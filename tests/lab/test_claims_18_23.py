@@ -1,14 +1,16 @@
 """Claims 18–23 and the regularization picture under --fast: the verdict each reaches there, and the
 measurements behind it (the chapter as a regression suite for the library)."""
 import pytest
+from fast_checks import check_fast_finding
 
 from nnopt.lab import run_experiment
 from nnopt.lab.experiments.c19_early_stopping import expected_stop
 
 
 def fast(name, tmp_path):
+    """The --fast record, checked by `check_fast_finding` (each test asserts the verdicts)."""
     record = run_experiment(name, tmp_path / name, seeds=3, fast=True)
-    assert record["figures"] and all((tmp_path / name / f).is_file() for f in record["figures"])
+    check_fast_finding(record, tmp_path / name)
     assert record["recipes"]
     return record
 

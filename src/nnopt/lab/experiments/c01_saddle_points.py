@@ -100,7 +100,7 @@ def saddle_points(ctx: LabContext) -> Finding:
     rows = [[name, f"{found[name].point}", f"{found[name].eigenvalues}", m, results[name, m].fmt(".0f")]
             for name in STARTS for m in METHODS]
     return ctx.finding(
-        table=Table(["surface", "saddle", "Hessian eigenvalues", "method", "steps to escape (3 seeds)"], rows),
+        table=Table(["surface", "saddle", "Hessian eigenvalues", "method", f"steps to escape ({len(ctx.seeds)} seeds)"], rows),
         figures=[ctx.save_figure(fig, "saddles", caption="right: the gradient-descent band stays at the saddle's "
                                  "value long after the noisy and momentum bands have dropped below the dashed escape "
                                  "level")],

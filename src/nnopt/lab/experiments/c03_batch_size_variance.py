@@ -115,7 +115,7 @@ def batch_size_variance(ctx: LabContext) -> Finding:
     fig, (ax, ax2) = figure(2, width=5.4)
     v = np.array([[s[K]["var"] for K in partial] for s in stats])
     ax.errorbar(partial, v.mean(0), yerr=[v.mean(0) - v.min(0), v.max(0) - v.mean(0)], fmt="o", capsize=3,
-                label=f"measured E‖g_K − g‖² ({draws} batches; bar: 3 seeds' θ)")
+                label=f"measured E‖g_K − g‖² ({draws} batches; bar: {len(ctx.seeds)} seeds' θ)")
     Ks = np.array(partial, dtype=float)
     theory = np.mean([[s[K]["theory"] for K in partial] for s in stats], axis=0)
     ax.plot(Ks, theory, "-", label="σ²(N−K)/(K(N−1))")
@@ -136,7 +136,7 @@ def batch_size_variance(ctx: LabContext) -> Finding:
     ax2.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
     ax2.set_yticks(range(len(ks)), [str(K) for K in ks])
     ax2.set(xlabel="learning rate (SGD)", ylabel="batch size K",
-            title=f"final val loss after {epochs} epochs (mean of 3 seeds)")
+            title=f"final val loss after {epochs} epochs (mean of {len(ctx.seeds)} seeds)")
     fig.colorbar(im, ax=ax2, label="val loss (capped at 3; div. = diverged)")
     fig.tight_layout()
 
@@ -144,7 +144,7 @@ def batch_size_variance(ctx: LabContext) -> Finding:
             for K in partial]
     rows += [[f"grid K = {K}", f"largest lr that trains: {lr_max[K]:g}", f"best lr: {best_lr[K]:g}", ""] for K in ks]
     return ctx.finding(
-        table=Table(["K", "variance / closed form (3 seeds)", "bias² / (Var/draws)", "E‖g_K − g‖²"], rows),
+        table=Table(["K", f"variance / closed form ({len(ctx.seeds)} seeds)", "bias² / (Var/draws)", "E‖g_K − g‖²"], rows),
         figures=[ctx.save_figure(fig, "batch_variance", caption="left: the measured points sit on the closed-form "
                                  "line (slope ≈ −1 for K ≪ N); right: the trainable region (dark) reaches further "
                                  "right in the rows of larger batches")],

@@ -102,7 +102,7 @@ def adadelta(ctx: LabContext) -> Finding:
     rows += [[f"adadelta, ε = {eps:g}", "", "", _fmt([r["reached"] for r in rs])] for eps, rs in epsilons.items()]
     final = {f"{name}@{s:g}": Spread([r["ratio"][-1] for r in runs[name, s]]) for name, s in runs}
     return ctx.finding(
-        table=Table(["optimizer (defaults)", *[f"steps to target, s = {s:g} (3 seeds)" for s in SCALES]], rows),
+        table=Table(["optimizer (defaults)", *[f"steps to target, s = {s:g} ({len(ctx.seeds)} seeds)" for s in SCALES]], rows),
         figures=[ctx.save_figure(fig, "adadelta_scales", caption="left: Adadelta's dashed (s = 100) band never "
                                  "reaches the target line; right: the solid (flat) effective lr sits above the dashed "
                                  "(stiff) one — adaptation per coordinate, but not independence from a step size")],

@@ -155,7 +155,8 @@ def _figure(ctx: LabContext, by_lr: dict, acc_std: dict, acc_batch: dict, epochs
     for n in ARMS:
         errorbar(axes[1], STDS, [acc_std[n][s] for s in STDS], color=colors[n], label=NORMS.get(n, n))
         errorbar(axes[2], BATCHES, [acc_batch[n][b] for b in BATCHES], color=colors[n], label=NORMS.get(n, n))
-    axes[0].set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1))
+    axes[0].set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1),
+                xticks=range(1, epochs + 1, max(1, epochs // 8)))  # whole epochs
     axes[0].set_title(f"SGD at three learning rates (diverged = chance, {level:.0%})", fontsize=10)
     axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     axes[1].set(xscale="log", xlabel="init σ of every weight (N(0, σ²))", ylabel="final validation accuracy",

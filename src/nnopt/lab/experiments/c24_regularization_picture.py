@@ -43,7 +43,7 @@ def boundary(model: torch.nn.Module, lim: np.ndarray) -> np.ndarray:
                    "2019 (decoupled weight decay); Srivastava et al. 2014 (dropout); Prechelt 1998 (early "
                    "stopping)")
 def regularization(ctx: LabContext) -> Finding:
-    epochs = ctx.pick(40, 300)
+    epochs = ctx.pick(30, 300)
     arms = {**ARMS, "none again (control)": {}}
     results = {arm: ctx.runs(lambda s, o=over, c=arm.endswith("(control)"): ctx.recipe(
                                  {"data": DATA, "model": MODEL, "optimizer": {"name": "adam", "lr": 0.01},

@@ -190,7 +190,7 @@ def saddle_points_high_dim(ctx: LabContext) -> Finding:
     rows = [[d, Spread([float(counts[d, s]) for s in ctx.seeds]).fmt(".0f"), frac[d].fmt(".3f"), f"{m:.3f}"]
             for d, m in zip(DIMS, med)]
     return ctx.finding(
-        table=Table(["d", "critical points found (3 seeds)", "fraction that are minima", "median"], rows),
+        table=Table(["d", f"critical points found ({len(ctx.seeds)} seeds)", "fraction that are minima", "median"], rows),
         figures=[ctx.save_figure(fig, "saddle_points_high_dim", caption="left: the share of minima falls by orders "
                                  "of magnitude from d = 1 to 16; right: higher critical points have more descent "
                                  "directions")],
