@@ -3,7 +3,7 @@ an update rule differently from the paper it cites, each run as written beside t
 
 Every rule here is the formula itself, in float64, on a one-dimensional quadratic
 f(θ) = ½·s·(θ − θ*)² (gradient g = s·(θ − θ*)), so that a run is a few hundred multiply-adds and a
-test can check its first steps by hand. The paper's rules are checked against torch (tests/lab/test_errata.py:
+test can check its first steps by hand. The paper's rules are checked against torch (tests/lab/test_lab_b.py:
 torch.optim.Adam, torch.nn.utils.clip_grad_norm_), the chapter's as written against hand computations.
 
 1. **ε inside the square root** (§7.2.3 AdaGrad, RMSprop; §7.2.4 Adam): Δθ_t = −α/√(G_t + ε) ⊙ g_t and
