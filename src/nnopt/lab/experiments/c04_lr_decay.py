@@ -101,10 +101,13 @@ def lr_decay(ctx: LabContext) -> Finding:
                                         f"largest {max(a.hi for a in acc.values()):.3f}"))
             curve = [sum(e) / len(e) for e in zip(*(r.series("train_loss") for r in runs["constant"]))]
             last = max(3, len(curve) // 3)
-            flat, slope, lo, hi = plateau(curve, last)
-            pre.append(Precondition(f"constant lr has reached its noise floor: the slope of its epoch-mean training "
-                                    f"loss over the last {last} epochs is not negative beyond the noise (95% interval "
-                                    "reaches 0)", flat, f"slope {slope:.2g}/epoch [{lo:.2g}, {hi:.2g}]"))
+            floor = f"constant lr has reached its noise floor: the slope of its epoch-mean training loss over the " \
+                    f"last {last} epochs is not negative beyond the noise (95% interval reaches 0)"
+            if len(curve) < last:
+                pre.append(Precondition(floor, False, f"{len(curve)} epochs: a slope and its interval need ≥ 3"))
+            else:
+                flat, slope, lo, hi = plateau(curve, last)
+                pre.append(Precondition(floor, flat, f"slope {slope:.2g}/epoch [{lo:.2g}, {hi:.2g}]"))
         ctx.part(f"{regime}: decay ends lower than constant", regime=regime,
                  criterion=f"constant − {DECAY} final full-training-set loss > 0 beyond the seed spread (95% Welch "
                            "interval)",
