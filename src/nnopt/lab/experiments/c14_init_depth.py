@@ -41,7 +41,7 @@ def init_overrides(init: str) -> dict:
                     "Xavier (tanh; logistic with gain 4), He (ReLU) and orthogonal (ReLU) and leave it for N(0, 1) "
                     "and N(0, 0.01²) (ReLU); a 20-layer, 64-wide MLP on digits trained by SGD with momentum "
                     "reaches > 30% validation accuracy with the former and stays ≤ 20% (chance 10%) with the latter",
-            source="Glorot & Bengio 2010; He et al. 2015; Saxe et al. 2014", cost_s=(7, 20))
+            source="Glorot & Bengio 2010; He et al. 2015; Saxe et al. 2014", cost_s=(3.4, 19))
 def init_depth(ctx: LabContext) -> Finding:
     width, epochs = ctx.pick(32, 128), ctx.pick(1, 12)
     subset = ctx.pick({"data.n_train": 800}, {})

@@ -78,7 +78,7 @@ def fmt_steps(values: list[float]) -> str:
                     "falls by > 100× with standardization and whitening, and SGD reaches a training loss of 0.2 "
                     "with every preprocessing in ≥ 10× fewer steps than without (or without only not at all); PCA "
                     "whitening's training covariance is I to within 0.05",
-            source="LeCun, Bottou, Orr & Müller 1998 (Efficient BackProp, §4.3)", cost_s=(7, 12))
+            source="LeCun, Bottou, Orr & Müller 1998 (Efficient BackProp, §4.3)", cost_s=(2.1, 7.5))
 def preprocessing(ctx: LabContext) -> Finding:
     cap, factor = 5000, ctx.pick(10, 40)  # steps allowed with preprocessing; "none" gets factor × the slowest
     kappa: dict[str, list[float]] = {m: [] for m in METHODS}

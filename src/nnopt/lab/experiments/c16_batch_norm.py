@@ -38,7 +38,7 @@ ARMS = {"none": "none", "batch": "batch", "none (control)": "none"}  # arm → m
 CONTROL_SEED = 100
 
 
-@experiment("batch_norm", shows={"model.norm": ["batch"]}, accepts_recipe=True, cost_s=(10, 25),
+@experiment("batch_norm", shows={"model.norm": ["batch"]}, accepts_recipe=True, cost_s=(3.5, 19),
             claim="Batch normalization allows larger learning rates, converges in fewer epochs, "
             "reduces the sensitivity to initialization, degrades with very small batches and behaves differently "
             "in training and inference.",

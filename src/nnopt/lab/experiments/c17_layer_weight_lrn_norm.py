@@ -59,7 +59,7 @@ def tuned_lr(losses: dict[float, list[float]]) -> float:
     return min(losses, key=lambda lr: statistics.fmean(losses[lr]))
 
 
-@experiment("layer_weight_lrn_norm", shows={"model.norm": ["layer", "weight", "lrn"]}, cost_s=(9, 19),
+@experiment("layer_weight_lrn_norm", shows={"model.norm": ["layer", "weight", "lrn"]}, cost_s=(3.1, 17),
             claim="Layer normalization works per sample, so it applies to batch size 1 "
             "and to recurrent networks where batch norm cannot; weight normalization speeds up early training; "
             "local response normalization helps a CNN.",

@@ -29,7 +29,7 @@ def boundary(model: torch.nn.Module, lim: np.ndarray) -> np.ndarray:
     return probabilities(model, mesh)[:, 1].reshape(GRID, GRID).numpy()
 
 
-@experiment("regularization", shows={"penalty.name": ["l2"], "regularization.dropout": "*"}, cost_s=(7, 22),
+@experiment("regularization", shows={"penalty.name": ["l2"], "regularization.dropout": "*"}, cost_s=(3.2, 16),
             claim="Regularization trades training fit for generalization: an unregularized "
             "network fits the noise of a small training set, each regularizer smooths the decision boundary",
             precise="Noisy two-moons (σ = 0.35, 105 training points, 135 test points), an MLP 2-128-128-2 trained "
