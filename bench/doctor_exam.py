@@ -497,9 +497,10 @@ EXPECT = {
     "batch norm at tiny batches": (("train.batch_size", "up"), ("model.norm", "set")),
     "overfitting": (("penalty.coef", "up"), ("optimizer.weight_decay", "up"), ("regularization.dropout", "up"),
                     ("regularization.early_stopping.patience", "set"), ("data.n_train", "up")),
-    "underfitting": (("model.widths", "up"), ("penalty.coef", "down"), ("train.epochs", "up")),
+    "underfitting": (("model.widths", "up"), ("model.hidden", "up"), ("penalty.coef", "down"),
+                     ("optimizer.weight_decay", "down"), ("train.epochs", "up")),
     "dead ReLUs": (("model.activation", "set"), ("init.bias", "up")),
-    "exploding gradients": ("clip.name", "set"),
+    "exploding gradients": (("clip.name", "set"), ("init.name", "set"), ("init.gain", "down")),
     "schedule decays too early": (("schedule.name", "set"), ("schedule.step_size", "up"), ("schedule.rate", "up")),
 }
 

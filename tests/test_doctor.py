@@ -3,6 +3,8 @@ right way; a healthy run gets none; exit codes, --json, --verify; the probe's nu
 independent computations; the per-layer statistics equal an independent recomputation."""
 import json
 import math
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from torch import nn
 from nnopt import Recipe
 from nnopt.cli import main
 from nnopt.doctor import diagnose, format_diagnosis, verify
-from nnopt.doctor.checks import flat_recipe, read, toml_value
+from nnopt.doctor.checks import Run, flat_recipe, overfitting, read, toml_value, underfitting
 from nnopt.doctor.probe import RANGE_HI, RANGE_LO, RANGE_STEPS, Probe
 from nnopt.doctor.verify import with_sets
 from nnopt.errors import DivergedError
@@ -106,8 +108,9 @@ def test_dead_relus_from_a_negative_bias(tmp_path):
 
 
 @pytest.mark.slow
-def test_batch_norm_at_tiny_batches(tmp_path):
-    f = first(run(tmp_path, **MOONS, **{"model.widths": [32, 32], "model.norm": "batch", "train.batch_size": 2,
+@pytest.mark.parametrize("norm", ["batch", "sync_batch"])  # every norm registered with batch statistics
+def test_batch_norm_at_tiny_batches(tmp_path, norm):
+    f = first(run(tmp_path, **MOONS, **{"model.widths": [32, 32], "model.norm": norm, "train.batch_size": 2,
                                         "train.epochs": 3}))
     assert f.name == "batch norm at tiny batches" and f.sets == {"train.batch_size": 32}
 
@@ -120,7 +123,10 @@ def test_exploding_gradients_in_an_rnn(tmp_path):
     Trainer(build(recipe), tmp_path, quiet=True).fit()
     f = first(tmp_path)
     assert f.name == "exploding gradients" and f.sets["clip.name"] == "global_norm"
+    assert f.sets["init.name"] == "orthogonal" and f.sets["init.gain"] == 1.0  # ρ = 1 at init
     assert "spectral radius" in f.evidence
+    result = verify(tmp_path)  # the remedy's rerun: the radius is 1, the validation loss no worse
+    assert result["improved"] and result["after"] == 0.0 and result["val_after"] <= 1.05 * result["val_before"]
 
 
 def test_schedule_that_decays_too_early(tmp_path):
@@ -145,6 +151,54 @@ def test_underfitting(tmp_path, how):
     f = first(run(tmp_path, **sets))
     assert f.name == "underfitting"
     assert (f.sets == {"model.widths": [32]}) if how == "small model" else (f.sets == {"penalty.coef": 0.01})
+
+
+def fake_run(epochs, reference=None):
+    """A Run of `epochs` records whose probe knows only the data's reference accuracy (None: no probe)."""
+    probe = None if reference is None else SimpleNamespace(reference_accuracy=reference)
+    return Run(Path("fake"), {"model": {"name": "mlp", "widths": [8]}}, {}, [], epochs, _probe=(probe, "no probe"))
+
+
+def epochs_of(train_loss, val_loss, train_acc=0.9, val_acc=0.9):
+    return [{"epoch": i + 1, "train_loss": t, "val_loss": v, "train_acc": train_acc, "val_acc": val_acc}
+            for i, (t, v) in enumerate(zip(train_loss, val_loss))]
+
+
+def test_underfitting_is_judged_against_what_the_data_allow():
+    e = epochs_of([0.6] * 5, [0.62] * 5, train_acc=0.80, val_acc=0.78)
+    assert underfitting(fake_run(e, reference=0.77)) is None  # Fashion-MNIST-like: a 5-NN reaches no more
+    f = underfitting(fake_run(e, reference=0.97))  # a 5-NN reaches 0.97: 0.17 short
+    assert f.name == "underfitting" and f.severity == pytest.approx(0.17) and f.sets == {"model.widths": [32]}
+    assert "0.970" in f.evidence
+    assert underfitting(fake_run(e)) is not None  # no probe: the absolute rule, train accuracy < 0.85
+    assert underfitting(fake_run(epochs_of([0.6] * 5, [0.6] * 5, 0.86, 0.86))) is None
+    # validation better than training is no gap; validation far worse is not underfitting
+    assert underfitting(fake_run(epochs_of([0.6] * 5, [0.5] * 5, 0.70, 0.80), reference=0.97)) is not None
+    assert underfitting(fake_run(epochs_of([0.6] * 5, [0.9] * 5, 0.70, 0.60), reference=0.97)) is None
+
+
+def test_overfitting_needs_a_rise_above_the_validation_jitter():
+    train = [1.4, 0.7, 0.6, 0.49, 0.45, 0.38, 0.38, 0.39, 0.34, 0.31]
+    noisy = [0.9, 0.81, 0.6, 0.59, 0.6, 0.87, 0.7, 0.79, 0.75, 0.72]  # +22% from the minimum, jitter 0.09
+    assert overfitting(fake_run(epochs_of(train, noisy, 0.89, 0.78))) is None  # accuracy gap at 2.3× the loss
+    steady = [0.9, 0.7, 0.6, 0.62, 0.66, 0.7, 0.75, 0.8, 0.85, 0.9]
+    f = overfitting(fake_run(epochs_of([x / 6 for x in train], steady)))
+    assert f.name == "overfitting" and f.sets["regularization.early_stopping.patience"] == 3
+    memorized = overfitting(fake_run(epochs_of([0.01] * 10, [0.5] * 10, 1.0, 0.85)))  # no rise: the gaps
+    assert memorized.name == "overfitting" and "accuracy gap 0.150" in memorized.evidence
+
+
+def test_reference_accuracy_equals_scikit_learns_5_nearest_neighbours(tmp_path):
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    for data in ({"name": "moons", "n_samples": 400, "noise": 0.3}, {"name": "wine"}):
+        p = Probe({**BASE, "data": data}, tmp_path)
+        train, val = p.data.train, p.data.val
+        scale = StandardScaler().fit(train.x.numpy())
+        knn = KNeighborsClassifier(n_neighbors=5).fit(scale.transform(train.x.numpy()), train.y.numpy())
+        assert p.reference_accuracy == pytest.approx(knn.score(scale.transform(val.x.numpy()), val.y.numpy()))
+    assert Probe({**BASE, "data": {"name": "diabetes"}}, tmp_path).reference_accuracy is None  # regression
 
 
 def test_non_finite_losses_are_never_nothing_found(tmp_path, capsys):

@@ -10,6 +10,7 @@ inputs, and a short learning-rate range test.
     at the end  the dead units of the final weights, and their loss on P in eval mode (batch norm's
                 running statistics) beside the run's logged train-mode loss
     recurrent   the spectral radius ρ of each initial recurrent matrix (per gate)
+    reference   what the data allow: a 5-nearest-neighbour vote's validation accuracy (classification)
     range test  Smith 2017 (§3.3, "LR range test"): from the initial weights, η_i = η_lo·(η_hi/η_lo)^{i/(n−1)}
                 for n = 150 steps of the run's optimizer, batch size and penalty; the data loss is
                 smoothed by an exponential average (β = 0.9, bias-corrected) and the test stops once it
@@ -33,6 +34,7 @@ from ..train.layer_stats import PROBE, dead_units
 from ..train.rundir import RunDir
 
 RANGE_STEPS, RANGE_LO, RANGE_HI, RANGE_BETA, RANGE_STOP = 150, 1e-5, 10.0, 0.9, 4.0
+KNN_K, KNN_TRAIN, KNN_VAL = 5, 2000, 1000
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -183,6 +185,25 @@ class Probe:
         best_lr = lrs[k] if lrs else RANGE_LO
         return {"lrs": lrs, "losses": losses, "best_lr": best_lr, "suggested": best_lr / 10,
                 "min_loss": losses[k] if losses else math.inf}
+
+    @cached_property
+    def reference_accuracy(self) -> float | None:
+        """What the data allows: the validation accuracy of a k-nearest-neighbour vote (k = `KNN_K`,
+        Euclidean on the inputs flattened and standardized by the training split's mean and std) over
+        at most `KNN_TRAIN` training samples, on at most `KNN_VAL` validation samples. Asymptotically
+        the 1-NN error is at most twice the Bayes error (Cover & Hart 1967), so a network that cannot
+        reach this accuracy on its own training data fits less than the data allow. None for
+        regression, token inputs or an empty validation split."""
+        train, val = self.data.train, self.data.val
+        if not self.classification or not train.x.is_floating_point() or len(val) == 0:
+            return None
+        x, y = train.x[:KNN_TRAIN].double().flatten(1), train.y[:KNN_TRAIN]
+        mean, std = x.mean(0), x.std(0).clamp_min(1e-8)
+        q = (val.x[:KNN_VAL].double().flatten(1) - mean) / std
+        k = min(KNN_K, len(y))
+        near = torch.cdist(q, (x - mean) / std).topk(k, largest=False).indices
+        votes = F.one_hot(y[near], self.n_classes).sum(1)
+        return float((votes.argmax(1) == val.y[:KNN_VAL]).double().mean())
 
     @cached_property
     def spectral_radius(self) -> float:
