@@ -25,8 +25,8 @@ COMPILE_MIN_NUMEL = 1_000_000
 def apply_update(transform: Transform, params: list[Tensor], grads: list[Tensor],
                  state: dict[str, list[Tensor]], hyper: dict, step, first: bool,
                  found: Tensor | None = None, maximize: bool = False) -> None:
-    """θ ← c·θ + s·u/d where u = transform(±g) and c, s, d are its pending factors (one lerp,
-    θ ← (1 − s)·θ + s·u, when the transform set ``ctx.lerp``). With `found` (a 0-d tensor,
+    """θ ← c·θ + s·u/d where u = transform(±g) and c, s, d are its pending factors (with
+    ``ctx.lerp`` = (targets, w), θ ← θ + w·(target − θ) before the addition). With `found` (a 0-d tensor,
     non-zero: the gradients are not finite) θ and the state keep their values, decided on the
     device."""
     written = params + [t for slot in getattr(transform, "slots", ()) for t in state[slot]]
@@ -35,9 +35,9 @@ def apply_update(transform: Transform, params: list[Tensor], grads: list[Tensor]
     updates = transform.update(grads, state, ctx)
     if ctx.decay is not None:
         torch._foreach_mul_(params, ctx.decay)
-    if ctx.lerp:
-        lerp(params, updates, ctx.scale)
-    elif isinstance(ctx.scale, Tensor):
+    if ctx.lerp is not None:
+        lerp(params, *ctx.lerp)
+    if isinstance(ctx.scale, Tensor):
         ctx.divisor, divisor = None, ctx.divisor
         updates = torch._foreach_mul(updates, ctx.scale) if divisor is None else \
             torch._foreach_div(torch._foreach_mul(updates, ctx.scale), divisor)

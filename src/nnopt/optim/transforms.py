@@ -36,8 +36,8 @@ transform that opts in gets a `FusionContext` holding those pending factors — 
 It must call `materialize` (or `own`) before it reads u's values, may leave its own factor pending
 instead of taking a pass (``scale_by_lr`` sets s, ``scale_by_adam`` sets d, AdamW's decay sets c),
 and writes into u only when ``ctx.owned``; returning a state buffer as u' means ``ctx.owned =
-False``. A last transform may set ``ctx.lerp`` while ``ctx.decay`` is None: θ ← (1 − s)·θ + s·u, one
-``lerp`` pass over θ instead of a scaling pass and an addition (schedule-free's averaging). A
+False``. A last transform may set ``ctx.lerp = (targets, w)``: θ ← θ + w·(target − θ) after the
+decay and before the addition, one ``lerp`` pass over θ (schedule-free's averaging towards z). A
 transform does no algebra on a factor pending from another: it materializes it.
 
 A plain function works too: ``pure(torch.sign)`` (u' = f(u) per tensor) or ``pure(f, state=
@@ -130,7 +130,7 @@ class FusionContext(StepContext):
     owned: bool = False
     scale: Number | None = None
     decay: Number | None = None
-    lerp: bool = False
+    lerp: tuple[Tensors, Number] | None = None
     divisor: Tensors | None = None
     scratch: Tensors | None = None
     _view: StepContext | None = field(default=None, repr=False)

@@ -24,7 +24,7 @@ from ...params import Param
 from ..define import LR
 from ..groups import split_no_decay
 from ..optimizer import ChainOptimizer
-from ..transforms import Ref, _debiased_denominator, _divide, add_l2, addcmul, axpy, chain, materialize, plus
+from ..transforms import Ref, _debiased_denominator, _divide, add_l2, addcmul, axpy, chain, materialize
 from . import custom
 
 
@@ -59,9 +59,12 @@ class scale_by_debiased_rms:
 @dataclass(frozen=True)
 class schedule_free:
     """The schedule-free step (module doc) on the incoming direction u, the last transform of a
-    chain: θ ← (1 − c)θ + c·z + α_t(β(1 − c) − 1)·u; z ← z − α_t·u. The scalars c_t (``ckp1``) and
-    α_t (``scheduled_lr``, the lr after warmup) are group keys the `ScheduleFree` optimizer sets
-    on the host before each step, as the schedulefree package does."""
+    chain: z ← z − α_t·u, then θ ← (1 − c)θ + c·z + α_t(1 − c)(β − 1)·u — the package's
+    θ ← (1 − c)θ + c·z_old + α_t(β(1 − c) − 1)·u written with the new z — as the pending
+    ``ctx.lerp`` = (z, c) and factor α_t(1 − c)(β − 1): three in-place passes, no temporary (a
+    pending divisor d stays pending: z ← z − α_t·u/d is one addcdiv). The scalars c_t (``ckp1``)
+    and α_t (``scheduled_lr``, the lr after warmup) are group keys the `ScheduleFree` optimizer
+    sets on the host before each step, as the schedulefree package does."""
 
     elementwise = True
     pending = True
@@ -75,22 +78,17 @@ class schedule_free:
         return {"z": [p.detach().clone(memory_format=torch.preserve_format) for p in params]}
 
     def update(self, updates, state, ctx):
-        # a pending factor s joins the two steps' factors below instead of taking a pass
+        # a pending factor s joins the step's α_t instead of taking a pass
         s, ctx.scale = 1.0 if ctx.scale is None else ctx.scale, None
-        updates = materialize(updates, ctx)
         c, lr = ctx.value(self.ckp1), ctx.value(self.lr) * s
         z = state["z"]
-        # c·z + k·u as c·(z + (k/c)·u): one pass makes the new tensor, c stays pending (c = 0
-        # only when lr_max = 0, and then k = 0 too)
-        k = lr * (ctx.value(self.momentum) * (1 - c) - 1)
-        out = plus(z, updates, torch.where(c != 0, k / c, 0.0) if isinstance(c, Tensor) else k / c if c else 0.0)
-        axpy(z, updates, -lr)
-        ctx.scale, ctx.owned = c, True
-        if ctx.decay is None:
-            ctx.lerp = True  # θ ← (1 − c)·θ + c·out in one pass
+        if ctx.divisor is not None and not isinstance(lr, Tensor):
+            torch._foreach_addcdiv_(z, updates, ctx.divisor, value=-lr)
         else:
-            ctx.decay = ctx.decay * (1 - c)
-        return out
+            updates = materialize(updates, ctx)
+            axpy(z, updates, -lr)
+        ctx.lerp, ctx.scale = (z, c), lr * (1 - c) * (ctx.value(self.momentum) - 1)
+        return updates
 
 
 class ScheduleFree(ChainOptimizer):
