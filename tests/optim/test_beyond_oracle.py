@@ -191,6 +191,26 @@ def test_muon_matches_torch_muon_plus_adamw(hyper):
     _compare("muon", _Both, hyper)
 
 
+def test_muon_matches_torch_on_matrices_of_one_shape():
+    """Three 16×16 weights (orthogonalized as one stack), a 12×16 and a 16×12 one, and their
+    biases (torch's fused AdamW kernel): 30 steps as torch.optim.Muon + AdamW."""
+    def mlp():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.Tanh(),
+                                   torch.nn.Linear(16, 16), torch.nn.Tanh(), torch.nn.Linear(16, 12),
+                                   torch.nn.Tanh(), torch.nn.Linear(12, 16))
+    hyper = dict(lr=0.02, weight_decay=0.1, adamw_lr=1e-3, adamw_weight_decay=1e-2, adamw_betas=(0.9, 0.99))
+    a, b = mlp(), mlp()
+    mine, theirs = O.create("muon", a.parameters(), **hyper), _Both(b.parameters(), **hyper)
+    x = torch.randn(64, 16, generator=torch.Generator().manual_seed(1))
+    for model, opt in ((a, mine), (b, theirs)):
+        for t in range(30):
+            opt.zero_grad()
+            model(x[t % 4 * 16:(t % 4 + 1) * 16]).square().mean().backward()
+            opt.step()
+    assert rel_err(a, b) <= 1e-6
+
+
 def _norm64(param_groups, device=None, *, weight_adaptive=False):
     """pytorch-optimizer's global ‖Tg‖², without its cast to float32 (the rest of its SAM is used
     as it is)."""

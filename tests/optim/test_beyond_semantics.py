@@ -116,6 +116,19 @@ def test_newton_schulz_approximates_the_polar_factor():
     assert lr_ratio(torch.Size([16, 64]), "match_rms_adamw") == pytest.approx(0.2 * 8)
 
 
+def test_newton_schulz_of_a_stack_is_torch_muons_per_matrix_bit_for_bit():
+    """Muon orthogonalizes same-shape matrices as one (k, n, m) stack (bmm/baddbmm): each result
+    equals torch.optim.Muon's own per-matrix Newton–Schulz (addmm) exactly, wide, tall and square."""
+    from torch.optim._muon import _zeropower_via_newtonschulz
+
+    torch.manual_seed(0)
+    for shape in ((3, 16, 64), (4, 64, 16), (2, 32, 32), (1, 25, 40)):
+        m = torch.randn(shape)
+        ours = newton_schulz(m, (3.4445, -4.7750, 2.0315), 5, 1e-7)
+        for i in range(shape[0]):
+            assert torch.equal(ours[i], _zeropower_via_newtonschulz(m[i], (3.4445, -4.7750, 2.0315), 5, 1e-7)), shape
+
+
 def test_muon_splits_matrices_from_the_rest():
     model = small_cnn()
     opt = O.create("muon", model.named_parameters(), lr=0.02, adamw_lr=1e-3, weight_decay=0.1,

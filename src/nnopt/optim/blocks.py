@@ -16,6 +16,7 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Iterator
 
+import torch
 from torch import Tensor
 
 from .transforms import Transform
@@ -57,9 +58,23 @@ def blocks(transform: Transform, params: list[Tensor], grads: list[Tensor],
         yield _columns(batch, keys)
 
 
+def by_shape(tensors: list[Tensor]) -> dict[tuple, list[int]]:
+    """The positions of `tensors` by (shape, dtype, device): a tensorwise transform may run each
+    bucket as one `stacked` tensor, a few kernels per distinct shape instead of per tensor."""
+    out: dict[tuple, list[int]] = {}
+    for i, t in enumerate(tensors):
+        out.setdefault((t.shape, t.dtype, t.device), []).append(i)
+    return out
+
+
+def stacked(tensors: list[Tensor]) -> Tensor:
+    """Tensors of one shape as one (k, …) tensor: a view when k = 1, else a copy."""
+    return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
+
+
 def _columns(rows: list[tuple[Tensor, ...]], keys: list[str]) -> Block:
     cols = [list(c) for c in zip(*rows)]
     return cols[0], cols[1], dict(zip(keys, cols[2:]))
 
 
-__all__ = ["BLOCK", "blocks"]
+__all__ = ["BLOCK", "blocks", "by_shape", "stacked"]

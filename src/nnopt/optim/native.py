@@ -90,18 +90,25 @@ def rmsprop_kernel(h) -> Update | None:
     return update
 
 
+def adam_update(op, betas: str = "betas", eps: str = "eps") -> Update:
+    """The update of torch's fused Adam kernel `op` (``_fused_adam_`` or ``_fused_adamw_``), β₁, β₂
+    and ε read from the group keys `betas` and `eps` (Muon's AdamW group: ``adamw_betas``),
+    amsgrad from ``amsgrad`` where the group has it."""
+    steps = _step_tensors()
+
+    def update(params, grads, state, group, step, found):
+        b1, b2 = group[betas]
+        op(params, grads, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq", []),
+           steps(params, step), lr=group["lr"], amsgrad=group.get("amsgrad", False), beta1=b1, beta2=b2,
+           weight_decay=group["weight_decay"], eps=group[eps], maximize=group["maximize"], found_inf=found)
+    return update
+
+
 def _adam(op) -> Callable:
     def kernel(h) -> Update | None:
         if not h.bias_correction or h.eps_inside_sqrt:
             return None
-        steps = _step_tensors()
-
-        def update(params, grads, state, group, step, found):
-            b1, b2 = group["betas"]
-            op(params, grads, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq", []),
-               steps(params, step), lr=group["lr"], amsgrad=group["amsgrad"], beta1=b1, beta2=b2,
-               weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"], found_inf=found)
-        return update
+        return adam_update(op)
     return kernel
 
 
@@ -110,5 +117,5 @@ adam_kernel.__doc__ = "torch Adam (L2 on the gradient, amsgrad): θ ← θ − �
 adamw_kernel = _adam(torch._fused_adamw_)
 adamw_kernel.__doc__ = "torch AdamW: θ ← (1 − αλ)θ − α·m̂/(√v̂ + ε)."
 
-__all__ = ["Update", "applicable", "sgd_kernel", "adagrad_kernel", "rmsprop_kernel", "adam_kernel",
+__all__ = ["Update", "applicable", "sgd_kernel", "adagrad_kernel", "rmsprop_kernel", "adam_update", "adam_kernel",
            "adamw_kernel"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from ...params import Param
+from ..blocks import by_shape, stacked
 from ..define import register
 from ..transforms import Ref, _divide, chain, decoupled_weight_decay, materialize
 
@@ -16,19 +17,6 @@ from ..transforms import Ref, _divide, chain, decoupled_weight_decay, materializ
 def _tensor_min(a, b):
     """min(a, b) for floats or 0-d tensors (the compiled path passes tensors)."""
     return torch.minimum(a, torch.as_tensor(b)) if isinstance(a, torch.Tensor) else min(a, b)
-
-
-def _buckets(tensors: list[torch.Tensor]) -> dict[tuple, list[int]]:
-    """The positions of `tensors` by (shape, dtype, device): each bucket runs as one stacked tensor."""
-    out: dict[tuple, list[int]] = {}
-    for i, t in enumerate(tensors):
-        out.setdefault((t.shape, t.dtype, t.device), []).append(i)
-    return out
-
-
-def _stacked(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """The tensors as one (k, …) tensor: a view when k = 1, else a copy."""
-    return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
 
 
 @dataclass(frozen=True)
@@ -43,8 +31,9 @@ class scale_by_factored_rms:
     so the result already includes −α (no ``scale_by_lr`` after it). ε₁ None: the dtype's machine
     ε. States ``row_var``, ``col_var`` (matrices) and ``variance`` (vectors) as in torch; each
     parameter holds a 0-element placeholder for the ones its shape does not use. Tensors of one
-    shape run together, stacked (k, …) (`_buckets`): a step costs a few kernels per distinct
-    shape, not per tensor; the per-tensor norms are reductions over the stack's trailing dims."""
+    shape run together, stacked (k, …) (`nnopt.optim.blocks.by_shape`): a step costs a few
+    kernels per distinct shape, not per tensor; the per-tensor norms are reductions over the
+    stack's trailing dims."""
 
     tensorwise = True
     pending = True
@@ -73,10 +62,10 @@ class scale_by_factored_rms:
         eps2, d = ctx.value(self.eps2), ctx.value(self.d)
         norms = torch._foreach_norm(ctx.params)
         out, divisor = list(updates), list(updates)
-        for (shape, dtype, _), idx in _buckets(updates).items():
+        for (shape, dtype, _), idx in by_shape(updates).items():
             pick = (lambda xs: [xs[i] for i in idx]) if len(idx) < len(updates) else (lambda xs: xs)
             us = pick(updates)
-            u = _stacked(us)
+            u = stacked(us)
             eps1 = torch.finfo(dtype).eps if self.eps1 is None else ctx.value(self.eps1)
             if len(shape) > 1:
                 rows, cols = pick(state["row_var"]), pick(state["col_var"])
@@ -85,12 +74,12 @@ class scale_by_factored_rms:
                 torch._foreach_lerp_(rows, square.mean(dim=-1, keepdim=True).unbind(0), weight)
                 torch._foreach_lerp_(cols, square.mean(dim=-2, keepdim=True).unbind(0), weight)
                 del square
-                row = _stacked(rows)
-                estimate = (row / row.mean(dim=-2, keepdim=True).clamp_(min=eps1)) * _stacked(cols)
+                row = stacked(rows)
+                estimate = (row / row.mean(dim=-2, keepdim=True).clamp_(min=eps1)) * stacked(cols)
             else:
                 variances = pick(state["variance"])
                 torch._foreach_lerp_(variances, torch._foreach_mul(us, us), weight)
-                estimate = _stacked(variances).clone()
+                estimate = stacked(variances).clone()
             step = estimate.clamp_(min=eps1 * eps1).rsqrt_().mul_(u)
             size = math.prod(shape) ** 0.5
             clip = torch.clamp(torch.linalg.vector_norm(step.view(len(idx), -1), dim=1) / (size * d), min=1.0)

@@ -11,6 +11,8 @@ import torch
 from torch import Tensor
 
 from ...params import Param
+from .. import native
+from ..blocks import by_shape, stacked
 from ..define import LR
 from ..groups import normalize_groups, split_no_decay
 from ..named import ADAM
@@ -23,19 +25,20 @@ ADJUST = ("original", "match_rms_adamw", "none")
 
 
 def newton_schulz(m: Tensor, coefficients: tuple[float, float, float], steps: int, eps: float) -> Tensor:
-    """≈ UVᵀ for m = USVᵀ, in bfloat16: X ← m/‖m‖_F (the wide way round), then `steps` times
-    X ← aX + (bA + cA²)X with A = XXᵀ, the quintic that pushes every singular value towards
-    [0.7, 1.2] fast (Jordan's coefficients; torch.optim.Muon)."""
+    """≈ UVᵀ for m = USVᵀ (or each matrix of a (k, n, m) stack), in bfloat16: X ← m/‖m‖_F (the
+    wide way round), then `steps` times X ← aX + (bA + cA²)X with A = XXᵀ, the quintic that
+    pushes every singular value towards [0.7, 1.2] fast (Jordan's coefficients; torch.optim.Muon).
+    A stack runs as bmm/baddbmm, which give torch's per-matrix addmm bit for bit (tested)."""
     a, b, c = coefficients
-    x = m.bfloat16()
-    tall = m.size(0) > m.size(1)
-    if tall:
-        x = x.T
-    x = x / x.norm().clamp(min=eps)
+    x = m.bfloat16() if m.dim() == 3 else m.bfloat16().unsqueeze(0)
+    if m.size(-2) > m.size(-1):
+        x = x.mT
+    x = x / torch.linalg.vector_norm(x, dim=(-2, -1), keepdim=True).clamp(min=eps)
     for _ in range(steps):
-        gram = x @ x.T
-        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
-    return x.T if tall else x
+        gram = torch.bmm(x, x.mT)
+        x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    x = x.mT if m.size(-2) > m.size(-1) else x
+    return x if m.dim() == 3 else x.squeeze(0)
 
 
 def lr_ratio(shape: torch.Size, adjust: str | None) -> float:
@@ -85,11 +88,14 @@ class orthogonalize:
         lerp(bufs, updates, 1 - mu)
         coefficients = tuple(ctx.value(c) for c in self.ns_coefficients)
         eps = ctx.value(self.eps)
-        out = []
-        for u, b in zip(updates, bufs):
-            v = u.lerp(b, mu) if self.nesterov else b
-            o = newton_schulz(v, coefficients, self.ns_steps, eps).to(u.dtype)
-            out.append(o.mul_(lr_ratio(u.shape, self.adjust_lr_fn)))
+        out = list(updates)
+        for (shape, dtype, _), idx in by_shape(updates).items():
+            b = stacked([bufs[i] for i in idx])
+            v = stacked([updates[i] for i in idx]).lerp(b, mu) if self.nesterov else b
+            o = newton_schulz(v, coefficients, self.ns_steps, eps).to(dtype)
+            ratio = lr_ratio(shape, self.adjust_lr_fn)
+            for i, one in zip(idx, (o.mul_(ratio) if ratio != 1 else o).unbind(0)):
+                out[i] = one
         ctx.owned = True
         return out
 
@@ -104,7 +110,13 @@ def _muon_chain(h):
     return chain(core, scale_by_lr(), decoupled_weight_decay(h.weight_decay))
 
 
+def _muon_kernel(h):
+    """torch's fused AdamW for the group of the other parameters; none for Muon's own."""
+    return None if h.muon else native.adam_update(torch._fused_adamw_, betas="adamw_betas", eps="adamw_eps")
+
+
 _muon_chain.structural = frozenset({"ns_steps"})
+_muon_chain.kernel = _muon_kernel
 
 
 def split_muon(params, adamw_lr: float, adamw_weight_decay: float, no_decay_1d: bool) -> list[dict]:
