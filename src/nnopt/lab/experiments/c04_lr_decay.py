@@ -177,9 +177,11 @@ def _figure(ctx: LabContext, results: dict) -> str:
                       "weights", yscale="log")
     verdict_map(bottom[0], [(r.split(" (")[0], parts[r], _difference(results[r][1])) for r in results],
                 "the map: constant − cosine final loss")
+    top[0].set_ylim(-0.03, 1.45)  # room above lr = 1 for the legend, clear of every curve
     finish(fig, *top)
     for ax in top[1:]:
         ax.get_legend().remove()  # one legend, on the schedules panel: same colours everywhere
+    top[0].legend(fontsize=6.5, ncol=2, loc="upper right")
     return ctx.save_figure(fig, "schedules", caption="bottom left, the map: green where cosine ends below the constant "
                            "lr beyond the seed spread; bottom row: the black bar (constant lr) above the others on the "
                            "noisy moons, level with or below them on digits")
