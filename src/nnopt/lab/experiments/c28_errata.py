@@ -47,7 +47,7 @@ def chapter_errata(ctx: LabContext) -> Finding:
     return ctx.finding(
         table=Table(["where", "the chapter writes", "the paper writes", "source", "kind", "what it does"], rows),
         figures=[ctx.save_figure(fig, "errata", caption="left: with ε inside the root the run on the loss scaled by "
-                                 "1e-6 (orange) barely moves while ε outside keeps the unscaled run; right: clipped GD as "
+                                 "1e-6 (orange) barely moves while ε outside keeps the unscaled run (unscaled, blue lies under green); right: clipped GD as "
                                  "written bounces between |θ| = 4 and 3.2 while Pascanu et al.'s converges (the plot floors "
                                  "|θ − θ*| at 1e-16)")],
         numbers={e.key: e.numbers for e in found},
