@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from ..base import Check, Finding, LabContext, RunResult, Spread, Table, experiment
+from ..base import Check, Finding, LabContext, Precondition, RunResult, Spread, Table, experiment
 from ..plots import band, spread_note
 
 NORMS = {"none": "no norm", "batch": "batch norm"}
@@ -76,17 +76,23 @@ def batch_norm(ctx: LabContext) -> Finding:
     gaps = {n: [mode_gap(r) for r in by_lr[n][0.3]] for n in ("none", "batch")}
     gap = {n: Spread([g[0] for g in gaps[n]]) for n in gaps}
     control = ("no norm, other seeds", "none (control)")
+    best_acc = {n: max(a.lo for a in acc_lr[n].values()) for n in ("none", "batch")}
+    reachable = Precondition(f"the budget lets a net reach {GOOD:.0%} (at some lr, every seed)",
+                             max(best_acc.values()) >= GOOD,
+                             "lowest seed at the best lr: " + ", ".join(f"{n} {a:.3f}" for n, a in best_acc.items()))
 
     ctx.part("(1) larger learning rates", on="batch", control=control,
              check=lambda n: Check(largest[n] > largest["none"], f"largest lr with ≥ {GOOD:.0%} for every seed: "
                                    f"{largest[n] or 'no lr'} vs no norm {largest['none'] or 'no lr'}"),
              criterion=f"the largest lr of {LRS} reaching {GOOD:.0%} validation accuracy for every seed is larger",
+             preconditions=[reachable],
              why="batch norm does not widen the usable lr range on this net")
     ctx.part("(2) fewer epochs", on="batch", control=control,
              check=lambda n: Check(np.mean(to_good[n]) < np.mean(to_good["none"]),
                                    f"epochs to {GOOD:.0%} at the best lr: {_fmt_epochs(to_good[n])} (lr {best_lr[n]:g}) "
                                    f"vs no norm {_fmt_epochs(to_good['none'])} (lr {best_lr['none']:g})"),
              criterion=f"mean epochs to {GOOD:.0%} at each net's best lr smaller (never reaching = inf)",
+             preconditions=[reachable],
              why="batch norm does not reach 90% sooner on this net")
     ctx.part("(3) less sensitive to the init scale", on="batch", control=control,
              check=lambda n: Check(init_range[n] < 0.5 * init_range["none"], f"range of accuracy over σ: "
@@ -122,7 +128,9 @@ def batch_norm(ctx: LabContext) -> Finding:
         notes=f"Trains on a stratified {ctx.pick(300, 1240)} of the 1257 digits training images, so that batch 2 "
               "leaves no batch of one (batch norm refuses it); the full run was changed from all 1257 to 1240 "
               "for that reason after it stopped there. Second pass: parts and controls (the net without norm on "
-              "seeds 100–102 in BN's place); the setup is unchanged.")
+              "seeds 100–102 in BN's place); the setup is unchanged. Then (1) and (2) got the precondition that "
+              "some net reaches 90% in the budget: at --fast (3 epochs on 300 images) none does, and the two parts said "
+              "DOES NOT HOLD for the budget's sake; the full run meets it.")
 
 
 def _fmt_epochs(values: list[float]) -> str:
