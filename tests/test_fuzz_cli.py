@@ -138,6 +138,7 @@ def options(*pairs):
                     max_size=6).map(lambda items: [x for item in items for x in item])
 
 
+DOCTOR_INPUTS = ["doctorrun", "nanrun", "brokenrun", "lab", "nope", "", "file.txt", "/dev/null"]
 REPORT_INPUTS = ["lab", "lab/good", "lab/null", "lab/deep", "lab/escape", "study", "nope", "", "file.txt"]
 COMMON = [("--set", assignment), ("--set", assignment), ("--out", out_path), ("--quiet", st.just(None))]
 ARGV = st.one_of(
@@ -169,6 +170,9 @@ ARGV = st.one_of(
                                                         ("--iters", value), ("--trace-samples", value),
                                                         ("--out", out_path)))
               .map(lambda t: [t[0], *t[1]])),
+    st.tuples(st.just(["doctor"]), st.tuples(st.sampled_from(DOCTOR_INPUTS),
+                                             options(("--json", st.just(None)), ("--verify", st.just(None))))
+              .map(lambda t: [t[0], *t[1]])),
     st.tuples(st.lists(st.sampled_from(["list", "optimizers", "schedules", "layers", "adam", "cosine", "x",
                                         "--help", "run", "nope", "-h"]), min_size=1, max_size=3), st.just([])),
 ).map(lambda parts: [a for a in parts[0] + parts[1] if a is not None])
@@ -182,14 +186,14 @@ def run_cli(argv: list[str]) -> None:
         try:
             Path("space.toml").write_text("[optimizer]\nlr = { low = 1e-4, high = 0.1, log = true }\n")
             Path("file.txt").write_text("keep")
-            if argv[0] in ("report", "landscape"):
+            if argv[0] in ("report", "landscape", "doctor"):
                 make_inputs(Path("."))
             BUILDS["real"] = argv[0] == "landscape"
             before = snapshot(Path("."))
             err = io.StringIO()
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
                 code = main(argv)
-            assert code in DOCUMENTED, (argv, code, err.getvalue())
+            assert code in DOCUMENTED | ({1} if argv[0] == "doctor" else set()), (argv, code, err.getvalue())
             text = err.getvalue()
             assert "Traceback" not in text, (argv, text)
             if code == 2:
@@ -202,8 +206,9 @@ def run_cli(argv: list[str]) -> None:
 
 
 def make_inputs(root: Path) -> None:
-    """Directories for report and landscape: a good finding, bad ones (null, 20k deep, a figure
-    outside its folder), a tune study with a bad row, a 'run' whose model.pt is garbage."""
+    """Directories for report, landscape and doctor: a good finding, bad ones (null, 20k deep, a figure
+    outside its folder), a tune study with a bad row, a 'run' whose model.pt is garbage, runs with
+    records only (one whose losses are NaN)."""
     good = fake_experiment("good", root / "lab" / "good")
     for name, text in [("null", "null"), ("deep", "[" * 20000 + "]" * 20000),
                        ("escape", json.dumps({**good, "figures": ["../../file.txt"], "recipes": ["/etc/hostname"]}))]:
@@ -211,6 +216,12 @@ def make_inputs(root: Path) -> None:
         (root / "lab" / name / "finding.json").write_text(text)
     (root / "study").mkdir()
     (root / "study" / "trials.csv").write_text("number,state,value\n0,COMPLETE,abc\n1,COMPLETE\n")
+    for name, loss in [("doctorrun", 0.5), ("nanrun", float("nan"))]:  # the doctor's runs: records only
+        (root / name).mkdir()
+        (root / name / "recipe.toml").write_text('[data]\nname = "moons"\n[model]\nname = "mlp"\n[train]\nepochs = 2\n')
+        (root / name / "metrics.jsonl").write_text("".join(
+            json.dumps({"kind": "epoch", "epoch": e, "step": 4 * e, "train_loss": loss / e, "val_loss": 0.6,
+                        "train_acc": 0.6, "val_acc": 0.6}) + "\n" for e in (1, 2)))
     (root / "brokenrun").mkdir()
     (root / "brokenrun" / "recipe.toml").write_text("")
     (root / "brokenrun" / "model.pt").write_bytes(b"\x00garbage")
