@@ -152,7 +152,8 @@ def test_rmsprop_kernel_leaves_the_gradient_as_it_was():
 BLOCKED = [("rmsprop", dict(momentum=0.9, centered=True, weight_decay=1e-3)), ("adadelta", dict(weight_decay=1e-3)),
            ("adadelta", dict(eps_inside_sqrt=False)), ("adam", dict(amsgrad=True, eps_inside_sqrt=True)),
            ("adamw", {}), ("momentum", dict(form="book")), ("nesterov", dict(form="book")), ("adagrad", {}),
-           ("nadam", dict(weight_decay=1e-3)), ("nadam", dict(decoupled_weight_decay=True, weight_decay=1e-2))]
+           ("nadam", dict(weight_decay=1e-3)), ("nadam", dict(decoupled_weight_decay=True, weight_decay=1e-2)),
+           ("adamax", dict(weight_decay=1e-3))]
 
 
 @pytest.mark.parametrize("name,hyper", BLOCKED)

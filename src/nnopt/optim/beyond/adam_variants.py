@@ -18,8 +18,8 @@ from torch.utils.weak import WeakIdKeyDictionary
 from ...params import Param
 from ..define import LR, WEIGHT_DECAY, register
 from ..named import ADAM
-from ..transforms import (Number, Ref, _debiased_denominator, _divide, _rsqrt_denominator, _zeros, add_l2,
-                          addcmul, chain, decoupled_weight_decay, lerp, materialize, plus, scale_by_lr)
+from ..transforms import (Number, Ref, Scratch, _debiased_denominator, _divide, _rsqrt_denominator, _zeros,
+                          add_l2, addcmul, chain, decoupled_weight_decay, lerp, materialize, plus, scale_by_lr)
 
 
 def _moments(updates, state, ctx, b1, b2):
@@ -195,6 +195,7 @@ class scale_by_adamax:
     b2: float | Ref = 0.999
     eps: float | Ref = 1e-8
     slots = ("exp_avg", "exp_inf")
+    scratch: Scratch = field(default_factory=Scratch, init=False, compare=False, repr=False)
 
     @property
     def powers(self):
@@ -208,7 +209,18 @@ class scale_by_adamax:
         m, w = state["exp_avg"], state["exp_inf"]
         lerp(m, updates, 1 - ctx.value(self.b1))
         torch._foreach_mul_(w, ctx.value(self.b2))
-        bound = torch._foreach_abs(updates)
+        if updates[0].device.type == "cpu" and not isinstance(ctx.step, Tensor):
+            # |u| into a kept buffer (`Scratch`): one abs per tensor where there are few (a cache
+            # block's pieces), a copy and an in-place abs over all where there are many
+            bound = self.scratch.like(updates)
+            if len(updates) <= 16:
+                for u, b in zip(updates, bound):
+                    torch.abs(u, out=b)
+            else:
+                torch._foreach_copy_(bound, updates)
+                torch._foreach_abs_(bound)
+        else:
+            bound = torch._foreach_abs(updates)
         torch._foreach_add_(bound, ctx.value(self.eps))
         torch._foreach_maximum_(w, bound)
         ctx.owned = False
