@@ -18,8 +18,9 @@ VERDICTS = {
     "preprocessing": ("HOLDS", [H, H, H]),
     # 3 epochs on 300 images: no net reaches 90% at every seed (the precondition of (1)–(2)); (3) needs longer too
     "batch_norm": ("HOLDS IN PART", ["INCONCLUSIVE", "INCONCLUSIVE", DNH, H, H]),
-    # layer norm per sample; weight norm with its data-dependent init (control: without it); LRN does not help
-    "layer_weight_lrn_norm": ("HOLDS IN PART", [H, H, DNH]),
+    # layer norm per sample; weight norm with its data-dependent init (control: without it); LRN: the CNNs do not
+    # learn digits in 2 epochs on 400 images (the precondition; the full run: LRN does not help, as in VGG)
+    "layer_weight_lrn_norm": ("HOLDS IN PART", [H, H, "INCONCLUSIVE"]),
 }
 
 
