@@ -30,18 +30,19 @@ BLOCK = 1 << 17
 Block = tuple[list[Tensor], list[Tensor], dict[str, list[Tensor]]]
 
 
-def blocks(transform: Transform, params: list[Tensor], grads: list[Tensor],
-           state: dict[str, list[Tensor]], per_tensor: bool = False) -> Iterator[Block]:
+def blocks(transform: Transform, params: list[Tensor], grads: list[Tensor], state: dict[str, list[Tensor]],
+           per_tensor: bool = False, numel: int | None = None) -> Iterator[Block]:
     """(params, grads, state) as blocks of about `BLOCK` elements each (whole tensors only for a
     `tensorwise` chain), or whole when blocking does not apply or does not pay (under four blocks
-    in all); one tensor each with `per_tensor`."""
+    in all; `numel`: their element count, where the caller knows it); one tensor each with
+    `per_tensor`."""
     if per_tensor:
         for i in range(len(params)):
             yield [params[i]], [grads[i]], {k: [v[i]] for k, v in state.items()}
         return
     cut = getattr(transform, "elementwise", False)
     if (not (cut or getattr(transform, "tensorwise", False)) or params[0].device.type != "cpu"
-            or sum(p.numel() for p in params) < 4 * BLOCK):
+            or (sum(p.numel() for p in params) if numel is None else numel) < 4 * BLOCK):
         yield params, grads, state
         return
     keys = list(state)

@@ -217,10 +217,10 @@ class ChainOptimizer(torch.optim.Optimizer):
                 # On the CPU the flag is in host memory: reading it waits for nothing, and skipping
                 # costs less than the device-side select over everything the update writes.
                 if not self._skip_on_host(found):
-                    for bp, bg, bs in blocks(transform, ps, gs, state, per_tensor=group["foreach"] is False):
+                    for bp, bg, bs in blocks(transform, ps, gs, state, group["foreach"] is False, steps.numel):
                         apply_update(transform, bp, bg, bs, hyper, step, step == 1, None, group["maximize"])
             else:
-                for bp, bg, bs in blocks(transform, ps, gs, state, per_tensor=group["foreach"] is False):
+                for bp, bg, bs in blocks(transform, ps, gs, state, group["foreach"] is False, steps.numel):
                     apply_update(transform, bp, bg, bs, hyper, step, step == 1, found, group["maximize"])
 
 

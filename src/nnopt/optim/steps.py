@@ -44,6 +44,7 @@ class GroupSteps:
         self.t = Counter(counts).most_common(1)[0][0] if counts else 0
         self.own = {p: c for p, c in zip(group["params"], counts) if c != self.t}
         self._cached: tuple[Any, list[Tensor], State] | None = None
+        self.numel = 0  # elements of the parameters of the last `state` call
 
     @classmethod
     def loaded(cls, group: dict, state: dict) -> "GroupSteps":
@@ -94,6 +95,7 @@ class GroupSteps:
         if (cached is not None and cached[0] is transform and len(cached[1]) == len(params)
                 and all(map(is_, cached[1], params))):
             return cached[2]
+        self.numel = sum(p.numel() for p in params)
         slots = transform.slots
         if first:
             made = transform.init(params)
