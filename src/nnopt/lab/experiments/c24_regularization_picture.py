@@ -18,15 +18,15 @@ ARMS = {
     "early stopping": {"regularization.early_stopping": {"patience": 30, "monitor": "val_loss",
                                                          "restore_best_weights": True}},
 }
-GRID = 200  # points per axis of the decision-boundary image
+GRID, FAST_GRID = 200, 100  # points per axis of the decision-boundary image (full, --fast)
 CONTROL_SEED = 100
 
 
-def boundary(model: torch.nn.Module, lim: np.ndarray) -> np.ndarray:
-    """P(class 1) of the model on a GRID × GRID mesh over the box `lim` = [[x0, x1], [y0, y1]]."""
-    xs, ys = np.linspace(*lim[0], GRID), np.linspace(*lim[1], GRID)
+def boundary(model: torch.nn.Module, lim: np.ndarray, grid: int = GRID) -> np.ndarray:
+    """P(class 1) of the model on a grid × grid mesh over the box `lim` = [[x0, x1], [y0, y1]]."""
+    xs, ys = np.linspace(*lim[0], grid), np.linspace(*lim[1], grid)
     mesh = torch.tensor(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2), dtype=torch.float32)
-    return probabilities(model, mesh)[:, 1].reshape(GRID, GRID).numpy()
+    return probabilities(model, mesh)[:, 1].reshape(grid, grid).numpy()
 
 
 @experiment("regularization", shows={"penalty.name": ["l2"], "regularization.dropout": "*"}, cost_s=(3.2, 16),
@@ -68,7 +68,7 @@ def regularization(ctx: LabContext) -> Finding:
                          "105 noisy points")
     models = {arm: [r.model() for r in rs] for arm, rs in results.items() if arm in ARMS}
     data = results["none"][0].setup().data
-    figure = ctx.save_figure(plot(models, data, measured), "decision_boundaries",
+    figure = ctx.save_figure(plot(models, data, measured, ctx.pick(FAST_GRID, GRID)), "decision_boundaries",
                              caption="the unregularized boundary bends around single noisy points; the regularized "
                                      "ones are smoother (train/test accuracy under each panel)")
     rows = [[arm, *(x.fmt(".3f") for x in measured[arm]),
@@ -88,7 +88,7 @@ def slug(arm: str) -> str:
     return arm.replace(" ", "_")
 
 
-def plot(models: dict, data, measured: dict):
+def plot(models: dict, data, measured: dict, grid: int = GRID):
     import matplotlib.pyplot as plt
 
     pts = torch.cat([data.train.x, data.test.x]).cpu().numpy()
@@ -98,11 +98,11 @@ def plot(models: dict, data, measured: dict):
     for ax, (arm, ms) in zip(axes, models.items()):
         image = None
         for k, model in enumerate(ms):
-            p = boundary(model, lim)
+            p = boundary(model, lim, grid)
             if k == 0:
                 image = ax.imshow(p, origin="lower", extent=lim.ravel(), cmap="RdBu", vmin=0, vmax=1,
                                   alpha=0.75, aspect="auto")
-            ax.contour(np.linspace(*lim[0], GRID), np.linspace(*lim[1], GRID), p, levels=[0.5], colors="k",
+            ax.contour(np.linspace(*lim[0], grid), np.linspace(*lim[1], grid), p, levels=[0.5], colors="k",
                        linewidths=1.2 if k == 0 else 0.6, alpha=1.0 if k == 0 else 0.6)
         tx, ty = data.train.x.cpu().numpy(), data.train.y.cpu().numpy()
         ax.scatter(tx[:, 0], tx[:, 1], c=ty, cmap="RdBu", vmin=-0.3, vmax=1.3, s=16, edgecolors="k",
