@@ -20,7 +20,9 @@ from nnopt import Recipe
 from nnopt.errors import CheckpointError, ConfigError
 from nnopt.nn import build_model
 from nnopt.nn.sync_batchnorm import SyncBatchNorm
-from nnopt.train import build, distributed
+from nnopt.train import build, checkpoint, distributed
+
+from cli_subprocess import wait_for_checkpoint
 
 CASES = Path(__file__).with_name("distributed_cases.py")
 TOL = 1e-6
@@ -146,15 +148,9 @@ def nnopt_run(*args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+# 7 epochs of 50 steps: each of the four stops below lands at least two epochs before the end
 RESUMABLE = ["--quiet", "--set", "data.n_train=400", "--set", "model.widths=[32]", "--set", "train.threads=1",
-             "--set", "train.epochs=6", "--set", "train.batch_size=8", "--set", "model.norm=sync_batch"]
-
-
-def wait_for_checkpoint(run_dir, proc, timeout=300):
-    deadline = time.time() + timeout
-    while not (Path(run_dir) / "checkpoints" / "last.pt").exists():
-        assert proc.poll() is None and time.time() < deadline, proc.communicate()
-        time.sleep(0.02)
+             "--set", "train.epochs=7", "--set", "train.batch_size=8", "--set", "model.norm=sync_batch"]
 
 
 def rank_pid(launcher_pid: int, rank: int) -> int:
@@ -194,29 +190,30 @@ def assert_same_run(ref, run):
 
 
 @pytest.mark.slow
-def test_killed_rank_stops_the_job_and_resume_ends_bit_identical(tmp_path, reference):
-    job = nnopt_run("--nproc", 2, "--out", tmp_path / "run", *RESUMABLE)
-    wait_for_checkpoint(tmp_path / "run", job)
+def test_a_job_stopped_four_ways_resumes_each_time_and_ends_bit_identical(tmp_path, reference, capsys):
+    """One run directory, stopped four ways, each stop followed by ``--resume --nproc 2`` (one job
+    per stop instead of a fresh run per way: the same proof, a quarter of the training). The
+    final run equals the uninterrupted reference bit for bit, so every one of the four resumes
+    continued exactly where its stop left it."""
+    from nnopt.cli import main
+
+    run = tmp_path / "run"
+    # 1. SIGKILL of rank 1 in epoch 2: the launcher stops rank 0 and says which rank died, once
+    job = nnopt_run("--nproc", 2, "--out", run, *RESUMABLE)
+    wait_for_checkpoint(run, job, 1)
     os.kill(rank_pid(job.pid, 1), signal.SIGKILL)
     _, err = job.communicate(timeout=120)
     assert job.returncode == 1, err
     assert "rank 1" in err and "was killed by SIGKILL" in err
     assert err.count("\n") == 1 and "Traceback" not in err and "gloo" not in err, err  # the message only
-    assert f"nnopt run --resume {tmp_path / 'run'} --nproc 2" in err
-    wrong = nnopt_run("--resume", tmp_path / "run")
-    assert wrong.wait(timeout=300) == 2 and "resume with --nproc 2" in wrong.communicate()[1]
-    resumed = nnopt_run("--resume", tmp_path / "run", "--nproc", 2)
-    assert resumed.wait(timeout=600) == 0, resumed.communicate()
-    assert_same_run(reference, tmp_path / "run")
+    assert f"nnopt run --resume {run} --nproc 2" in err
+    assert main(["run", "--resume", str(run)]) == 2  # another process count is refused
+    assert "resume with --nproc 2" in capsys.readouterr().err
 
-
-@pytest.mark.slow
-def test_a_killed_launcher_takes_its_ranks_with_it_and_resume_ends_bit_identical(tmp_path, reference):
-    """kill -9 of `nnopt run --nproc 2` leaves torchrun no chance to stop its workers: the kernel
-    does (parent-death signal); nobody trains on into the run directory."""
-    run = tmp_path / "run"
-    job = nnopt_run("--nproc", 2, "--out", run, *RESUMABLE)
-    wait_for_checkpoint(run, job)
+    # 2. kill -9 of the launcher in epoch 3 leaves torchrun no chance to stop its workers: the
+    # kernel does (parent-death signal); nobody trains on into the run directory
+    job = nnopt_run("--resume", run, "--nproc", 2)
+    wait_for_checkpoint(run, job, 2)
     ranks = [rank_pid(job.pid, r) for r in (0, 1)]
     job.kill()
     job.wait()
@@ -225,65 +222,66 @@ def test_a_killed_launcher_takes_its_ranks_with_it_and_resume_ends_bit_identical
         assert time.time() < deadline, f"ranks {ranks} outlived their launcher"
         time.sleep(0.05)
     assert not (run / "summary.json").exists() or summary(run)["status"] != "completed"
-    resumed = nnopt_run("--resume", run, "--nproc", 2)
-    assert resumed.wait(timeout=600) == 0, resumed.communicate()
-    assert_same_run(reference, run)
 
-
-@pytest.mark.slow
-def test_ctrl_c_checkpoints_every_rank_and_resume_ends_bit_identical(tmp_path, reference):
-    """A Ctrl-C after the first epoch's checkpoint. The launcher passes it on to the ranks (torchrun
-    starts them in sessions of their own) and says nothing of its own."""
-    run = tmp_path / "run"
-    job = nnopt_run("--nproc", 2, "--out", run, *RESUMABLE, start_new_session=True)
-    wait_for_checkpoint(run, job)
-    os.killpg(job.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+    # 3. Ctrl-C in epoch 4, to the whole process group as a terminal sends it: the launcher passes
+    # it on to the ranks (torchrun starts them in sessions of their own), says nothing of its own,
+    # every rank checkpoints mid-epoch
+    job = nnopt_run("--resume", run, "--nproc", 2, start_new_session=True)
+    wait_for_checkpoint(run, job, 3)
+    os.killpg(job.pid, signal.SIGINT)
     _, err = job.communicate(timeout=120)
     assert job.returncode == 130, err
     assert "death signal" not in err and "closing signal" not in err, err  # torchrun's log lines
-    assert summary(run)["status"] == "interrupted"
-    assert "--nproc 2" in err
-    resumed = nnopt_run("--resume", run, "--nproc", 2)
-    assert resumed.wait(timeout=600) == 0, resumed.communicate()
-    assert summary(run)["status"] == "completed"
-    assert_same_run(reference, run)
+    assert summary(run)["status"] == "interrupted" and "--nproc 2" in err
+    assert checkpoint.read(checkpoint.path_in(run))["position"] > 0  # saved mid-epoch
 
-
-@pytest.mark.slow
-def test_sigterm_to_the_launcher_checkpoints_every_rank_and_exits_143(tmp_path):
-    """A scheduler stops the job's main process with SIGTERM; the launcher passes it on, the ranks
-    agree on a step, checkpoint, and the job exits 128 + 15."""
-    run = tmp_path / "run"
-    job = nnopt_run("--nproc", 2, "--out", run, *RESUMABLE)
-    wait_for_checkpoint(run, job)
+    # 4. SIGTERM to the launcher in epoch 5 (a scheduler's stop): passed on, the ranks agree on a
+    # step, checkpoint, and the job exits 128 + 15
+    job = nnopt_run("--resume", run, "--nproc", 2)
+    wait_for_checkpoint(run, job, 4)
     job.send_signal(signal.SIGTERM)
     _, err = job.communicate(timeout=120)
     assert job.returncode == 143, err
     assert summary(run)["status"] == "interrupted"
     assert "interrupted (SIGTERM) at step" in err and "--nproc 2" in err
 
+    resumed = nnopt_run("--resume", run, "--nproc", 2)
+    assert resumed.wait(timeout=600) == 0, resumed.communicate()
+    assert summary(run)["status"] == "completed"
+    assert_same_run(reference, run)
+
 
 TINY_FAIL = ["--set", "data.n_train=101", "--set", "train.threads=1", "--set", "train.epochs=1"]
 BATCH_ERROR = "error: train.batch_size = 1 — with 2 processes every rank needs at least 1 sample"
 
 
+def launched_here(monkeypatch, *args) -> int:
+    """`nnopt run ARGS` with this process as the launcher (its main(), the ranks its children)."""
+    from nnopt.cli import main
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the launcher would set it in this process
+    return main(["run", *map(str, args)])
+
+
 @pytest.mark.slow
-def test_an_error_every_rank_meets_is_printed_once(tmp_path):
+def test_an_error_every_rank_meets_is_printed_once(tmp_path, monkeypatch, capfd):
     """Each rank refuses a batch of 1 for 2 ranks; the launcher prints the message once, exit 2.
     (Under torchrun started by hand, with no launcher to collect them, both ranks print it.)"""
-    job = nnopt_run("--nproc", 2, "--out", tmp_path / "a", "--set", "train.batch_size=1", *TINY_FAIL)
-    _, err = job.communicate(timeout=300)
-    assert job.returncode == 2, err
+    code = launched_here(monkeypatch, "--nproc", 2, "--out", tmp_path / "a", "--set", "train.batch_size=1",
+                         *TINY_FAIL)
+    err = capfd.readouterr().err  # the ranks' own stderr included (their file descriptor 2 is this one's)
+    assert code == 2, err
     assert err.count(BATCH_ERROR) == 1, err
     assert not (tmp_path / "a").exists()  # refused before anything was written
 
 
 @pytest.mark.slow
-def test_a_divergence_is_printed_once_with_its_exit_code(tmp_path):
-    job = nnopt_run("--nproc", 2, "--out", tmp_path / "run", "--quiet", "--set", "optimizer.name=sgd",
-                    "--set", "optimizer.lr=10", "--set", "model.activation=identity", "--set", "model.widths=[32]",
-                    "--set", "data.n_train=600", "--set", "train.threads=1", "--set", "train.batch_size=64")
-    _, err = job.communicate(timeout=300)
-    assert job.returncode == 3, err
+def test_a_divergence_is_printed_once_with_its_exit_code(tmp_path, monkeypatch, capfd):
+    code = launched_here(monkeypatch, "--nproc", 2, "--out", tmp_path / "run", "--quiet", "--set",
+                         "optimizer.name=sgd", "--set", "optimizer.lr=10", "--set", "model.activation=identity",
+                         "--set", "model.widths=[32]", "--set", "data.n_train=600", "--set", "train.threads=1",
+                         "--set", "train.batch_size=64")
+    err = capfd.readouterr().err
+    assert code == 3, err
     assert err.count("diverged: ") == 1, err
     assert summary(tmp_path / "run")["status"] == "diverged"
