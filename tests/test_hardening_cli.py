@@ -370,17 +370,20 @@ def test_the_slice_title_overlaps_neither_the_plot_nor_the_colorbar_label(finish
 
 
 # -- what a terminal shows ---------------------------------------------------------------------
-def _run_on(terminal: bool, out) -> str:
+def _run_on(terminal: bool, out, capsys=None) -> str:
     """`nnopt run` of a tiny recipe with its stdout and stderr on a real pseudo-terminal (Python's
-    pty module; isatty() is true there) or on a pipe; everything it wrote."""
+    pty module; isatty() is true there), or, `terminal` false, what it wrote to a stderr that is
+    not a terminal (pytest's capture, in this process: one import of torch less than a pipe)."""
     import pty
     import subprocess
     import sys
 
-    argv = [sys.executable, "-m", "nnopt.cli", "run", "--set", "data.n_train=200", "--set", "model.widths=[8]",
-            "--set", "train.epochs=2", "--set", "train.batch_size=8", "--set", "train.threads=1", "--out", str(out)]
+    args = ["run", "--set", "data.n_train=200", "--set", "model.widths=[8]", "--set", "train.epochs=2",
+            "--set", "train.batch_size=8", "--set", "train.threads=1", "--out", str(out)]
     if not terminal:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=300).stderr
+        assert main(args) == 0
+        return capsys.readouterr().err
+    argv = [sys.executable, "-m", "nnopt.cli", *args]
     master, slave = pty.openpty()
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
     os.close(slave)
@@ -399,11 +402,11 @@ def _run_on(terminal: bool, out) -> str:
 
 
 @pytest.mark.slow
-def test_the_progress_bar_shows_on_a_real_terminal_and_not_in_a_pipe(tmp_path):
+def test_the_progress_bar_shows_on_a_real_terminal_and_not_in_a_pipe(tmp_path, capsys):
     shown = _run_on(True, tmp_path / "tty")
     assert "epoch 1/2:" in shown and "%|" in shown and "\r" in shown and ("step/s" in shown or "s/step" in shown)
     assert "epoch   2/2" in shown  # the epoch's line stays when its bar is gone
-    piped = _run_on(False, tmp_path / "pipe")
+    piped = _run_on(False, tmp_path / "pipe", capsys)
     assert "%|" not in piped and "\r" not in piped and "epoch   2/2" in piped
 
 
