@@ -12,7 +12,6 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
-from cli_subprocess import run_cli
 from optuna.trial import TrialState
 
 from nnopt import Recipe
@@ -41,11 +40,16 @@ def val_accs(run_dir: Path) -> list[float]:
 
 
 @pytest.mark.slow
-def test_a_trial_is_a_two_process_job_with_the_numbers_of_nnopt_run(tmp_path):
+def test_a_trial_is_a_two_process_job_with_the_numbers_of_nnopt_run(tmp_path, monkeypatch, capsys):
+    """Both commands run in this process (their launcher is this process; the ranks are its
+    children): `nnopt tune` and `nnopt run` as their main() runs them, without two more imports of torch."""
+    from nnopt.cli import main
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the launcher would set it in this process
     (tmp_path / "space.toml").write_text(SPACE)
     study_dir = tmp_path / "study"
-    run_cli("tune", "--space", tmp_path / "space.toml", "--method", "random", "--trials", 2, "--nproc", 2,
-            "--out", study_dir, "--quiet", *sets(TINY), timeout=600)
+    assert main(["tune", "--space", str(tmp_path / "space.toml"), "--method", "random", "--trials", "2",
+                 "--nproc", "2", "--out", str(study_dir), "--quiet", *sets(TINY)]) == 0, capsys.readouterr().err
     trials = optuna.load_study(study_name="default-space-random",
                                storage=open_storage(f"sqlite:///{study_dir / 'study.db'}")).get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
@@ -57,7 +61,8 @@ def test_a_trial_is_a_two_process_job_with_the_numbers_of_nnopt_run(tmp_path):
     assert (study_dir / "best.toml").read_text() == best.user_attrs["recipe"]
 
     oracle = tmp_path / "oracle"
-    run_cli("run", study_dir / "best.toml", "--nproc", 2, "--out", oracle, "--quiet", timeout=600)
+    assert main(["run", str(study_dir / "best.toml"), "--nproc", "2", "--out", str(oracle), "--quiet"]) == 0, \
+        capsys.readouterr().err
     assert summary(oracle)["processes"] == 2
     assert summary(oracle)["best_val_acc"] == pytest.approx(best.value, abs=1e-6)
     assert val_accs(oracle) == pytest.approx(list(best.intermediate_values.values()), abs=1e-6)

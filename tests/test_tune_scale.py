@@ -59,12 +59,13 @@ def test_bohb_refuses_gp_and_searching_its_resource(tmp_path):
 
 
 RACER = """
-import sys, time
+import sys
 import optuna
 from nnopt.tune.storage import StudyFull, limit_trials, open_storage
-url, name, limit, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+url, name, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
 study = limit_trials(optuna.load_study(study_name=name, storage=open_storage(url)), url, limit)
-time.sleep(max(0.0, start - time.time()))  # every racer asks at the same moment
+print("ready", flush=True)
+sys.stdin.readline()  # every racer asks at the same moment: when all of them are ready
 created = 0
 try:
     while True:
@@ -82,9 +83,12 @@ def test_racing_workers_create_exactly_the_limit(tmp_path, backend):
     url = PG if backend == "postgres" else str(tmp_path / "journal.log")
     name = f"race-{uuid.uuid4().hex[:8]}"
     optuna.create_study(storage=open_storage(url), study_name=name)
-    start = time.time() + 4  # after the racers' imports
-    racers = [subprocess.Popen([sys.executable, "-c", RACER, url, name, "12", str(start)],
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, url, name, "12"], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    assert [r.stdout.readline() for r in racers] == ["ready\n"] * 4  # imported, study loaded
+    for r in racers:
+        r.stdin.write("go\n")
+        r.stdin.flush()
     created = [int(r.communicate(timeout=120)[0]) for r in racers]
     trials = optuna.load_study(study_name=name, storage=open_storage(url)).get_trials()
     assert sum(created) == 12 and len(trials) == 12  # RUNNING trials count: nobody overshoots
