@@ -112,3 +112,18 @@ def test_real_fashion_mnist():
     assert d.input_shape == (1, 28, 28)
     assert torch.equal(torch.bincount(d.test.y), torch.full((10,), 1000))
     assert torch.equal(torch.bincount(d.val.y), torch.full((10,), 500))
+
+
+def test_take_rows_is_torch_indexing_for_tensors_and_mapped_rows(tmp_path):
+    """take_rows (index_select, the fast gather) returns what advanced indexing x[idx] returns, rows in
+    the order asked, for a 4-D tensor, labels and a memory-mapped array."""
+    from nnopt.data.arrays import MappedRows
+    from nnopt.data.dataset import take_rows
+
+    x = torch.randn(50, 1, 4, 4)
+    idx = torch.tensor([7, 3, 3, 49, 0])
+    assert torch.equal(take_rows(x, idx), x[idx])
+    assert torch.equal(take_rows(torch.arange(50), idx), torch.arange(50)[idx])
+    np.save(tmp_path / "x.npy", x.numpy())
+    mapped = MappedRows(np.load(tmp_path / "x.npy", mmap_mode="r"))
+    assert torch.equal(take_rows(mapped, idx), x[idx])

@@ -130,9 +130,20 @@ def make_splits(name: str, images: np.ndarray, labels: np.ndarray, parts: list[n
                 layout: str, n_classes: int, classes: list[str]) -> Dataset:
     """Build a Dataset from full arrays and the (train, val, test) index arrays."""
     y = torch.from_numpy(labels.astype(np.int64))
-    x = arrange(images, layout)
-    splits = [Split(x[torch.from_numpy(p)], y[torch.from_numpy(p)]) for p in parts]
-    return Dataset(name, *splits, n_classes=n_classes, classes=classes)
+    return Dataset(name, *index_splits(arrange(images, layout), y, parts), n_classes=n_classes, classes=classes)
+
+
+def take_rows(x, idx: torch.Tensor):
+    """The rows `idx` of x: ``x.index_select(0, idx)`` for a tensor — advanced indexing ``x[idx]``
+    gathers the same rows up to 8× slower (32 rows of a (50000, 1, 28, 28) tensor: 857 µs vs
+    104 µs) — else ``x[idx]`` (a memory-mapped `MappedRows` reads its own way)."""
+    return x.index_select(0, idx) if isinstance(x, torch.Tensor) else x[idx]
+
+
+def index_splits(x: torch.Tensor, y: torch.Tensor, parts: list[np.ndarray]) -> list[Split]:
+    """The (train, val, test) splits of the rows of x, y that the index arrays `parts` name."""
+    index = [torch.as_tensor(p, dtype=torch.int64) for p in parts]
+    return [Split(take_rows(x, i), take_rows(y, i)) for i in index]
 
 
 TASK = Param(str, "auto", choices=("auto", *TASKS),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..params import Param
 from ..registry import DATASETS
-from .dataset import SPLIT_SEED, Dataset, Split, stratified_split
+from .dataset import SPLIT_SEED, Dataset, index_splits, stratified_split
 
 
 @DATASETS.register("moons", points_2d=True, params={
@@ -18,5 +18,4 @@ def moons(n_samples=1000, noise=0.2, val_fraction=0.2, test_fraction=0.2, split_
     x, y = make_moons(n_samples=n_samples, noise=noise, random_state=split_seed)
     parts = stratified_split(y, (0.0, val_fraction, test_fraction), split_seed)
     xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.int64)
-    splits = [Split(xt[torch.from_numpy(p)], yt[torch.from_numpy(p)]) for p in parts]
-    return Dataset("moons", *splits, n_classes=2, classes=["0", "1"])
+    return Dataset("moons", *index_splits(xt, yt, parts), n_classes=2, classes=["0", "1"])

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..params import Param
 from ..registry import DATASETS
-from .dataset import Dataset, Split, stratified_split
+from .dataset import Dataset, index_splits, stratified_split
 
 PARAMS = {
     "n_samples": Param(int, 1000, ge=30, le=1_000_000, doc="points in all (train = the rest after val/test)"),
@@ -35,8 +35,7 @@ def to_dataset(name: str, x: np.ndarray, y: np.ndarray, noise: float, val_fracti
     x = x + rng.normal(scale=noise, size=x.shape) if noise else x
     parts = stratified_split(y, (0.0, val_fraction, test_fraction), split_seed)
     xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.int64)
-    splits = [Split(xt[torch.from_numpy(p)], yt[torch.from_numpy(p)]) for p in parts]
-    return Dataset(name, *splits, n_classes=2, classes=["0", "1"])
+    return Dataset(name, *index_splits(xt, yt, parts), n_classes=2, classes=["0", "1"])
 
 
 def _labels(n: int) -> np.ndarray:
