@@ -12,12 +12,12 @@ from torch import Tensor
 
 from ...params import Param
 from .. import native
-from ..blocks import by_shape, stacked
+from ..blocks import by_shape
 from ..define import LR
 from ..groups import normalize_groups, split_no_decay
 from ..named import ADAM
 from ..optimizer import ChainOptimizer
-from ..transforms import Ref, _zeros, chain, decoupled_weight_decay, lerp, materialize, scale_by_adam, scale_by_lr
+from ..transforms import Ref, _divide, _zeros, chain, decoupled_weight_decay, lerp, materialize, scale_by_adam, scale_by_lr
 from . import custom
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -28,17 +28,18 @@ def newton_schulz(m: Tensor, coefficients: tuple[float, float, float], steps: in
     """≈ UVᵀ for m = USVᵀ (or each matrix of a (k, n, m) stack), in bfloat16: X ← m/‖m‖_F (the
     wide way round), then `steps` times X ← aX + (bA + cA²)X with A = XXᵀ, the quintic that
     pushes every singular value towards [0.7, 1.2] fast (Jordan's coefficients; torch.optim.Muon).
-    A stack runs as bmm/baddbmm, which give torch's per-matrix addmm bit for bit (tested)."""
+    A stack runs as bmm/baddbmm, which give torch's per-matrix addmm bit for bit (tested); one
+    matrix as torch's mm/addmm (bmm copies a transposed operand)."""
     a, b, c = coefficients
-    x = m.bfloat16() if m.dim() == 3 else m.bfloat16().unsqueeze(0)
+    x = m.to(torch.bfloat16, copy=True)
     if m.size(-2) > m.size(-1):
         x = x.mT
-    x = x / torch.linalg.vector_norm(x, dim=(-2, -1), keepdim=True).clamp(min=eps)
+    x.div_(torch.linalg.vector_norm(x, dim=(-2, -1), keepdim=True).clamp_(min=eps))
+    mm, addmm = (torch.bmm, torch.baddbmm) if x.dim() == 3 else (torch.mm, torch.addmm)
     for _ in range(steps):
-        gram = torch.bmm(x, x.mT)
-        x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
-    x = x.mT if m.size(-2) > m.size(-1) else x
-    return x if m.dim() == 3 else x.squeeze(0)
+        gram = mm(x, x.mT)
+        x = addmm(x, addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return x.mT if m.size(-2) > m.size(-1) else x
 
 
 def lr_ratio(shape: torch.Size, adjust: str | None) -> float:
@@ -56,7 +57,9 @@ def lr_ratio(shape: torch.Size, adjust: str | None) -> float:
 @dataclass(frozen=True)
 class orthogonalize:
     """Muon's direction for 2-D tensors: b ← μb + (1−μ)u; v = u + μ(b − u) (``nesterov``) or b;
-    u ← NS(v)·ratio(shape) (see `newton_schulz`, `lr_ratio`). Chain ``scale_by_lr`` after it."""
+    u ← NS(v)·ratio(shape) (see `newton_schulz`, `lr_ratio`). Chain ``scale_by_lr`` after it.
+    Same-shape matrices run as one stack. As torch, u' is NS's bfloat16 output, added to θ in θ's
+    dtype, with 1/ratio a pending divisor (a transform after it that reads u gets bfloat16)."""
 
     tensorwise = True
     pending = True
@@ -89,15 +92,21 @@ class orthogonalize:
         coefficients = tuple(ctx.value(c) for c in self.ns_coefficients)
         eps = ctx.value(self.eps)
         out = list(updates)
+        divisor = list(updates)
         for (shape, dtype, _), idx in by_shape(updates).items():
-            b = stacked([bufs[i] for i in idx])
-            v = stacked([updates[i] for i in idx]).lerp(b, mu) if self.nesterov else b
-            o = newton_schulz(v, coefficients, self.ns_steps, eps).to(dtype)
-            ratio = lr_ratio(shape, self.adjust_lr_fn)
-            for i, one in zip(idx, (o.mul_(ratio) if ratio != 1 else o).unbind(0)):
-                out[i] = one
+            b = bufs[idx[0]] if len(idx) == 1 else torch.stack([bufs[i] for i in idx])
+            if self.nesterov:
+                u = updates[idx[0]] if len(idx) == 1 else torch.stack([updates[i] for i in idx])
+                b = u.lerp(b, mu)
+            o = newton_schulz(b, coefficients, self.ns_steps, eps)
+            if isinstance(ctx.lr, Tensor):  # compiled: a bfloat16 u times a 0-d lr tensor would round to bfloat16
+                o = o.to(dtype)
+            # 1/ratio stays pending: θ ← θ − α·o/(1/ratio) adds o in θ's dtype, as torch's add_
+            inverse = o.new_tensor(1 / lr_ratio(shape, self.adjust_lr_fn), dtype=dtype)
+            for i, one in zip(idx, o.unbind(0) if len(idx) > 1 else (o,)):
+                out[i], divisor[i] = one, inverse
         ctx.owned = True
-        return out
+        return _divide(out, divisor, ctx)
 
 
 def _muon_chain(h):
