@@ -49,6 +49,17 @@ def bad_forward(input_shape, n_outputs):
 def no_shape(n_outputs):
     return nn.Linear(1, n_outputs)
 
+class MeanEmbedding(nn.Module):
+    def __init__(self, vocab_size, n_outputs):
+        super().__init__()
+        self.embedding, self.head = nn.Embedding(vocab_size, 8), nn.Linear(8, n_outputs)
+
+    def forward(self, tokens):  # (B, T) token ids
+        return self.head(self.embedding(tokens).mean(1))
+
+def embed(input_shape, n_outputs, vocab_size: int = None):
+    return MeanEmbedding(vocab_size, n_outputs)
+
 not_callable = 3
 '''
 
@@ -78,6 +89,22 @@ def test_factory_gets_input_shape_n_outputs_and_the_sections_keys(model_file):
     want = nn.Sequential(nn.Flatten(), nn.Linear(8, 5), nn.ReLU(), nn.Linear(5, 5), nn.ReLU(), nn.Linear(5, 3))
     assert [tuple(p.shape) for p in model.parameters()] == [tuple(p.shape) for p in want.parameters()]
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), want.parameters()))
+
+
+def test_a_token_id_model_is_checked_on_the_data_sets_own_rows(model_file):
+    """A model whose first layer is nn.Embedding takes integer token ids: the build-time forward
+    check feeds the data set's first training rows (int64), not float zeros (which Embedding
+    refuses, as the check without the data shows)."""
+    from nnopt.nn.models import check_output
+    from nnopt.train import build
+
+    setup = build(Recipe({"data": {"name": "wordnet_topics", "per_class": 10},
+                          "model": {"name": "python", "factory": f"{model_file}:embed"}}))
+    x = setup.data.train.x[:2]
+    assert not x.is_floating_point() and setup.model.embedding.num_embeddings == len(setup.data.vocabulary)
+    assert setup.model(x).shape == (2, setup.data.n_classes)
+    with pytest.raises(ConfigError, match=r"forward on inputs of shape \(2, \d+\) raised RuntimeError"):
+        check_output(setup.model, setup.data.input_shape, setup.data.n_classes, "model.factory")
 
 
 def test_a_module_path_works_from_the_working_directory(tmp_path, monkeypatch):

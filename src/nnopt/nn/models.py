@@ -38,11 +38,14 @@ class TooManyParameters(ConfigError):
 
 
 def build_model(name: str, input_shape: tuple[int, ...], n_classes: int, dropout: float = 0.0,
-                max_parameters: int | None = None, **params) -> nn.Module:
+                max_parameters: int | None = None, example: torch.Tensor | None = None, **params) -> nn.Module:
     """Build a registered model for inputs of `input_shape` (without the batch dimension).
 
     It is first built on the meta device (no memory): one that would not fit, or that has more
-    than `max_parameters` parameters, is a ConfigError before any memory is taken."""
+    than `max_parameters` parameters, is a ConfigError before any memory is taken. A model whose
+    registration says ``check_forward`` (a user's own, ``model.name = "python"``) then maps two
+    input rows, `example` (the data set's first training rows, in its dtype: token ids for an
+    nn.Embedding) or float zeros without one, and must give (2, n_classes) (`check_output`)."""
     try:
         with torch.device("meta"):
             probe = MODELS.create(name, tuple(input_shape), n_classes, dropout, field="model", **params)
@@ -53,7 +56,10 @@ def build_model(name: str, input_shape: tuple[int, ...], n_classes: int, dropout
         raise TooManyParameters(count, max_parameters, "model.widths" if "widths" in params else "model.name")
     check_memory(BYTES_PER_PARAMETER * count, f"model.name = {name!r} with {count:,} parameters",
                  "use fewer or narrower layers")
-    return MODELS.create(name, tuple(input_shape), n_classes, dropout, field="model", **params)
+    model = MODELS.create(name, tuple(input_shape), n_classes, dropout, field="model", **params)
+    if MODELS.get(name).meta.get("check_forward"):
+        check_output(model, input_shape, n_classes, f"model.factory = {params.get('factory')!r}", example)
+    return model
 
 
 def hidden_block(layer: nn.Module, features: int, kind: str, norm: str, activation: str,
@@ -195,7 +201,7 @@ def python_spec(values) -> dict[str, Param]:
     return spec
 
 
-@MODELS.register("python", skip=3, spec_of=python_spec, params={"factory": FACTORY})
+@MODELS.register("python", skip=3, spec_of=python_spec, params={"factory": FACTORY}, check_forward=True)
 def python_model(input_shape, n_outputs, dropout=0.0, factory="", **kwargs):
     """Your own model: factory(input_shape, n_outputs, **the section's other keys) returns the nn.Module"""
     fn = resolve_callable(factory, "model.factory")
@@ -214,15 +220,16 @@ def python_model(input_shape, n_outputs, dropout=0.0, factory="", **kwargs):
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model.factory = {factory!r} — {name} returned {type(model).__name__}, "
                           "not a torch.nn.Module")
-    if not any(p.is_meta for p in model.parameters()):  # build_model's meta-device probe has no values
-        check_output(model, input_shape, n_outputs, f"model.factory = {factory!r}")
     return model
 
 
-def check_output(model: nn.Module, input_shape, n_outputs: int, what: str) -> None:
-    """A forward pass on two zero inputs (eval mode, no gradient: no running statistics move, no
-    randomness drawn) must give shape (2, n_outputs)."""
-    x = torch.zeros(2, *input_shape)
+def check_output(model: nn.Module, input_shape, n_outputs: int, what: str,
+                 example: torch.Tensor | None = None) -> None:
+    """A forward pass on two input rows — `example`'s first two (real data, in the data set's dtype
+    and on the CPU where the model is built), else zeros of float32 — in eval mode, without
+    gradient (no running statistics move, no randomness drawn), must give one row of n_outputs
+    per input row."""
+    x = torch.zeros(2, *input_shape) if example is None else example[:2].cpu()
     was_training = model.training
     model.eval()
     try:
@@ -234,6 +241,6 @@ def check_output(model: nn.Module, input_shape, n_outputs: int, what: str) -> No
     finally:
         model.train(was_training)
     got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-    if got != (2, n_outputs):
+    if got != (len(x), n_outputs):
         raise ConfigError(f"{what} — the model maps inputs of shape {tuple(x.shape)} to {got}; expected "
-                          f"(2, {n_outputs}): one row per sample, n_outputs = {n_outputs} columns")
+                          f"({len(x)}, {n_outputs}): one row per sample, n_outputs = {n_outputs} columns")

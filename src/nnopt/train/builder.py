@@ -145,8 +145,8 @@ def build(recipe: Recipe, max_parameters: int | None = None) -> Setup:
         raise ConfigError(f"regularization.label_smoothing: {exc}") from None
     monitor = monitor_of(recipe, data)
     loss, eval_loss = (make_loss(loss_name, recipe, eps) for eps in (smoothing, 0.0))
-    model = build_model(recipe.model["name"], data.input_shape, n_outputs,
-                        dropout=reg["dropout"], max_parameters=max_parameters, **model_params)
+    model = build_model(recipe.model["name"], data.input_shape, n_outputs, dropout=reg["dropout"],
+                        max_parameters=max_parameters, example=data.train.x[:2], **model_params)
     INITS.create(recipe.init["name"], model, field="init", **recipe.params("init"))
     model.to(device)
     if recipe.init["data_dependent"]:
