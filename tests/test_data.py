@@ -85,6 +85,20 @@ def test_fashion_mnist_from_a_directory(tmp_path):
     assert load("fashion_mnist_seq", path=str(tmp_path), val_size=40).input_shape == (28, 28)
 
 
+def test_fashion_mnist_files_are_read_once_until_they_change(tmp_path, monkeypatch):
+    """A second load of the same files decompresses nothing; rewritten files are read again."""
+    import nnopt.data.fashion_mnist as fm
+
+    fake_mnist(tmp_path)
+    reads = []
+    monkeypatch.setattr(fm, "read_idx", lambda path: reads.append(path) or read_idx(path))
+    first = load("fashion_mnist", path=str(tmp_path), val_size=40)
+    again = load("fashion_mnist", path=str(tmp_path), val_size=40, n_train=100)
+    assert len(reads) == 4 and torch.equal(first.test.x, again.test.x) and len(again.train) == 100
+    fake_mnist(tmp_path, n_train=300)
+    assert len(load("fashion_mnist", path=str(tmp_path), val_size=40).train) == 260 and len(reads) == 8
+
+
 def test_missing_and_corrupt_files_say_how_to_get_them(tmp_path):
     with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
         load("fashion_mnist", path=str(tmp_path / "nowhere"))

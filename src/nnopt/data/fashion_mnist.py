@@ -43,15 +43,29 @@ def find_file(directory: Path, stem: str) -> Path:
 
 
 def load_arrays(path: str) -> dict[str, np.ndarray]:
+    """The four IDX arrays of the directory `path`, read-only. Read once per process while the files
+    stay the same (same path, size and mtime): decompressing them costs about 0.3 s a load, and the
+    lab and the doctor's exam load the same files many times."""
     directory = Path(path)
     if not directory.is_dir():
         raise DataError(f"Fashion-MNIST directory {directory} does not exist: {HOW_TO_GET}")
-    arrays = {key: read_idx(find_file(directory, stem)) for key, stem in FILES.items()}
+    files = {key: find_file(directory, stem) for key, stem in FILES.items()}
+    return _read_arrays(tuple((key, str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns)
+                              for key, f in files.items()))
+
+
+@functools.lru_cache(maxsize=1)
+def _read_arrays(files: tuple[tuple[str, str, int, int], ...]) -> dict[str, np.ndarray]:
+    """`load_arrays`' reader, keyed by (key, file, size, mtime) of each file."""
+    arrays = {key: read_idx(Path(file)) for key, file, _, _ in files}
+    directory = Path(files[0][1]).parent
     for part in ("train", "test"):
         x, y = arrays[f"{part}_x"], arrays[f"{part}_y"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise DataError(f"Fashion-MNIST {part} files in {directory} do not match: images "
                             f"{x.shape}, labels {y.shape}; expected (N, H, W) and (N,)")
+    for array in arrays.values():
+        array.flags.writeable = False
     return arrays
 
 
@@ -62,12 +76,17 @@ def fashion_mnist(path=DEFAULT_PATH, val_size=5000, split_seed=0, n_train=None, 
     n_full = len(a["train_y"])
     if val_size >= n_full:
         raise ValueError(f"val_size = {val_size} — must be less than the {n_full} training images")
-    images = np.concatenate([a["train_x"], a["test_x"]]).astype(np.float32) / 255.0
     labels = np.concatenate([a["train_y"], a["test_y"]]).astype(np.int64)
     train, val = stratified_split(labels[:n_full], (0.0, val_size / n_full), split_seed)
     train = subset(train, labels, n_train, split_seed)
     test = np.arange(n_full, len(labels))[: n_test or None]
-    return make_splits("fashion_mnist", images, labels, [train, val, test], layout, 10, CLASSES)
+    parts = [train, val, test]
+    # only the rows a split uses are gathered and scaled to float (train and val are training images)
+    images = np.concatenate([a["train_x"][np.concatenate([train, val])],
+                             a["test_x"][test - n_full]]).astype(np.float32) / 255.0
+    ends = np.cumsum([len(p) for p in parts])
+    local = [np.arange(end - len(p), end) for p, end in zip(parts, ends)]
+    return make_splits("fashion_mnist", images, labels[np.concatenate(parts)], local, layout, 10, CLASSES)
 
 
 DATASETS.register("fashion_mnist", params=PARAMS)(fashion_mnist)
