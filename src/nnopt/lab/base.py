@@ -529,6 +529,13 @@ def lab_recipe(sections: Mapping[str, Mapping[str, Any]] | None = None, seed: in
     return Recipe(merged).override(overrides) if overrides else Recipe(merged)
 
 
+def steps_per_epoch(recipe) -> int:
+    """⌈training examples / batch size⌉ of a recipe."""
+    from ..data import load
+
+    return math.ceil(len(load(recipe.data["name"], **recipe.params("data")).train) / recipe.train["batch_size"])
+
+
 def read_run(run_dir: Path, summary: dict | None = None) -> RunResult:
     """A run directory's records (through its one reader, nnopt.train.rundir)."""
     from ..train.rundir import RunDir

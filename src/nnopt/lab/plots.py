@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .base import DOES_NOT_HOLD, HOLDS, Part
+
 
 def figure(ncols: int = 1, width: float = 6.0, height: float = 3.8, nrows: int = 1):
     """A matplotlib figure of `nrows` × `ncols` axes (Agg backend, no display needed), returned as
@@ -45,3 +47,21 @@ def finish(fig, *axes, legend_size: float = 7) -> None:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=legend_size)
     fig.tight_layout()
+
+
+VERDICT_COLORS = {HOLDS: "#b7e1b0", DOES_NOT_HOLD: "#f2b8b5"}  # INCONCLUSIVE: grey
+
+
+def verdict_map(ax, cells: list[tuple[str, Part, str]], title: str) -> None:
+    """A regime map as a column of cells, one per regime: the part's verdict as the cell's colour (green
+    HOLDS, red DOES NOT HOLD, grey INCONCLUSIVE), the regime, the verdict and `text` (the numbers) inside."""
+    import textwrap
+
+    from matplotlib.patches import Rectangle
+
+    for i, (name, part, text) in enumerate(cells):
+        y = len(cells) - 1 - i
+        ax.add_patch(Rectangle((0, y), 1, 0.92, color=VERDICT_COLORS.get(part.verdict, "0.85")))
+        ax.text(0.03, y + 0.46, "\n".join(textwrap.wrap(f"{name}: {part.verdict}; {text}", 44)), va="center",
+                fontsize=7)
+    ax.set(xlim=(0, 1), ylim=(0, len(cells)), xticks=[], yticks=[], title=title)

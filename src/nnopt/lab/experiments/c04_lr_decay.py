@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import math
 
-from ..base import DOES_NOT_HOLD, HOLDS, LabContext, Finding, Part, Precondition, Spread, Table, exceeds, experiment, \
-    interval
-from ..plots import band, figure, finish, spread_note
+from ..base import Finding, LabContext, Precondition, Spread, Table, exceeds, experiment, interval, steps_per_epoch
+from ..plots import band, figure, finish, spread_note, verdict_map
 
 MOONS = {"name": "moons", "n_samples": 400, "noise": 0.35}
 REGIMES = {  # regime → (workload at the full budget, its epochs under --fast)
@@ -44,13 +43,6 @@ def plateau(curve: list[float], last: int) -> tuple[bool, float, float, float]:
     fit = linregress(range(len(y)), y)
     half = float(student.ppf(0.975, len(y) - 2)) * fit.stderr
     return fit.slope + half >= 0, fit.slope, fit.slope - half, fit.slope + half
-
-
-def steps_per_epoch(recipe) -> int:
-    """⌈training examples / batch size⌉ of a recipe."""
-    from ...data import load
-
-    return math.ceil(len(load(recipe.data["name"], **recipe.params("data")).train) / recipe.train["batch_size"])
 
 
 @experiment("lr_decay", shows={"schedule.name": ["step", "piecewise", "polynomial", "linear", "inverse_time",
@@ -190,24 +182,6 @@ def _figure(ctx: LabContext, results: dict) -> str:
 def _difference(loss: dict[str, Spread]) -> str:
     d, lo, hi = interval(loss["constant"], loss[DECAY])
     return f"{d:+.3f} nats [{lo:+.3f}, {hi:+.3f}]"
-
-
-VERDICT_COLORS = {HOLDS: "#b7e1b0", DOES_NOT_HOLD: "#f2b8b5"}  # INCONCLUSIVE: grey
-
-
-def verdict_map(ax, cells: list[tuple[str, Part, str]], title: str) -> None:
-    """A regime map as a column of cells, one per regime: the part's verdict as the cell's colour (green
-    HOLDS, red DOES NOT HOLD, grey INCONCLUSIVE), the regime, the verdict and `text` (the numbers) inside."""
-    import textwrap
-
-    from matplotlib.patches import Rectangle
-
-    for i, (name, part, text) in enumerate(cells):
-        y = len(cells) - 1 - i
-        ax.add_patch(Rectangle((0, y), 1, 0.92, color=VERDICT_COLORS.get(part.verdict, "0.85")))
-        ax.text(0.03, y + 0.46, "\n".join(textwrap.wrap(f"{name}: {part.verdict}; {text}", 44)), va="center",
-                fontsize=7)
-    ax.set(xlim=(0, 1), ylim=(0, len(cells)), xticks=[], yticks=[], title=title)
 
 
 def _slug(text: str) -> str:

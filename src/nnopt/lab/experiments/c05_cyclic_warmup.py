@@ -2,9 +2,8 @@
 warmup lets a large learning rate with a large batch train — a regime map over batch norm × lr."""
 from __future__ import annotations
 
-from ..base import LabContext, Finding, Precondition, RunResult, Table, exceeds, experiment, interval
-from ..plots import band, figure, finish, spread_note
-from .c04_lr_decay import steps_per_epoch, verdict_map
+from ..base import Finding, LabContext, Precondition, RunResult, Table, exceeds, experiment, interval, steps_per_epoch
+from ..plots import band, figure, finish, spread_note, verdict_map
 
 PEAK, FLOOR, BATCH, BIG = 0.3, 0.01, 32, 256
 CONSTANTS = (0.01, 0.03, 0.1, 0.3)  # the grid the constant lr is tuned on
