@@ -42,15 +42,26 @@ def max_diff(a, b):
     return max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point())
 
 
+def launched_here(monkeypatch, *args) -> int:
+    """`nnopt run ARGS` with this process as the launcher (its main(), the ranks its children)."""
+    from nnopt.cli import main
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the launcher would set it in this process
+    return main(["run", *map(str, args)])
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Every case of distributed_cases.py, trained by one process and by two."""
+    """Every case of distributed_cases.py, trained by two processes (torchrun) and, meanwhile, by
+    this one (the single-process oracle needs no process of its own)."""
+    import distributed_cases
+
     out = tmp_path_factory.mktemp("ddp")
-    one = subprocess.run([sys.executable, str(CASES), str(out / "one")], env=ENV, capture_output=True, text=True,
-                         timeout=600)
-    two = subprocess.run([*TORCHRUN, str(CASES), str(out / "two")], env=ENV, capture_output=True, text=True,
-                         timeout=600)
-    assert one.returncode == 0 and two.returncode == 0, one.stderr[-3000:] + two.stderr[-3000:]
+    two = subprocess.Popen([*TORCHRUN, str(CASES), str(out / "two")], env=ENV, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    distributed_cases.main(out / "one")
+    _, err = two.communicate(timeout=600)
+    assert two.returncode == 0, err[-3000:]
     return out / "one", out / "two"
 
 
@@ -173,10 +184,10 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """An uninterrupted 2-process run of RESUMABLE."""
+    """An uninterrupted 2-process run of RESUMABLE, launched from this process."""
     out = tmp_path_factory.mktemp("ref") / "run"
-    job = nnopt_run("--nproc", 2, "--out", out, *RESUMABLE)
-    assert job.wait(timeout=600) == 0, job.communicate()
+    with pytest.MonkeyPatch.context() as patch:
+        assert launched_here(patch, "--nproc", 2, "--out", out, *RESUMABLE) == 0
     return out
 
 
@@ -190,7 +201,7 @@ def assert_same_run(ref, run):
 
 
 @pytest.mark.slow
-def test_a_job_stopped_four_ways_resumes_each_time_and_ends_bit_identical(tmp_path, reference, capsys):
+def test_a_job_stopped_four_ways_resumes_each_time_and_ends_bit_identical(tmp_path, reference, capsys, monkeypatch):
     """One run directory, stopped four ways, each stop followed by ``--resume --nproc 2`` (one job
     per stop instead of a fresh run per way: the same proof, a quarter of the training). The
     final run equals the uninterrupted reference bit for bit, so every one of the four resumes
@@ -245,22 +256,13 @@ def test_a_job_stopped_four_ways_resumes_each_time_and_ends_bit_identical(tmp_pa
     assert summary(run)["status"] == "interrupted"
     assert "interrupted (SIGTERM) at step" in err and "--nproc 2" in err
 
-    resumed = nnopt_run("--resume", run, "--nproc", 2)
-    assert resumed.wait(timeout=600) == 0, resumed.communicate()
+    assert launched_here(monkeypatch, "--resume", run, "--nproc", 2) == 0, capsys.readouterr().err
     assert summary(run)["status"] == "completed"
     assert_same_run(reference, run)
 
 
 TINY_FAIL = ["--set", "data.n_train=101", "--set", "train.threads=1", "--set", "train.epochs=1"]
 BATCH_ERROR = "error: train.batch_size = 1 — with 2 processes every rank needs at least 1 sample"
-
-
-def launched_here(monkeypatch, *args) -> int:
-    """`nnopt run ARGS` with this process as the launcher (its main(), the ranks its children)."""
-    from nnopt.cli import main
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the launcher would set it in this process
-    return main(["run", *map(str, args)])
 
 
 @pytest.mark.slow
