@@ -10,12 +10,13 @@ import torch
 
 import nnopt
 from nnopt import CheckpointError, ConfigError, DivergedError, Recipe
+from nnopt.cli import main
 from nnopt.train import Trainer, build, train
 from nnopt.train import checkpoint
 from nnopt.train.checkpoint import path_in
 from nnopt.train.rundir import RunDir
 
-from cli_subprocess import run_cli, wait_for_checkpoint
+from cli_subprocess import wait_for_checkpoint
 
 
 def read_metrics(run_dir, drop_time=True):
@@ -108,20 +109,20 @@ def test_divergence_stops_with_step_checkpoint_and_advice(tmp_path, small_recipe
 
 
 @pytest.mark.slow
-def test_cli_divergence_exit_code(tmp_path):
-    proc = run_cli("run", "--quiet", "--out", tmp_path / "r", "--set", "optimizer.name=sgd",
-                   "--set", "optimizer.lr=10", "--set", "model.activation=identity", check=False)
-    assert proc.returncode == 3 and "diverged" in proc.stderr
+def test_cli_divergence_exit_code(tmp_path, capsys):
+    code = main(["run", "--quiet", "--out", str(tmp_path / "r"), "--set", "optimizer.name=sgd",
+                 "--set", "optimizer.lr=10", "--set", "model.activation=identity"])
+    assert code == 3 and "diverged" in capsys.readouterr().err
 
 
-def test_corrupt_checkpoint_is_a_clear_error(tmp_path, small_recipe):
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, small_recipe, capsys):
     summary = train(small_recipe, tmp_path, quiet=True)
     RunDir(tmp_path).write_summary({**summary, "status": "interrupted"})  # unfinished: --resume reads the checkpoint
     path_in(tmp_path).write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="corrupt"):
         Trainer(build(small_recipe), tmp_path, quiet=True).fit(resume=True)
-    proc = run_cli("run", "--resume", tmp_path, check=False)
-    assert proc.returncode == 2 and "corrupt" in proc.stderr and "Traceback" not in proc.stderr
+    code, err = main(["run", "--resume", str(tmp_path)]), capsys.readouterr().err
+    assert code == 2 and "corrupt" in err and "Traceback" not in err
 
 
 def test_missing_checkpoint(tmp_path):
@@ -129,14 +130,16 @@ def test_missing_checkpoint(tmp_path):
         Trainer(build(Recipe()), tmp_path, quiet=True).fit(resume=True)
 
 
-def test_bad_input_leaves_no_run_directory(tmp_path):
+def test_bad_input_leaves_no_run_directory(tmp_path, capsys):
+    """The command's exit code and message (main(), in this process: an exception escaping it would
+    fail the test, so no traceback reaches the user either)."""
     out = tmp_path / "run"
-    proc = run_cli("run", "--out", out, "--set", "optimizer.betas=[0.9, 1.2]", check=False)
-    assert proc.returncode == 2
-    assert "optimizer.betas[1] = 1.2 — must be in [0, 1)" in proc.stderr and "Traceback" not in proc.stderr
+    code, err = main(["run", "--out", str(out), "--set", "optimizer.betas=[0.9, 1.2]"]), capsys.readouterr().err
+    assert code == 2
+    assert "optimizer.betas[1] = 1.2 — must be in [0, 1)" in err and "Traceback" not in err
     assert not out.exists()
-    proc = run_cli("run", "--out", out, "--set", "model.name=rnn", "--set", "data.layout=flat", check=False)
-    assert proc.returncode == 2 and "rnn needs sequence inputs" in proc.stderr and not out.exists()
+    code = main(["run", "--out", str(out), "--set", "model.name=rnn", "--set", "data.layout=flat"])
+    assert code == 2 and "rnn needs sequence inputs" in capsys.readouterr().err and not out.exists()
 
 
 # ~315 steps of ~1 ms per epoch: a signal sent 0.1 s after epoch 1's checkpoint lands mid-epoch 2.
@@ -154,10 +157,9 @@ def start_run(out, *extra, resume=False):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """An uninterrupted run of RESUME_RECIPE, which every resumed run must equal."""
+    """An uninterrupted run of RESUME_RECIPE, which every resumed run must equal (in this process)."""
     out = tmp_path_factory.mktemp("ref") / "run"
-    ref = start_run(out)
-    assert ref.wait(300) == 0, ref.communicate()
+    assert main(["run", "--quiet", "--out", str(out), *RESUME_RECIPE]) == 0
     return out
 
 
@@ -201,7 +203,7 @@ def test_sigkill_then_ctrl_c_each_resumed_ends_bit_identical(tmp_path, reference
     assert sum(m["kind"] == "epoch" for m in partial) < 3, "the run ended before it was killed"
     code, err = stop_in_next_epoch(out, signal.SIGINT, resume=True)
     assert code == 130 and "interrupted (Ctrl-C) at step" in err
-    run_cli("run", "--quiet", "--resume", out)
+    assert main(["run", "--quiet", "--resume", str(out)]) == 0  # the last resume: in this process
     assert_identical_runs(reference, out)
 
 
