@@ -210,6 +210,8 @@ def resolve(raw: Mapping[str, Any]) -> dict:
             Param(str, choices=spec).validate(f"{section}.name", name)
             out[section] = validate_fields(section, spec.spec(name, values), values,
                                            entry=(spec.registry.family, name))
+            if name in spec.registry:
+                spec.registry.check(name, out[section], section)
         else:
             out[section] = validate_fields(section, spec, values)
     return out

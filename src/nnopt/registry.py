@@ -87,7 +87,21 @@ class Registry:
         """Validate `values` as `name`'s parameters; defaults filled in."""
         field = field or self.family
         self.get(name, f"{field}.name")
-        return validate_fields(field, self.spec(name, values), values, entry=(self.family, name))
+        resolved = validate_fields(field, self.spec(name, values), values, entry=(self.family, name))
+        self.check(name, resolved, field)
+        return resolved
+
+    def check(self, name: str, resolved: Mapping[str, Any], field: str | None = None) -> None:
+        """The entry's rule across its fields (``check=`` metadata, ``check(values)`` raising
+        ValueError, e.g. nesterov needs momentum > 0) on validated values: a ConfigError prefixed
+        with the field, so a recipe is refused when it is read, before anything is built."""
+        rule = self.get(name).meta.get("check")
+        if rule is None:
+            return
+        try:
+            rule(resolved)
+        except ValueError as exc:
+            raise ConfigError(f"{field or self.family} ({name}): {exc}", field=field or self.family) from exc
 
     def create(self, name: str, *args, field: str | None = None, **values):
         """Validate `values`, then call the factory: ``factory(*args, **resolved)``.

@@ -39,6 +39,23 @@ def test_recipe_validates_optimizer_fields():
         Recipe({"optimizer": {"name": "adam", "betas": [0.9, 1.5]}})
 
 
+@pytest.mark.parametrize("section, fixed, message", [
+    ({"name": "sgd", "nesterov": True}, {"momentum": 0.9},
+     r"optimizer \(sgd\): nesterov needs momentum > 0 and dampening = 0"),
+    ({"name": "lars", "momentum": 0.0, "nesterov": True}, {"momentum": 0.9},
+     r"optimizer \(lars\): nesterov needs momentum > 0"),
+    ({"name": "adafactor", "eps": [None, None]}, {"eps": [None, 1e-3]},
+     r"optimizer \(adafactor\): eps = \(None, None\) — ε₂"),
+])
+def test_a_rule_across_fields_refuses_the_recipe_when_it_is_read(section, fixed, message):
+    """An optimizer's cross-field rule (``check=`` on its registration) runs when the recipe is
+    read, as the per-field ranges do — not first when the optimizer is built; fixed, it passes."""
+    with pytest.raises(ConfigError, match=message) as err:
+        Recipe({"optimizer": section})
+    assert err.value.field == "optimizer"
+    assert Recipe({"optimizer": {**section, **fixed}}).optimizer["name"] == section["name"]
+
+
 def _poisoned(names: bool, nonfinite: str, name: str = "adam", **kw):
     m = small_cnn()
     params = m.named_parameters() if names else m.parameters()

@@ -26,7 +26,8 @@ register(name, hyper=..., torch_class=None, kernel=None, structural=(), check=No
   kernel       ``kernel(h) -> update | None``: torch's fused kernel when it computes the chain
                (see `nnopt.optim.native`)
   structural   numeric hyperparameters read once (not per step), e.g. an initial value
-  check        ``check(values)`` raising ValueError for a cross-field rule
+  check        ``check(values)`` raising ValueError for a cross-field rule (run on the validated
+               values when a recipe is read and by ``create``: `nnopt.registry.Registry.check`)
   fixed        group keys every group gets (e.g. ``nesterov=True`` for "nesterov")
   torch_names  {torch argument: `nnopt.torch_names.TorchName`}: torch_class's arguments this entry
                spells differently or does not take (the unknown-field hint, ``nnopt list``, docs)
@@ -82,15 +83,13 @@ def register(name: str, *, hyper: Mapping[str, Param], torch_class: type | None 
         build.kernel, build.structural, build.torch_class = kernel, frozenset(structural), torch_class
 
         def factory(params, **values):
-            if check is not None:
-                check(values)
             decay_1d = values.pop("no_decay_1d", False)
             if values.get("weight_decay", 0.0) > 0 and decay_1d:
                 params = split_no_decay(params, values["weight_decay"])
             return optimizer(params, build, **values, **(fixed or {}))
 
         factory.__doc__, factory.__name__ = build.__doc__, name
-        OPTIMIZERS.register(name, params={**hyper, **OPTIONS}, skip=1, torch_class=torch_class,
+        OPTIMIZERS.register(name, params={**hyper, **OPTIONS}, skip=1, torch_class=torch_class, check=check,
                             build=build, fixed=dict(fixed or {}), torch_names=dict(torch_names or {}))(factory)
         return build
     return decorate
