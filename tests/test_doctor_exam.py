@@ -50,3 +50,13 @@ def test_exam_subset(tmp_path, capsys):
     for label in ("unnormalized inputs", "lr too low", "underfitting"):
         assert f"| {label} | 1 | 1/1 (100%) |" in out
     assert "| healthy (no finding = right) | 1 | 1/1 (100%) |" in out
+
+
+@pytest.mark.slow
+def test_every_exam_recipe_builds():
+    # a case the trainer refuses (e.g. batch norm with a last batch of 1 sample) is graded as an error
+    from nnopt.recipe import Recipe
+    from nnopt.train import build
+
+    for c in exam.CASES:
+        build(Recipe(exam.recipe_of(c, exam.SEED)))
