@@ -195,3 +195,18 @@ def test_tensorwise_grouping_gives_the_same_numbers(name, hyper, monkeypatch):
     assert len(pieces) > 2 and sorted(id(p) for ps, _, _ in pieces for p in ps) == sorted(map(id, params))
     _run(b, grouped, 12)
     assert rel_err(a, b) == 0
+
+
+def test_scratch_keeps_one_buffer_per_dtype_and_gives_fresh_tensors_past_its_limit():
+    """`transforms.Scratch` (Adamax's |g| on the CPU): the same lists of shapes get the same views;
+    other shapes, views of the same buffer; past `limit`, fresh tensors, so the buffer stays small."""
+    from nnopt.optim.transforms import Scratch
+
+    s = Scratch()
+    a = s.like([torch.zeros(3, 4), torch.zeros(5)])
+    assert [t.shape for t in a] == [(3, 4), (5,)] and a[1].data_ptr() == a[0].data_ptr() + 12 * 4
+    assert all(x is y for x, y in zip(a, s.like([torch.ones(3, 4), torch.ones(5)])))
+    assert s.like([torch.zeros(7)])[0].data_ptr() == a[0].data_ptr()
+    big = s.like([torch.zeros(Scratch.limit + 1)])[0]
+    assert big.shape == (Scratch.limit + 1,) and big.data_ptr() != a[0].data_ptr()
+    assert s.like([torch.zeros(2, dtype=torch.float64)])[0].dtype == torch.float64

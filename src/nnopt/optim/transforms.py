@@ -206,7 +206,11 @@ class Scratch:
     next call. On the CPU a fresh large tensor is memory from the system whose pages fault in on
     the first write — several times the cost of the op that fills it (256K float32: 0.46 ms for
     ``_foreach_abs`` against 0.06 ms into a kept buffer). The views are kept per list of shapes
-    (a chain cut into blocks asks for a few such lists)."""
+    (a chain cut into blocks asks for a few such lists). A request over `limit` elements (a whole
+    large tensor under ``foreach=False``) gets fresh tensors: the buffer never outgrows a few
+    cache blocks."""
+
+    limit = 1 << 19
 
     def __init__(self):
         self._buffers: dict[tuple, Tensor] = {}
@@ -218,6 +222,8 @@ class Scratch:
         views = self._views.get(key)
         if views is None:
             total = sum(t.numel() for t in tensors)
+            if total > self.limit:
+                return [torch.empty_like(t) for t in tensors]
             buffer = self._buffers.get(key[:2])
             if buffer is None or buffer.numel() < total:
                 buffer = self._buffers[key[:2]] = torch.empty(total, dtype=first.dtype, device=first.device)

@@ -102,7 +102,7 @@ class orthogonalize:
             if isinstance(ctx.lr, Tensor):  # compiled: a bfloat16 u times a 0-d lr tensor would round to bfloat16
                 o = o.to(dtype)
             # 1/ratio stays pending: θ ← θ − α·o/(1/ratio) adds o in θ's dtype, as torch's add_
-            inverse = o.new_tensor(1 / lr_ratio(shape, self.adjust_lr_fn), dtype=dtype)
+            inverse = o.new_full((), 1 / lr_ratio(shape, self.adjust_lr_fn), dtype=dtype)  # a fill: no copy from the host
             for i, one in zip(idx, o.unbind(0) if len(idx) > 1 else (o,)):
                 out[i], divisor[i] = one, inverse
         ctx.owned = True
