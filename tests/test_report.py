@@ -25,7 +25,7 @@ def lab_dirs(tmp_path_factory):
         ax.plot([1, 2], [2, 1])
         return Finding(verdict=holds(drop.mean > 0), criterion="drop > 0", measured=f"drop {drop.mean:.3f}",
                        table=Table(["seed", "drop <b>"], [[s, v] for s, v in zip(ctx.seeds, drop.values)]),
-                       figures=[ctx.save_figure(fig, "probe")], notes="a note & <tag>")
+                       figures=[ctx.save_figure(fig, "probe", caption="a falling line")], notes="a note & <tag>")
 
     @experiment("report_probe_fails", claim="Nothing | trains.", precise="p", source="s")
     def fails(ctx):
