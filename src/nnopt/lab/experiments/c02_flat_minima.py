@@ -15,12 +15,16 @@ LR, SB = 0.3, 16
 BEYOND = 0.25  # the line is probed at α = −0.25 and 1.25: past each endpoint
 
 
-def sharpness(setup, seed: int) -> dict:
+LANCZOS = 20  # Hessian-vector products per λ_max
+FAST_LANCZOS = 10  # under --fast: on claim 25's fast nets, 10 give the 20-product λ_max to < 4e-5 relative
+
+
+def sharpness(setup, seed: int, iters: int = LANCZOS) -> dict:
     """The sharpness of a trained run's minimum: λ_max of the Hessian of the mean training loss (Lanczos,
-    20 Hessian-vector products, start vector seeded) and that training loss, both in eval mode over the
+    `iters` Hessian-vector products, start vector seeded) and that training loss, both in eval mode over the
     whole training split (the lab's one λ_max measurement: claims 2 and 25 use it)."""
     train = split_batches(setup.data.train)
-    return {"lambda_max": hessian_top_eigenvalues(setup.model, F.cross_entropy, train, k=1, iters=20, seed=seed)[0],
+    return {"lambda_max": hessian_top_eigenvalues(setup.model, F.cross_entropy, train, k=1, iters=iters, seed=seed)[0],
             "train_loss": mean_loss(setup.model, F.cross_entropy, train)}
 
 
@@ -59,7 +63,8 @@ def flat_minima(ctx: LabContext) -> Finding:
 
     runs = {name: train(K, name.split(" (")[0].replace(" ", "")) for name, K in batches.items()}
     runs["batch 16, other seeds (control)"] = train(SB, "batch16-control", offset=100)
-    m = {name: [_measure(r, s) for r, s in zip(rs, ctx.seeds)] for name, rs in runs.items()}
+    iters = ctx.pick(FAST_LANCZOS, LANCZOS)
+    m = {name: [_measure(r, s, iters) for r, s in zip(rs, ctx.seeds)] for name, rs in runs.items()}
     lam = {k: Spread([x["lambda_max"] for x in v]) for k, v in m.items()}
     gap = {k: Spread([x["val_loss"] - x["train_loss"] for x in v]) for k, v in m.items()}
     loss = {k: Spread([x["train_loss"] for x in v]) for k, v in m.items()}
@@ -107,7 +112,7 @@ def flat_minima(ctx: LabContext) -> Finding:
     rows = [[k, Spread([r.summary["steps"] for r in runs[k]]).fmt(".0f"), lam[k].fmt(".3g"),
              Spread([x["trace"] for x in m[k]]).fmt(".3g"), loss[k].fmt(".4f"), gap[k].fmt(".3f")] for k in runs]
     return ctx.finding(
-        table=Table(["training", "steps", "λ_max (Lanczos, 20 HVPs)", "trace (Hutchinson, 10)", "train loss",
+        table=Table(["training", "steps", f"λ_max (Lanczos, {iters} HVPs)", "trace (Hutchinson, 10)", "train loss",
                      "gap: val − train loss"], rows),
         figures=[ctx.save_figure(fig, "sharpness", caption="right: the red (full-batch) points sit to the right "
                                  "(sharper) of the blue ones; whether they also sit higher (larger gap) is the "
@@ -124,12 +129,12 @@ def flat_minima(ctx: LabContext) -> Finding:
               "λ_max compares these networks only as parametrized.")
 
 
-def _measure(run, seed: int) -> dict:
+def _measure(run, seed: int, iters: int) -> dict:
     """`sharpness`, Hessian trace and validation loss of a trained run (eval mode, whole splits)."""
     from ...landscape import parameters_vector
 
     setup = run.setup()
     train, val = split_batches(setup.data.train), split_batches(setup.data.val)
-    return {**sharpness(setup, seed), "trace": hessian_trace(setup.model, F.cross_entropy, train, samples=10, seed=seed),
+    return {**sharpness(setup, seed, iters), "trace": hessian_trace(setup.model, F.cross_entropy, train, samples=10, seed=seed),
             "val_loss": mean_loss(setup.model, F.cross_entropy, val), "theta": parameters_vector(setup.model),
             "setup": setup, "batches": {"train": train, "val": val}}

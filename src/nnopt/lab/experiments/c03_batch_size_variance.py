@@ -29,14 +29,17 @@ def per_sample_gradients(model, x, y) -> torch.Tensor:
 def batch_statistics(G: torch.Tensor, sizes, draws: int, seed: int) -> dict:
     """For each K: ‖mean of the draws' batch gradients − g‖², E‖g_K − g‖² (measured over `draws`
     batches drawn without replacement) and its closed form σ²(N−K)/(K(N−1)), σ² = mean ‖gᵢ − g‖²; and
-    the same ‖· − g‖² for a biased estimator, the mean of the K examples with the largest ‖gᵢ‖."""
+    the same ‖· − g‖² for a biased estimator, the mean of the K examples with the largest ‖gᵢ‖. The draws'
+    batch means are one product S·G, row d of S holding 1/K at the K indices of draw d (no (K, P) copy of
+    G per draw)."""
     N = len(G)
     g = G.mean(0)
     sigma2 = float(((G - g) ** 2).sum(1).mean())
     gen = torch.Generator().manual_seed(seed)
     out = {}
     for K in sizes:
-        batch = torch.stack([G[torch.randperm(N, generator=gen)[:K]].mean(0) for _ in range(draws)])
+        picks = torch.stack([torch.randperm(N, generator=gen)[:K] for _ in range(draws)])
+        batch = torch.zeros(draws, N, dtype=G.dtype).scatter_(1, picks, 1.0 / K) @ G
         largest = G[torch.argsort(G.norm(dim=1), descending=True)[:K]].mean(0)
         out[K] = {"bias2": float(((batch.mean(0) - g) ** 2).sum()), "var": float(((batch - g) ** 2).sum(1).mean()),
                   "theory": sigma2 * (N - K) / (K * (N - 1)), "biased2": float(((largest - g) ** 2).sum())}

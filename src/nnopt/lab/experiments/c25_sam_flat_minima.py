@@ -7,7 +7,7 @@ import statistics
 
 from ..base import Check, Finding, LabContext, Precondition, Snapshots, Spread, Table, exceeds, experiment, matches
 from ..plots import band, figure, finish, spread_note
-from .c02_flat_minima import sharpness
+from .c02_flat_minima import FAST_LANCZOS, LANCZOS, sharpness
 
 LR, RHO, BATCH, WIDTHS = 0.05, 0.05, 32, [64]
 SGD = {"name": "momentum", "lr": LR, "momentum": 0.9}
@@ -25,11 +25,10 @@ def run_with_snapshots(ctx: LabContext, optimizer: dict, epochs: int, label: str
     return runs, snaps
 
 
-def sharpness_at(run, state: dict, seed: int) -> dict:
-    """`sharpness` of the run's model with the weights `state` (a snapshot)."""
-    setup = run.setup()
+def sharpness_at(setup, state: dict, seed: int, iters: int) -> dict:
+    """`sharpness` of a run's rebuilt `setup` with the weights `state` (a snapshot) loaded."""
     setup.model.load_state_dict(state)
-    return sharpness(setup, seed)
+    return sharpness(setup, seed, iters)
 
 
 def matched_epoch(losses: list[float], target: float) -> int:
@@ -56,11 +55,16 @@ def sam_flat_minima(ctx: LabContext) -> Finding:
     sam, _ = run_with_snapshots(ctx, SAM, epochs, "sam")
     rho0, _ = run_with_snapshots(ctx, {**SAM, "rho": 0.0}, epochs, "sam-rho0")
     matched = [matched_epoch(r.series("train_loss")[:2 * epochs], s.series("train_loss")[-1]) for r, s in zip(sgd, sam)]
-    points = {"SAM": [sharpness(r.setup(), s) for r, s in zip(sam, ctx.seeds)],
-              "SAM, ρ = 0 (control)": [sharpness(r.setup(), s) for r, s in zip(rho0, ctx.seeds)],
-              f"SGD, {epochs} epochs": [sharpness_at(r, sn.states[epochs], s) for r, sn, s in zip(sgd, sgd_snaps, ctx.seeds)],
-              "SGD at SAM's loss": [sharpness_at(r, sn.states[e], s) for r, sn, e, s in zip(sgd, sgd_snaps, matched, ctx.seeds)],
-              f"SGD ×2, {2 * epochs} epochs": [sharpness(r.setup(), s) for r, s in zip(sgd, ctx.seeds)]}
+    iters = ctx.pick(FAST_LANCZOS, LANCZOS)
+    sgd_setups = [r.setup() for r in sgd]  # rebuilt once per seed; each point loads its weights into it
+    points = {"SAM": [sharpness(r.setup(), s, iters) for r, s in zip(sam, ctx.seeds)],
+              "SAM, ρ = 0 (control)": [sharpness(r.setup(), s, iters) for r, s in zip(rho0, ctx.seeds)],
+              f"SGD, {epochs} epochs": [sharpness_at(st, sn.states[epochs], s, iters)
+                                        for st, sn, s in zip(sgd_setups, sgd_snaps, ctx.seeds)],
+              "SGD at SAM's loss": [sharpness_at(st, sn.states[e], s, iters)
+                                    for st, sn, e, s in zip(sgd_setups, sgd_snaps, matched, ctx.seeds)],
+              f"SGD ×2, {2 * epochs} epochs": [sharpness_at(st, sn.states[2 * epochs], s, iters)
+                                               for st, sn, s in zip(sgd_setups, sgd_snaps, ctx.seeds)]}
     log_lam = {k: Spread([math.log(p["lambda_max"]) for p in v]) for k, v in points.items()}
     log_loss = {k: Spread([math.log(p["train_loss"]) for p in v]) for k, v in points.items()}
     lam = {k: Spread([p["lambda_max"] for p in v]) for k, v in points.items()}
@@ -88,7 +92,7 @@ def sam_flat_minima(ctx: LabContext) -> Finding:
     rows.append(["SGD's epoch matched to SAM's loss, per seed", ", ".join(map(str, matched)), "", ""])
     fig = plot(sgd, sam, rho0, points, references, epochs, matched, len(ctx.seeds))
     return ctx.finding(
-        table=Table(["optimizer / point", "λ_max (Lanczos, 20 HVPs)", "train loss (eval mode)", "SAM / this, per seed"],
+        table=Table(["optimizer / point", f"λ_max (Lanczos, {iters} HVPs)", "train loss (eval mode)", "SAM / this, per seed"],
                     rows),
         figures=[ctx.save_figure(fig, "sam_sharpness", caption="left: λ_max against the training loss for every point "
                                  "set; right: the training curves, SGD's epochs matched to SAM's loss dotted")],
