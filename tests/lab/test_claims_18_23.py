@@ -56,14 +56,15 @@ def test_weight_decay_vs_l2(tmp_path):
 
 def test_dropout(tmp_path):
     r = fast("dropout", tmp_path)
-    # 6 epochs: the gap is noise, MC(100) is 0.5 points from weight scaling with a wide interval, the LSTMs
-    # have not fitted their training set (precondition) — full: (b) holds, see docs/lab.md
-    assert verdicts(r) == {"(a) dropout narrows the train − test gap": "INCONCLUSIVE",
-                           "(b) weight scaling ≈ the Monte-Carlo ensemble of masks": "DOES NOT HOLD",
+    # 4 epochs: the MLP overfits but dropout's gap is inside the seed noise with test accuracy lower, as in the
+    # full run; MC(100) matches weight scaling; the LSTMs (2 epochs) have not fitted their training set
+    # (precondition) — full: (c) does not hold, see docs/lab.md
+    assert verdicts(r) == {"(a) dropout narrows the train − test gap": "DOES NOT HOLD",
+                           "(b) weight scaling ≈ the Monte-Carlo ensemble of masks": "HOLDS",
                            "(c) variational beats naive dropout in an LSTM": "INCONCLUSIVE"}
     mc = r["numbers"]["mc_acc"]
     assert mc["1"]["mean"] < mc["100"]["mean"] - 0.05  # one mask is far worse than 100 (the control of (b))
-    assert r["verdict"] == "DOES NOT HOLD"
+    assert r["verdict"] == "HOLDS IN PART"
 
 
 def test_augmentation(tmp_path):

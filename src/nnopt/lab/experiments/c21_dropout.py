@@ -51,7 +51,7 @@ def mc_curve(model: torch.nn.Module, test) -> tuple[list[float], float]:
             source="Srivastava et al. 2014 (§7.5 MC vs weight scaling); Gal & Ghahramani 2016 (variational RNN "
                    "dropout); Zaremba et al. 2014")
 def dropout(ctx: LabContext) -> Finding:
-    epochs, rnn_epochs = ctx.pick(6, 40), ctx.pick(3, 60)
+    epochs, rnn_epochs = ctx.pick(4, 40), ctx.pick(2, 60)
 
     def mlp(label: str, p: float, offset: int = 0):
         return ctx.runs(lambda s: ctx.recipe(MLP, s + offset, {"train.epochs": epochs, "regularization.dropout": p}),

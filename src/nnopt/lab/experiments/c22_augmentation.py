@@ -34,12 +34,12 @@ TEXT_ARMS = {"none": {}, "augmented": {"data.augment": "eda", "data.alpha": 0.1,
             source="Simard, Steinkraus & Platt 2003; Krizhevsky et al. 2012; Wei & Zou 2019 (EDA)",
             accepts_recipe=True, shows={"augment.name": "*", "data.augment": "*"}, cost_s=(6, 47))
 def augmentation(ctx: LabContext) -> Finding:
-    epochs = ctx.pick(6, 60)
+    epochs = ctx.pick(4, 60)
     image = {arm: ctx.runs(lambda s, o=over: ctx.recipe(IMAGE, s, {"train.epochs": epochs, **o}), f"image-{k}",
                            lambda: [CleanAccuracy()]) for k, (arm, over) in enumerate(IMAGE_ARMS.items())}
     tasks = {"image": (image, IMAGE_ARMS)}
     if ctx.on is None:
-        size = {"train.epochs": ctx.pick(2, 8), "data.per_class": ctx.pick(24, 150)}
+        size = {"train.epochs": ctx.pick(2, 8), "data.per_class": ctx.pick(16, 150)}
         tasks["text"] = ({arm: ctx.runs(lambda s, o=over: ctx.recipe(TEXT, s, {**size, **o}), f"text-{k}",
                                         lambda: [CleanAccuracy()]) for k, (arm, over) in enumerate(TEXT_ARMS.items())},
                          TEXT_ARMS)
