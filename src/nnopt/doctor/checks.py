@@ -27,7 +27,8 @@ whose ``--set`` lines touch a field an earlier one sets are dropped, so no remed
                                 spectral radius ρ > 1.5 (the evidence adds divergence, gradient norms > 10×
                                 the median, validation loss jumps > 20%, a run that does not fit)
     lr too high                 the lr > η* (a range test whose best loss is < 0.9·L₀), or a loss above
-                                10·L₀, or no progress (train loss ≥ 0.9·L₀) while units died; and the run
+                                10·L₀, or no progress (train loss ≥ 0.9·L₀) while units died (not under a
+                                penalty or weight decay ≥ 1e-3, which kills units too); and the run
                                 diverged, or ended with a train loss ≥ 0.9·L₀, or a loss once exceeded
                                 3·L₀, or ≥ 1/3 of its epochs raised the train loss by > 10% and > 0.05·L₀,
                                 or it killed ≥ 50% of a ReLU layer's units (alive at init) and does not fit
