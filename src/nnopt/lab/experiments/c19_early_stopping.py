@@ -54,7 +54,7 @@ def u_shape(epochs: int):
                     "the unstopped runs' curves trigger a stop. With --on, on your recipe",
             source="Prechelt 1998 (early stopping); Goodfellow, Bengio & Courville 2016, §7.8; Keras EarlyStopping")
 def early_stopping(ctx: LabContext) -> Finding:
-    epochs, patience = ctx.pick(40, 80), ctx.pick(5, 10)
+    epochs, patience = ctx.pick(30, 80), ctx.pick(5, 10)
     es = {"regularization.early_stopping": {"patience": patience, "monitor": "val_loss",
                                             "restore_best_weights": True}}
     snaps: list[Snapshots] = []
