@@ -204,7 +204,7 @@ def test_recipe_section_uses_name_and_flat_overrides():
                                 "init.bias=0.1"])
     assert recipe.init == {"name": "he_uniform", "bias": 0.1, "linear": None, "conv": None,
                            "recurrent": "orthogonal", "activation": "relu", "mode": "fan_out",
-                           "negative_slope": 0.01}
+                           "negative_slope": 0.01, "data_dependent": False}
     with pytest.raises(ConfigError, match="init.conv = 'bogus'"):
         Recipe().override(["init.name=normal", "init.conv=bogus"])
     assert set(init.available()) >= {"default", "zeros", "constant", "normal", "uniform", "xavier_uniform",
