@@ -26,11 +26,12 @@ def apply_update(transform: Transform, params: list[Tensor], grads: list[Tensor]
                  state: dict[str, list[Tensor]], hyper: dict, step, first: bool,
                  found: Tensor | None = None, maximize: bool = False) -> None:
     """θ ← c·θ + s·u/d where u = transform(±g) and c, s, d are its pending factors (with
-    ``ctx.lerp`` = (targets, w), θ ← θ + w·(target − θ) before the addition). With `found` (a 0-d tensor,
-    non-zero: the gradients are not finite) θ and the state keep their values, decided on the
-    device."""
-    written = params + [t for slot in getattr(transform, "slots", ()) for t in state[slot]]
-    kept = [t.clone() for t in written] if found is not None else None
+    ``ctx.lerp`` = (targets, w), θ ← θ + w·(target − θ) before the addition). With `found` (a 0-d
+    tensor, non-zero: the gradients are not finite) θ and the state keep their values, decided on
+    the device."""
+    if found is not None:  # what the step writes, and copies to put back
+        written = params + [t for slot in getattr(transform, "slots", ()) for t in state[slot]]
+        kept = [t.clone() for t in written]
     ctx = FusionContext(params, hyper, step, first, scale=-1.0 if maximize else None)
     updates = transform.update(grads, state, ctx)
     if ctx.decay is not None:
@@ -46,7 +47,7 @@ def apply_update(transform: Transform, params: list[Tensor], grads: list[Tensor]
         torch._foreach_addcdiv_(params, updates, ctx.divisor, value=1.0 if ctx.scale is None else ctx.scale)
     else:
         torch._foreach_add_(params, updates, alpha=1.0 if ctx.scale is None else ctx.scale)
-    if kept is not None:
+    if found is not None:
         skip = found.bool()
         for t, old in zip(written, kept):
             torch.where(skip, old, t, out=t)
