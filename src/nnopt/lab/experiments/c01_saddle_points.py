@@ -31,7 +31,7 @@ def escape_step(losses, level: float, cap: int) -> int:
     return int(below[0]) if len(below) else cap
 
 
-@experiment("saddle_points", shows={"surface": ["saddle"]}, cost_s=(2.7, 9.8),
+@experiment("saddle_points", shows={"surface": ["saddle"]}, cost_s=(2.8, 9.8),
             claim="In high-dimensional spaces saddle points are far more common than local minima; near a saddle "
                   "the gradient is small, and gradient descent can stall there, though in practice it often "
                   "escapes.",

@@ -39,7 +39,7 @@ class StopAtLoss(Callback):
             trainer.request_stop(f"training loss {record['train_loss']:.4f} < {self.target}")
 
 
-@experiment("flat_minima", shows={"surface": ["flat_sharp"]}, cost_s=(2.8, 11.7),
+@experiment("flat_minima", shows={"surface": ["flat_sharp"]}, cost_s=(2.7, 11.7),
             claim="Large-batch training tends to converge to sharp minima, which generalize worse than the flat "
                   "minima small batches find; and most local minima of a large network have a loss about as "
                   "low as the global minimum.",

@@ -46,7 +46,7 @@ def batch_statistics(G: torch.Tensor, sizes, draws: int, seed: int) -> dict:
     return out
 
 
-@experiment("batch_size_variance", cost_s=(3.3, 55.8),
+@experiment("batch_size_variance", cost_s=(2.3, 5.7),
             claim="Larger batches give a more accurate estimate of the gradient, with less than linear returns; "
                   "the batch size changes the variance of the gradient estimate, not its mean.",
             precise="At a fixed θ (digits MLP after one SGD epoch), mini-batch gradients of size K drawn without "

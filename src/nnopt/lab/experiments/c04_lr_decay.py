@@ -47,7 +47,7 @@ def plateau(curve: list[float], last: int) -> tuple[bool, float, float, float]:
 
 @experiment("lr_decay", shows={"schedule.name": ["step", "piecewise", "polynomial", "linear", "inverse_time",
                                                  "exponential", "natural_exp", "cosine"]},
-            accepts_recipe=True, cost_s=(5, 22),
+            accepts_recipe=True, cost_s=(3.3, 22),
             claim="In practice it is necessary to gradually decrease the learning rate over time: with a "
                   "fixed rate, mini-batch noise keeps SGD from converging.",
             precise="Plain SGD, equal epochs: cosine decay (fixed in advance as the representative decay) ends with "

@@ -113,7 +113,7 @@ def decay_ratio(name: str, start, steps: int):
     return float(x / y), run
 
 
-@experiment("adam", shows={"optimizer.name": ["adam", "adamw"]}, cost_s=(1.9, 8.5),
+@experiment("adam", shows={"optimizer.name": ["adam", "adamw"]}, cost_s=(2.8, 8.5),
             claim="Adam combines momentum and RMSprop; bias correction matters in the first steps; with "
                   "Adam, L2 regularization is not weight decay.",
             precise="(1) Adam without bias correction is the momentum of g divided by RMSprop's √v of the same g: "

@@ -95,7 +95,7 @@ def starts(seeds) -> list[tuple[float, float]]:
     return out
 
 
-@experiment("clipping", shows={"clip.name": ["value", "norm", "global_norm", "agc"]}, cost_s=(2.4, 11.9),
+@experiment("clipping", shows={"clip.name": ["value", "norm", "global_norm", "agc"]}, cost_s=(3, 11.9),
             claim="Gradient clipping tames exploding gradients: on a cliff of the loss surface a "
                   "gradient step jumps far away; a clipped step does not.",
             precise="(1) On Pascanu et al.'s one-unit recurrent net (T = 50), a grid of starts on the plateau × "

@@ -40,7 +40,7 @@ def u_shape(epochs: int):
 
 
 @experiment("early_stopping", shows={"regularization.early_stopping.patience": "*"}, accepts_recipe=True,
-            cost_s=(7, 7),
+            cost_s=(2.8, 7),
             claim="Early stopping ends training once the validation loss stops improving and "
             "returns the parameters of its best epoch; the validation loss of a long unregularized run is U-shaped",
             precise="Digits (300 training images), an MLP 64-256-256-10 trained by Adam without regularization: "

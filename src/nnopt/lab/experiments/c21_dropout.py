@@ -34,7 +34,7 @@ def mc_curve(model: torch.nn.Module, test) -> tuple[list[float], float]:
     return acc, float((scaled.argmax(1) == test.y).float().mean())
 
 
-@experiment("dropout", shows={"regularization.dropout": "*"}, accepts_recipe=True, cost_s=(6, 31),
+@experiment("dropout", shows={"regularization.dropout": "*"}, accepts_recipe=True, cost_s=(3.4, 31),
             claim="Dropout reduces overfitting; it trains an ensemble of sub-networks that weight scaling "
             "averages at test time; in recurrent networks the mask must be the same at every time step",
             precise="(a) Digits with 300 training images, MLP 64-256-256-10, Adam, 40 epochs: dropout p = 0.5 after "

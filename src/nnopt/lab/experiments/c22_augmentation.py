@@ -32,7 +32,7 @@ TEXT_ARMS = {"none": {}, "augmented": {"data.augment": "eda", "data.alpha": 0.1,
                     "±180°, noise σ = 1). Precondition: without augmentation the network overfits (gap > 2 points, "
                     "every seed). With --on, part (a) runs on your recipe",
             source="Simard, Steinkraus & Platt 2003; Krizhevsky et al. 2012; Wei & Zou 2019 (EDA)",
-            accepts_recipe=True, shows={"augment.name": "*", "data.augment": "*"}, cost_s=(6, 47))
+            accepts_recipe=True, shows={"augment.name": "*", "data.augment": "*"}, cost_s=(3.9, 47))
 def augmentation(ctx: LabContext) -> Finding:
     epochs = ctx.pick(4, 60)
     image = {arm: ctx.runs(lambda s, o=over: ctx.recipe(IMAGE, s, {"train.epochs": epochs, **o}), f"image-{k}",

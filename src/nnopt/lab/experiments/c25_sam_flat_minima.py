@@ -36,7 +36,7 @@ def matched_epoch(losses: list[float], target: float) -> int:
     return min(range(len(losses)), key=lambda i: abs(math.log(losses[i] / target))) + 1
 
 
-@experiment("sam_flat_minima", shows={"optimizer.name": ["sam"]}, cost_s=(5, 26),
+@experiment("sam_flat_minima", shows={"optimizer.name": ["sam"]}, cost_s=(3.3, 26),
             claim="Sharpness-aware minimization seeks flat minima: it reaches a minimum with a smaller largest "
                   "Hessian eigenvalue than the SGD it wraps, at a similar training loss.",
             precise=f"Digits MLP (one hidden layer of {WIDTHS[0]}), the whole training split, batch {BATCH}, momentum "

@@ -63,7 +63,7 @@ def inside(lrs, chosen: dict, label: str) -> Precondition:
                         ", ".join(f"{OPTIMIZERS[n]} at batch {b}: {lr:g}" for (n, b), lr in chosen.items()))
 
 
-@experiment("lamb_large_batch", shows={"optimizer.name": ["lamb"]}, cost_s=(5, 45),
+@experiment("lamb_large_batch", shows={"optimizer.name": ["lamb"]}, cost_s=(3.4, 45),
             claim="LAMB keeps the accuracy of small-batch training at a large batch size where Adam loses it.",
             precise=f"Digits MLP (two hidden layers of 128), the same epochs at every batch size, batches {SMALL}, "
                     f"{MIDDLE} and the whole training split, a linear warmup over the first {WARMUP:.0%} of the steps. "
