@@ -114,3 +114,13 @@ def test_any_component_name_is_registered_or_a_config_error(section, name):
 def test_component_spec_lists_name_first():
     spec = SECTIONS["optimizer"].spec("adam")
     assert list(spec)[0] == "name" and isinstance(spec["lr"], Param)
+
+
+@pytest.mark.parametrize("dotted", ["\n", "opti\nmizer.lr", "\x00.x"])
+def test_an_unprintable_field_name_is_quoted_in_a_one_line_error(dotted):
+    """The playground sends field names as typed: a newline in one must not break the error's one line."""
+    from nnopt.recipe import set_path
+
+    with pytest.raises(ConfigError) as error:
+        set_path({}, dotted, "")
+    assert "\n" not in str(error.value) and repr(dotted) in str(error.value)

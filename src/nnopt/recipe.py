@@ -293,18 +293,24 @@ def _entry_fields(component: Component) -> dict:
             if k not in component.run_owned}
 
 
+def printable(name: str) -> str:
+    """A field name as an error shows it: as typed, or quoted with escapes when it holds a newline or
+    another unprintable character (an error is one line)."""
+    return name if name.isprintable() else repr(name)
+
+
 def set_path(raw: dict, dotted: str, value: Any) -> None:
     """Assign ``raw[a][b][c] = value`` for ``a.b.c``. Changing a component's ``name`` drops the old
     entry's parameters that still hold their defaults, so a variant never inherits them."""
     parts = dotted.split(".")
     if parts[0] not in SECTIONS:
-        raise ConfigError(f"{dotted}: [{parts[0]}] is not a recipe section "
+        raise ConfigError(f"{printable(dotted)}: [{printable(parts[0])}] is not a recipe section "
                           f"(allowed: {', '.join(SECTIONS)}){suggest(parts[0], SECTIONS)}")
     node = raw
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"{dotted}: {part} is not a table")
+            raise ConfigError(f"{printable(dotted)}: {printable(part)} is not a table")
         node = child
     spec = SECTIONS[parts[0]]
     if len(parts) == 2 and parts[1] == "name" and isinstance(spec, Component):
