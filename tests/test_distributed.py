@@ -265,6 +265,25 @@ BATCH_ERROR = "error: train.batch_size = 1 — with 2 processes every rank needs
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("abort_first", [True, False])
+def test_the_rank_killed_from_outside_is_blamed_not_the_one_gloo_aborted(monkeypatch, capsys, abort_first):
+    """Rank 1 SIGKILLed, rank 0 aborted by gloo (SIGABRT) as its peer vanished, recorded in the same
+    instant or first: the launcher names rank 1's SIGKILL; rank 2, stopped by torchrun, is no suspect."""
+    import torch.distributed.run
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    failures = {r: ProcessFailure(local_rank=r, pid=100 + r, exitcode=-sig, error_file="/nonexistent")
+                for r, sig in ((0, signal.SIGABRT), (1, signal.SIGKILL), (2, signal.SIGTERM))}
+    failures[0].timestamp = failures[2].timestamp = failures[1].timestamp - int(abort_first)
+
+    def run(args):
+        raise ChildFailedError("nnopt.cli", failures)
+
+    monkeypatch.setattr(torch.distributed.run, "run", run)
+    assert distributed.launch_module(["nnopt.cli", "run"], 3) == 1
+    assert "rank 1 (pid 101) was killed by SIGKILL" in capsys.readouterr().err
+
+
 def test_an_error_every_rank_meets_is_printed_once(tmp_path, monkeypatch, capfd):
     """Each rank refuses a batch of 1 for 2 ranks; the launcher prints the message once, exit 2.
     (Under torchrun started by hand, with no launcher to collect them, both ranks print it.)"""

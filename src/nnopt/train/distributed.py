@@ -255,13 +255,15 @@ def launch_module(argv: list[str], nproc: int, after_kill: str = "") -> int:
             code = 0
         except ChildFailedError as exc:
             # The rank killed from outside: one ended by a signal other than SIGTERM (torchrun's own for
-            # stopping the others), else the first failure; a rank's own exit code (2, 3) when no
-            # signal ended it. The survivors of a killed rank exit 1 with `process.PEER_LOST`.
+            # stopping the others) and SIGABRT (gloo aborts a rank whose peer died: a consequence, and
+            # recorded in the same instant as the kill), else the first failure; a rank's own exit
+            # code (2, 3) when no signal ended it. The survivors of a killed rank exit 1 with
+            # `process.PEER_LOST`.
             rank, failure = exc.get_first_failure()
-            outside = [(f.timestamp, r, f) for r, f in exc.failures.items()
+            outside = [(f.exitcode == -signal.SIGABRT, f.timestamp, r, f) for r, f in exc.failures.items()
                        if f.exitcode < 0 and f.exitcode != -signal.SIGTERM]
             if outside:
-                _, rank, failure = min(outside, key=lambda t: t[:2])
+                *_, rank, failure = min(outside, key=lambda t: t[:3])
             killed = failure.exitcode < 0
             code = 1 if killed else failure.exitcode
             if killed:
