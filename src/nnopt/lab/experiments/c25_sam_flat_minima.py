@@ -50,7 +50,7 @@ def matched_epoch(losses: list[float], target: float) -> int:
             source="Foret et al. 2021, Sharpness-Aware Minimization for Efficiently Improving Generalization (§2, "
                    "§4.2 and the Hessian spectra of its Figure 3)")
 def sam_flat_minima(ctx: LabContext) -> Finding:
-    epochs = ctx.pick(4, 40)
+    epochs = ctx.pick(3, 40)
     sgd, sgd_snaps = run_with_snapshots(ctx, SGD, 2 * epochs, "sgd")  # its first `epochs` are "SGD"
     sam, _ = run_with_snapshots(ctx, SAM, epochs, "sam")
     rho0, _ = run_with_snapshots(ctx, {**SAM, "rho": 0.0}, epochs, "sam-rho0")
