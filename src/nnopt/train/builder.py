@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..data import Dataset, load
+from ..data.dataset import take_rows
 from ..errors import ConfigError
 from ..loggers import check_available
 from ..nn import build_model
@@ -92,7 +93,7 @@ def init_from_data(model: nn.Module, data: Dataset, batch_size: int, norm: str |
         raise ConfigError(f"train.batch_size = {batch_size} — init.data_dependent measures each unit's σ on one "
                           "batch: needs at least 2")
     idx = torch.randperm(len(data.train))[:batch_size].sort().values
-    data_dependent_init(model, data.train.x[idx.to(data.train.x.device)])
+    data_dependent_init(model, take_rows(data.train.x, idx.to(data.train.x.device)))
 
 
 def build(recipe: Recipe, max_parameters: int | None = None) -> Setup:

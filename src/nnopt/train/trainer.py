@@ -43,6 +43,7 @@ from pathlib import Path
 
 import torch
 
+from ..data.dataset import take_rows
 from ..errors import STOP_SIGNALS, CheckpointError, DivergedError, Interrupted, NonFiniteGradientError
 from ..loggers import open_loggers
 from ..recipe import Recipe
@@ -284,7 +285,7 @@ class Trainer:
             n, n_all = mine.shape[0], idx.shape[0]  # (Tensor.__len__ costs a µs a call)
             self.loss_weight = self.dist.weight(n, n_all)
             norms = bool(self.step_listeners) or (self.step + 1) % self.log_every == 0
-            m = self.train_step(train.x[mine], train.y[mine], lr, norms)
+            m = self.train_step(take_rows(train.x, mine), take_rows(train.y, mine), lr, norms)
             m["share"] = n / n_all
             self.acc["seen"] += n_all
             self.samples += n_all
