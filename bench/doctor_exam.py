@@ -468,17 +468,52 @@ CASES = [
 ]
 
 
+def ranked(label: str, salt: str = "") -> list[str]:
+    """The keys of `label`'s configurations ordered by the SHA-256 of salt + key."""
+    return sorted((c.key for c in CASES if c.label == label),
+                  key=lambda k: hashlib.sha256((salt + k).encode()).hexdigest())
+
+
 def half_of(key: str) -> str:
     """The exam's split, fixed before any threshold was tuned: within each label, configurations ranked
     by the SHA-256 of their key alternate dev, test, dev, … — whole configurations are held out, and
-    each label's halves differ by at most one."""
+    each label's halves differ by at most one. A "test2" key (`TEST2`) is in "test2"."""
+    if key.endswith(T2):
+        return "test2"
     label = next(c.label for c in CASES if c.key == key)
-    ranked = sorted((c.key for c in CASES if c.label == label), key=lambda k: hashlib.sha256(k.encode()).hexdigest())
-    return ("dev", "test")[ranked.index(key) % 2]
+    return ("dev", "test")[ranked(label).index(key) % 2]
+
+
+# "test2": a fresh held-out set, its rule written down (commit 'doctor exam: test2') before any of its
+# runs was made and after the doctor was frozen. Within each label, the first 8 configurations (21
+# healthy) ranked by SHA-256("test2:" + key) — drawn across dev and test — each changed three ways:
+# train.seed 1 (another init and batch order), data.split_seed 1 (another draw of the 2-D points,
+# another train/val/test split and n_train subset of the real data sets), and every MLP hidden
+# width of ≥ 8 units doubled (at most 1,024; the too-small models of 1–4 units stay as they are, CNN
+# and RNN sizes unchanged). No run of test2 shares a key, seed or data draw with dev or test.
+T2, T2_SEED, T2_PER_LABEL, T2_HEALTHY = "@t2", 1, 8, 21
+
+
+def test2_case(c: Case) -> Case:
+    """`c` changed by the test2 rule (split seed 1, MLP widths of ≥ 8 doubled up to 1,024)."""
+    recipe = json.loads(json.dumps(c.recipe))
+    recipe["data"]["split_seed"] = 1
+    widths = recipe.get("model", {}).get("widths")
+    if isinstance(widths, list):
+        recipe["model"]["widths"] = [min(2 * w, 1024) if w >= 8 else w for w in widths]
+    return Case(c.label, c.key + T2, recipe)
+
+
+TEST2 = [test2_case(next(c for c in CASES if c.key == k))
+         for label in dict.fromkeys(c.label for c in CASES)
+         for k in ranked(label, "test2:")[:T2_HEALTHY if label == "healthy" else T2_PER_LABEL]]
 
 
 def runs(half: str = "both") -> list[tuple[str, Case, int]]:
-    """(run id, case, seed) of every exam run in `half` ("dev", "test" or "both"); every run at seed 0."""
+    """(run id, case, seed) of every exam run in `half` ("dev", "test", "both" = dev + test, at seed 0;
+    or "test2", at seed 1)."""
+    if half == "test2":
+        return [(c.key, c, T2_SEED) for c in TEST2]
     return [(c.key, c, SEED) for c in CASES if half in ("both", half_of(c.key))]
 
 
@@ -577,7 +612,7 @@ def table(results: list[dict], half: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--half", choices=("dev", "test", "both"), default="both")
+    p.add_argument("--half", choices=("dev", "test", "both", "test2"), default="both")
     p.add_argument("--cache", default=os.environ.get("NNOPT_DOCTOR_EXAM", "runs/doctor-exam"))
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--verify", action="store_true", help="also rerun each non-healthy run's first remedy")
@@ -595,9 +630,10 @@ def main(argv: list[str] | None = None) -> int:
         if not r["right"]:
             print(f"  miss [{r['half']}] {rid}: label {c.label!r}, doctor said {r['all']} {r['sets']}",
                   file=sys.stderr)
-    for half in ("dev", "test"):
+    for half, what in (("dev", "thresholds tuned here"), ("test", "held out from the first tuning, seen since"),
+                       ("test2", "fresh held-out set, made after the doctor was frozen: reported")):
         if any(r["half"] == half for r in results):
-            print(f"\n{half} half ({'thresholds tuned here' if half == 'dev' else 'held out: reported'}):")
+            print(f"\n{half} ({what}):")
             print(table(results, half))
     print(f"\n{len(results)} runs graded in {time.time() - start:.0f} s")
     if a.json:
