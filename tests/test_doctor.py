@@ -14,7 +14,7 @@ from torch import nn
 from nnopt import Recipe
 from nnopt.cli import main
 from nnopt.doctor import diagnose, format_diagnosis, verify
-from nnopt.doctor.checks import Run, flat_recipe, overfitting, read, toml_value, underfitting
+from nnopt.doctor.checks import Run, flat_recipe, lr_too_low, overfitting, read, toml_value, underfitting
 from nnopt.doctor.probe import RANGE_HI, RANGE_LO, RANGE_STEPS, Probe
 from nnopt.doctor.verify import with_sets
 from nnopt.errors import DivergedError
@@ -195,6 +195,43 @@ def test_overfitting_needs_a_rise_above_the_validation_jitter():
     assert f.name == "overfitting" and f.sets["regularization.early_stopping.patience"] == 3
     memorized = overfitting(fake_run(epochs_of([0.01] * 10, [0.5] * 10, 1.0, 0.85)))  # no rise: the gaps
     assert memorized.name == "overfitting" and "accuracy gap 0.150" in memorized.evidence
+
+
+def test_underfitting_needs_a_plateau_not_a_slow_run():
+    # 0.77 where a 5-NN reaches 0.97, but the loss fell 0.56 → 0.44 (21%) over the last third: still learning
+    falling = [0.70, 0.69, 0.68, 0.66, 0.63, 0.60, 0.56, 0.52, 0.48, 0.44]
+    assert 1 - falling[-1] / falling[-4] >= 0.15
+    assert underfitting(fake_run(epochs_of(falling, falling, 0.77, 0.76), reference=0.97)) is None
+    flat = falling[:7] + [0.55, 0.54, 0.53]  # 5% over the last third: a plateau, so the model cannot fit
+    f = underfitting(fake_run(epochs_of(flat, flat, 0.77, 0.76), reference=0.97))
+    assert f.name == "underfitting" and f.severity == pytest.approx(0.2)
+
+
+def test_overfitting_counts_the_training_loss_at_its_lowest():
+    # the validation loss doubles from its minimum (epoch 1) while the training loss fell to 0.15 and then
+    # wandered back to 0.6 — the last value alone (0.6 > 0.7 × 0.69) would hide the gap that opened
+    train = [0.69, 0.68, 0.6, 0.4, 0.2, 0.15, 0.3, 0.5, 0.6, 0.6]
+    val = [0.68, 0.69, 0.8, 1.0, 1.3, 1.5, 1.6, 1.5, 1.5, 1.47]
+    assert train[-1] > 0.7 * train[0] and val[-1] < 3 * train[-1]  # neither the old rule nor memorization
+    f = overfitting(fake_run(epochs_of(train, val, 0.69, 0.5)))
+    assert f.name == "overfitting" and "fell 78% (at its lowest)" in f.evidence
+    # the same training curve with a validation loss that only jitters is not overfitting
+    assert overfitting(fake_run(epochs_of(train, [0.68, 0.7, 0.66, 0.69] * 2 + [0.67, 0.68], 0.69, 0.6))) is None
+
+
+def test_lr_too_low_needs_small_steps_when_they_are_logged():
+    # a range test that would lower the loss far more at a 600× larger lr, and a run that barely moved
+    probe = SimpleNamespace(init={"loss": 2.3}, reference_accuracy=0.97, range_test={
+        "min_loss": 0.8, "best_lr": 0.06, "suggested": 0.006, "lrs": [1e-5] * 150})
+    e = epochs_of([2.3, 2.2, 2.1, 2.0], [2.3, 2.2, 2.1, 2.0], 0.5, 0.5)
+
+    def fake(update):
+        layers = [] if update is None else [{"kind": "step", "layers": {"0.weight": {"update": update, "param": 1.0}}}]
+        return Run(Path("fake"), {"optimizer": {"name": "lion", "lr": 1e-4}}, {}, [], e, layers, _probe=(probe, ""))
+
+    assert lr_too_low(fake(None)).sets == {"optimizer.lr": 0.006}  # no layers.jsonl: the range test alone
+    assert lr_too_low(fake(1e-5)).sets == {"optimizer.lr": 0.006}  # steps of 1e-5 of the weights: held back
+    assert lr_too_low(fake(1.3e-3)) is None  # steps at the rule of thumb (1e-3): not the lr's fault
 
 
 def test_reference_accuracy_equals_scikit_learns_5_nearest_neighbours(tmp_path):

@@ -30,6 +30,22 @@ def test_the_split_holds_out_whole_configurations():
         assert abs(n[0] - n[1]) <= 1, (label, n)
 
 
+def test_test2_is_a_fresh_set_by_its_rule():
+    t2 = exam.runs("test2")
+    counts = {}
+    for _, case, _ in t2:
+        counts[case.label] = counts.get(case.label, 0) + 1
+    assert counts.pop("healthy") >= 20 and set(counts) == set(exam.EXPECT) and min(counts.values()) >= 8
+    old = {c.key: c for c in exam.CASES}
+    for key, case, seed in t2:
+        assert key not in old and exam.half_of(key) == "test2" and seed == 1 != exam.SEED
+        base = old[key.removesuffix(exam.T2)]
+        assert case.recipe["data"] == {**base.recipe["data"], "split_seed": 1}  # a new draw / split
+        widths = base.recipe.get("model", {}).get("widths")
+        if widths:  # hidden widths of >= 8 doubled (at most 1,024), the too-small ones kept
+            assert case.recipe["model"]["widths"] == [min(2 * w, 1024) if w >= 8 else w for w in widths]
+
+
 def test_grading_rules():
     from nnopt.doctor.checks import Finding
 
@@ -46,7 +62,7 @@ def test_grading_rules():
 def test_exam_subset(tmp_path, capsys):
     assert exam.main(["--half", "dev", "--jobs", "1", "--cache", str(tmp_path), "--only", *SUBSET]) == 0
     out = capsys.readouterr().out
-    assert "dev half" in out
+    assert "dev (thresholds tuned here)" in out
     for label in ("unnormalized inputs", "lr too low", "underfitting"):
         assert f"| {label} | 1 | 1/1 (100%) |" in out
     assert "| healthy (no finding = right) | 1 | 1/1 (100%) |" in out
@@ -58,5 +74,5 @@ def test_every_exam_recipe_builds():
     from nnopt.recipe import Recipe
     from nnopt.train import build
 
-    for c in exam.CASES:
-        build(Recipe(exam.recipe_of(c, exam.SEED)))
+    for _, c, seed in exam.runs("both") + exam.runs("test2"):
+        build(Recipe(exam.recipe_of(c, seed)))
