@@ -32,8 +32,9 @@ def test_early_stopping(tmp_path):
     r = fast("early_stopping", tmp_path)
     n = r["numbers"]
     assert n["predicted"] == n["actual"] and max(n["restore_error"]) == 0.0 and min(n["final_vs_best"]) > 0
-    # 30 epochs: the rise stays below 1.1× on a seed, so (1) fails (full, 80: holds); the stop and the restore are exact
-    assert verdicts(r) == {"(1) the unregularized validation loss is U-shaped": "DOES NOT HOLD",
+    # 30 epochs is not a long run (minima at epochs 13–18): (1) cannot be judged (full, 80: holds); the stop and
+    # the restore are exact
+    assert verdicts(r) == {"(1) the unregularized validation loss is U-shaped": "INCONCLUSIVE",
                            "(2) it stops 5 epochs after the best epoch, as predicted by hand": "HOLDS",
                            "(3) it restores the best epoch's weights exactly": "HOLDS"}
     assert r["verdict"] == "HOLDS IN PART"

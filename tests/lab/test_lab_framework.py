@@ -153,6 +153,25 @@ def test_judge_preconditions_and_controls():
     assert judge("p", criterion="x > 1", check=check, on=0, why="too small").why == "too small"
 
 
+def test_a_comparison_short_of_power_is_inconclusive_and_one_against_the_claim_does_not_hold():
+    """Absence of evidence is not evidence of absence: an estimate on the claimed side whose 95%
+    interval reaches the threshold is INCONCLUSIVE (scipy's Welch interval decides which side)."""
+    from scipy import stats
+
+    wide, low = Spread([5.0, 2.9, 7.4]), Spread([2.0, 1.96, 2.05])  # clipping's fast RNN: d = 3.1, lo < 0
+    assert stats.ttest_ind(wide.values, low.values, equal_var=False).confidence_interval(0.95).low < 0
+    short = exceeds(wide, low)
+    assert not short.ok and short.underpowered
+    part_ = judge("p", criterion="a > b", check=lambda a: exceeds(a, low), on=wide, why="w")
+    assert part_.verdict == INCONCLUSIVE and part_.why.startswith("underpowered")
+    against = judge("p", criterion="a > b", check=lambda a: exceeds(low, a), on=wide, why="it does not")
+    assert against.verdict == DOES_NOT_HOLD and not exceeds(low, wide).underpowered
+    assert not exceeds(Spread([1.0, 1.1, 0.9]), Spread([0.5, 0.5, 0.5]), by=0.6).underpowered  # d below `by`
+    # equivalence: a point estimate inside ±tol with a wide interval is short of power, one outside is not
+    assert matches(Spread([0.50, 0.62, 0.41]), Spread([0.47, 0.58, 0.44]), tol=0.05).underpowered
+    assert not matches(Spread([0.60, 0.62, 0.61]), Spread([0.40, 0.42, 0.41]), tol=0.05).underpowered
+
+
 def test_finding_rejects_an_unknown_verdict():
     with pytest.raises(ValueError, match="verdict"):
         Finding(verdict="MOSTLY", criterion="", measured="", table=Table([], []))

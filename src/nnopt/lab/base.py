@@ -26,7 +26,10 @@ workload must show for the test to mean anything. The claim's headline is derive
 - ``ctx.part`` applies ``check`` (one function returning a `Check`) to ``on`` and to the control's
   data. An unmet precondition makes the part INCONCLUSIVE with the reason, never DOES NOT HOLD; a
   control that reaches HOLDS too makes it INCONCLUSIVE (the criterion cannot tell the technique from
-  its absence); a DOES NOT HOLD needs ``why=`` (one sentence: why it fails there, and where it holds).
+  its absence); a comparison that fails only for want of power — its estimate points the claimed way
+  but the interval reaches past the threshold (`Check.underpowered`) — is INCONCLUSIVE too: absence
+  of evidence is not evidence of absence. A DOES NOT HOLD needs ``why=`` (one sentence: why it fails
+  there, and where it holds).
   ``derivation=True`` marks a prediction the lab derives (a formula, a ratio; cite the paper it is
   checked against): shown, never counted in the headline.
 - Comparisons go through `exceeds` / `matches`: a 95% (TOST: 90%) t-interval of the difference of
@@ -117,10 +120,14 @@ class Spread:
 # -- checks: one criterion, applied to the arm and to its negative control ------------------------------
 @dataclass
 class Check:
-    """A criterion's outcome on one set of measurements: ok, and what was measured (one phrase)."""
+    """A criterion's outcome on one set of measurements: ok, and what was measured (one phrase).
+    ``underpowered``: not ok, yet the estimate points the claimed way and only its interval reaches
+    past the threshold — the data do not contradict the claim, they are too few to show it (the part
+    is INCONCLUSIVE, not DOES NOT HOLD)."""
 
     ok: bool
     measured: str
+    underpowered: bool = False
 
 
 def interval(a: Spread, b: Spread, *, paired: bool = False, level: float = 0.95) -> tuple[float, float, float]:
@@ -153,7 +160,7 @@ def exceeds(a: Spread, b: Spread, *, by: float = 0.0, paired: bool = False, what
     difference (`interval`) is above `by`."""
     d, lo, hi = interval(a, b, paired=paired)
     return Check(lo > by, f"{what} = {d:{spec}} (95% interval [{lo:{spec}}, {hi:{spec}}]"
-                          + (f", needs > {by:{spec}})" if by else ", needs > 0)"))
+                          + (f", needs > {by:{spec}})" if by else ", needs > 0)"), underpowered=lo <= by < d)
 
 
 def matches(a: Spread, b: Spread, *, tol: float, paired: bool = False, what: str = "a − b",
@@ -161,8 +168,9 @@ def matches(a: Spread, b: Spread, *, tol: float, paired: bool = False, what: str
     """|mean(a) − mean(b)| < `tol`, shown rather than assumed (two one-sided tests): the whole 90%
     interval of the difference lies inside (−tol, tol). A noisy measurement cannot pass."""
     d, lo, hi = interval(a, b, paired=paired, level=0.90)
-    return Check(-tol < lo and hi < tol, f"{what} = {d:{spec}} (90% interval [{lo:{spec}}, {hi:{spec}}], "
-                                         f"needs inside ±{tol:{spec}})")
+    ok = -tol < lo and hi < tol
+    return Check(ok, f"{what} = {d:{spec}} (90% interval [{lo:{spec}}, {hi:{spec}}], needs inside ±{tol:{spec}})",
+                 underpowered=not ok and -tol < d < tol)
 
 
 @dataclass
@@ -244,6 +252,9 @@ def judge(name: str, *, criterion: str, check: Callable[[Any], Check], on: Any,
         verdict, reason = INCONCLUSIVE, f"the negative control ({ctrl.what}) passes the criterion too"
     elif verdict == HOLDS:
         reason = ""
+    elif result.underpowered:
+        verdict, reason = INCONCLUSIVE, ("underpowered: the estimate points the claimed way, but its interval "
+                                         "reaches past the threshold (more seeds or a longer run would decide)")
     elif not why:
         raise ValueError(f"lab part {name!r}: a DOES NOT HOLD needs why= (why it fails here, where it holds)")
     return Part(name, criterion, verdict, result.measured, reason, regime, derivation, list(preconditions), ctrl,

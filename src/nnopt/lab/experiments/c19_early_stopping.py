@@ -50,8 +50,9 @@ def u_shape(epochs: int):
                     "its lowest validation loss — the stop and best epochs predicted by hand from the unstopped run's "
                     "curve (same seed, bit-identical trajectory; control: the prediction for patience P + 1 must not "
                     "match) — and (3) restore_best_weights returns exactly the weights the unstopped run had at that "
-                    "epoch (control: the unstopped run's final weights must differ). Precondition of (2) and (3): "
-                    "the unstopped runs' curves trigger a stop. With --on, on your recipe",
+                    "epoch (control: the unstopped run's final weights must differ). Precondition of (1): the run is "
+                    "long (each seed trains past its minimum at least as long as it took to reach it); of (2) and "
+                    "(3): the unstopped runs' curves trigger a stop. With --on, on your recipe",
             source="Prechelt 1998 (early stopping); Goodfellow, Bengio & Courville 2016, §7.8; Keras EarlyStopping")
 def early_stopping(ctx: LabContext) -> Finding:
     epochs, patience = ctx.pick(30, 80), ctx.pick(5, 10)
@@ -72,10 +73,14 @@ def early_stopping(ctx: LabContext) -> Finding:
         final_errors.append(max_difference(snap.states[max(snap.states)], snap.states[best])
                             if best in snap.states else float("inf"))
     curves = [r.series("val_loss") for r in long_runs]
+    lowest = [min(range(len(c)), key=c.__getitem__) + 1 for c in curves]
+    long_run = Precondition("the run is long: every seed trains past its validation minimum for at least as many "
+                            "epochs as it took to reach it", all(len(c) >= 2 * m for c, m in zip(curves, lowest)),
+                            f"minima at epochs {lowest} of {epochs}")
     ctx.part("(1) the unregularized validation loss is U-shaped", check=u_shape(epochs), on=curves,
              criterion=f"the validation-loss minimum at epoch ≤ 60% of {epochs} and final/min ≥ 1.1, every seed",
              control=("the training loss of the same runs", [r.series("train_loss") for r in long_runs]),
-             why=f"the validation loss has not risen 10% above its minimum within {epochs} epochs on every seed")
+             preconditions=[long_run], why=f"the validation loss has not risen 10% above its minimum within {epochs} epochs on every seed")
     triggers = Precondition("the unstopped runs' validation curves trigger a stop", all(p is not None for p in predicted),
                             f"predicted (best, stop) {predicted}")
     ctx.part(f"(2) it stops {patience} epochs after the best epoch, as predicted by hand",
