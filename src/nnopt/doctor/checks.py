@@ -494,8 +494,9 @@ def lr_too_low(run: Run) -> Finding | None:
         return None
     rt, ratio = range_test(p), update_ratio(run)
     # the range test's verdict counts only when the steps are small too: steps that already move the
-    # weights by ≳ 3e-4 of their norm (the rule of thumb for a working lr: ~1e-3, Karpathy 2019; cs231n)
-    # are not held back by the lr — a slow run (Lion at 1e-4) or a model too small to fit (one unit) is
+    # weights by ≳ 3e-4 of their norm (a working lr: ~1e-3, the weights:updates rule of thumb of
+    # Karpathy's CS231n notes) are not held back by the lr — a slow run (Lion at 1e-4) or a model too
+    # small to fit (one unit) is
     by_test = (rt is not None and lr < rt["suggested"] / 10 and losses[-1] > 1.2 * rt["min_loss"]
                and (ratio is None or ratio < SMALL_STEP))
     by_steps = ratio is not None and 0 < ratio < 1e-4  # the steps barely move the weights
