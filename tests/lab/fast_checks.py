@@ -5,14 +5,16 @@ from nnopt.lab import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, get, headline
 from nnopt.lab.base import Part, to_json
 
 
-def check_fast_finding(record: dict, out, verdict: str | None = None) -> None:
-    """The headline is `verdict` (None: the caller asserts it) and is the one its parts give; every part has a criterion, a control that
+def check_fast_finding(record: dict, out, verdict: str | None = None, parts: list[str] | None = None) -> None:
+    """The headline is `verdict` (None: the caller asserts it) and is the one its parts give, whose verdicts in
+    order are `parts` (None: not asserted); every part has a criterion, a control that
     does not reach HOLDS (when the part can hold) and a reason when it does not hold; preconditions unmet only
     on INCONCLUSIVE parts; figures with captions and recipes on disk; finding.json is the record."""
     assert verdict is None or record["verdict"] == verdict, record["measured"]
+    assert parts is None or [p["verdict"] for p in record["parts"]] == parts, record["measured"]
     assert json.loads((out / "finding.json").read_text()) == record
-    parts = [Part(**{**p, "preconditions": [], "control": None}) for p in record["parts"]]
-    assert parts and headline(parts) == record["verdict"]
+    judged = [Part(**{**p, "preconditions": [], "control": None}) for p in record["parts"]]
+    assert judged and headline(judged) == record["verdict"]
     for p in record["parts"]:
         assert p["criterion"] and p["measured"] and p["verdict"] in (HOLDS, DOES_NOT_HOLD, INCONCLUSIVE)
         if p["verdict"] == HOLDS:
