@@ -195,6 +195,9 @@ def test_overfitting_needs_a_rise_above_the_validation_jitter():
     assert f.name == "overfitting" and f.sets["regularization.early_stopping.patience"] == 3
     memorized = overfitting(fake_run(epochs_of([0.01] * 10, [0.5] * 10, 1.0, 0.85)))  # no rise: the gaps
     assert memorized.name == "overfitting" and "accuracy gap 0.150" in memorized.evidence
+    # a gap of exactly 0.1 (1.0 − 0.9 = 0.09999999999999998 in floating point) at a loss gap of 0.2 < 0.3
+    edge = overfitting(fake_run(epochs_of([0.03] * 10, [0.23] * 10, 1.0, 0.9)))
+    assert edge is not None and "accuracy gap 0.100" in edge.evidence
 
 
 def test_underfitting_needs_a_plateau_not_a_slow_run():

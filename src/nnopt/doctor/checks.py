@@ -588,7 +588,8 @@ def overfitting(run: Run) -> Finding | None:
     # memorized: the validation loss ≥ 3× the training loss, with an accuracy gap ≥ 0.1 or a loss gap ≥ 0.3
     # (an accuracy gap at a comparable loss is a noisy, high-lr fit, not memorization)
     memorized = val[-1] >= 3 * losses[-1]
-    gap = e[-1]["train_acc"] - e[-1]["val_acc"] if run.classification and memorized else 0.0
+    # rounded: accuracies are ratios of counts, and 1.0 − 0.9 is 0.09999999999999998 in floating point
+    gap = round(e[-1]["train_acc"] - e[-1]["val_acc"], 9) if run.classification and memorized else 0.0
     loss_gap = val[-1] - losses[-1] >= 0.3 and memorized
     if not (rising or gap >= 0.1 or loss_gap):
         return None
