@@ -114,8 +114,13 @@ def test_regularization_picture(tmp_path):
     assert r["figures"] == ["figures/decision_boundaries.png"]
     assert set(r["numbers"]["gap"]) == {"none", "L2", "weight decay", "dropout", "early stopping",
                                         "none again (control)"}
-    # 40 epochs: no regularizer raises the test accuracy beyond the seed spread yet (full: see docs/lab.md)
-    assert set(verdicts(r).values()) == {"DOES NOT HOLD"} and r["verdict"] == "DOES NOT HOLD"
+    # 30 epochs: no regularizer raises the test accuracy beyond the seed spread yet (full: see docs/lab.md); early
+    # stopping's estimates point the claimed way (gap +0.023, test acc +0.032) inside wide intervals: underpowered
+    assert verdicts(r) == {"L2 trades fit for generalization": "DOES NOT HOLD",
+                           "weight decay trades fit for generalization": "DOES NOT HOLD",
+                           "dropout trades fit for generalization": "DOES NOT HOLD",
+                           "early stopping trades fit for generalization": "INCONCLUSIVE"}
+    assert r["verdict"] == "DOES NOT HOLD"
 
 
 def test_accuracy_against_sklearn():

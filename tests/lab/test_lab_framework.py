@@ -172,6 +172,16 @@ def test_a_comparison_short_of_power_is_inconclusive_and_one_against_the_claim_d
     assert not matches(Spread([0.60, 0.62, 0.61]), Spread([0.40, 0.42, 0.41]), tol=0.05).underpowered
 
 
+def test_all_of_is_underpowered_only_when_every_failing_check_is():
+    from nnopt.lab import all_of
+
+    short, plain_fail, ok = Check(False, "a", underpowered=True), Check(False, "b"), Check(True, "c")
+    assert all_of(ok, ok).ok and not all_of(ok, ok).underpowered
+    assert all_of(short, ok).underpowered and all_of(short, short).underpowered
+    assert not all_of(short, plain_fail).underpowered and not all_of(short, plain_fail).ok
+    assert all_of(short, ok).measured == "a; c"
+
+
 def test_finding_rejects_an_unknown_verdict():
     with pytest.raises(ValueError, match="verdict"):
         Finding(verdict="MOSTLY", criterion="", measured="", table=Table([], []))

@@ -173,6 +173,15 @@ def matches(a: Spread, b: Spread, *, tol: float, paired: bool = False, what: str
                  underpowered=not ok and -tol < d < tol)
 
 
+
+def all_of(*checks: Check) -> Check:
+    """Every one of `checks` (their phrases joined by "; "): ok when all are; underpowered when each
+    that fails is underpowered — a plain condition that fails (a mean on the wrong side, a count)
+    fails outright."""
+    failing = [c for c in checks if not c.ok]
+    return Check(not failing, "; ".join(c.measured for c in checks if c.measured),
+                 underpowered=bool(failing) and all(c.underpowered for c in failing))
+
 @dataclass
 class Precondition:
     """What the workload must show for a part's test to mean anything (the cliff is hit; the
@@ -196,9 +205,8 @@ def narrows_gap(none: tuple[Spread, Spread, Spread], what: str = "regularized") 
     below `none`'s beyond the seed spread (95% interval of gap(none) − gap(arm) above 0) and the mean
     test accuracy does not fall — a gap that closes only because training accuracy falls does not pass."""
     def check(arm: tuple[Spread, Spread, Spread]) -> Check:
-        smaller = exceeds(none[2], arm[2], what=f"gap(none) − gap({what})")
-        kept = arm[1].mean >= none[1].mean
-        return Check(smaller.ok and kept, f"{smaller.measured}; test acc {none[1].mean:.3f} → {arm[1].mean:.3f}")
+        return all_of(exceeds(none[2], arm[2], what=f"gap(none) − gap({what})"),
+                      Check(arm[1].mean >= none[1].mean, f"test acc {none[1].mean:.3f} → {arm[1].mean:.3f}"))
     return check
 
 @dataclass

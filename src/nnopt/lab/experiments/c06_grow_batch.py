@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...schedules.batch_size import BatchSizeSchedule
-from ..base import Check, LabContext, Finding, Precondition, Table, experiment, interval, matches
+from ..base import Check, Finding, LabContext, Precondition, Table, all_of, experiment, interval, matches
 from ..plots import band, figure, finish, spread_note
 
 LR, BATCH, FACTOR = 0.1, 16, 4
@@ -35,8 +35,8 @@ def grow_batch(ctx: LabContext) -> Finding:
         same_acc = matches(acc[name], acc["decay lr"], tol=0.01, paired=True, what="Δ final val acc")
         d_loss = abs(loss[name].mean / loss["decay lr"].mean - 1)
         share = steps[name] / steps["decay lr"]
-        return Check(same_acc.ok and d_loss <= 0.20 and share < 0.60,
-                     f"{same_acc.measured}; Δ final train loss {d_loss:.0%}; updates {share:.0%} of decay lr's")
+        return all_of(same_acc, Check(d_loss <= 0.20 and share < 0.60,
+                                      f"Δ final train loss {d_loss:.0%}; updates {share:.0%} of decay lr's"))
 
     d, lo, hi = interval(acc["grow batch"], acc["decay lr"], paired=True, level=0.90)
     precise = Precondition("the seeds measure the accuracy finely enough to show a 1-point match: the paired 90% "

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..base import (Check, CleanAccuracy, Finding, LabContext, Spread, Table, exceeds, experiment, narrows_gap,
-                   overfits, probabilities)
+from ..base import (Check, CleanAccuracy, Finding, LabContext, Spread, Table, all_of, exceeds, experiment,
+                   narrows_gap, overfits, probabilities)
 
 DATA = {"name": "moons", "n_samples": 300, "noise": 0.35, "val_fraction": 0.2, "test_fraction": 0.45}
 MODEL = {"name": "mlp", "widths": [128, 128]}
@@ -53,9 +53,7 @@ def regularization(ctx: LabContext) -> Finding:
     none = measured["none"]
 
     def generalizes(arm: tuple[Spread, Spread, Spread]) -> Check:
-        narrower = narrows_gap(none)(arm)
-        better = exceeds(arm[1], none[1], what="test acc − test acc(none)")
-        return Check(narrower.ok and better.ok, f"{narrower.measured}; {better.measured}")
+        return all_of(narrows_gap(none)(arm), exceeds(arm[1], none[1], what="test acc − test acc(none)"))
 
     for arm in ARMS:
         if arm != "none":
