@@ -2,14 +2,15 @@
 `nnopt doctor`'s FIRST finding names the pathology with a remedy that points the right way.
 
     python bench/doctor_exam.py                 # build (cached) and grade every run, both halves
-    python bench/doctor_exam.py --half test     # the reported half only
+    python bench/doctor_exam.py --half test3    # the fresh held-out set of record (also: dev, test, test2)
     python bench/doctor_exam.py --verify        # + apply each first remedy and rerun (--verify)
     python bench/doctor_exam.py --jobs 2 --cache /tmp/doctor-exam
 
 Each configuration runs once (seed 0). The exam is split by configuration, fixed before any
 threshold was tuned (`half_of`): within each label the configurations, ranked by the SHA-256 of
-their key, alternate "dev" (the doctor's thresholds are tuned on it) and "test" (held out: its
-numbers are the ones reported in docs/doctor.md). A run is graded right when the doctor's first
+their key, alternate "dev" (the doctor's thresholds are tuned on it) and "test" (held out at first,
+seen since). "test2" and "test3" (`FRESH`) are fresh sets, each drawn by a rule written before any of
+its runs and run once on a frozen doctor; test2 has been seen since, test3 is the set of record. A run is graded right when the doctor's first
 finding has the case's name and one of its ``--set`` lines moves an expected field the expected way
 (`EXPECT`); a healthy run is right when the doctor finds nothing. Runs are cached in ``--cache``
 (one directory per run id) and rebuilt only when missing.
@@ -474,16 +475,6 @@ def ranked(label: str, salt: str = "") -> list[str]:
                   key=lambda k: hashlib.sha256((salt + k).encode()).hexdigest())
 
 
-def half_of(key: str) -> str:
-    """The exam's split, fixed before any threshold was tuned: within each label, configurations ranked
-    by the SHA-256 of their key alternate dev, test, dev, … — whole configurations are held out, and
-    each label's halves differ by at most one. A "test2" key (`TEST2`) is in "test2"."""
-    if key.endswith(T2):
-        return "test2"
-    label = next(c.label for c in CASES if c.key == key)
-    return ("dev", "test")[ranked(label).index(key) % 2]
-
-
 # "test2": a fresh held-out set, its rule written down (commit 'doctor exam: test2') before any of its
 # runs was made and after the doctor was frozen. Within each label, the first 8 configurations (21
 # healthy) ranked by SHA-256("test2:" + key) — drawn across dev and test — each changed three ways:
@@ -491,29 +482,68 @@ def half_of(key: str) -> str:
 # another train/val/test split and n_train subset of the real data sets), and every MLP hidden
 # width of ≥ 8 units doubled (at most 1,024; the too-small models of 1–4 units stay as they are, CNN
 # and RNN sizes unchanged). No run of test2 shares a key, seed or data draw with dev or test.
+# "test3": the same rule again, written down before any of its runs was made and after the doctor was
+# frozen a second time (after test2 had been seen): SHA-256("test3:" + key) ranks, train.seed 2,
+# data.split_seed 2, every MLP hidden width of ≥ 8 units × 1.5 (rounded down, at most 1,024) and a
+# CNN's or RNN's `model.hidden` of ≥ 8 × 1.5 too (the 2-unit LSTM kept). A configuration may be drawn
+# by both test2 and test3 (another seed, data draw and width each time).
 T2, T2_SEED, T2_PER_LABEL, T2_HEALTHY = "@t2", 1, 8, 21
 
 
-def test2_case(c: Case) -> Case:
-    """`c` changed by the test2 rule (split seed 1, MLP widths of ≥ 8 doubled up to 1,024)."""
+@dataclass(frozen=True)
+class Fresh:
+    """A fresh held-out set: its run-id suffix, seed (also its data.split_seed), hidden-width factor,
+    and whether `model.hidden` (CNN, RNN) is scaled too."""
+
+    suffix: str
+    seed: int
+    factor: float
+    hidden: bool
+
+
+FRESH = {"test2": Fresh(T2, T2_SEED, 2.0, False), "test3": Fresh("@t3", 2, 1.5, True)}
+
+
+def widen(w: int, factor: float) -> int:
+    """A hidden width of ≥ 8 units × `factor` (rounded down, at most 1,024); a smaller one kept."""
+    return min(int(factor * w), 1024) if w >= 8 else w
+
+
+def fresh_case(c: Case, fresh: Fresh) -> Case:
+    """`c` changed by a fresh set's rule (split seed, hidden widths)."""
     recipe = json.loads(json.dumps(c.recipe))
-    recipe["data"]["split_seed"] = 1
-    widths = recipe.get("model", {}).get("widths")
-    if isinstance(widths, list):
-        recipe["model"]["widths"] = [min(2 * w, 1024) if w >= 8 else w for w in widths]
-    return Case(c.label, c.key + T2, recipe)
+    recipe["data"]["split_seed"] = fresh.seed
+    model = recipe.get("model", {})
+    if isinstance(model.get("widths"), list):
+        model["widths"] = [widen(w, fresh.factor) for w in model["widths"]]
+    if fresh.hidden and isinstance(model.get("hidden"), int):
+        model["hidden"] = widen(model["hidden"], fresh.factor)
+    return Case(c.label, c.key + fresh.suffix, recipe)
 
 
-TEST2 = [test2_case(next(c for c in CASES if c.key == k))
-         for label in dict.fromkeys(c.label for c in CASES)
-         for k in ranked(label, "test2:")[:T2_HEALTHY if label == "healthy" else T2_PER_LABEL]]
+def fresh_set(name: str) -> list[Case]:
+    """Within each label, the first 8 configurations (21 healthy) ranked by SHA-256(name + ":" + key)."""
+    return [fresh_case(next(c for c in CASES if c.key == k), FRESH[name])
+            for label in dict.fromkeys(c.label for c in CASES)
+            for k in ranked(label, name + ":")[:T2_HEALTHY if label == "healthy" else T2_PER_LABEL]]
+
+
+def half_of(key: str) -> str:
+    """The exam's split, fixed before any threshold was tuned: within each label, configurations ranked
+    by the SHA-256 of their key alternate dev, test, dev, … — whole configurations are held out, and
+    each label's halves differ by at most one. A fresh set's key ("@t2", "@t3") is in that set."""
+    for name, fresh in FRESH.items():
+        if key.endswith(fresh.suffix):
+            return name
+    label = next(c.label for c in CASES if c.key == key)
+    return ("dev", "test")[ranked(label).index(key) % 2]
 
 
 def runs(half: str = "both") -> list[tuple[str, Case, int]]:
     """(run id, case, seed) of every exam run in `half` ("dev", "test", "both" = dev + test, at seed 0;
-    or "test2", at seed 1)."""
-    if half == "test2":
-        return [(c.key, c, T2_SEED) for c in TEST2]
+    or a fresh set, "test2" at seed 1, "test3" at seed 2)."""
+    if half in FRESH:
+        return [(c.key, c, FRESH[half].seed) for c in fresh_set(half)]
     return [(c.key, c, SEED) for c in CASES if half in ("both", half_of(c.key))]
 
 
@@ -612,7 +642,7 @@ def table(results: list[dict], half: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--half", choices=("dev", "test", "both", "test2"), default="both")
+    p.add_argument("--half", choices=("dev", "test", "both", *FRESH), default="both")
     p.add_argument("--cache", default=os.environ.get("NNOPT_DOCTOR_EXAM", "runs/doctor-exam"))
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--verify", action="store_true", help="also rerun each non-healthy run's first remedy")
@@ -631,7 +661,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  miss [{r['half']}] {rid}: label {c.label!r}, doctor said {r['all']} {r['sets']}",
                   file=sys.stderr)
     for half, what in (("dev", "thresholds tuned here"), ("test", "held out from the first tuning, seen since"),
-                       ("test2", "fresh held-out set, made after the doctor was frozen: reported")):
+                       ("test2", "fresh held-out set, made after the doctor was frozen; seen since"),
+                       ("test3", "fresh held-out set, made after the doctor was frozen again: reported")):
         if any(r["half"] == half for r in results):
             print(f"\n{half} ({what}):")
             print(table(results, half))

@@ -162,9 +162,11 @@ def test_a_penalty_that_crushes_the_weights_is_underfitting_not_the_lr(tmp_path)
     assert first(d).sets == {"penalty.coef": 0.03}
 
 
-def fake_run(epochs, reference=None):
-    """A Run of `epochs` records whose probe knows only the data's reference accuracy (None: no probe)."""
-    probe = None if reference is None else SimpleNamespace(reference_accuracy=reference)
+def fake_run(epochs, reference=None, val_loss_se=None):
+    """A Run of `epochs` records whose probe knows only the data's reference accuracy and the final
+    validation loss's standard error (both None: no probe)."""
+    probe = None if reference is None and val_loss_se is None else SimpleNamespace(
+        reference_accuracy=reference, final={"val_loss_se": val_loss_se})
     return Run(Path("fake"), {"model": {"name": "mlp", "widths": [8]}}, {}, [], epochs, _probe=(probe, "no probe"))
 
 
@@ -181,9 +183,14 @@ def test_underfitting_is_judged_against_what_the_data_allow():
     assert "0.970" in f.evidence
     assert underfitting(fake_run(e)) is not None  # no probe: the absolute rule, train accuracy < 0.85
     assert underfitting(fake_run(epochs_of([0.6] * 5, [0.6] * 5, 0.86, 0.86))) is None
-    # validation better than training is no gap; validation far worse is not underfitting
+    # validation better than training is no gap; a validation below training does not hide a model that
+    # cannot fit (an LSTM of 2 units: 0.467 / 0.400 where a 5-NN reaches 0.97: shortfall 0.50 > gap 0.067)
     assert underfitting(fake_run(epochs_of([0.6] * 5, [0.5] * 5, 0.70, 0.80), reference=0.97)) is not None
-    assert underfitting(fake_run(epochs_of([0.6] * 5, [0.9] * 5, 0.70, 0.60), reference=0.97)) is None
+    lstm = underfitting(fake_run(epochs_of([1.42] * 5, [1.56] * 5, 0.467, 0.400), reference=0.97))
+    assert lstm.name == "underfitting" and lstm.severity == pytest.approx(0.503)
+    # but a gap larger than the shortfall is a generalization problem first (0.80 / 0.55: gap 0.25 > 0.17)
+    assert underfitting(fake_run(epochs_of([0.6] * 5, [0.9] * 5, 0.80, 0.55), reference=0.97)) is None
+    assert underfitting(fake_run(epochs_of([0.6] * 5, [0.9] * 5, 0.80, 0.64), reference=0.97)) is not None
 
 
 def test_overfitting_needs_a_rise_above_the_validation_jitter():
@@ -198,6 +205,32 @@ def test_overfitting_needs_a_rise_above_the_validation_jitter():
     # a gap of exactly 0.1 (1.0 − 0.9 = 0.09999999999999998 in floating point) at a loss gap of 0.2 < 0.3
     edge = overfitting(fake_run(epochs_of([0.03] * 10, [0.23] * 10, 1.0, 0.9)))
     assert edge is not None and "accuracy gap 0.100" in edge.evidence
+
+
+def test_overfitting_needs_a_rise_beyond_the_validation_losss_standard_error():
+    # wine at 27 validation samples: the validation loss triples (0.065 → 0.193) as one confident mistake
+    # grows, the accuracy stays 0.963, the training loss falls to 0.002 — a rise of 0.128 nats
+    train = [0.5, 0.2, 0.08, 0.04, 0.02, 0.01, 0.006, 0.004, 0.003, 0.002]
+    val = [0.3, 0.12, 0.08, 0.07, 0.065, 0.09, 0.12, 0.15, 0.17, 0.193]
+    assert overfitting(fake_run(epochs_of(train, val, 1.0, 0.963))) is not None  # without a probe: the old rule
+    assert overfitting(fake_run(epochs_of(train, val, 1.0, 0.963), val_loss_se=0.19)) is None  # within 1 s.e.
+    f = overfitting(fake_run(epochs_of(train, val, 1.0, 0.963), val_loss_se=0.05))  # 500 samples' precision
+    assert f.name == "overfitting" and "2.6× the validation loss's standard error 0.05" in f.evidence
+
+
+def test_val_loss_standard_error_equals_a_numpy_recomputation(tmp_path):
+    d = run(tmp_path, **MOONS, **{"model.widths": [16], "train.epochs": 2})
+    recipe = Recipe.load(d / "recipe.toml")
+    setup = build(recipe)
+    setup.model.load_state_dict(torch.load(d / "model.pt", weights_only=True))
+    setup.model.eval()
+    with torch.no_grad():
+        z = setup.model(setup.data.val.x).double().numpy()
+    y = setup.data.val.y.numpy()
+    zmax = z.max(1, keepdims=True)
+    nll = (zmax[:, 0] + np.log(np.exp(z - zmax).sum(1))) - z[np.arange(len(y)), y]  # −log softmax(z)_y
+    se = Probe(recipe.raw, d).final["val_loss_se"]
+    assert se == pytest.approx(nll.std(ddof=1) / math.sqrt(len(y)), rel=1e-6)
 
 
 def test_underfitting_needs_a_plateau_not_a_slow_run():

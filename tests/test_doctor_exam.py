@@ -30,20 +30,26 @@ def test_the_split_holds_out_whole_configurations():
         assert abs(n[0] - n[1]) <= 1, (label, n)
 
 
-def test_test2_is_a_fresh_set_by_its_rule():
-    t2 = exam.runs("test2")
+@pytest.mark.parametrize("name, seed, factor, hidden", [("test2", 1, 2, False), ("test3", 2, 1.5, True)])
+def test_fresh_sets_by_their_rules(name, seed, factor, hidden):
+    fresh = exam.runs(name)
     counts = {}
-    for _, case, _ in t2:
+    for _, case, _ in fresh:
         counts[case.label] = counts.get(case.label, 0) + 1
     assert counts.pop("healthy") >= 20 and set(counts) == set(exam.EXPECT) and min(counts.values()) >= 8
     old = {c.key: c for c in exam.CASES}
-    for key, case, seed in t2:
-        assert key not in old and exam.half_of(key) == "test2" and seed == 1 != exam.SEED
-        base = old[key.removesuffix(exam.T2)]
-        assert case.recipe["data"] == {**base.recipe["data"], "split_seed": 1}  # a new draw / split
-        widths = base.recipe.get("model", {}).get("widths")
-        if widths:  # hidden widths of >= 8 doubled (at most 1,024), the too-small ones kept
-            assert case.recipe["model"]["widths"] == [min(2 * w, 1024) if w >= 8 else w for w in widths]
+    for key, case, s in fresh:
+        assert key not in old and exam.half_of(key) == name and s == seed != exam.SEED
+        base = old[key.removesuffix(exam.FRESH[name].suffix)]
+        assert case.recipe["data"] == {**base.recipe["data"], "split_seed": seed}  # a new draw / split
+        model, was = case.recipe.get("model", {}), base.recipe.get("model", {})
+        if "widths" in was:  # hidden widths of >= 8 scaled (at most 1,024), the too-small ones kept
+            assert model["widths"] == [min(int(factor * w), 1024) if w >= 8 else w for w in was["widths"]]
+        if "hidden" in was:
+            assert model["hidden"] == (int(factor * was["hidden"]) if hidden and was["hidden"] >= 8 else was["hidden"])
+    ranks = {k: i for i, k in enumerate(exam.ranked("overfitting", name + ":"))}  # the first 8 by SHA-256
+    assert sorted(ranks[k.removesuffix(exam.FRESH[name].suffix)] for k, c, _ in fresh
+                  if c.label == "overfitting") == list(range(8))
 
 
 def test_grading_rules():
@@ -74,5 +80,5 @@ def test_every_exam_recipe_builds():
     from nnopt.recipe import Recipe
     from nnopt.train import build
 
-    for _, c, seed in exam.runs("both") + exam.runs("test2"):
+    for _, c, seed in exam.runs("both") + exam.runs("test2") + exam.runs("test3"):
         build(Recipe(exam.recipe_of(c, seed)))

@@ -8,7 +8,8 @@ inputs, and a short learning-rate range test.
                 each weight matrix, the hidden layers whose units start identical (rows of W_l equal),
                 and the share of dead ReLU units (output 0 on all of P)
     at the end  the dead units of the final weights, and their loss on P in eval mode (batch norm's
-                running statistics) beside the run's logged train-mode loss
+                running statistics) beside the run's logged train-mode loss, and the standard error
+                s/√n of the validation loss (s: the std of the n validation samples' losses)
     recurrent   the spectral radius ρ of each initial recurrent matrix (per gate)
     reference   what the data allow: a 5-nearest-neighbour vote's validation accuracy (classification)
     range test  Smith 2017 (§3.3, "LR range test"): from the initial weights, η_i = η_lo·(η_hi/η_lo)^{i/(n−1)}
@@ -70,11 +71,17 @@ class Probe:
         self.n_classes = self.data.n_classes if self.classification else 0
         self.recurrent = is_recurrent(self.model)
 
-    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy for classification, mean squared error for regression."""
+    def losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each sample's loss: cross-entropy for classification, squared error (mean over outputs) for
+        regression."""
         if self.classification:
-            return F.cross_entropy(out, y)
-        return F.mse_loss(out.reshape(y.shape) if out.numel() == y.numel() else out, y)
+            return F.cross_entropy(out, y, reduction="none")
+        err = F.mse_loss(out.reshape(y.shape) if out.numel() == y.numel() else out, y, reduction="none")
+        return err.reshape(len(err), -1).mean(1)
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The mean of `losses` (the training objective without a penalty)."""
+        return self.losses(out, y).mean()
 
     # the inputs
     @cached_property
@@ -119,7 +126,10 @@ class Probe:
     # the network as training ended
     @cached_property
     def final(self) -> dict | None:
-        """{dead: {ReLU name: share}, eval_loss: loss on P in eval mode} of model.pt; None without it."""
+        """{dead: {ReLU name: share}, eval_loss: loss on P in eval mode, val_loss_se} of model.pt; None
+        without it. val_loss_se is the standard error of the validation loss, s/√n over the n validation
+        samples' losses ℓᵢ (s their sample standard deviation; None with < 2 validation samples): how
+        much the mean of n noisy per-sample losses moves by chance."""
         try:
             state = RunDir(self.run_dir).model_state()
             self.model.load_state_dict(state)
@@ -130,7 +140,10 @@ class Probe:
         self.model.eval()
         with torch.no_grad():
             eval_loss = float(self.loss(self.model(self.x), self.y))
-        result = {"dead": dead_units(self.model, self.x), "eval_loss": eval_loss}
+            val = self.data.val
+            val_losses = self.losses(self.model(val.x), val.y).double() if len(val) >= 2 else None
+        se = float(val_losses.std() / math.sqrt(len(val_losses))) if val_losses is not None else None
+        result = {"dead": dead_units(self.model, self.x), "eval_loss": eval_loss, "val_loss_se": se}
         self.model.load_state_dict(self.init_state)
         return result
 
