@@ -218,6 +218,13 @@ def test_overfitting_needs_a_rise_beyond_the_validation_losss_standard_error():
     assert f.name == "overfitting" and "2.6× the validation loss's standard error 0.05" in f.evidence
 
 
+def test_a_training_loss_of_exactly_zero_is_memorization_not_a_crash():
+    # an lr-too-high wine run of test3 drove its training loss to exactly 0.0 (val 1.4e3): the ratio
+    # val/train in the evidence divided by zero
+    f = overfitting(fake_run(epochs_of([5.0, 2.0, 0.0, 0.0, 0.0], [9.0, 1.4e3, 1.4e3, 1.4e3, 1.4e3], 1.0, 0.889)))
+    assert f.name == "overfitting" and "is far above the training loss 0" in f.evidence
+
+
 def test_val_loss_standard_error_equals_a_numpy_recomputation(tmp_path):
     d = run(tmp_path, **MOONS, **{"model.widths": [16], "train.epochs": 2})
     recipe = Recipe.load(d / "recipe.toml")

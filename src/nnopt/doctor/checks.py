@@ -619,7 +619,8 @@ def overfitting(run: Run) -> Finding | None:
     if gap >= 0.1:
         seen.append(f"train − val accuracy gap {gap:.3f} ({e[-1]['train_acc']:.3f} vs {e[-1]['val_acc']:.3f})")
     if loss_gap:
-        seen.append(f"the validation loss {g(val[-1])} is {g(val[-1] / losses[-1])}× the training loss {g(losses[-1])}")
+        times = f"{g(val[-1] / losses[-1])}×" if losses[-1] > 0 else "far above"  # a training loss of exactly 0
+        seen.append(f"the validation loss {g(val[-1])} is {times} the training loss {g(losses[-1])}")
     patience = run.get("regularization.early_stopping.patience")
     coef = run.get("penalty.coef")
     if rose and patience is None:
