@@ -57,7 +57,12 @@ def exit_code(command: Callable[[], int | None]) -> int:
         if not lost_a_peer(exc):
             raise
         say_error(f"error: rank {os.environ['RANK']} {PEER_LOST} ({str(exc).strip().splitlines()[0][:200]})")
-        return 1
+        # leave at once: a rank that tears its process group down (at exit) with a peer gone can be
+        # aborted by gloo's threads, and libstdc++ then prints "terminate called without an active
+        # exception" under the launcher's one-line report
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
 
 
 DISK_FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
