@@ -45,3 +45,20 @@ def test_errors_is_a_leaf():
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert all(not m.startswith(".") and not m.startswith("nnopt") for m in imported if m != "__future__"), imported
     assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))
+
+
+@pytest.mark.parametrize("body, code, out", [
+    ("exit_code(lambda: 3)", 3, "partial line"),      # an nnopt command: its code, stdout flushed, no teardown
+    ("exit_code(lambda: None)", 0, "partial line"),
+    ("pass", 5, "partial line"),                       # not an nnopt command: leave() does nothing
+])
+def test_leave_ends_an_nnopt_command_with_its_code_and_flushed_output(body, code, out):
+    import subprocess
+    import sys
+
+    script = ("import atexit, sys\nfrom nnopt.process import exit_code, leave\n"
+              "atexit.register(lambda: print('leave returned', leave()))\n"
+              f"print('partial line', end='')\n{body}\nsys.exit(5)")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == code, run.stderr
+    assert run.stdout.startswith(out) and ("leave returned False" in run.stdout) == (body == "pass")

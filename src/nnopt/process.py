@@ -33,10 +33,35 @@ def say_error(message: str) -> None:
         print(message, file=sys.stderr)
 
 
+_code: int | None = None  # the exit code of the command `exit_code` ran, for `leave`
+
+
 def exit_code(command: Callable[[], int | None]) -> int:
     """Run `command`; return its own code (None → 0) or that of the nnopt error it raised — bad
     input 2, divergence 3, a stop signal 128 + signum (Ctrl-C 130) — after its one-line message
-    (``error: ...`` / ``diverged: ...``, via `say_error`)."""
+    (``error: ...`` / ``diverged: ...``, via `say_error`). The code is kept for `leave`."""
+    global _code
+    _code = None  # an error that escapes leaves no code: the interpreter ends the process
+    _code = _outcome(command)
+    return _code
+
+
+def leave() -> bool:
+    """End an nnopt command's process now — with the code `exit_code` returned, stdout and stderr
+    flushed, without the interpreter's teardown: a rank whose gloo process group is torn down while
+    a peer is gone or going can be aborted by gloo's threads (SIGABRT; libstdc++'s "terminate
+    called without an active exception" on stderr, under the launcher's one-line report). False,
+    and nothing done, in a process that is not ending an nnopt command (your own script under
+    torchrun; an error that escaped)."""
+    if _code is None:
+        return False
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_code)
+
+
+def _outcome(command: Callable[[], int | None]) -> int:
+    """`exit_code`'s mapping of a command's outcome to its code."""
     try:
         return command() or 0
     except (ConfigError, DataError, CheckpointError) as exc:
@@ -57,12 +82,7 @@ def exit_code(command: Callable[[], int | None]) -> int:
         if not lost_a_peer(exc):
             raise
         say_error(f"error: rank {os.environ['RANK']} {PEER_LOST} ({str(exc).strip().splitlines()[0][:200]})")
-        # leave at once: a rank that tears its process group down (at exit) with a peer gone can be
-        # aborted by gloo's threads, and libstdc++ then prints "terminate called without an active
-        # exception" under the launcher's one-line report
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(1)
+        return 1
 
 
 DISK_FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
@@ -77,4 +97,4 @@ def lost_a_peer(exc: BaseException) -> bool:
         any(marker in str(exc) for marker in ("gloo", "NCCL", "by peer"))
 
 
-__all__ = ["EXIT_CONFIG", "EXIT_DIVERGED", "ERRORS_ENV", "say_error", "exit_code"]
+__all__ = ["EXIT_CONFIG", "EXIT_DIVERGED", "ERRORS_ENV", "say_error", "exit_code", "leave"]

@@ -58,7 +58,7 @@ from torch import nn
 from ..errors import CheckpointError, ConfigError
 from ..nn.norms import least_batch
 from ..registry import NORMS
-from ..process import ERRORS_ENV, PEER_LOST
+from ..process import ERRORS_ENV, PEER_LOST, leave
 
 RANK_STATE = ("rng_cpu", "rng_cuda", "aug_gen", "accumulators")  # the parts of a checkpoint each rank has its own
 
@@ -208,14 +208,17 @@ def die_with_launcher(launcher: int) -> None:
 
 
 def _leave() -> None:
-    """At exit: wait (at most a minute) until every rank is done, then close the group. A rank that
-    leaves while another still runs, or with the group open, can be aborted by gloo's threads
-    (SIGABRT, "terminate called without an active exception"), which torchrun reports as a failure."""
+    """At exit: wait (at most a minute) until every rank is done, then end an nnopt command's process
+    with its exit code and no teardown of the group (`process.leave`), else close the group. A rank
+    that leaves while another still runs, or that destroys the group while a peer is gone or going,
+    can be aborted by gloo's threads (SIGABRT, "terminate called without an active exception"),
+    which torchrun reports as a failure."""
     try:
         dist.monitored_barrier(group=_RANK.control, timeout=timedelta(seconds=60))
-    except RuntimeError:  # a rank that failed alone: it does not wait longer
+    except RuntimeError:  # a rank that failed alone, or whose peer is gone: it does not wait longer
         pass
-    dist.destroy_process_group()
+    if not leave():
+        dist.destroy_process_group()
 
 
 def rank_argv(args, run_dir: Path) -> list[str]:
