@@ -14,7 +14,8 @@ from torch import nn
 from nnopt import Recipe
 from nnopt.cli import main
 from nnopt.doctor import diagnose, format_diagnosis, verify
-from nnopt.doctor.checks import Run, flat_recipe, lr_too_low, overfitting, read, toml_value, underfitting
+from nnopt.doctor.checks import (Run, flat_recipe, lr_too_high, lr_too_low, overfitting, read, toml_value,
+                                 underfitting)
 from nnopt.doctor.probe import RANGE_HI, RANGE_LO, RANGE_STEPS, Probe
 from nnopt.doctor.verify import with_sets
 from nnopt.errors import DivergedError
@@ -168,6 +169,20 @@ def fake_run(epochs, reference=None, val_loss_se=None):
     probe = None if reference is None and val_loss_se is None else SimpleNamespace(
         reference_accuracy=reference, final={"val_loss_se": val_loss_se})
     return Run(Path("fake"), {"model": {"name": "mlp", "widths": [8]}}, {}, [], epochs, _probe=(probe, "no probe"))
+
+
+@pytest.mark.parametrize("lr, blamed", [(0.001, False), (0.5, True)])
+def test_dead_units_in_a_stuck_run_blame_the_lr_only_above_the_range_tests_suggestion(lr, blamed):
+    """A stuck run whose only layer died (fashion-w1@t3: one ReLU unit): at Adam's 0.001, 470× below the
+    lowest-loss lr of the range test (too flat to be called informative), the lr is not the cause; at an lr
+    above the suggestion the same evidence still says lr too high."""
+    probe = SimpleNamespace(reference_accuracy=0.76, init={"loss": 2.42, "dead": {"3": 0.0}},
+                            final={"dead": {"3": 1.0}, "val_loss_se": None},
+                            range_test={"min_loss": 2.3, "best_lr": 0.469, "suggested": 0.0469})
+    epochs = epochs_of([2.4, 2.35, 2.32, 2.32], [2.4, 2.35, 2.32, 2.32], train_acc=0.1, val_acc=0.1)
+    run = Run(Path("fake"), {"model": {"name": "mlp", "widths": [1]}, "optimizer": {"name": "adam", "lr": lr}},
+              {}, [], epochs, _probe=(probe, "probe"))
+    assert (lr_too_high(run) is not None) == blamed
 
 
 def epochs_of(train_loss, val_loss, train_acc=0.9, val_acc=0.9):

@@ -406,8 +406,14 @@ def lr_too_high(run: Run) -> Finding | None:
     killed = share >= DEAD_SHARE and dead_share(p.init["dead"])[1] < DEAD_SHARE and not fits(run)
     # the lr is past the range test's best; or (an uninformative test) the loss exploded 10-fold at
     # once, or the run made no progress while its units died — unless a penalty of ≥ 1e-3 crushed the
-    # weights, which kills units too (added after the exam's test half: see docs/doctor.md)
-    if not (rt is not None and lr > rt["best_lr"] or jump > 10 * l0 or killed and stuck and not weaker_penalty(run)):
+    # weights, which kills units too (added after the exam's test half: see docs/doctor.md), or the
+    # range test puts this lr below its suggestion (a tenth of its best): an lr that small does not
+    # kill units, something else did (added after test3's fashion-w1: see docs/doctor.md). The raw
+    # test counts here even when too flat to name a best lr: lrs up to its range did not blow the loss up
+    raw = rt or p.range_test
+    below_suggestion = raw is not None and lr < raw["suggested"]
+    if not (rt is not None and lr > rt["best_lr"] or jump > 10 * l0 or
+            killed and stuck and not weaker_penalty(run) and not below_suggestion):
         return None
     rt = rt or p.range_test
     seen = []
