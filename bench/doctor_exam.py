@@ -2,15 +2,16 @@
 `nnopt doctor`'s FIRST finding names the pathology with a remedy that points the right way.
 
     python bench/doctor_exam.py                 # build (cached) and grade every run, both halves
-    python bench/doctor_exam.py --half test3    # the fresh held-out set of record (also: dev, test, test2)
+    python bench/doctor_exam.py --half test4    # the fresh held-out set of record (also: dev, test, test2, test3)
     python bench/doctor_exam.py --verify        # + apply each first remedy and rerun (--verify)
     python bench/doctor_exam.py --jobs 2 --cache /tmp/doctor-exam
 
 Each configuration runs once (seed 0). The exam is split by configuration, fixed before any
 threshold was tuned (`half_of`): within each label the configurations, ranked by the SHA-256 of
 their key, alternate "dev" (the doctor's thresholds are tuned on it) and "test" (held out at first,
-seen since). "test2" and "test3" (`FRESH`) are fresh sets, each drawn by a rule written before any of
-its runs and run once on a frozen doctor; test2 has been seen since, test3 is the set of record. A run is graded right when the doctor's first
+seen since). "test2", "test3" and "test4" (`FRESH`) are fresh sets, each drawn by a rule written before
+any of its runs and run once on a frozen doctor; test2 and test3 have been seen since, test4 is the set
+of record. A run is graded right when the doctor's first
 finding has the case's name and one of its ``--set`` lines moves an expected field the expected way
 (`EXPECT`); a healthy run is right when the doctor finds nothing. Runs are cached in ``--cache``
 (one directory per run id) and rebuilt only when missing.
@@ -487,6 +488,10 @@ def ranked(label: str, salt: str = "") -> list[str]:
 # data.split_seed 2, every MLP hidden width of ≥ 8 units × 1.5 (rounded down, at most 1,024) and a
 # CNN's or RNN's `model.hidden` of ≥ 8 × 1.5 too (the 2-unit LSTM kept). A configuration may be drawn
 # by both test2 and test3 (another seed, data draw and width each time).
+# "test4": the same rule a third time, written down (commit 'doctor exam: test4') before any of its runs
+# was made and after the doctor was frozen at the fashion-w1 fix (after test3 had been seen):
+# SHA-256("test4:" + key) ranks, train.seed 3, data.split_seed 3, hidden widths and `model.hidden` of
+# ≥ 8 × 1.25 (rounded down, at most 1,024).
 T2, T2_SEED, T2_PER_LABEL, T2_HEALTHY = "@t2", 1, 8, 21
 
 
@@ -501,7 +506,8 @@ class Fresh:
     hidden: bool
 
 
-FRESH = {"test2": Fresh(T2, T2_SEED, 2.0, False), "test3": Fresh("@t3", 2, 1.5, True)}
+FRESH = {"test2": Fresh(T2, T2_SEED, 2.0, False), "test3": Fresh("@t3", 2, 1.5, True),
+         "test4": Fresh("@t4", 3, 1.25, True)}
 
 
 def widen(w: int, factor: float) -> int:
@@ -541,7 +547,7 @@ def half_of(key: str) -> str:
 
 def runs(half: str = "both") -> list[tuple[str, Case, int]]:
     """(run id, case, seed) of every exam run in `half` ("dev", "test", "both" = dev + test, at seed 0;
-    or a fresh set, "test2" at seed 1, "test3" at seed 2)."""
+    or a fresh set, "test2" at seed 1, "test3" at seed 2, "test4" at seed 3)."""
     if half in FRESH:
         return [(c.key, c, FRESH[half].seed) for c in fresh_set(half)]
     return [(c.key, c, SEED) for c in CASES if half in ("both", half_of(c.key))]
@@ -662,7 +668,8 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
     for half, what in (("dev", "thresholds tuned here"), ("test", "held out from the first tuning, seen since"),
                        ("test2", "fresh held-out set, made after the doctor was frozen; seen since"),
-                       ("test3", "fresh held-out set, made after the doctor was frozen again: reported")):
+                       ("test3", "fresh held-out set, made after the doctor was frozen again; seen since"),
+                       ("test4", "fresh held-out set, made after the doctor was frozen a third time: reported")):
         if any(r["half"] == half for r in results):
             print(f"\n{half} ({what}):")
             print(table(results, half))

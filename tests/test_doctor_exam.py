@@ -30,7 +30,8 @@ def test_the_split_holds_out_whole_configurations():
         assert abs(n[0] - n[1]) <= 1, (label, n)
 
 
-@pytest.mark.parametrize("name, seed, factor, hidden", [("test2", 1, 2, False), ("test3", 2, 1.5, True)])
+@pytest.mark.parametrize("name, seed, factor, hidden", [("test2", 1, 2, False), ("test3", 2, 1.5, True),
+                                                     ("test4", 3, 1.25, True)])
 def test_fresh_sets_by_their_rules(name, seed, factor, hidden):
     fresh = exam.runs(name)
     counts = {}
@@ -80,5 +81,5 @@ def test_every_exam_recipe_builds():
     from nnopt.recipe import Recipe
     from nnopt.train import build
 
-    for _, c, seed in exam.runs("both") + exam.runs("test2") + exam.runs("test3"):
+    for _, c, seed in exam.runs("both") + [r for name in exam.FRESH for r in exam.runs(name)]:
         build(Recipe(exam.recipe_of(c, seed)))
