@@ -28,11 +28,16 @@ def max_difference(a: dict, b: dict) -> float:
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
+def lowest_epoch(curve: list[float]) -> int:
+    """The (1-based) epoch of a curve's minimum."""
+    return min(range(len(curve)), key=curve.__getitem__) + 1
+
+
 def u_shape(epochs: int):
     """The criterion of (1) on per-seed curves: the minimum at epoch ≤ 60% of `epochs` and final/min ≥ 1.1,
     every seed."""
     def check(curves: list[list[float]]) -> Check:
-        at = [min(range(len(c)), key=c.__getitem__) + 1 for c in curves]
+        at = [lowest_epoch(c) for c in curves]
         rise = [c[-1] / min(c) for c in curves]
         return Check(all(m <= 0.6 * epochs for m in at) and min(rise) >= 1.1,
                      f"minimum at epoch {Spread([float(m) for m in at]).fmt('.0f')}, final/min {Spread(rise).fmt('.2f')}")
@@ -73,7 +78,7 @@ def early_stopping(ctx: LabContext) -> Finding:
         final_errors.append(max_difference(snap.states[max(snap.states)], snap.states[best])
                             if best in snap.states else float("inf"))
     curves = [r.series("val_loss") for r in long_runs]
-    lowest = [min(range(len(c)), key=c.__getitem__) + 1 for c in curves]
+    lowest = [lowest_epoch(c) for c in curves]
     long_run = Precondition("the run is long: every seed trains past its validation minimum for at least as many "
                             "epochs as it took to reach it", all(len(c) >= 2 * m for c, m in zip(curves, lowest)),
                             f"minima at epochs {lowest} of {epochs}")
