@@ -50,7 +50,8 @@ def load_arrays(path: str) -> dict[str, np.ndarray]:
     if not directory.is_dir():
         raise DataError(f"Fashion-MNIST directory {directory} does not exist: {HOW_TO_GET}")
     files = {key: find_file(directory, stem) for key, stem in FILES.items()}
-    return _read_arrays(tuple((key, str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns)
+    stats = {key: f.stat() for key, f in files.items()}
+    return _read_arrays(tuple((key, str(f.resolve()), stats[key].st_size, stats[key].st_mtime_ns)
                               for key, f in files.items()))
 
 
