@@ -51,6 +51,68 @@ def test_moons():
     assert len(d.train) + len(d.val) + len(d.test) == 500
 
 
+SUBSETTABLE = ["circles", "xor", "spirals", "moons", "breast_cancer", "wine", "diabetes"]
+
+
+def rows(split) -> list[tuple]:
+    """Each sample of a split as one hashable (inputs…, target…) row."""
+    return [(*x, *np.atleast_1d(y)) for x, y in zip(split.x.flatten(1).tolist(), split.y.numpy().tolist())]
+
+
+@pytest.mark.parametrize("name", SUBSETTABLE)
+def test_n_train_is_a_seeded_subset_of_the_training_split_only(name):
+    for seed in (0, 1):
+        full, small = load(name, split_seed=seed), load(name, split_seed=seed, n_train=40)
+        assert len(small.train) == 40
+        for part in ("val", "test"):  # the same held-out samples, in the same order
+            assert torch.equal(getattr(small, part).x, getattr(full, part).x)
+            assert torch.equal(getattr(small, part).y, getattr(full, part).y)
+        assert set(rows(small.train)) <= set(rows(full.train))
+        if full.task == "classification":  # stratified: each class within one sample of its share
+            shares = np.bincount(full.train.y.numpy(), minlength=full.n_classes) / len(full.train)
+            counts = np.bincount(small.train.y.numpy(), minlength=full.n_classes)
+            assert np.all(np.abs(counts - 40 * shares) <= 1.0), (counts, 40 * shares)
+    again, other = load(name, n_train=40), load(name, n_train=40, split_seed=1)
+    assert torch.equal(again.train.x, load(name, n_train=40).train.x)
+    assert not torch.equal(again.train.x, other.train.x)
+    assert torch.equal(load(name, split_seed=1, n_train=len(full.train)).train.x, full.train.x)  # all of it
+
+
+@pytest.mark.parametrize("name", SUBSETTABLE)
+def test_n_train_the_split_cannot_give_is_a_config_error(name):
+    full = load(name)
+    too_many = len(full.train) + 1
+    with pytest.raises(ConfigError, match=rf"data\.n_train = {too_many} — must be at most {len(full.train)}"):
+        load(name, n_train=too_many)
+    if full.task == "classification":
+        with pytest.raises(ConfigError, match=rf"data\.n_train = {full.n_classes - 1} — must be at least the "
+                                              rf"number of classes \({full.n_classes}\)"):
+            load(name, n_train=full.n_classes - 1)
+    else:  # regression: a random subset, no classes to keep
+        assert len(load(name, n_train=1).train) == 1
+
+
+@pytest.mark.parametrize("name", ["spirals", "moons", "wine", "diabetes"])
+def test_n_train_through_a_recipe(name):
+    from nnopt import Recipe
+
+    recipe = Recipe({"data": {"name": name}}).override(["data.n_train=40"])
+    data = load(recipe.data["name"], **recipe.params("data"))
+    assert len(data.train) == 40 and torch.equal(data.test.x, load(name).test.x)
+    with pytest.raises(ConfigError, match="n_train"):
+        Recipe({"data": {"name": name}}).override(["data.n_train=0"])
+
+
+def test_csv_n_train_subsets_the_training_split_of_a_regression_table(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,price\n" + "".join(f"{i},{i % 7},{i * 0.5 + 0.25}\n" for i in range(80)))
+    full = load("csv", path=str(path), target="price")
+    small = load("csv", path=str(path), target="price", n_train=10)
+    assert full.task == small.task == "regression" and len(small.train) == 10
+    assert torch.equal(small.val.y, full.val.y) and torch.equal(small.test.x, full.test.x)
+    assert set(rows(small.train)) <= set(rows(full.train))
+
+
 def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
     codes = {np.uint8: 0x08, np.int32: 0x0C}
     header = bytes([0, 0, codes[array.dtype.type], array.ndim]) + b"".join(

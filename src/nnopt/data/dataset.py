@@ -14,6 +14,7 @@ from ..registry import DATASETS
 LAYOUTS = ("image", "flat", "sequence")
 TASKS = ("classification", "regression")
 SPLIT_SEED = Param(int, 0, ge=0, le=2**32 - 1, doc="seed of the fixed split (numpy's range: 0 … 2³²−1)")
+N_TRAIN = Param(int, None, ge=1, nullable=True, doc="use a stratified subset of the training split")
 
 
 @dataclass
@@ -97,21 +98,22 @@ def stratified_split(y: np.ndarray, fractions: tuple[float, ...], seed: int) -> 
     return [np.sort(rest), *parts]
 
 
-def subset(idx: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    """A stratified subset of `n` of the indices `idx` (all of them when n is None). A size the
-    split cannot give — more samples than it has, fewer than its classes — is a ConfigError
-    (a run on fewer samples than asked would report numbers for another experiment)."""
+def subset(idx: np.ndarray, y: np.ndarray, n: int | None, seed: int, stratify: bool = True) -> np.ndarray:
+    """A seeded subset of `n` of the indices `idx` (all of them when n is None), stratified by the
+    labels `y` unless `stratify` is false (regression: a random subset). A size the split cannot
+    give — more samples than it has, fewer than its classes — is a ConfigError (a run on fewer
+    samples than asked would report numbers for another experiment)."""
     if n is None or n == len(idx):
         return idx
     if n > len(idx):
         raise ConfigError(f"data.n_train = {n} — must be at most {len(idx)}, the size of this data set's "
                           "training split (leave it out to use all of it)")
-    if n < len(np.unique(y[idx])):
+    if stratify and n < len(np.unique(y[idx])):
         raise ConfigError(f"data.n_train = {n} — must be at least the number of classes "
                           f"({len(np.unique(y[idx]))})")
     from sklearn.model_selection import train_test_split
 
-    keep, _ = train_test_split(idx, train_size=n, stratify=y[idx], random_state=seed)
+    keep, _ = train_test_split(idx, train_size=n, stratify=y[idx] if stratify else None, random_state=seed)
     return np.sort(keep)
 
 
@@ -251,9 +253,11 @@ def hold_out(xs: list, ys: list, task: str, val_fraction: float, test_fraction: 
 
 
 def from_arrays(name: str, x, y, task: str = "auto", val_fraction: float = 0.15, test_fraction: float = 0.15,
-                split_seed: int = 0, target: str | None = None, what: str | None = None) -> Dataset:
+                split_seed: int = 0, target: str | None = None, what: str | None = None,
+                n_train: int | None = None) -> Dataset:
     """A Dataset from inputs `x` (N, …) and targets `y` (N,) or (N, k): the task from `y`
-    (`encode_target`), then a seeded train/val/test split (stratified for classification) —
+    (`encode_target`), then a seeded train/val/test split (stratified for classification), the
+    training split cut to `n_train` samples when given (`subset`, seeded by `split_seed`) —
     what a registered data set of your own returns::
 
         @DATASETS.register("mine")
@@ -264,4 +268,5 @@ def from_arrays(name: str, x, y, task: str = "auto", val_fraction: float = 0.15,
     what = what or f"data set {name!r}"
     task, y, classes = encode_target(y, task, what)
     parts = split_indices(y, task, (0.0, val_fraction, test_fraction), split_seed, what)
+    parts[0] = subset(parts[0], y, n_train, split_seed, stratify=task == "classification")
     return tabular(name, x, y, parts, task, classes, target)

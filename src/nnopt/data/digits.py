@@ -7,13 +7,13 @@ import numpy as np
 
 from ..params import Param
 from ..registry import DATASETS
-from .dataset import LAYOUTS, SPLIT_SEED, make_splits, stratified_split, subset
+from .dataset import LAYOUTS, N_TRAIN, SPLIT_SEED, make_splits, stratified_split, subset
 
 SPLIT_PARAMS = {
     "val_fraction": Param(float, 0.15, gt=0, lt=0.5, doc="share of the data held out for validation"),
     "test_fraction": Param(float, 0.15, gt=0, lt=0.5, doc="share held out for the test"),
     "split_seed": SPLIT_SEED,
-    "n_train": Param(int, None, ge=1, nullable=True, doc="use a stratified subset of the training split"),
+    "n_train": N_TRAIN,
     "layout": Param(str, "image", choices=LAYOUTS, doc="image (N,1,H,W), flat (N,H·W), sequence (N,H,W)"),
 }
 

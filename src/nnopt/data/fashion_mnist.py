@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import DataError
 from ..params import Param
 from ..registry import DATASETS
-from .dataset import LAYOUTS, SPLIT_SEED, make_splits, stratified_split, subset
+from .dataset import LAYOUTS, N_TRAIN, SPLIT_SEED, make_splits, stratified_split, subset
 from .idx import read_idx
 
 DEFAULT_PATH = "/usr/share/datasets/fashion-mnist"
@@ -29,7 +29,7 @@ PARAMS = {
     "path": Param(str, DEFAULT_PATH, external=True, doc="directory of the IDX files (.gz or plain)"),
     "val_size": Param(int, 5000, ge=1, doc="images of the 60,000 training set held out for validation"),
     "split_seed": SPLIT_SEED,
-    "n_train": Param(int, None, ge=1, nullable=True, doc="use a stratified subset of the training split"),
+    "n_train": N_TRAIN,
     "n_test": Param(int, None, ge=1, nullable=True, doc="use the first n test images"),
     "layout": Param(str, "image", choices=LAYOUTS),
 }

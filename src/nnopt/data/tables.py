@@ -4,7 +4,8 @@ sets — ``diabetes`` (regression), ``breast_cancer`` (2 classes), ``wine`` (3 c
 A table has one row per sample: the ``target`` column is predicted from the ``features`` columns
 (default: every other column). An integer or text target makes a classification task (the
 classes are its sorted distinct values), a float target a regression, unless ``task`` says which.
-Splits are stratified by class for classification, seeded by ``split_seed``.
+Splits are stratified by class for classification, seeded by ``split_seed``; ``n_train`` keeps a
+seeded subset of the training split (stratified by class; a random one for a regression).
 
 CSV is parsed by numpy (``np.loadtxt``, a C parser): the first line names the columns, ``,``
 separates them, ``"`` quotes. Parquet (a path ending ``.parquet``) needs the optional ``pyarrow``
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import functools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +24,11 @@ import numpy as np
 from ..errors import ConfigError
 from ..params import Param, suggest
 from ..registry import DATASETS
-from .dataset import FILE_SPLIT, TASK, from_arrays
+from .dataset import FILE_SPLIT, N_TRAIN, TASK, from_arrays
 
 MISSING = ("", "na", "nan", "n/a", "null", "none", "?")  # read as a missing value (any case)
+TABLE_SPLIT = {**FILE_SPLIT, "n_train": replace(
+    N_TRAIN, doc="use a subset of the training split (stratified by class; random for a regression)")}
 
 
 class Table:
@@ -150,8 +154,9 @@ def _read_parquet(path: str):
     "target": Param(str, doc="the column to predict"),
     "features": Param(list, None, item=Param(str), nullable=True,
                       doc="input columns (default: all but the target)"),
-    "task": TASK, **FILE_SPLIT})
-def csv_table(path, target, features=None, task="auto", val_fraction=0.15, test_fraction=0.15, split_seed=0):
+    "task": TASK, **TABLE_SPLIT})
+def csv_table(path, target, features=None, task="auto", val_fraction=0.15, test_fraction=0.15, split_seed=0,
+              n_train=None):
     """Your table (CSV or Parquet): predict the target column from the feature columns"""
     table = Table(path)
     table.index(target, "data.target")
@@ -165,15 +170,17 @@ def csv_table(path, target, features=None, task="auto", val_fraction=0.15, test_
         raise ConfigError(f"data.path = {path!r} has no column besides the target {target!r} to learn from")
     y = table.column(target)
     return from_arrays("csv", table.features(features), y, task, val_fraction, test_fraction, split_seed, target,
-                       what=f"data.target = {target!r} (in {path})")
+                       what=f"data.target = {target!r} (in {path})", n_train=n_train)
 
 
-def sklearn_table(name: str, loader: str, task: str, val_fraction=0.15, test_fraction=0.15, split_seed=0):
+def sklearn_table(name: str, loader: str, task: str, val_fraction=0.15, test_fraction=0.15, split_seed=0,
+                  n_train=None):
     """One of scikit-learn's bundled tables (no download), split like a CSV."""
     import sklearn.datasets
 
     bunch = getattr(sklearn.datasets, loader)()
-    data = from_arrays(name, bunch.data, bunch.target, task, val_fraction, test_fraction, split_seed, "target")
+    data = from_arrays(name, bunch.data, bunch.target, task, val_fraction, test_fraction, split_seed, "target",
+                       n_train=n_train)
     if task == "classification":  # target 0 … K−1: the names scikit-learn gives them
         data.classes = [str(bunch.target_names[int(c)]) for c in data.classes]
     return data
@@ -186,5 +193,5 @@ for _name, _loader, _task, _text in (
          "scikit-learn's breast cancer Wisconsin: malignant or benign from 30 cell features (569 samples)"),
         ("wine", "load_wine", "classification",
          "scikit-learn's wine: which of 3 cultivars from 13 chemical measurements (178 wines)")):
-    DATASETS.register(_name, description=_text, params=FILE_SPLIT)(
+    DATASETS.register(_name, description=_text, params=TABLE_SPLIT)(
         functools.partial(sklearn_table, _name, _loader, _task))

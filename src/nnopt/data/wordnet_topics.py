@@ -25,7 +25,7 @@ from ..augment.wordnet import DEFAULT_PATH, LEXNAMES, wordnet
 from ..errors import ConfigError
 from ..params import Param
 from ..registry import DATASETS
-from .dataset import SPLIT_SEED, Dataset, Split, stratified_split, subset
+from .dataset import N_TRAIN, SPLIT_SEED, Dataset, Split, stratified_split, subset
 
 PAD, UNK = 0, 1
 NOUN_FILES = tuple(name for name in LEXNAMES if name.startswith("noun."))
@@ -105,7 +105,7 @@ DATASETS.register("wordnet_topics", params={
     "val_fraction": Param(float, 0.15, gt=0, lt=0.5),
     "test_fraction": Param(float, 0.15, gt=0, lt=0.5),
     "split_seed": replace(SPLIT_SEED, doc="seed of the per-class draw and of the fixed split"),
-    "n_train": Param(int, None, ge=1, nullable=True, doc="use a stratified subset of the training split"),
+    "n_train": N_TRAIN,
     "max_len": Param(int, 20, ge=1, doc="words kept per definition (left-padded)"),
     "max_vocab": Param(int, 8192, ge=3, doc="vocabulary size incl. <pad> and <unk>"),
     "min_count": Param(int, 1, ge=1, doc="training-split count for a word to get its own id"),
