@@ -92,6 +92,14 @@ def test_n_train_the_split_cannot_give_is_a_config_error(name):
         assert len(load(name, n_train=1).train) == 1
 
 
+@pytest.mark.parametrize("name", ["wine", "digits"])
+def test_n_train_leaving_out_fewer_samples_than_classes(name):
+    # no stratified split leaves out 1 sample of a 3- or 10-class set: that one goes at random
+    full = load(name)
+    small = load(name, n_train=len(full.train) - 1)
+    assert len(small.train) == len(full.train) - 1 and set(rows(small.train)) < set(rows(full.train))
+
+
 @pytest.mark.parametrize("name", ["spirals", "moons", "wine", "diabetes"])
 def test_n_train_through_a_recipe(name):
     from nnopt import Recipe

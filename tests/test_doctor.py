@@ -16,7 +16,7 @@ from nnopt.cli import main
 from nnopt.doctor import diagnose, format_diagnosis, verify
 from nnopt.doctor.checks import (Run, flat_recipe, lr_too_high, lr_too_low, overfitting, read, toml_value,
                                  underfitting)
-from nnopt.doctor.probe import RANGE_HI, RANGE_LO, RANGE_STEPS, Probe
+from nnopt.doctor.probe import RANGE_BETA, RANGE_HI, RANGE_LO, RANGE_STEPS, RANGE_WINDOW, Probe
 from nnopt.doctor.verify import with_sets
 from nnopt.errors import DivergedError
 from nnopt.train import Callback, LambdaCallback, Trainer, build
@@ -360,7 +360,10 @@ def test_probe_against_closed_forms(tmp_path):
     steps = len(rt["lrs"])
     assert rt["lrs"][0] == pytest.approx(RANGE_LO) and steps >= 2
     assert rt["lrs"][1] / rt["lrs"][0] == pytest.approx((RANGE_HI / RANGE_LO) ** (1 / (RANGE_STEPS - 1)))
-    assert rt["best_lr"] == rt["lrs"][int(np.argmin(rt["losses"]))] and rt["suggested"] == rt["best_lr"] / 10
+    # the minimum is sought once the average holds 1/(1 − β) = 10 batches (a fluke first batch is not a best lr)
+    assert RANGE_WINDOW == 10 == round(1 / (1 - RANGE_BETA)) and steps > RANGE_WINDOW
+    k = RANGE_WINDOW - 1 + int(np.argmin(rt["losses"][RANGE_WINDOW - 1:]))
+    assert rt["best_lr"] == rt["lrs"][k] and rt["suggested"] == rt["best_lr"] / 10 and rt["min_loss"] == rt["losses"][k]
 
 
 def test_spectral_radius_by_hand(tmp_path):

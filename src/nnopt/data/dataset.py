@@ -113,7 +113,9 @@ def subset(idx: np.ndarray, y: np.ndarray, n: int | None, seed: int, stratify: b
                           f"({len(np.unique(y[idx]))})")
     from sklearn.model_selection import train_test_split
 
-    keep, _ = train_test_split(idx, train_size=n, stratify=y[idx] if stratify else None, random_state=seed)
+    # leaving out fewer samples than there are classes has no stratified split: those few go at random
+    strata = y[idx] if stratify and len(idx) - n >= len(np.unique(y[idx])) else None
+    keep, _ = train_test_split(idx, train_size=n, stratify=strata, random_state=seed)
     return np.sort(keep)
 
 

@@ -16,6 +16,9 @@ inputs, and a short learning-rate range test.
                 for n = 150 steps of the run's optimizer, batch size and penalty; the data loss is
                 smoothed by an exponential average (β = 0.9, bias-corrected) and the test stops once it
                 exceeds 4× its minimum. η* is the lr of the smoothed minimum; the suggested lr is η*/10.
+                The minimum is sought from step 1/(1−β) = 10 on: before it the average holds fewer
+                batches (step 1: one), and the lowest of a few noisy values is chance, not a best lr
+                (fashion-w1@t4: one batch of 2.21 at η = 1e-5 against 2.3–2.4 everywhere else).
 
 The model is rebuilt with the run's recipe (`nnopt.train.build`, seeded by ``train.seed``) on the
 CPU; a recipe that no longer builds gives no probe (the checks that need it are skipped).
@@ -35,6 +38,7 @@ from ..train.layer_stats import PROBE, dead_units
 from ..train.rundir import RunDir
 
 RANGE_STEPS, RANGE_LO, RANGE_HI, RANGE_BETA, RANGE_STOP = 150, 1e-5, 10.0, 0.9, 4.0
+RANGE_WINDOW = round(1 / (1 - RANGE_BETA))  # batches in the smoothed loss: its minimum counts from here on
 KNN_K, KNN_TRAIN, KNN_VAL = 5, 2000, 1000
 
 
@@ -190,11 +194,13 @@ class Probe:
             smooth = avg / (1 - RANGE_BETA ** (i + 1))
             lrs.append(lr)
             losses.append(smooth)
-            best = min(best, smooth)
+            if i >= RANGE_WINDOW - 1:
+                best = min(best, smooth)
             if smooth > RANGE_STOP * best:
                 break
         model.load_state_dict(self.init_state)
-        k = min(range(len(losses)), key=losses.__getitem__) if losses else 0
+        start = min(RANGE_WINDOW, len(losses)) - 1  # a sweep cut short by a non-finite loss: its last point
+        k = min(range(start, len(losses)), key=losses.__getitem__) if losses else 0
         best_lr = lrs[k] if lrs else RANGE_LO
         return {"lrs": lrs, "losses": losses, "best_lr": best_lr, "suggested": best_lr / 10,
                 "min_loss": losses[k] if losses else math.inf}
