@@ -15,7 +15,7 @@ from nnopt import Recipe
 from nnopt.cli import main
 from nnopt.doctor import diagnose, format_diagnosis, verify
 from nnopt.doctor.checks import (Run, flat_recipe, lr_too_high, lr_too_low, overfitting, read, toml_value,
-                                 underfitting)
+                                 underfitting, update_ratio)
 from nnopt.doctor.probe import RANGE_BETA, RANGE_HI, RANGE_LO, RANGE_STEPS, RANGE_WINDOW, Probe
 from nnopt.doctor.verify import with_sets
 from nnopt.errors import DivergedError
@@ -290,6 +290,30 @@ def test_lr_too_low_needs_small_steps_when_they_are_logged():
     assert lr_too_low(fake(None)).sets == {"optimizer.lr": 0.006}  # no layers.jsonl: the range test alone
     assert lr_too_low(fake(1e-5)).sets == {"optimizer.lr": 0.006}  # steps of 1e-5 of the weights: held back
     assert lr_too_low(fake(1.3e-3)) is None  # steps at the rule of thumb (1e-3): not the lr's fault
+
+    def dead(grads):  # weight matrices that get no gradient do not move, whatever the lr
+        return Run(Path("fake"), {"optimizer": {"name": "adam", "lr": 1e-4}}, {}, [], e, [
+            {"kind": "step", "layers": {f"{i}.weight": {"grad": gr, "update": 1e-5 if gr else 0.0, "param": 1.0}
+                                        for i, gr in enumerate(grads)}}], _probe=(probe, ""))
+
+    assert update_ratio(dead([0.0, 0.0])) == 0.0 and lr_too_low(dead([0.0, 0.0])) is None  # circles-w1@t5
+    assert update_ratio(dead([0.0, 0.3])) == pytest.approx(1e-5)  # the dead matrix is left out of the median
+    assert lr_too_low(dead([0.0, 0.3])).sets == {"optimizer.lr": 0.006}
+
+
+@pytest.mark.parametrize("final, blamed", [(2.0, True), (1.6, False)])
+def test_lr_too_high_when_the_run_ends_above_the_range_tests_reach(final, blamed):
+    """seq-lstm-adam0.5@t5: Adam at 0.5, 2.7× the range test's best lr; 12 epochs end at 2.0 where 150
+    steps of the test reached 1.40 (1.4×): the lr holds the run back. Ending at 1.6 (1.14×) is no evidence."""
+    probe = SimpleNamespace(reference_accuracy=0.98, init={"loss": 2.31, "dead": {}}, final={"dead": {}},
+                            range_test={"min_loss": 1.40, "best_lr": 0.186, "suggested": 0.0186, "lrs": [1e-5] * 150})
+    e = epochs_of([2.39, 2.2, 2.1, final], [2.3, 2.2, 2.1, final], 0.3, 0.3)
+    run = Run(Path("fake"), {"model": {"name": "rnn", "hidden": 48}, "optimizer": {"name": "adam", "lr": 0.5}},
+              {}, [], e, _probe=(probe, "probe"))
+    f = lr_too_high(run)
+    assert (f is not None) == blamed
+    if blamed:
+        assert f.sets == {"optimizer.lr": 0.019} and "1.43× the 1.4 that 150 steps of a range test reached" in f.evidence
 
 
 def test_reference_accuracy_equals_scikit_learns_5_nearest_neighbours(tmp_path):

@@ -29,14 +29,16 @@ whose ``--set`` lines touch a field an earlier one sets are dropped, so no remed
     lr too high                 the lr > η* (a range test whose best loss is < 0.9·L₀), or a loss above
                                 10·L₀, or no progress (train loss ≥ 0.9·L₀) while units died (not under a
                                 penalty or weight decay ≥ 1e-3, which kills units too); and the run
-                                diverged, or ended with a train loss ≥ 0.9·L₀, or a loss once exceeded
-                                3·L₀, or ≥ 1/3 of its epochs raised the train loss by > 10% and > 0.05·L₀,
-                                or it killed ≥ 50% of a ReLU layer's units (alive at init) and does not fit
+                                diverged, or ended with a train loss ≥ 0.9·L₀ or (lr > η*) above 1.2× the
+                                range test's lowest loss, or a loss once exceeded 3·L₀, or ≥ 1/3 of its
+                                epochs raised the train loss by > 10% and > 0.05·L₀, or it killed ≥ 50%
+                                of a ReLU layer's units (alive at init) and does not fit
     schedule decays too early   the logged lr falls below 1% of its peak before half the epochs, and
                                 the train loss fell < 10% after that, at train accuracy < R − 0.05
     lr too low                  the train loss fell < 50% of L₀, and either the lr < η*/100 with a range
                                 test reaching a loss below the run's final one/1.2 and steps ‖Δθ‖/‖θ‖ < 3e-4
                                 when layers.jsonl has them, or the weights' median step ‖Δθ‖/‖θ‖ is in (0, 1e-4)
+                                (over the weight matrices that received a gradient; none when none did)
     underfitting                train accuracy < R − 0.15, a shortfall R − train at least the gap train − val
                                 (a validation far below training is a generalization problem first), and
                                 a plateau: the train loss fell < 15% over the last third of the epochs
@@ -56,7 +58,10 @@ size in lr too low, the plateau in underfitting, the training loss at its lowest
 dev and the old "test" half together; "test2", made after they were frozen, measured them. Two more
 rules were made looking at dev, test and test2 (all seen): underfitting's shortfall against the
 train − val gap, and overfitting's rise against the validation loss's standard error; "test3",
-made after they were frozen, measures them.
+made after they were frozen, measured them, and test4 after it. The range test's minimum sought from
+its 10th step came after test4 (test5 measured it); after test5 (dev, test, test2–test5 all seen),
+lr too high's run that ends above the range test's reach and no lr too low for weights that receive
+no gradient; "test6" measures them.
 Regression runs (no accuracy in the records) skip the accuracy conditions; an epoch-level metric
 that is missing skips the check that needs it.
 """
@@ -400,6 +405,10 @@ def lr_too_high(run: Run) -> Finding | None:
     losses = train_losses(run)
     jump = max((x for x in [s["loss"] for s in run.steps] + losses[:1] if math.isfinite(x)), default=0.0)
     stuck = bool(losses) and math.isfinite(losses[-1]) and losses[-1] >= 0.9 * l0
+    # all its epochs above the range test's best lr left the run above what the test's 150 steps reached
+    # (the mirror of lr too low's "a range test reaching 1/1.2 of the run's final loss")
+    held = (rt is not None and lr > rt["best_lr"] and bool(losses) and math.isfinite(losses[-1])
+            and losses[-1] > 1.2 * rt["min_loss"] and not stuck)
     final = p.final
     name, share = dead_share(final["dead"]) if final is not None else ("", 0.0)
     # units alive at init that died, in a run that did not fit (a run that fits lost only spare units)
@@ -422,6 +431,9 @@ def lr_too_high(run: Run) -> Finding | None:
         seen.append("the loss became non-finite" + (f" at step {at}" if at is not None else ""))
     if stuck:
         seen.append(f"the train loss ended at {g(losses[-1])}, no lower than at init ({g(l0)})")
+    if held:
+        seen.append(f"the train loss ended at {g(losses[-1])}, {g(losses[-1] / rt['min_loss'])}× the "
+                    f"{g(rt['min_loss'])} that {len(rt['lrs'])} steps of a range test reached")
     if jump > 3 * l0:
         seen.append(f"the loss jumped to {g(jump)} ({g(jump / l0)}× the initial {g(l0)})")
     # epoch-mean rises of > 10% and > 0.05·L₀ (near a zero loss, a 10% rise is noise, not an oscillation)
@@ -489,10 +501,13 @@ def early_decay(run: Run) -> Finding | None:
 
 
 def update_ratio(run: Run) -> float | None:
-    """The median over layers.jsonl's log points and weight matrices of ‖Δθ‖/‖θ‖ (rule of thumb: 1e-3)."""
-    r = [st["update"] / st["param"] for line in run.layers for n, st in line["layers"].items()
-         if n.endswith("weight") and st.get("param", 0) > 0]
-    return statistics.median(r) if r else None
+    """The median of ‖Δθ‖/‖θ‖ (rule of thumb: 1e-3) over layers.jsonl's log points and the weight
+    matrices that received a gradient there (a matrix behind dead units gets none, whatever the lr);
+    0.0 when none ever did (a dead network), None without per-layer records."""
+    logged = [st for line in run.layers for n, st in line["layers"].items()
+              if n.endswith("weight") and st.get("param", 0) > 0]
+    r = [st["update"] / st["param"] for st in logged if st.get("grad", 1.0) > 0]
+    return statistics.median(r) if r else 0.0 if logged else None
 
 
 def lr_too_low(run: Run) -> Finding | None:
@@ -505,6 +520,8 @@ def lr_too_low(run: Run) -> Finding | None:
     if progress >= 0.5:
         return None
     rt, ratio = range_test(p), update_ratio(run)
+    if ratio == 0.0:  # no weight matrix received a gradient (its units are dead): no lr moves it
+        return None
     # the range test's verdict counts only when the steps are small too: steps that already move the
     # weights by ≳ 3e-4 of their norm (a working lr: ~1e-3, the weights:updates rule of thumb of
     # Karpathy's CS231n notes) are not held back by the lr — a slow run (Lion at 1e-4) or a model too
