@@ -16,7 +16,7 @@ from nnopt.cli import main
 from nnopt.doctor import diagnose, format_diagnosis, verify
 from nnopt.doctor.checks import (Run, flat_recipe, lr_too_high, lr_too_low, overfitting, read, toml_value,
                                  underfitting, update_ratio)
-from nnopt.doctor.probe import RANGE_BETA, RANGE_HI, RANGE_LO, RANGE_STEPS, RANGE_WINDOW, Probe
+from nnopt.doctor.probe import FIT_BATCH, RANGE_BETA, RANGE_HI, RANGE_LO, RANGE_STEPS, RANGE_WINDOW, Probe
 from nnopt.doctor.verify import with_sets
 from nnopt.errors import DivergedError
 from nnopt.train import Callback, LambdaCallback, Trainer, build
@@ -163,11 +163,12 @@ def test_a_penalty_that_crushes_the_weights_is_underfitting_not_the_lr(tmp_path)
     assert first(d).sets == {"penalty.coef": 0.03}
 
 
-def fake_run(epochs, reference=None, val_loss_se=None):
-    """A Run of `epochs` records whose probe knows only the data's reference accuracy and the final
-    validation loss's standard error (both None: no probe)."""
-    probe = None if reference is None and val_loss_se is None else SimpleNamespace(
-        reference_accuracy=reference, final={"val_loss_se": val_loss_se})
+def fake_run(epochs, reference=None, val_loss_se=None, batch_fit=None):
+    """A Run of `epochs` records whose probe knows only the data's reference accuracy, the final
+    validation loss's standard error and the accuracy on a batch it was trained to fit (all None: no probe)."""
+    fit = None if batch_fit is None else {"n": 128, "lr": 0.01, "accuracy": batch_fit}
+    probe = None if reference is None and val_loss_se is None and fit is None else SimpleNamespace(
+        reference_accuracy=reference, final={"val_loss_se": val_loss_se}, batch_fit=fit)
     return Run(Path("fake"), {"model": {"name": "mlp", "widths": [8]}}, {}, [], epochs, _probe=(probe, "no probe"))
 
 
@@ -176,7 +177,7 @@ def test_dead_units_in_a_stuck_run_blame_the_lr_only_above_the_range_tests_sugge
     """A stuck run whose only layer died (fashion-w1@t3: one ReLU unit): at Adam's 0.001, 470× below the
     lowest-loss lr of the range test (too flat to be called informative), the lr is not the cause; at an lr
     above the suggestion the same evidence still says lr too high."""
-    probe = SimpleNamespace(reference_accuracy=0.76, init={"loss": 2.42, "dead": {"3": 0.0}},
+    probe = SimpleNamespace(reference_accuracy=0.76, init={"loss": 2.42, "dead": {"3": 0.0}}, batch_fit=None,
                             final={"dead": {"3": 1.0}, "val_loss_se": None},
                             range_test={"min_loss": 2.3, "best_lr": 0.469, "suggested": 0.0469})
     epochs = epochs_of([2.4, 2.35, 2.32, 2.32], [2.4, 2.35, 2.32, 2.32], train_acc=0.1, val_acc=0.1)
@@ -197,6 +198,10 @@ def test_underfitting_is_judged_against_what_the_data_allow():
     assert f.name == "underfitting" and f.severity == pytest.approx(0.17) and f.sets == {"model.widths": [32]}
     assert "0.970" in f.evidence
     assert underfitting(fake_run(e)) is not None  # no probe: the absolute rule, train accuracy < 0.85
+    # a model that fits 97% of a small batch is not too small: the shortfall is a slow run (digits-lion@t6)
+    assert underfitting(fake_run(e, reference=0.97, batch_fit=0.97)) is None
+    f = underfitting(fake_run(e, reference=0.97, batch_fit=0.56))
+    assert f.name == "underfitting" and "fits only 56% of 128 random training samples in 300 steps" in f.evidence
     assert underfitting(fake_run(epochs_of([0.6] * 5, [0.6] * 5, 0.86, 0.86))) is None
     # validation better than training is no gap; a validation below training does not hide a model that
     # cannot fit (an LSTM of 2 units: 0.467 / 0.400 where a 5-NN reaches 0.97: shortfall 0.50 > gap 0.067)
@@ -305,7 +310,7 @@ def test_lr_too_low_needs_small_steps_when_they_are_logged():
 def test_lr_too_high_when_the_run_ends_above_the_range_tests_reach(final, blamed):
     """seq-lstm-adam0.5@t5: Adam at 0.5, 2.7× the range test's best lr; 12 epochs end at 2.0 where 150
     steps of the test reached 1.40 (1.4×): the lr holds the run back. Ending at 1.6 (1.14×) is no evidence."""
-    probe = SimpleNamespace(reference_accuracy=0.98, init={"loss": 2.31, "dead": {}}, final={"dead": {}},
+    probe = SimpleNamespace(reference_accuracy=0.98, init={"loss": 2.31, "dead": {}}, final={"dead": {}}, batch_fit=None,
                             range_test={"min_loss": 1.40, "best_lr": 0.186, "suggested": 0.0186, "lrs": [1e-5] * 150})
     e = epochs_of([2.39, 2.2, 2.1, final], [2.3, 2.2, 2.1, final], 0.3, 0.3)
     run = Run(Path("fake"), {"model": {"name": "rnn", "hidden": 48}, "optimizer": {"name": "adam", "lr": 0.5}},
@@ -388,6 +393,21 @@ def test_probe_against_closed_forms(tmp_path):
     assert RANGE_WINDOW == 10 == round(1 / (1 - RANGE_BETA)) and steps > RANGE_WINDOW
     k = RANGE_WINDOW - 1 + int(np.argmin(rt["losses"][RANGE_WINDOW - 1:]))
     assert rt["best_lr"] == rt["lrs"][k] and rt["suggested"] == rt["best_lr"] / 10 and rt["min_loss"] == rt["losses"][k]
+
+
+@pytest.mark.parametrize("widths, fits", [([64, 64], True), ([1], False)])
+def test_batch_fit_says_whether_the_model_can_fit_a_small_batch(tmp_path, widths, fits):
+    # spirals: a 1-unit ReLU network's decision boundary is one line, which cannot split two interleaved
+    # arms (chance is 0.5); 64 × 64 units memorize 128 points. Balanced classes in the batch (the split
+    # is ordered by class: its first 128 samples are one class, which any model "fits")
+    recipe = {**BASE, "data": {"name": "spirals", "n_samples": 600, "noise": 0.1},
+              "model": {"name": "mlp", "widths": widths}, "optimizer": {"name": "adam", "lr": 0.01}}
+    p = Probe(recipe, tmp_path)
+    fit = p.batch_fit
+    assert fit["n"] == FIT_BATCH and (fit["accuracy"] >= 0.95) == fits and fit["accuracy"] > 0.4
+    assert all(torch.equal(v, p.init_state[k]) for k, v in p.model.state_dict().items())  # init restored
+    assert fit == Probe(recipe, tmp_path).batch_fit  # seeded
+    assert bool((p.data.train.y[:FIT_BATCH] == p.data.train.y[0]).all())  # why the batch is drawn at random
 
 
 def test_spectral_radius_by_hand(tmp_path):

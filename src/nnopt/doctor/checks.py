@@ -40,8 +40,9 @@ whose ``--set`` lines touch a field an earlier one sets are dropped, so no remed
                                 when layers.jsonl has them, or the weights' median step ‖Δθ‖/‖θ‖ is in (0, 1e-4)
                                 (over the weight matrices that received a gradient; none when none did)
     underfitting                train accuracy < R − 0.15, a shortfall R − train at least the gap train − val
-                                (a validation far below training is a generalization problem first), and
-                                a plateau: the train loss fell < 15% over the last third of the epochs
+                                (a validation far below training is a generalization problem first), a
+                                plateau: the train loss fell < 15% over the last third of the epochs, and
+                                a model that cannot fit 95% of 128 random training samples in 300 steps
     dead ReLUs                  ≥ 70% of a ReLU layer's units dead in the final weights, in a run that
                                 does not fit (hidden layers of ≥ 4 units)
     overfitting                 the validation loss ends ≥ 20% and ≥ max(0.1, 3× its median epoch-to-epoch
@@ -61,7 +62,8 @@ train − val gap, and overfitting's rise against the validation loss's standard
 made after they were frozen, measured them, and test4 after it. The range test's minimum sought from
 its 10th step came after test4 (test5 measured it); after test5 (dev, test, test2–test5 all seen),
 lr too high's run that ends above the range test's reach and no lr too low for weights that receive
-no gradient; "test6" measures them.
+no gradient; "test6" measured them. After test6 (seen): underfitting needs a model that cannot fit a
+small batch; "test7" measures it.
 Regression runs (no accuracy in the records) skip the accuracy conditions; an epoch-level metric
 that is missing skips the check that needs it.
 """
@@ -77,7 +79,7 @@ from typing import Any, Callable
 from ..errors import ConfigError
 from ..nn.norms import least_batch
 from ..train.rundir import RunDir
-from .probe import Probe, flat_recipe, probe
+from .probe import FIT_STEPS, Probe, flat_recipe, probe
 
 BOOK = "Goodfellow, Bengio & Courville 2016"
 SECTIONS = {
@@ -216,6 +218,7 @@ FIT_MARGIN, CLOSE_MARGIN, UNDERFIT_MARGIN = 0.1, 0.05, 0.15
 DEAD_SHARE, DEAD_FINAL_SHARE = 0.5, 0.7  # of a ReLU layer's units: at init / in the final weights
 SMALL_STEP = 3e-4  # ‖Δθ‖/‖θ‖ per step below which the lr holds a run back (a working lr: ~1e-3)
 PLATEAU = 0.15  # a run whose train loss still fell ≥ 15% over its last third of epochs is still learning
+FITS_BATCH = 0.95  # a model that fits this share of a small batch (`Probe.batch_fit`) is not too small
 
 
 def reference(run: Run) -> float:
@@ -596,9 +599,18 @@ def underfitting(run: Run) -> Finding | None:
     k = max(1, len(losses) // 3)
     if len(losses) > k and losses[-1 - k] > 0 and 1 - losses[-1] / losses[-1 - k] >= PLATEAU:
         return None
+    # and it cannot fit even a small batch ("overfit a single batch", Karpathy 2019): a model that fits
+    # 128 random training samples has the capacity, and its shortfall is a slow run (Lion at 1e-4 on
+    # digits, 64 units: 100% of the batch, 0.79 of the training set after 12 epochs), not a small model
+    fit = run.probe.batch_fit if run.probe is not None else None
+    if fit is not None and fit["accuracy"] >= FITS_BATCH:
+        return None
+    batch = (f"; from its initial weights it fits only {fit['accuracy']:.0%} of {fit['n']} random training "
+             f"samples in {FIT_STEPS} steps" if fit is not None else "")
     sets, why = weaker_penalty(run) or (wider(run), "a larger model")
     return Finding("underfitting", f"after {len(e)} epochs the model fits its own training data only to "
-                   f"{short_text(run)}, {short:.3f} short; validation {va:.3f}, as close as a model that cannot fit",
+                   f"{short_text(run)}, {short:.3f} short; validation {va:.3f}, as close as a model that cannot "
+                   f"fit{batch}",
                    confidence(short / UNDERFIT_MARGIN, 5), why, sets, short)
 
 

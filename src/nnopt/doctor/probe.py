@@ -40,6 +40,7 @@ from ..train.rundir import RunDir
 RANGE_STEPS, RANGE_LO, RANGE_HI, RANGE_BETA, RANGE_STOP = 150, 1e-5, 10.0, 0.9, 4.0
 RANGE_WINDOW = round(1 / (1 - RANGE_BETA))  # batches in the smoothed loss: its minimum counts from here on
 KNN_K, KNN_TRAIN, KNN_VAL = 5, 2000, 1000
+FIT_BATCH, FIT_STEPS = 128, 300  # the batch a model must be able to fit, and the full-batch steps it gets
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -151,46 +152,87 @@ class Probe:
         self.model.load_state_dict(self.init_state)
         return result
 
-    @cached_property
-    def range_test(self) -> dict:
-        """Smith's lr range test from the initial weights: {lrs, losses (smoothed), best_lr, suggested}.
-        Deterministic: one thread and its own RNG seeded by the run's seed (dropout's masks), whatever
-        ran before it in the process."""
+    def seeded(self, measure):
+        """`measure()` from the initial weights, deterministic: one thread and its own RNG seeded by the
+        run's seed (dropout's masks), whatever ran before it in the process; the initial weights after."""
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.recipe.train["seed"])
-                return self._range_test()
+                self.model.load_state_dict(self.init_state)
+                self.model.train()
+                return measure()
         finally:
+            self.model.load_state_dict(self.init_state)
             torch.set_num_threads(threads)
 
-    def _range_test(self) -> dict:
-        setup, model = self.setup, self.model
-        model.load_state_dict(self.init_state)
-        model.train()
+    def optimizer(self) -> torch.optim.Optimizer:
+        """A fresh optimizer of the run's kind and settings over the model."""
         from ..registry import OPTIMIZERS
 
-        # a fresh optimizer of the run's kind and settings
-        optimizer = OPTIMIZERS.create(self.recipe.optimizer["name"], model.named_parameters(), field="optimizer",
-                                      nonfinite="ignore", **self.recipe.params("optimizer"))
+        return OPTIMIZERS.create(self.recipe.optimizer["name"], self.model.named_parameters(), field="optimizer",
+                                 nonfinite="ignore", **self.recipe.params("optimizer"))
+
+    def step(self, optimizer: torch.optim.Optimizer, lr: float, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One step at `lr` (each group at its scale) on the data loss + the run's penalty; the data loss,
+        or a non-finite one without a step."""
+        for g, scale in zip(optimizer.param_groups, self.setup.lr_scales):
+            g["lr"] = lr * scale
+        optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(self.model(x), y)  # the data loss, as the run logs it
+        extra = self.setup.penalty()
+        if torch.isfinite(loss):
+            (loss if extra is None else loss + extra).backward()
+            optimizer.step()
+        return loss.detach()
+
+    @cached_property
+    def range_test(self) -> dict:
+        """Smith's lr range test from the initial weights: {lrs, losses (smoothed), best_lr, suggested}."""
+        return self.seeded(self._range_test)
+
+    @cached_property
+    def batch_fit(self) -> dict | None:
+        """Whether the model can fit a few samples at all ("overfit a single batch", Karpathy 2019, A
+        Recipe for Training Neural Networks): `FIT_STEPS` full-batch steps of the run's optimizer, its
+        settings and penalty, from the initial weights on `FIT_BATCH` training samples drawn at random, at the
+        range test's suggested lr (the run's own when the test is too flat to name one):
+        {n, lr, accuracy} — accuracy on those samples in eval mode. None for regression."""
+        if not self.classification:
+            return None
+        rt = self.range_test
+        lr = rt["suggested"] if rt["min_loss"] < 0.9 * self.init["loss"] else self.recipe.optimizer["lr"]
+        # a seeded random batch (the first samples of a split can all be one class: the 2-D sets are ordered)
+        idx = torch.randperm(len(self.data.train), generator=torch.Generator().manual_seed(
+            self.recipe.train["seed"]))[:FIT_BATCH]
+        x, y = self.data.train.x[idx], self.data.train.y[idx]
+
+        def fit() -> dict:
+            optimizer = self.optimizer()
+            for _ in range(FIT_STEPS):
+                if not torch.isfinite(self.step(optimizer, lr, x, y)):
+                    break
+            self.model.eval()
+            with torch.no_grad():
+                accuracy = float((self.model(x).argmax(1) == y).double().mean())
+            return {"n": len(y), "lr": lr, "accuracy": accuracy}
+
+        return self.seeded(fit)
+
+    def _range_test(self) -> dict:
+        optimizer = self.optimizer()
         batch = min(self.recipe.train["batch_size"], len(self.data.train))
         gen = torch.Generator().manual_seed(self.recipe.train["seed"])
         x, y = self.data.train.x, self.data.train.y
         lrs, losses, avg, best = [], [], 0.0, math.inf
         for i in range(RANGE_STEPS):
             lr = RANGE_LO * (RANGE_HI / RANGE_LO) ** (i / (RANGE_STEPS - 1))
-            for g, scale in zip(optimizer.param_groups, setup.lr_scales):
-                g["lr"] = lr * scale
             idx = torch.randint(len(x), (batch,), generator=gen)
-            optimizer.zero_grad(set_to_none=True)
-            loss = self.loss(model(x[idx]), y[idx])  # the data loss, as the run logs it
-            extra = setup.penalty()
+            loss = self.step(optimizer, lr, x[idx], y[idx])
             if not torch.isfinite(loss):
                 break
-            (loss if extra is None else loss + extra).backward()
-            optimizer.step()
-            avg = RANGE_BETA * avg + (1 - RANGE_BETA) * float(loss.detach())
+            avg = RANGE_BETA * avg + (1 - RANGE_BETA) * float(loss)
             smooth = avg / (1 - RANGE_BETA ** (i + 1))
             lrs.append(lr)
             losses.append(smooth)
@@ -198,7 +240,6 @@ class Probe:
                 best = min(best, smooth)
             if smooth > RANGE_STOP * best:
                 break
-        model.load_state_dict(self.init_state)
         start = min(RANGE_WINDOW, len(losses)) - 1  # a sweep cut short by a non-finite loss: its last point
         k = min(range(start, len(losses)), key=losses.__getitem__) if losses else 0
         best_lr = lrs[k] if lrs else RANGE_LO
