@@ -2,15 +2,15 @@
 `nnopt doctor`'s FIRST finding names the pathology with a remedy that points the right way.
 
     python bench/doctor_exam.py                 # build (cached) and grade every run, both halves
-    python bench/doctor_exam.py --half test6    # the fresh held-out set of record (also: dev, test, test2–test5)
+    python bench/doctor_exam.py --half test7    # the fresh held-out set of record (also: dev, test, test2–test6)
     python bench/doctor_exam.py --verify        # + apply each first remedy and rerun (--verify)
     python bench/doctor_exam.py --jobs 2 --cache /tmp/doctor-exam
 
 Each configuration runs once (seed 0). The exam is split by configuration, fixed before any
 threshold was tuned (`half_of`): within each label the configurations, ranked by the SHA-256 of
 their key, alternate "dev" (the doctor's thresholds are tuned on it) and "test" (held out at first,
-seen since). "test2" to "test6" (`FRESH`) are fresh sets, each drawn by a rule written before any of
-its runs and run once on a frozen doctor; test2 to test5 have been seen since, test6 (every
+seen since). "test2" to "test7" (`FRESH`) are fresh sets, each drawn by a rule written before any of
+its runs and run once on a frozen doctor; test2 to test6 have been seen since, test7 (every
 configuration at a new seed) is the set of record. A run is graded right when the doctor's first
 finding has the case's name and one of its ``--set`` lines moves an expected field the expected way
 (`EXPECT`); a healthy run is right when the doctor finds nothing. Runs are cached in ``--cache``
@@ -518,6 +518,9 @@ def ranked(label: str, salt: str = "") -> list[str]:
 # "test6": written down (commit 'doctor exam: test6') before any of its runs was made and after the doctor
 # was frozen at the two rules made from the test5 misses (after test5 had been seen): every configuration
 # not retired, as test5, at train.seed 5, data.split_seed 5 and the configurations' own widths (× 1).
+# "test7": written down (commit 'doctor exam: test7') before any of its runs was made and after the doctor
+# was frozen at the batch-fit rule made from test5's and test6's false alarms (after test6 had been
+# seen): every configuration not retired at train.seed 6, data.split_seed 6, their own widths.
 T2, T2_SEED, T2_PER_LABEL, T2_HEALTHY = "@t2", 1, 8, 21
 
 
@@ -535,7 +538,7 @@ class Fresh:
 
 FRESH = {"test2": Fresh(T2, T2_SEED, 2.0, False), "test3": Fresh("@t3", 2, 1.5, True),
          "test4": Fresh("@t4", 3, 1.25, True), "test5": Fresh("@t5", 4, 0.75, True, every=True),
-         "test6": Fresh("@t6", 5, 1.0, True, every=True)}
+         "test6": Fresh("@t6", 5, 1.0, True, every=True), "test7": Fresh("@t7", 6, 1.0, True, every=True)}
 
 
 def widen(w: int, factor: float) -> int:
@@ -580,7 +583,7 @@ def half_of(key: str) -> str:
 
 def runs(half: str = "both") -> list[tuple[str, Case, int]]:
     """(run id, case, seed) of every exam run in `half` ("dev", "test", "both" = dev + test, at seed 0;
-    or a fresh set, "test2" at seed 1, "test3" at seed 2, "test4" at seed 3, "test5" at seed 4, "test6" at seed 5)."""
+    or a fresh set, "test2" at seed 1, "test3" at seed 2, "test4" at seed 3, "test5" at seed 4, "test6" at seed 5, "test7" at seed 6)."""
     if half in FRESH:
         return [(c.key, c, FRESH[half].seed) for c in fresh_set(half)]
     return [(c.key, c, SEED) for c in CASES if not c.since and half in ("both", half_of(c.key))]
@@ -704,7 +707,8 @@ def main(argv: list[str] | None = None) -> int:
                        ("test3", "fresh held-out set, made after the doctor was frozen again; seen since"),
                        ("test4", "fresh held-out set, made after the doctor was frozen a third time; seen since"),
                        ("test5", "every configuration, fresh, made after the doctor was frozen a fourth time; seen since"),
-                       ("test6", "every configuration, fresh, made after the doctor was frozen a fifth time: reported")):
+                       ("test6", "every configuration, fresh, made after the doctor was frozen a fifth time; seen since"),
+                       ("test7", "every configuration, fresh, made after the doctor was frozen a sixth time: reported")):
         if any(r["half"] == half for r in results):
             print(f"\n{half} ({what}):")
             print(table(results, half))

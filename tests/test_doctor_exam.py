@@ -32,7 +32,7 @@ def test_the_split_holds_out_whole_configurations():
 
 @pytest.mark.parametrize("name, seed, factor, hidden", [("test2", 1, 2, False), ("test3", 2, 1.5, True),
                                                      ("test4", 3, 1.25, True), ("test5", 4, 0.75, True),
-                                                     ("test6", 5, 1.0, True)])
+                                                     ("test6", 5, 1.0, True), ("test7", 6, 1.0, True)])
 def test_fresh_sets_by_their_rules(name, seed, factor, hidden):
     fresh = exam.runs(name)
     counts = {}
