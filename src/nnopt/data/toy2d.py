@@ -1,5 +1,6 @@
-"""Two-class toy data in the plane, for decision boundaries (with `moons`): circles, xor, spirals.
+"""Two-class toy data in the plane, for decision boundaries: moons, circles, xor, spirals.
 
+    moons    scikit-learn's make_moons: two interleaving half-moons
     circles  an inner disc's ring (class 1, radius `factor`) inside a ring of radius 1 (class 0)
     xor      uniform points in [−1, 1]²; class 1 where x and y have opposite signs
     spirals  two interleaved arms r = t, φ = 3πt + πk (t ∈ [0.05, 1], k = class)
@@ -7,7 +8,7 @@
 Gaussian noise of std `noise` is added to the coordinates after the labels are fixed; everything is
 seeded by `split_seed`, which also seeds the stratified train/val/test split (and the `n_train`
 subset of its training split). Each is registered with
-``points_2d=True`` (as is `moons`): inputs are points in the plane, so a decision boundary can be drawn.
+``points_2d=True``: inputs are points in the plane, so a decision boundary can be drawn.
 """
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ import numpy as np
 
 from ..params import Param
 from ..registry import DATASETS
-from .dataset import N_TRAIN, Dataset, index_splits, stratified_split, subset
+from .dataset import N_TRAIN, SPLIT_SEED, Dataset, index_splits, stratified_split, subset
 
 PARAMS = {
     "n_samples": Param(int, 1000, ge=30, le=1_000_000, doc="points in all (train = the rest after val/test)"),
     "noise": Param(float, 0.1, ge=0, doc="std of the Gaussian noise added to the coordinates"),
     "val_fraction": Param(float, 0.2, gt=0, lt=0.5),
     "test_fraction": Param(float, 0.2, gt=0, lt=0.5),
-    "split_seed": Param(int, 0, ge=0, le=2**32 - 1),
+    "split_seed": SPLIT_SEED,
     "n_train": N_TRAIN,
 }
 
@@ -41,6 +42,15 @@ def to_dataset(name: str, x: np.ndarray, y: np.ndarray, val_fraction: float, tes
     parts[0] = subset(parts[0], y, n_train, split_seed)
     xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.int64)
     return Dataset(name, *index_splits(xt, yt, parts), n_classes=2, classes=["0", "1"])
+
+
+@DATASETS.register("moons", points_2d=True, params={**PARAMS, "noise": Param(float, 0.2, ge=0)})
+def moons(n_samples=1000, noise=0.2, val_fraction=0.2, test_fraction=0.2, split_seed=0, n_train=None):
+    """make_moons 2-D points, two classes, with Gaussian noise; seeded."""
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n_samples=n_samples, noise=noise, random_state=split_seed)
+    return to_dataset("moons", x, y, val_fraction, test_fraction, split_seed, n_train)
 
 
 def _labels(n: int) -> np.ndarray:
