@@ -485,6 +485,68 @@ CASES = [
          train__epochs=40),
 ]
 
+# the user-data path: configurations above with their data read from your files (`data.name = "csv"`,
+# `"npz"`), which the exam writes into its cache (`user_data`); a recipe's data.path starts with USER
+# until `with_user_data` puts the folder there. Added for test8.
+USER = "{user_data}"
+CSV_CANCER = {"name": "csv", "path": USER + "/breast_cancer.csv", "target": "target"}
+CSV_XOR = {"name": "csv", "path": USER + "/xor.csv", "target": "label", "val_fraction": 0.2, "test_fraction": 0.2,
+           "n_train": 40}
+NPZ_MOONS = {"name": "npz", "path": USER + "/moons.npz", "val_fraction": 0.2, "test_fraction": 0.2}
+TWINS = (
+    (CSV_CANCER, ("cancer-sgd20", "cancer-sgd1e-5", "cancer-n1.5", "cancer-tanh-u", "cancer-raw", "cancer-bias",
+                  "cancer-adam", "cancer-early-stopped")),
+    (CSV_XOR, ("xor-500-n40",)),
+    (NPZ_MOONS, ("moons-adagrad20", "moons-adam1e-6", "moons-zeros-mom", "moons-b2", "moons-w1-tanh", "moons-l2",
+                 "moons-exp", "moons-adam", "moons-b4-noisy")),
+)
+
+
+def twin(c: Case, data: dict) -> Case:
+    """`c` through the user-data path: its recipe with `data` (a file of the same samples) instead."""
+    recipe = json.loads(json.dumps(c.recipe))
+    recipe["data"] = dict(data)
+    return Case(c.label, f"{data['name']}-{c.key}", recipe, since="test8")
+
+
+CASES += [twin(next(c for c in CASES if c.key == key), data) for data, keys in TWINS for key in keys]
+
+
+def user_data(folder: Path) -> Path:
+    """Write the exam's user files into `folder` once (deterministic): breast_cancer.csv (scikit-learn's 30
+    raw features and a `target` column), xor.csv (nnopt's xor: 500 points, noise 0.3, columns x1, x2,
+    label) and moons.npz (x, y: scikit-learn's make_moons, 600 points, noise 0.2, seed 0)."""
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer, make_moons
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "breast_cancer.csv").is_file():
+        bunch = load_breast_cancer()
+        table = np.column_stack([bunch.data, bunch.target])
+        header = ",".join([f"f{i}" for i in range(bunch.data.shape[1])] + ["target"])
+        fmt = ["%.10g"] * bunch.data.shape[1] + ["%d"]
+        np.savetxt(folder / "breast_cancer.csv", table, delimiter=",", header=header, comments="", fmt=fmt)
+    if not (folder / "xor.csv").is_file():
+        from nnopt.data import load
+
+        data = load("xor", n_samples=500, noise=0.3, val_fraction=0.2, test_fraction=0.2)
+        x = np.concatenate([s.x.numpy() for s in (data.train, data.val, data.test)])
+        y = np.concatenate([s.y.numpy() for s in (data.train, data.val, data.test)])
+        np.savetxt(folder / "xor.csv", np.column_stack([x, y]), delimiter=",", header="x1,x2,label",
+                   comments="", fmt=["%.10g", "%.10g", "%d"])
+    if not (folder / "moons.npz").is_file():
+        x, y = make_moons(n_samples=600, noise=0.2, random_state=0)
+        np.savez(folder / "moons.npz", x=x.astype(np.float32), y=y)
+    return folder
+
+
+def with_user_data(recipe: dict, folder: Path) -> dict:
+    """`recipe` with its data.path's USER replaced by `folder` (the user files' folder)."""
+    path = recipe["data"].get("path")
+    if isinstance(path, str) and path.startswith(USER):
+        recipe = {**recipe, "data": {**recipe["data"], "path": str(folder) + path[len(USER):]}}
+    return recipe
+
 
 def ranked(label: str, salt: str = "") -> list[str]:
     """The keys of `label`'s first configurations (the exam's dev and test halves, retired ones too:
@@ -521,6 +583,10 @@ def ranked(label: str, salt: str = "") -> list[str]:
 # "test7": written down (commit 'doctor exam: test7') before any of its runs was made and after the doctor
 # was frozen at the batch-fit rule made from test5's and test6's false alarms (after test6 had been
 # seen): every configuration not retired at train.seed 6, data.split_seed 6, their own widths.
+# "test8": written down (commit 'doctor exam: test8') before any of its runs was made, with the doctor as
+# test7 measured it (f1e4020, unchanged since): every configuration not retired — the 18 user-data twins
+# (`TWINS`: breast cancer and xor from a CSV file, moons from an .npz file) added — at train.seed 7,
+# data.split_seed 7 (for the files: another split of the same samples), their own widths.
 T2, T2_SEED, T2_PER_LABEL, T2_HEALTHY = "@t2", 1, 8, 21
 
 
@@ -538,7 +604,8 @@ class Fresh:
 
 FRESH = {"test2": Fresh(T2, T2_SEED, 2.0, False), "test3": Fresh("@t3", 2, 1.5, True),
          "test4": Fresh("@t4", 3, 1.25, True), "test5": Fresh("@t5", 4, 0.75, True, every=True),
-         "test6": Fresh("@t6", 5, 1.0, True, every=True), "test7": Fresh("@t7", 6, 1.0, True, every=True)}
+         "test6": Fresh("@t6", 5, 1.0, True, every=True), "test7": Fresh("@t7", 6, 1.0, True, every=True),
+         "test8": Fresh("@t8", 7, 1.0, True, every=True)}
 
 
 def widen(w: int, factor: float) -> int:
@@ -561,8 +628,9 @@ def fresh_case(c: Case, fresh: Fresh) -> Case:
 def fresh_set(name: str) -> list[Case]:
     """Within each label, the first 8 configurations (21 healthy) ranked by SHA-256(name + ":" + key), or
     (`Fresh.every`) every configuration not retired."""
-    if FRESH[name].every:
-        return [fresh_case(c, FRESH[name]) for c in CASES if not c.retired]
+    if FRESH[name].every:  # the configurations added for this set or one before it
+        added = list(FRESH)[:list(FRESH).index(name) + 1]
+        return [fresh_case(c, FRESH[name]) for c in CASES if not c.retired and (not c.since or c.since in added)]
     return [fresh_case(next(c for c in CASES if c.key == k), FRESH[name])
             for label in dict.fromkeys(c.label for c in CASES)
             for k in ranked(label, name + ":")[:T2_HEALTHY if label == "healthy" else T2_PER_LABEL]]
@@ -583,7 +651,7 @@ def half_of(key: str) -> str:
 
 def runs(half: str = "both") -> list[tuple[str, Case, int]]:
     """(run id, case, seed) of every exam run in `half` ("dev", "test", "both" = dev + test, at seed 0;
-    or a fresh set, "test2" at seed 1, "test3" at seed 2, "test4" at seed 3, "test5" at seed 4, "test6" at seed 5, "test7" at seed 6)."""
+    or a fresh set, "test2" at seed 1, "test3" at seed 2, "test4" at seed 3, "test5" at seed 4, "test6" at seed 5, "test7" at seed 6, "test8" at seed 7)."""
     if half in FRESH:
         return [(c.key, c, FRESH[half].seed) for c in fresh_set(half)]
     return [(c.key, c, SEED) for c in CASES if not c.since and half in ("both", half_of(c.key))]
@@ -694,7 +762,9 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(rid, c, seed) for rid, c, seed in runs(a.half)
             if a.only is None or rid in a.only or c.label in a.only or c.key in a.only]
     start = time.time()
-    jobs = [(str(Path(a.cache) / rid), recipe_of(c, seed), c.label, a.verify) for rid, c, seed in todo]
+    folder = user_data(Path(a.cache) / "user-data") if any(c.since == "test8" for _, c, _ in todo) else None
+    jobs = [(str(Path(a.cache) / rid), with_user_data(recipe_of(c, seed), folder) if folder else recipe_of(c, seed),
+             c.label, a.verify) for rid, c, seed in todo]
     with ProcessPoolExecutor(a.jobs) as pool:
         results = list(pool.map(job, jobs))
     for r, (rid, c, seed) in zip(results, todo):
@@ -708,7 +778,8 @@ def main(argv: list[str] | None = None) -> int:
                        ("test4", "fresh held-out set, made after the doctor was frozen a third time; seen since"),
                        ("test5", "every configuration, fresh, made after the doctor was frozen a fourth time; seen since"),
                        ("test6", "every configuration, fresh, made after the doctor was frozen a fifth time; seen since"),
-                       ("test7", "every configuration, fresh, made after the doctor was frozen a sixth time: reported")):
+                       ("test7", "every configuration, fresh, made after the doctor was frozen a sixth time; seen since"),
+                       ("test8", "every configuration and the user-data twins, fresh, same frozen doctor: reported")):
         if any(r["half"] == half for r in results):
             print(f"\n{half} ({what}):")
             print(table(results, half))

@@ -33,7 +33,8 @@ def test_the_split_holds_out_whole_configurations():
 
 @pytest.mark.parametrize("name, seed, factor, hidden", [("test2", 1, 2, False), ("test3", 2, 1.5, True),
                                                      ("test4", 3, 1.25, True), ("test5", 4, 0.75, True),
-                                                     ("test6", 5, 1.0, True), ("test7", 6, 1.0, True)])
+                                                     ("test6", 5, 1.0, True), ("test7", 6, 1.0, True),
+                                                     ("test8", 7, 1.0, True)])
 def test_fresh_sets_by_their_rules(name, seed, factor, hidden):
     fresh = exam.runs(name)
     counts = {}
@@ -51,13 +52,40 @@ def test_fresh_sets_by_their_rules(name, seed, factor, hidden):
         if "hidden" in was:
             assert model["hidden"] == (int(factor * was["hidden"]) if hidden and was["hidden"] >= 8 else was["hidden"])
     drawn = {k.removesuffix(exam.FRESH[name].suffix) for k, _, _ in fresh}
-    if exam.FRESH[name].every:  # every configuration not retired: 16 a pathology, 42 healthy
-        assert drawn == {c.key for c in exam.CASES if not c.retired} and min(counts.values()) == 16
+    if exam.FRESH[name].every:  # every configuration not retired, added up to this set: ≥ 16 a pathology
+        made = list(exam.FRESH)[:list(exam.FRESH).index(name) + 1]
+        assert drawn == {c.key for c in exam.CASES if not c.retired and (not c.since or c.since in made)}
+        assert min(counts.values()) == 16 and (name == "test8") == any(old[k].since == "test8" for k in drawn)
         assert {c.key for c in exam.CASES if c.retired} == {"cancer-1024", "wine-512", "digits-cnn-150"}
         return
     assert not any(old[k].since for k in drawn)  # the sets made before test5 drew from the first configurations
     ranks = {k: i for i, k in enumerate(exam.ranked("overfitting", name + ":"))}  # the first 8 by SHA-256
     assert sorted(ranks[k] for k in drawn if old[k].label == "overfitting") == list(range(8))
+
+
+def test_the_user_data_twins_read_the_same_samples_from_files(tmp_path):
+    # each twin is its configuration with the data read from a CSV or .npz file the exam writes: the
+    # same samples as the built-in set (scikit-learn's tables and make_moons as the oracle)
+    from sklearn.datasets import load_breast_cancer, make_moons
+
+    from nnopt.data import load
+
+    folder = exam.user_data(tmp_path)
+    twins = [c for c in exam.CASES if c.since == "test8"]
+    assert len(twins) == 18 and {c.recipe["data"]["name"] for c in twins} == {"csv", "npz"}
+    for c in twins:
+        base = next(b for b in exam.CASES if b.key == c.key.split("-", 1)[1])
+        assert c.label == base.label and {k: v for k, v in c.recipe.items() if k != "data"} == \
+            {k: v for k, v in base.recipe.items() if k != "data"}
+    cancer = load("csv", path=str(folder / "breast_cancer.csv"), target="target")
+    rows = {tuple(r) for r in cancer.train.x.tolist() + cancer.val.x.tolist() + cancer.test.x.tolist()}
+    assert rows == {tuple(r) for r in load_breast_cancer().data.astype("float32").tolist()}
+    moons = load("npz", path=str(folder / "moons.npz"), val_fraction=0.2, test_fraction=0.2)
+    x, _ = make_moons(n_samples=600, noise=0.2, random_state=0)
+    assert {tuple(r) for r in moons.train.x.tolist()} <= {tuple(r) for r in x.astype("float32").tolist()}
+    xor = load("csv", path=str(folder / "xor.csv"), target="label", val_fraction=0.2, test_fraction=0.2, n_train=40)
+    assert len(xor.train) == 40 and len(xor.val) == 100
+    assert exam.with_user_data(twins[0].recipe, folder)["data"]["path"].startswith(str(folder))
 
 
 def test_grading_rules():
@@ -83,16 +111,16 @@ def test_exam_subset(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_every_exam_recipe_builds():
+def test_every_exam_recipe_builds(tmp_path):
     # a case the trainer refuses (e.g. batch norm with a last batch of 1 sample) is graded as an error
     from nnopt.recipe import Recipe
     from nnopt.train import build
 
     # a recipe once: seeds change the draw, not the split sizes or batches that decide whether it builds
     # (every fresh set at its own seed is built by the exam itself)
-    seen = set()
+    seen, folder = set(), exam.user_data(tmp_path)
     for _, c, seed in exam.runs("both") + [r for name in exam.FRESH for r in exam.runs(name)]:
-        recipe = exam.recipe_of(c, seed)
+        recipe = exam.with_user_data(exam.recipe_of(c, seed), folder)
         key = json.dumps({**recipe, "train": {**recipe["train"], "seed": 0},
                           "data": {**recipe["data"], "split_seed": 0}}, sort_keys=True)
         if key not in seen:
