@@ -622,7 +622,7 @@ def fresh_case(c: Case, fresh: Fresh) -> Case:
         model["widths"] = [widen(w, fresh.factor) for w in model["widths"]]
     if fresh.hidden and isinstance(model.get("hidden"), int):
         model["hidden"] = widen(model["hidden"], fresh.factor)
-    return Case(c.label, c.key + fresh.suffix, recipe)
+    return Case(c.label, c.key + fresh.suffix, recipe, c.since, c.retired)
 
 
 def fresh_set(name: str) -> list[Case]:
@@ -762,9 +762,11 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(rid, c, seed) for rid, c, seed in runs(a.half)
             if a.only is None or rid in a.only or c.label in a.only or c.key in a.only]
     start = time.time()
-    folder = user_data(Path(a.cache) / "user-data") if any(c.since == "test8" for _, c, _ in todo) else None
-    jobs = [(str(Path(a.cache) / rid), with_user_data(recipe_of(c, seed), folder) if folder else recipe_of(c, seed),
-             c.label, a.verify) for rid, c, seed in todo]
+    folder = Path(a.cache) / "user-data"
+    if any(str(c.recipe["data"].get("path", "")).startswith(USER) for _, c, _ in todo):
+        user_data(folder)
+    jobs = [(str(Path(a.cache) / rid), with_user_data(recipe_of(c, seed), folder), c.label, a.verify)
+            for rid, c, seed in todo]
     with ProcessPoolExecutor(a.jobs) as pool:
         results = list(pool.map(job, jobs))
     for r, (rid, c, seed) in zip(results, todo):

@@ -111,6 +111,17 @@ def test_exam_subset(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_a_user_data_twin_runs_through_the_exam(tmp_path, capsys):
+    # the exam writes the user files into its cache and fills in their path (a fresh copy keeps its mark)
+    assert exam.main(["--half", "test8", "--jobs", "1", "--cache", str(tmp_path), "--only", "csv-cancer-adam@t8",
+                      "--json", str(tmp_path / "r.json")]) == 0
+    (result,) = json.loads((tmp_path / "r.json").read_text())
+    assert result["first"] is None and result["right"]  # a healthy run, quiet — not an error
+    assert (tmp_path / "user-data" / "breast_cancer.csv").is_file()
+    assert str(tmp_path / "user-data") in (tmp_path / "csv-cancer-adam@t8" / "recipe.toml").read_text()
+
+
+@pytest.mark.slow
 def test_every_exam_recipe_builds(tmp_path):
     # a case the trainer refuses (e.g. batch norm with a last batch of 1 sample) is graded as an error
     from nnopt.recipe import Recipe
