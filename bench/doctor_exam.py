@@ -2,7 +2,7 @@
 `nnopt doctor`'s FIRST finding names the pathology with a remedy that points the right way.
 
     python bench/doctor_exam.py                 # build (cached) and grade every run, both halves
-    python bench/doctor_exam.py --half test7    # the fresh held-out set of record (also: dev, test, test2–test6)
+    python bench/doctor_exam.py --half test8    # held out, with the user-data twins (also: dev, test, test2–test7)
     python bench/doctor_exam.py --verify        # + apply each first remedy and rerun (--verify)
     python bench/doctor_exam.py --jobs 2 --cache /tmp/doctor-exam
 
@@ -10,8 +10,9 @@ Each configuration runs once (seed 0). The exam is split by configuration, fixed
 threshold was tuned (`half_of`): within each label the configurations, ranked by the SHA-256 of
 their key, alternate "dev" (the doctor's thresholds are tuned on it) and "test" (held out at first,
 seen since). "test2" to "test7" (`FRESH`) are fresh sets, each drawn by a rule written before any of
-its runs and run once on a frozen doctor; test2 to test6 have been seen since, test7 (every
-configuration at a new seed) is the set of record. A run is graded right when the doctor's first
+its runs and run once on a frozen doctor; test2 to test6 have been seen since; test7 (every
+configuration at a new seed) and test8 (the same with user-data twins: CSV and .npz files) measured
+the doctor as it stands. A run is graded right when the doctor's first
 finding has the case's name and one of its ``--set`` lines moves an expected field the expected way
 (`EXPECT`); a healthy run is right when the doctor finds nothing. Runs are cached in ``--cache``
 (one directory per run id) and rebuilt only when missing.
@@ -780,11 +781,17 @@ def main(argv: list[str] | None = None) -> int:
                        ("test4", "fresh held-out set, made after the doctor was frozen a third time; seen since"),
                        ("test5", "every configuration, fresh, made after the doctor was frozen a fourth time; seen since"),
                        ("test6", "every configuration, fresh, made after the doctor was frozen a fifth time; seen since"),
-                       ("test7", "every configuration, fresh, made after the doctor was frozen a sixth time; seen since"),
+                       ("test7", "every configuration, fresh, made after the doctor was frozen a sixth time: reported"),
                        ("test8", "every configuration and the user-data twins, fresh, same frozen doctor: reported")):
         if any(r["half"] == half for r in results):
             print(f"\n{half} ({what}):")
             print(table(results, half))
+    twins = [r for r, (_, c, _) in zip(results, todo) if c.since == "test8"]
+    if twins:
+        sick = [r for r in twins if r["label"] != "healthy"]
+        print(f"\nthe user-data path (the {len(twins)} CSV and .npz twins, in the table above too): first finding "
+              f"right on {sum(r['right'] for r in sick)}/{len(sick)}, healthy quiet on "
+              f"{sum(r['right'] for r in twins if r['label'] == 'healthy')}/{len(twins) - len(sick)}")
     print(f"\n{len(results)} runs graded in {time.time() - start:.0f} s")
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))

@@ -63,7 +63,7 @@ made after they were frozen, measured them, and test4 after it. The range test's
 its 10th step came after test4 (test5 measured it); after test5 (dev, test, test2–test5 all seen),
 lr too high's run that ends above the range test's reach and no lr too low for weights that receive
 no gradient; "test6" measured them. After test6 (seen): underfitting needs a model that cannot fit a
-small batch; "test7" measures it.
+small batch; "test7" and "test8" (with the user-data path) measured it.
 Regression runs (no accuracy in the records) skip the accuracy conditions; an epoch-level metric
 that is missing skips the check that needs it.
 """
