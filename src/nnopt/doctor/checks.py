@@ -614,6 +614,19 @@ def underfitting(run: Run) -> Finding | None:
                    confidence(short / UNDERFIT_MARGIN, 5), why, sets, short)
 
 
+def slow_run(run: Run) -> str | None:
+    """A note, not a finding, for a run the checks leave alone that has not fit its training data:
+    train accuracy < R − 0.15 with a model that fits a small batch (`Probe.batch_fit`) — a slow run,
+    which more epochs would take further. None otherwise."""
+    e, p = run.epochs, run.probe
+    fit = p.batch_fit if p is not None and e and run.classification and not run.diverged else None
+    if fit is None or fit["accuracy"] < FITS_BATCH or shortfall(run) <= UNDERFIT_MARGIN:
+        return None
+    return (f"note: no pathology found, but the run has not fit its training data yet: {short_text(run)}, "
+            f"while its model fits {fit['accuracy']:.0%} of {fit['n']} random training samples in {FIT_STEPS} "
+            f"steps: a slow run — more epochs (train.epochs = {len(e)}) would take it further")
+
+
 def overfitting(run: Run) -> Finding | None:
     e = run.epochs
     if len(e) < 4 or run.diverged:
@@ -727,7 +740,8 @@ def format_diagnosis(run_dir: str | Path | Run, findings: list[Finding] | None =
         if not run.epochs:
             return head + "\nnothing to judge: the run has no epoch records yet"
         checked = [n for n in SECTIONS if n != "diverged" and (run.probe is not None or n in RECORDS_ONLY)]
-        return head + "\nnothing found — checked: " + ", ".join(checked)
+        note = slow_run(run)
+        return head + "\nnothing found — checked: " + ", ".join(checked) + (f"\n{note}" if note else "")
     blocks = []
     for i, f in enumerate(findings):
         lead = "! " if i == 0 else "  also: "

@@ -17,14 +17,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .checks import findings_of, format_diagnosis, read
+    from .checks import findings_of, format_diagnosis, read, slow_run
     from .verify import format_verify, verify
 
     record = read(args.run_dir)
     findings = findings_of(record)
     checked = verify(args.run_dir, findings[0], quiet=True) if args.verify and findings else None
     if args.json:
-        out = {"run": str(record.path), "findings": [f.to_dict() for f in findings]}
+        out = {"run": str(record.path), "findings": [f.to_dict() for f in findings],
+               "note": None if findings else slow_run(record)}
         if checked is not None:
             out["verify"] = {k: (v if not isinstance(v, float) or v == v and abs(v) != float("inf") else str(v))
                              for k, v in checked.items()}
