@@ -619,8 +619,10 @@ def slow_run(run: Run) -> str | None:
     train accuracy < R − 0.15 with a model that fits a small batch (`Probe.batch_fit`) — a slow run,
     which more epochs would take further. None otherwise."""
     e, p = run.epochs, run.probe
-    fit = p.batch_fit if p is not None and e and run.classification and not run.diverged else None
-    if fit is None or fit["accuracy"] < FITS_BATCH or shortfall(run) <= UNDERFIT_MARGIN:
+    if p is None or not e or not run.classification or run.diverged or shortfall(run) <= UNDERFIT_MARGIN:
+        return None  # (the batch fit, 300 steps, only for a run that falls short)
+    fit = p.batch_fit
+    if fit is None or fit["accuracy"] < FITS_BATCH:
         return None
     return (f"note: no pathology found, but the run has not fit its training data yet: {short_text(run)}, "
             f"while its model fits {fit['accuracy']:.0%} of {fit['n']} random training samples in {FIT_STEPS} "
