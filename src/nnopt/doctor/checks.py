@@ -79,7 +79,7 @@ from typing import Any, Callable
 from ..errors import ConfigError
 from ..nn.norms import least_batch
 from ..train.rundir import RunDir
-from .probe import FIT_STEPS, Probe, flat_recipe, probe
+from .probe import FIT_STEPS, Probe, flat_recipe, informative, probe
 
 BOOK = "Goodfellow, Bengio & Courville 2016"
 SECTIONS = {
@@ -396,8 +396,7 @@ def range_test(p: Probe | None) -> dict | None:
     """The probe's range test when it is informative: some lr brought the loss below 0.9·L₀."""
     if p is None:
         return None
-    rt = p.range_test
-    return rt if rt["min_loss"] < 0.9 * p.init["loss"] else None
+    return p.range_test if informative(p.range_test, p.init["loss"]) else None
 
 
 def lr_too_high(run: Run) -> Finding | None:

@@ -43,6 +43,11 @@ KNN_K, KNN_TRAIN, KNN_VAL = 5, 2000, 1000
 FIT_BATCH, FIT_STEPS = 128, 300  # the batch a model must be able to fit, and the full-batch steps it gets
 
 
+def informative(rt: dict, l0: float) -> bool:
+    """Whether a range test names a best lr: some lr brought the loss below 0.9·L₀ (`l0`, the loss at init)."""
+    return rt["min_loss"] < 0.9 * l0
+
+
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The affine layers (Linear, Conv) in forward (registration) order."""
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
@@ -202,7 +207,7 @@ class Probe:
         if not self.classification:
             return None
         rt = self.range_test
-        lr = rt["suggested"] if rt["min_loss"] < 0.9 * self.init["loss"] else self.recipe.optimizer["lr"]
+        lr = rt["suggested"] if informative(rt, self.init["loss"]) else self.recipe.optimizer["lr"]
         # a seeded random batch (the first samples of a split can all be one class: the 2-D sets are ordered)
         idx = torch.randperm(len(self.data.train), generator=torch.Generator().manual_seed(
             self.recipe.train["seed"]))[:FIT_BATCH]
