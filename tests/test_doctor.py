@@ -363,6 +363,13 @@ def test_exit_codes_and_json(tmp_path, capsys):
     (tmp_path / "empty" / "metrics.jsonl").write_text('{"kind": "epoch", "train_loss": 1.0}\n{"kind": "ep')
     assert main(["doctor", str(tmp_path / "empty")]) == 2
     assert "metrics.jsonl:2 — not a JSON line" in capsys.readouterr().err
+    # a text loss is refused by the run directory's reader, a null one (legal JSON there) by the doctor
+    (tmp_path / "empty" / "metrics.jsonl").write_text('{"kind": "epoch", "epoch": 1, "train_loss": "low"}\n')
+    assert main(["doctor", str(tmp_path / "empty")]) == 2
+    assert 'metrics.jsonl:1 — train_loss = "low" — must be a number' in capsys.readouterr().err
+    (tmp_path / "empty" / "metrics.jsonl").write_text('{"kind": "step", "step": 4, "loss": null}\n')
+    assert main(["doctor", str(tmp_path / "empty")]) == 2
+    assert "loss = None at step 4 must be a number" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -186,11 +186,11 @@ def read(run_dir: str | Path) -> Run:
     """The records of `run_dir` (through `train.rundir.RunDir`, the recipe as its raw TOML dict);
     ConfigError when it does not exist, holds no metrics.jsonl or a record is damaged."""
     rd = RunDir(run_dir).check()
-    lines, layer_lines = rd.metrics(), rd.layers()
-    for rec in lines:
+    lines, layer_lines = rd.metrics(), rd.layers()  # metrics(): every value a number or null, else ConfigError
+    for rec in lines:  # and the losses the checks divide by are never null
         for k in ("loss", "train_loss", "val_loss"):
-            if k in rec and (isinstance(rec[k], bool) or not isinstance(rec[k], (int, float))):
-                raise ConfigError(f"{rd.file('metrics.jsonl')} — {k} = {rec[k]!r} at step {rec.get('step')} "
+            if k in rec and rec[k] is None:
+                raise ConfigError(f"{rd.file('metrics.jsonl')} — {k} = None at step {rec.get('step')} "
                                   "must be a number")
     return Run(rd.path, rd.recipe() or {}, rd.summary(), [m for m in lines if m["kind"] == "step"],
                [m for m in lines if m["kind"] == "epoch"], [m for m in layer_lines if m["kind"] == "step"],
