@@ -490,6 +490,7 @@ CASES = [
 # `"npz"`), which the exam writes into its cache (`user_data`); a recipe's data.path starts with USER
 # until `with_user_data` puts the folder there. Added for test8.
 USER = "{user_data}"
+TWIN_SET = "test8"  # the fresh set the twins were added for
 CSV_CANCER = {"name": "csv", "path": USER + "/breast_cancer.csv", "target": "target"}
 CSV_XOR = {"name": "csv", "path": USER + "/xor.csv", "target": "label", "val_fraction": 0.2, "test_fraction": 0.2,
            "n_train": 40}
@@ -507,7 +508,7 @@ def twin(c: Case, data: dict) -> Case:
     """`c` through the user-data path: its recipe with `data` (a file of the same samples) instead."""
     recipe = json.loads(json.dumps(c.recipe))
     recipe["data"] = dict(data)
-    return Case(c.label, f"{data['name']}-{c.key}", recipe, since="test8")
+    return Case(c.label, f"{data['name']}-{c.key}", recipe, since=TWIN_SET)
 
 
 CASES += [twin(next(c for c in CASES if c.key == key), data) for data, keys in TWINS for key in keys]
@@ -594,19 +595,29 @@ T2, T2_SEED, T2_PER_LABEL, T2_HEALTHY = "@t2", 1, 8, 21
 @dataclass(frozen=True)
 class Fresh:
     """A fresh held-out set: its run-id suffix, seed (also its data.split_seed), hidden-width factor,
-    and whether `model.hidden` (CNN, RNN) is scaled too."""
+    whether `model.hidden` (CNN, RNN) is scaled too, and what the set is (the report's heading)."""
 
     suffix: str
     seed: int
     factor: float
     hidden: bool
+    what: str
     every: bool = False  # every configuration not retired, instead of the first 8 (21 healthy) a label
 
 
-FRESH = {"test2": Fresh(T2, T2_SEED, 2.0, False), "test3": Fresh("@t3", 2, 1.5, True),
-         "test4": Fresh("@t4", 3, 1.25, True), "test5": Fresh("@t5", 4, 0.75, True, every=True),
-         "test6": Fresh("@t6", 5, 1.0, True, every=True), "test7": Fresh("@t7", 6, 1.0, True, every=True),
-         "test8": Fresh("@t8", 7, 1.0, True, every=True)}
+FRESH = {
+    "test2": Fresh(T2, T2_SEED, 2.0, False, "fresh held-out set, made after the doctor was frozen; seen since"),
+    "test3": Fresh("@t3", 2, 1.5, True, "fresh held-out set, made after the doctor was frozen again; seen since"),
+    "test4": Fresh("@t4", 3, 1.25, True, "fresh held-out set, made after the doctor was frozen a third time; "
+                                         "seen since"),
+    "test5": Fresh("@t5", 4, 0.75, True, "every configuration, fresh, made after the doctor was frozen a fourth "
+                                         "time; seen since", every=True),
+    "test6": Fresh("@t6", 5, 1.0, True, "every configuration, fresh, made after the doctor was frozen a fifth "
+                                        "time; seen since", every=True),
+    "test7": Fresh("@t7", 6, 1.0, True, "every configuration, fresh, made after the doctor was frozen a sixth "
+                                        "time: reported", every=True),
+    TWIN_SET: Fresh("@t8", 7, 1.0, True, "every configuration and the user-data twins, fresh, same frozen doctor: "
+                                         "reported", every=True)}
 
 
 def widen(w: int, factor: float) -> int:
@@ -652,7 +663,7 @@ def half_of(key: str) -> str:
 
 def runs(half: str = "both") -> list[tuple[str, Case, int]]:
     """(run id, case, seed) of every exam run in `half` ("dev", "test", "both" = dev + test, at seed 0;
-    or a fresh set, "test2" at seed 1, "test3" at seed 2, "test4" at seed 3, "test5" at seed 4, "test6" at seed 5, "test7" at seed 6, "test8" at seed 7)."""
+    or a fresh set at its `Fresh.seed`: test2 at seed 1, test3 at 2, … test8 at 7)."""
     if half in FRESH:
         return [(c.key, c, FRESH[half].seed) for c in fresh_set(half)]
     return [(c.key, c, SEED) for c in CASES if not c.since and half in ("both", half_of(c.key))]
@@ -776,17 +787,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  miss [{r['half']}] {rid}: label {c.label!r}, doctor said {r['all']} {r['sets']}",
                   file=sys.stderr)
     for half, what in (("dev", "thresholds tuned here"), ("test", "held out from the first tuning, seen since"),
-                       ("test2", "fresh held-out set, made after the doctor was frozen; seen since"),
-                       ("test3", "fresh held-out set, made after the doctor was frozen again; seen since"),
-                       ("test4", "fresh held-out set, made after the doctor was frozen a third time; seen since"),
-                       ("test5", "every configuration, fresh, made after the doctor was frozen a fourth time; seen since"),
-                       ("test6", "every configuration, fresh, made after the doctor was frozen a fifth time; seen since"),
-                       ("test7", "every configuration, fresh, made after the doctor was frozen a sixth time: reported"),
-                       ("test8", "every configuration and the user-data twins, fresh, same frozen doctor: reported")):
+                       *((name, fresh.what) for name, fresh in FRESH.items())):
         if any(r["half"] == half for r in results):
             print(f"\n{half} ({what}):")
             print(table(results, half))
-    twins = [r for r, (_, c, _) in zip(results, todo) if c.since == "test8"]
+    twins = [r for r, (_, c, _) in zip(results, todo) if c.since == TWIN_SET]
     if twins:
         sick = [r for r in twins if r["label"] != "healthy"]
         print(f"\nthe user-data path (the {len(twins)} CSV and .npz twins, in the table above too): first finding "
